@@ -1,0 +1,48 @@
+//! Record types (`Passage`, `RampSample`, `RunManifest`) and the resumable JSONL run log.
+//!
+//! `formats` never talks to the network and never knows where records come from: it only defines
+//! their shape on disk and how a run appends them safely, resumes after a crash and splits work
+//! into shards.
+
+mod passage;
+mod ramp;
+mod runlog;
+mod shard;
+
+pub use passage::{Anchor, Passage};
+pub use ramp::{RampExt, RampSample, RAMP_INSTRUCTION_EN, RAMP_INSTRUCTION_ZH};
+pub use runlog::{read_jsonl, JsonlReader, RunLog, RunManifest};
+pub use shard::{Shard, ShardParseError};
+
+/// Everything that can go wrong reading or writing records.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {message}")]
+    BadLine {
+        path: String,
+        line: u64,
+        message: String,
+    },
+    #[error("{path}: this output was started with different settings ({field}: was {was}, now {now}); use a new output path or --overwrite")]
+    ManifestMismatch {
+        path: String,
+        field: String,
+        was: String,
+        now: String,
+    },
+}
+
+impl FormatError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        FormatError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}

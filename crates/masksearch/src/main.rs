@@ -1,0 +1,2 @@
+//! The `masksearch` command line: parses arguments, shows progress, wires the library crates together.
+fn main() {}
