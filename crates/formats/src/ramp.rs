@@ -12,6 +12,8 @@ pub const RAMP_INSTRUCTION_ZH: &str = "补充所有的[mask]，并重新输出�
 /// for that file reads ours.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RampSample {
+    /// Empty in files written by the original, which had no ids.
+    #[serde(default)]
     pub id: String,
     /// The masked passage, a blank line, then the instruction.
     pub query: String,
@@ -31,11 +33,26 @@ pub struct RampExt {
     /// Always `"wiki"` for Wikipedia-derived passages, as in the original.
     pub source: String,
     pub title: String,
+    /// Empty in files written by the original.
+    #[serde(default)]
     pub passage_id: String,
     /// Which span sources produced the candidates, e.g. `"anchors+dates"` or `"llm"`.
+    #[serde(default)]
     pub strategy: String,
     /// Difficulty of the chosen masks (mean negative log-likelihood per token under the local
     /// model; higher = harder to guess without search); `None` unless `--difficulty ppl`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub difficulty: Option<f64>,
+    /// Where each mask's span came from (`anchor`, `title`, `llm`, `date`, `number`, `name`),
+    /// parallel to `masks`; empty in files written by the original.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mask_kinds: Vec<String>,
+    /// Per-mask difficulty (mean negative log-likelihood per token), parallel to `masks`;
+    /// empty unless `--difficulty ppl`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mask_difficulty: Vec<f64>,
+    /// Whether the title was put in front of the passage (as a first line) because the passage
+    /// does not mention it; the answer then starts with that line.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub title_prefixed: bool,
 }
