@@ -1,0 +1,211 @@
+//! [`Source`]: one input read as a stream of passages, with the counts of what it read.
+
+use std::{
+    collections::VecDeque,
+    path::{Path, PathBuf},
+    sync::atomic::Ordering,
+};
+
+use formats::Passage;
+
+use crate::{
+    Config, CorpusError, Format, Skip, Split, Summary,
+    chunk::{Link, Paragraph, chunk},
+    detect::{self, Progress},
+    dump, jsonl, pagedir,
+};
+
+/// A page as the readers hand it over: id, title and converted paragraphs.
+#[derive(Debug)]
+pub(crate) struct Page {
+    pub id: String,
+    pub title: String,
+    pub paragraphs: Vec<Paragraph>,
+}
+
+/// One input record, as read.
+#[derive(Debug)]
+pub(crate) enum Record {
+    Page(Page),
+    /// Already a passage (wiki-18 style): kept whole unless [`Split::Always`].
+    Passage(Passage),
+    /// Read fine but holds no article text (redirect, other namespace, …).
+    Skipped(Skip),
+    /// Bad input: skipped and counted with `skip_bad`, else reported.
+    Bad(Skip, CorpusError),
+}
+
+/// What the readers yield: `Err` is an error that ends the input (it cannot go on).
+pub(crate) type Records = Box<dyn Iterator<Item = Result<Record, CorpusError>>>;
+
+/// Opens one input (file or page folder) as a stream of passages.
+///
+/// Fails at once if the input is missing or its format cannot be told.
+pub fn open(path: &Path, config: &Config) -> Result<Source, CorpusError> {
+    let format = match config.format {
+        Some(f) => f,
+        None => detect::detect(path)?,
+    };
+    let progress = Progress::default();
+    let records: Records = match format {
+        Format::Xml => Box::new(dump::DumpReader::open(path, &progress)?),
+        Format::Dir => Box::new(pagedir::PageDir::open(path, &progress)?),
+        _ => jsonl::open(path, format, &progress)?,
+    };
+    Ok(Source {
+        path: path.to_path_buf(),
+        format,
+        records,
+        config: config.clone(),
+        pending: VecDeque::new(),
+        summary: Summary::default(),
+        progress,
+        total_bytes: detect::input_size(path),
+        done: false,
+    })
+}
+
+/// An input read as passages: an iterator of `Result<Passage, CorpusError>`.
+///
+/// Skipped records (redirects, other namespaces, empty pages) are only counted. Bad records
+/// are counted too, and without [`Config::skip_bad`] each is also yielded as an `Err`; the
+/// iteration can go on after it. An `Err` from I/O ends the iteration.
+pub struct Source {
+    path: PathBuf,
+    format: Format,
+    records: Records,
+    config: Config,
+    pending: VecDeque<Passage>,
+    summary: Summary,
+    progress: Progress,
+    total_bytes: u64,
+    done: bool,
+}
+
+impl Source {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The format read (detected or given).
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Counts so far; final once the iterator has returned `None`.
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// Input bytes consumed so far (compressed bytes for `.bz2`), for progress bars.
+    pub fn bytes_read(&self) -> u64 {
+        self.progress.load(Ordering::Relaxed)
+    }
+
+    /// Size of the input in bytes (a folder's files added up).
+    pub fn total_bytes(&self) -> u64 {
+        self.total_bytes
+    }
+
+    fn take(&mut self, record: Record) -> Option<CorpusError> {
+        self.summary.pages += 1;
+        let words = match self.config.split {
+            Split::Never => None,
+            _ => Some(self.config.words),
+        };
+        let before = self.pending.len();
+        match record {
+            Record::Page(page) => self.push_page(page, words),
+            Record::Passage(p) if self.config.split == Split::Always => {
+                let page = Page {
+                    paragraphs: vec![paragraph_of(&p)],
+                    id: p.id,
+                    title: p.title,
+                };
+                self.push_page(page, words);
+            }
+            Record::Passage(p) => {
+                if !p.text.trim().is_empty() {
+                    self.pending.push_back(p);
+                }
+            }
+            Record::Skipped(reason) => {
+                self.summary.skip(reason);
+                return None;
+            }
+            Record::Bad(reason, error) => {
+                self.summary.skip(reason);
+                return (!self.config.skip_bad).then_some(error);
+            }
+        }
+        if self.pending.len() == before {
+            self.summary.skip(Skip::Empty);
+        }
+        None
+    }
+
+    fn push_page(&mut self, page: Page, words: Option<usize>) {
+        let chunks = chunk(&page.paragraphs, words);
+        let whole = words.is_none();
+        for (n, c) in chunks.into_iter().enumerate() {
+            self.pending.push_back(Passage {
+                id: if whole {
+                    page.id.clone()
+                } else {
+                    format!("{}#{n}", page.id)
+                },
+                title: page.title.clone(),
+                text: c.text,
+                anchors: c.anchors,
+            });
+        }
+    }
+}
+
+/// A passage as one paragraph with byte-offset links (anchors that do not fit are dropped).
+fn paragraph_of(p: &Passage) -> Paragraph {
+    let links = p
+        .anchors
+        .iter()
+        .filter_map(|a| {
+            let r = a.byte_range(&p.text)?;
+            Some(Link {
+                start: r.start,
+                end: r.end,
+                target: a.target.clone(),
+            })
+        })
+        .collect();
+    Paragraph {
+        text: p.text.clone(),
+        links,
+    }
+}
+
+impl Iterator for Source {
+    type Item = Result<Passage, CorpusError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(p) = self.pending.pop_front() {
+                self.summary.passages += 1;
+                return Some(Ok(p));
+            }
+            if self.done {
+                return None;
+            }
+            match self.records.next() {
+                None => self.done = true,
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                Some(Ok(record)) => {
+                    if let Some(e) = self.take(record) {
+                        return Some(Err(e));
+                    }
+                }
+            }
+        }
+    }
+}
