@@ -19,13 +19,22 @@ pub struct Message {
 
 impl Message {
     pub fn system(content: impl Into<String>) -> Self {
-        Message { role: Role::System, content: content.into() }
+        Message {
+            role: Role::System,
+            content: content.into(),
+        }
     }
     pub fn user(content: impl Into<String>) -> Self {
-        Message { role: Role::User, content: content.into() }
+        Message {
+            role: Role::User,
+            content: content.into(),
+        }
     }
     pub fn assistant(content: impl Into<String>) -> Self {
-        Message { role: Role::Assistant, content: content.into() }
+        Message {
+            role: Role::Assistant,
+            content: content.into(),
+        }
     }
 }
 
@@ -65,6 +74,9 @@ pub enum LlmError {
     Local(String),
     #[error("response cache {path}: {message}")]
     Cache { path: String, message: String },
+    /// A client, cache or model was configured in a way that cannot work (no URL, missing key).
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 /// Anything that answers chat messages: a remote endpoint, the local model, a cache in front of
@@ -74,11 +86,28 @@ pub trait ChatModel: Send + Sync {
     /// A short name for logs, manifests and cache keys (e.g. the model id).
     fn name(&self) -> &str;
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError>;
+
+    /// Like [`ChatModel::chat`], but also sends the text to `tokens` piece by piece as it is
+    /// generated (the pieces concatenate to the final text). Backends that cannot stream send
+    /// the whole text once; a closed receiver does not stop generation.
+    async fn chat_stream(
+        &self,
+        request: &ChatRequest,
+        tokens: tokio::sync::mpsc::UnboundedSender<String>,
+    ) -> Result<ChatResponse, LlmError> {
+        let response = self.chat(request).await?;
+        let _ = tokens.send(response.text.clone());
+        Ok(response)
+    }
 }
 
 /// A model that can score text: the log-likelihood of `continuation` right after `context`
 /// (raw text, no chat template). Used for difficulty (perplexity) scoring of mask spans.
 pub trait TokenScorer: Send + Sync {
     /// Sum of the natural-log probabilities of the continuation's tokens, and their count.
-    fn continuation_logprob(&self, context: &str, continuation: &str) -> Result<(f64, usize), LlmError>;
+    fn continuation_logprob(
+        &self,
+        context: &str,
+        continuation: &str,
+    ) -> Result<(f64, usize), LlmError>;
 }

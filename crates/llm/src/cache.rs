@@ -1,0 +1,311 @@
+//! A persistent response cache in front of any [`ChatModel`]: re-running a pipeline replays
+//! stored answers instead of calling the model again.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{Database, TableDefinition};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::{Accounting, CacheConfig, CachePolicy, ChatModel, ChatRequest, ChatResponse, LlmError};
+
+/// Key: sha256 of (format version, model name, request); value: the `ChatResponse` as JSON.
+const RESPONSES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("responses_v1");
+
+/// Bumped when the key derivation or the stored value changes, so old entries are never misread.
+const KEY_VERSION: &[u8] = b"masksearch-llm-cache-v1\0";
+
+/// A [`ChatModel`] that answers from a redb file when it has seen the same model name, messages
+/// and parameters before, and otherwise asks the inner model and stores its answer.
+///
+/// Which requests are cached follows [`CachePolicy`]; failures are never stored.
+pub struct CachedModel {
+    inner: Arc<dyn ChatModel>,
+    db: Arc<Database>,
+    path: PathBuf,
+    policy: CachePolicy,
+    accounting: Arc<Accounting>,
+}
+
+impl fmt::Debug for CachedModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedModel")
+            .field("inner", &self.inner.name())
+            .field("path", &self.path)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+impl CachedModel {
+    /// Opens (or creates) the cache file. Only one process can hold a given file at a time.
+    pub fn open(inner: Arc<dyn ChatModel>, config: &CacheConfig) -> Result<Self, LlmError> {
+        let path = config.path.clone();
+        let cache_err = |message: String| LlmError::Cache {
+            path: path.display().to_string(),
+            message,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| cache_err(format!("creating directory: {e}")))?;
+        }
+        let db = Database::create(&path).map_err(|e| cache_err(e.to_string()))?;
+        Ok(CachedModel {
+            inner,
+            db: Arc::new(db),
+            path,
+            policy: config.policy,
+            accounting: Arc::default(),
+        })
+    }
+
+    /// Count hits and misses into `accounting` (e.g. the one the inner client uses).
+    pub fn with_accounting(mut self, accounting: Arc<Accounting>) -> Self {
+        self.accounting = accounting;
+        self
+    }
+
+    pub fn accounting(&self) -> &Arc<Accounting> {
+        &self.accounting
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn cacheable(&self, request: &ChatRequest) -> bool {
+        match self.policy {
+            CachePolicy::Off => false,
+            CachePolicy::All => true,
+            CachePolicy::Deterministic => request.temperature == Some(0.0),
+        }
+    }
+
+    fn error(&self, message: impl fmt::Display) -> LlmError {
+        LlmError::Cache {
+            path: self.path.display().to_string(),
+            message: message.to_string(),
+        }
+    }
+
+    async fn lookup(&self, key: [u8; 32]) -> Result<Option<ChatResponse>, LlmError> {
+        let db = Arc::clone(&self.db);
+        let found = tokio::task::spawn_blocking(move || -> Result<Option<Vec<u8>>, String> {
+            let txn = db.begin_read().map_err(|e| e.to_string())?;
+            let table = match txn.open_table(RESPONSES) {
+                Ok(table) => table,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+                Err(e) => return Err(e.to_string()),
+            };
+            let value = table.get(key.as_slice()).map_err(|e| e.to_string())?;
+            Ok(value.map(|v| v.value().to_vec()))
+        })
+        .await
+        .map_err(|e| self.error(e))?
+        .map_err(|e| self.error(e))?;
+        let Some(bytes) = found else { return Ok(None) };
+        // An entry that no longer parses is treated as a miss and overwritten.
+        Ok(serde_json::from_slice(&bytes).ok())
+    }
+
+    async fn store(&self, key: [u8; 32], response: &ChatResponse) -> Result<(), LlmError> {
+        let value = serde_json::to_vec(response).map_err(|e| self.error(e))?;
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || -> Result<(), redb::Error> {
+            let txn = db.begin_write()?;
+            txn.open_table(RESPONSES)?
+                .insert(key.as_slice(), value.as_slice())?;
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| self.error(e))?
+        .map_err(|e| self.error(e))
+    }
+
+    async fn cached_or(
+        &self,
+        request: &ChatRequest,
+        tokens: Option<UnboundedSender<String>>,
+    ) -> Result<ChatResponse, LlmError> {
+        let key = cache_key(self.inner.name(), request);
+        let cacheable = self.cacheable(request);
+        if cacheable {
+            if let Some(hit) = self.lookup(key).await? {
+                self.accounting.cache_hit();
+                if let Some(tokens) = tokens {
+                    let _ = tokens.send(hit.text.clone());
+                }
+                return Ok(hit);
+            }
+            self.accounting.cache_miss();
+        }
+        let response = match tokens {
+            Some(tokens) => self.inner.chat_stream(request, tokens).await?,
+            None => self.inner.chat(request).await?,
+        };
+        if cacheable {
+            self.store(key, &response).await?;
+        }
+        Ok(response)
+    }
+}
+
+/// The cache key of `request` sent to the model called `model`.
+pub fn cache_key(model: &str, request: &ChatRequest) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(KEY_VERSION);
+    hasher.update((model.len() as u64).to_le_bytes());
+    hasher.update(model.as_bytes());
+    // serde_json writes struct fields in declaration order, so this is canonical.
+    hasher.update(serde_json::to_vec(request).unwrap_or_default());
+    hasher.finalize().into()
+}
+
+#[async_trait]
+impl ChatModel for CachedModel {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        self.cached_or(request, None).await
+    }
+
+    async fn chat_stream(
+        &self,
+        request: &ChatRequest,
+        tokens: UnboundedSender<String>,
+    ) -> Result<ChatResponse, LlmError> {
+        self.cached_or(request, Some(tokens)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+    use crate::{Message, Usage};
+
+    /// Counts calls and answers with the call number, so a replay is visible.
+    struct Counting(AtomicU64);
+
+    #[async_trait]
+    impl ChatModel for Counting {
+        fn name(&self) -> &str {
+            "counting"
+        }
+        async fn chat(&self, _: &ChatRequest) -> Result<ChatResponse, LlmError> {
+            let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok(ChatResponse {
+                text: format!("call {n}"),
+                usage: Usage::default(),
+                finish_reason: "stop".into(),
+            })
+        }
+    }
+
+    fn request(temperature: Option<f32>) -> ChatRequest {
+        ChatRequest {
+            messages: vec![Message::user("hi")],
+            temperature,
+            ..ChatRequest::default()
+        }
+    }
+
+    fn open(dir: &Path, policy: CachePolicy) -> (Arc<Counting>, CachedModel) {
+        let inner = Arc::new(Counting(AtomicU64::new(0)));
+        let config = CacheConfig {
+            path: dir.join("sub/cache.redb"),
+            policy,
+        };
+        let cached = CachedModel::open(inner.clone(), &config).unwrap();
+        (inner, cached)
+    }
+
+    #[tokio::test]
+    async fn greedy_requests_are_replayed_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (inner, cached) = open(dir.path(), CachePolicy::Deterministic);
+            assert_eq!(
+                cached.chat(&request(Some(0.0))).await.unwrap().text,
+                "call 1"
+            );
+            assert_eq!(
+                cached.chat(&request(Some(0.0))).await.unwrap().text,
+                "call 1"
+            );
+            assert_eq!(inner.0.load(Ordering::SeqCst), 1);
+            let snap = cached.accounting().snapshot();
+            assert_eq!((snap.cache_hits, snap.cache_misses), (1, 1));
+        }
+        let (inner, cached) = open(dir.path(), CachePolicy::Deterministic);
+        assert_eq!(
+            cached.chat(&request(Some(0.0))).await.unwrap().text,
+            "call 1"
+        );
+        assert_eq!(inner.0.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn policy_decides_what_is_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let (inner, cached) = open(dir.path(), CachePolicy::Deterministic);
+        cached.chat(&request(Some(0.7))).await.unwrap();
+        cached.chat(&request(Some(0.7))).await.unwrap();
+        cached.chat(&request(None)).await.unwrap();
+        assert_eq!(
+            inner.0.load(Ordering::SeqCst),
+            3,
+            "sampled requests are not cached by default"
+        );
+        drop(cached);
+        let (inner, cached) = open(dir.path(), CachePolicy::All);
+        cached.chat(&request(Some(0.7))).await.unwrap();
+        cached.chat(&request(Some(0.7))).await.unwrap();
+        assert_eq!(inner.0.load(Ordering::SeqCst), 1);
+        drop(cached);
+        let (inner, cached) = open(dir.path(), CachePolicy::Off);
+        cached.chat(&request(Some(0.0))).await.unwrap();
+        cached.chat(&request(Some(0.0))).await.unwrap();
+        assert_eq!(inner.0.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn key_depends_on_model_and_every_parameter() {
+        let base = request(Some(0.0));
+        let k = cache_key("m", &base);
+        assert_eq!(k, cache_key("m", &base.clone()));
+        assert_ne!(k, cache_key("other", &base));
+        let variants = [
+            ChatRequest {
+                max_tokens: Some(5),
+                ..base.clone()
+            },
+            ChatRequest {
+                stop: vec!["x".into()],
+                ..base.clone()
+            },
+            ChatRequest {
+                seed: Some(1),
+                ..base.clone()
+            },
+            ChatRequest {
+                temperature: None,
+                ..base.clone()
+            },
+            ChatRequest {
+                messages: vec![Message::system("hi")],
+                ..base.clone()
+            },
+        ];
+        for v in variants {
+            assert_ne!(k, cache_key("m", &v), "{v:?}");
+        }
+    }
+}
