@@ -1,2 +1,131 @@
-//! Placeholder replaced below.
-fn main() {}
+//! Offline RAMP generation throughput (passages/s) and peak memory.
+//!
+//! Two runs of the real pipeline (`ramp::run`, every offline span source, default curriculum):
+//! 1. the demo corpus, `assets/corpus/wiki-summaries.jsonl` (10,033 English Wikipedia lead
+//!    sections, read as passages);
+//! 2. the same corpus repeated with fresh ids until `RAMP_BENCH_PASSAGES` passages (default
+//!    1,000,000), generated on the fly (streamed, never materialised), to show that memory
+//!    stays flat as the input grows: peak RSS is sampled as the run goes.
+//!
+//! Run: `cargo bench -p ramp --bench throughput` (set `RAMP_BENCH_PASSAGES=100000` for a
+//! quick look). Output goes to a temporary directory that is removed afterwards.
+
+use std::{path::PathBuf, sync::Mutex, time::Instant};
+
+use formats::{FormatError, Passage, Shard};
+use ramp::{
+    JsonlPassages, Lang, LevelMix, PassageSource, RampConfig, RampError, RampStats, RunOptions,
+    SpanSet,
+};
+
+/// The demo corpus, repeated with fresh ids (`r<round>:<id>`) up to `total` passages.
+struct Repeated {
+    base: Vec<Passage>,
+    total: usize,
+}
+
+impl PassageSource for Repeated {
+    fn name(&self) -> String {
+        format!("wiki-summaries x {}", self.total)
+    }
+    fn open(
+        &self,
+    ) -> Result<Box<dyn Iterator<Item = Result<Passage, FormatError>> + Send + '_>, RampError> {
+        let n = self.base.len();
+        Ok(Box::new((0..self.total).map(move |i| {
+            let p = &self.base[i % n];
+            Ok(Passage {
+                id: format!("r{}:{}", i / n, p.id),
+                ..p.clone()
+            })
+        })))
+    }
+}
+
+/// Peak and current resident set size of this process, in MiB (Linux).
+fn rss_mib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+fn config() -> RampConfig {
+    RampConfig {
+        spans: SpanSet::offline(),
+        seed: 42,
+        levels: LevelMix::uniform(),
+        difficulty: false,
+        lang: Lang::En,
+        source: "wiki".into(),
+        shard: Shard::ALL,
+    }
+}
+
+fn bench(name: &str, source: &dyn PassageSource, samples_every: u64) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let rss_log = Mutex::new(Vec::new());
+    let progress = |stats: &RampStats| {
+        let read = stats.run.get("input_records").copied().unwrap_or(0);
+        let mut log = rss_log.lock().expect("rss log");
+        let due = log
+            .last()
+            .is_none_or(|(at, _, _)| read >= at + samples_every);
+        if due {
+            let (peak, now) = rss_mib();
+            log.push((read, peak, now));
+        }
+    };
+    let options = RunOptions {
+        out: dir.path().join("ramp.jsonl"),
+        resume: false,
+        chunk_size: 1024,
+        model: None,
+        scorer: None,
+        llm_concurrency: 1,
+        progress: &progress,
+    };
+    let started = Instant::now();
+    let report = ramp::run(&config(), source, &options).expect("ramp run");
+    let secs = started.elapsed().as_secs_f64();
+    let read = report.stats.run.get("input_records").copied().unwrap_or(0);
+    let bytes = std::fs::metadata(&options.out).map_or(0, |m| m.len());
+    let (peak, _) = rss_mib();
+    println!(
+        "{name}: {read} passages -> {} samples in {secs:.1}s = {:.0} passages/s, output {:.0} MiB, peak RSS {peak:.0} MiB",
+        report.stats.samples,
+        read as f64 / secs,
+        bytes as f64 / (1 << 20) as f64,
+    );
+    for (at, peak, now) in rss_log.into_inner().expect("rss log") {
+        println!("  after {at:>9} passages: RSS {now:>6.0} MiB, peak {peak:>6.0} MiB");
+    }
+}
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let demo = root.join("assets/corpus/wiki-summaries.jsonl");
+    if !demo.is_file() {
+        eprintln!("{} is missing: run scripts/setup.sh first", demo.display());
+        return;
+    }
+    bench("demo corpus", &JsonlPassages(demo.clone()), 5_000);
+    let base: Vec<Passage> = formats::read_jsonl::<Passage>(&demo)
+        .expect("demo corpus")
+        .filter_map(Result::ok)
+        .collect();
+    let total = std::env::var("RAMP_BENCH_PASSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    bench(
+        "repeated corpus",
+        &Repeated { base, total },
+        total as u64 / 10,
+    );
+}

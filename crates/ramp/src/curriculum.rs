@@ -89,7 +89,7 @@ impl FromStr for LevelMix {
     /// Parses `1:0.25,2:0.25,3:0.5` (level:share, shares normalised).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = |why: &str| RampError::Config(format!("--curriculum {s:?}: {why}"));
-        let mut weights = vec![0.0; MAX_LEVEL];
+        let mut weights = [0.0; MAX_LEVEL];
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (level, share) = part
                 .split_once(':')

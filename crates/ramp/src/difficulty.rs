@@ -20,7 +20,7 @@ use crate::{
 };
 
 /// `(context, continuation)` for the span at `start..end` of `text`.
-fn split_at_span<'a>(text: &'a str, start: usize, end: usize) -> (&'a str, &'a str) {
+fn split_at_span(text: &str, start: usize, end: usize) -> (&str, &str) {
     let context = text[..start].trim_end();
     (context, &text[context.len()..end])
 }
@@ -61,8 +61,9 @@ pub fn score_chosen(
     for (n, span) in spans.iter().enumerate() {
         let before = &prepared.text[..span.end];
         let masked_before = mask_text(before, &spans[..n]);
-        let shift = before.len() - masked_before.len();
-        let (total, tokens) = nll(scorer, &masked_before, span.start - shift, span.end - shift)?;
+        // The span itself ends `before`, unmasked.
+        let end = masked_before.len();
+        let (total, tokens) = nll(scorer, &masked_before, end - (span.end - span.start), end)?;
         scores.push(if tokens == 0 {
             0.0
         } else {

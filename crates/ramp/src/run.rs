@@ -548,10 +548,10 @@ impl Chunker<'_> {
                     1,
                 ));
             }
-            if let (true, Some(scorer)) = (self.config.difficulty, &self.options.scorer) {
-                if difficulty::prescore(scorer.as_ref(), p).is_err() {
-                    counters.push(("difficulty.failed".to_string(), 1));
-                }
+            if let (true, Some(scorer)) = (self.config.difficulty, &self.options.scorer)
+                && difficulty::prescore(scorer.as_ref(), p).is_err()
+            {
+                counters.push(("difficulty.failed".to_string(), 1));
             }
         }
         Found { prepared, counters }
