@@ -106,7 +106,7 @@ pub fn build(
         doc.add_text(fields.text, &passage.text);
         writer.add_document(doc)?;
         count += 1;
-        if count % 1024 == 0 {
+        if count.is_multiple_of(1024) {
             progress(count);
         }
     }
