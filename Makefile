@@ -1,0 +1,27 @@
+# The two commands a new user needs (see README.md):
+#   make demo   set up (system packages, pinned offline assets), build, run the pipeline on the demo corpus
+#   make test   set up, build, run the whole test suite
+# `make lint` is what CI adds on top (rustfmt and clippy, warnings are errors).
+
+CARGO ?= cargo
+
+.PHONY: setup build demo test lint bench
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	$(CARGO) build --workspace
+
+demo: build
+	@bash scripts/demo.sh
+
+test: setup
+	$(CARGO) test --workspace
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+bench: setup
+	$(CARGO) bench --workspace

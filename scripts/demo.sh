@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole pipeline on the embedded demo corpus (10,033 English Wikipedia lead summaries),
+# offline: ingest → index → search → serve /retrieve → RAMP samples → local model.
+# Run by `make demo` after setup and build; every step is a plain `masksearch` command you can
+# rerun by hand. Outputs go to ./work (git-ignored).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${MASKSEARCH_BIN:-target/debug/masksearch}
+mkdir -p work
+
+step() { printf '\n\033[1m$ masksearch %s\033[0m\n' "$*" >&2; "$BIN" "$@"; }
+
+step ingest assets/corpus/wiki-summaries.jsonl --out work/passages.jsonl
+step index --passages work/passages.jsonl --out work/index --overwrite
+step search "who painted the Mona Lisa" -k 3 --index work/index
+
+# The retrieval server, queried the way Search-R1 rollouts query it.
+printf '\n\033[1m$ masksearch serve --index work/index --port 0   # then POST /retrieve\033[0m\n' >&2
+"$BIN" serve --index work/index --port 0 > work/serve.out 2>work/serve.err &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 50); do grep -q listening work/serve.out 2>/dev/null && break; sleep 0.1; done
+URL=$(sed -n 's/^listening on //p' work/serve.out)
+python3 - "$URL" <<'PY'
+import json, sys, urllib.request
+body = json.dumps({"queries": ["capital of Australia", "speed of light"], "topk": 2, "return_scores": True}).encode()
+req = urllib.request.Request(sys.argv[1] + "/retrieve", body, {"Content-Type": "application/json"})
+for query, hits in zip(["capital of Australia", "speed of light"], json.load(urllib.request.urlopen(req))["result"]):
+    print(f"{query!r}: " + "; ".join(f"{h['document']['contents'].splitlines()[0]} ({h['score']:.2f})" for h in hits))
+PY
+kill $SERVER; trap - EXIT
+
+step ramp --passages work/passages.jsonl --out work/ramp.jsonl --spans anchors,titles,dates,numbers,names --overwrite
+step ramp stats work/ramp.jsonl
+head -n 1 work/ramp.jsonl | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print("\nexample query:", r["query"][:400], "\nmasks:", r["ext"]["masks"])'
+
+step llm chat "In one sentence, what is Wikipedia?" --max-tokens 48
+printf '\ndemo: done; outputs in work/ (passages.jsonl, index/, ramp.jsonl)\n' >&2
