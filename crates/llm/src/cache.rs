@@ -114,12 +114,15 @@ impl CachedModel {
     async fn store(&self, key: [u8; 32], response: &ChatResponse) -> Result<(), LlmError> {
         let value = serde_json::to_vec(response).map_err(|e| self.error(e))?;
         let db = Arc::clone(&self.db);
-        tokio::task::spawn_blocking(move || -> Result<(), redb::Error> {
-            let txn = db.begin_write()?;
-            txn.open_table(RESPONSES)?
-                .insert(key.as_slice(), value.as_slice())?;
-            txn.commit()?;
-            Ok(())
+        tokio::task::spawn_blocking(move || -> Result<(), String> {
+            let txn = db.begin_write().map_err(|e| e.to_string())?;
+            {
+                let mut table = txn.open_table(RESPONSES).map_err(|e| e.to_string())?;
+                table
+                    .insert(key.as_slice(), value.as_slice())
+                    .map_err(|e| e.to_string())?;
+            }
+            txn.commit().map_err(|e| e.to_string())
         })
         .await
         .map_err(|e| self.error(e))?
