@@ -298,7 +298,7 @@ fn strip(src: &str, ns: &Namespaces, disambiguation: &mut bool) -> String {
         out.push_str(&src[i..i + k]);
         i += k;
         i = match b[i] {
-            b'{' => strip_brace(src, i, &mut out, disambiguation),
+            b'{' => strip_brace(src, i, &mut out, ns, disambiguation),
             b'<' => strip_angle(src, i, &mut out),
             _ => strip_bracket(src, i, &mut out, ns),
         };
@@ -306,7 +306,13 @@ fn strip(src: &str, ns: &Namespaces, disambiguation: &mut bool) -> String {
     out
 }
 
-fn strip_brace(src: &str, i: usize, out: &mut String, disambiguation: &mut bool) -> usize {
+fn strip_brace(
+    src: &str,
+    i: usize,
+    out: &mut String,
+    ns: &Namespaces,
+    disambiguation: &mut bool,
+) -> usize {
     let b = src.as_bytes();
     if b.get(i + 1) == Some(&b'{') {
         let Some(end) = skip_braces(b, i) else {
@@ -316,6 +322,9 @@ fn strip_brace(src: &str, i: usize, out: &mut String, disambiguation: &mut bool)
         let name_end = inner.find(['|', '}', '\n']).unwrap_or(inner.len());
         if is_disambiguation_template(&inner[..name_end]) {
             *disambiguation = true;
+        }
+        if let Some(text) = inline_template_text(inner) {
+            out.push_str(&strip(&text, ns, disambiguation));
         }
         return end;
     }
@@ -383,6 +392,70 @@ fn strip_bracket(src: &str, i: usize, out: &mut String, ns: &Namespaces) -> usiz
     // Keep the link; its label may hold templates or refs, so scan on inside it.
     out.push_str("[[");
     i + 2
+}
+
+/// The prose a few inline templates stand for (all others are dropped): `{{lang|fr|texte}}`
+/// and `{{lang-fr|texte}}` → `texte`, `{{nowrap|x}}` → `x`, `{{convert|5|km}}` → `5 km`.
+fn inline_template_text(inner: &str) -> Option<String> {
+    let args = split_args(inner);
+    let name = args.first()?.trim().to_lowercase();
+    let positional: Vec<&str> = args[1..]
+        .iter()
+        .map(|a| a.trim())
+        .filter(|a| {
+            a.split_once('=')
+                .is_none_or(|(k, _)| k.contains(['[', '{', '<']))
+        })
+        .collect();
+    let arg = |k: usize| positional.get(k).map(|s| s.to_string());
+    match name.as_str() {
+        "lang" => arg(1),
+        "nowrap" | "nobr" | "small" | "smaller" | "big" | "larger" | "transl" => {
+            arg(positional.len().checked_sub(1)?)
+        }
+        "convert" | "cvt" => {
+            let (first, second) = (arg(0)?, arg(1).unwrap_or_default());
+            Some(match second.as_str() {
+                "-" | "–" | "to" | "and" => {
+                    format!(
+                        "{first}–{} {}",
+                        arg(2).unwrap_or_default(),
+                        arg(3).unwrap_or_default()
+                    )
+                }
+                _ => format!("{first} {second}"),
+            })
+        }
+        n if n.starts_with("lang-") => arg(0),
+        _ => None,
+    }
+}
+
+/// Splits template content at the `|` that are not inside nested templates or links.
+fn split_args(inner: &str) -> Vec<&str> {
+    let b = inner.as_bytes();
+    let (mut depth, mut start, mut j) = (0usize, 0, 0);
+    let mut args = Vec::new();
+    while j < b.len() {
+        match (b[j], b.get(j + 1)) {
+            (b'{', Some(b'{')) | (b'[', Some(b'[')) => {
+                depth += 1;
+                j += 2;
+            }
+            (b'}', Some(b'}')) | (b']', Some(b']')) => {
+                depth = depth.saturating_sub(1);
+                j += 2;
+            }
+            (b'|', _) if depth == 0 => {
+                args.push(&inner[start..j]);
+                start = j + 1;
+                j += 1;
+            }
+            _ => j += 1,
+        }
+    }
+    args.push(&inner[start..]);
+    args
 }
 
 /// End (exclusive) of a `{{…}}` / `{{{…}}}` starting at `i`, matching brace runs the way
@@ -799,19 +872,14 @@ impl Out {
         i + 1 + close + 1
     }
 
-    /// `''italic''`, `'''bold'''`, `'''''both'''''`: the quotes go; a lone `'` stays.
+    /// `''italic''`, `'''bold'''`, `'''''both'''''`: the quotes go; a lone `'` stays, and so
+    /// does one of four (an apostrophe, then bold). Longer runs are broken markup and go.
     fn quotes(&mut self, s: &str, i: usize) -> usize {
         let run = s.as_bytes()[i..]
             .iter()
             .take_while(|&&c| c == b'\'')
             .count();
-        let literal = match run {
-            1 => 1,
-            4 => 1,
-            n if n > 5 => n - 5,
-            _ => 0,
-        };
-        for _ in 0..literal {
+        if run == 1 || run == 4 {
             self.push_char('\'');
         }
         i + run
@@ -1014,7 +1082,7 @@ mod tests {
             "Before. ¶ After.",
         );
         check(
-            "'''Hà Lan''' ({{lang-nl|Nederland}}) là một quốc gia.",
+            "'''Hà Lan''' ({{IPA-nl|ˈneːdərlɑnt}}) là một quốc gia.",
             "Hà Lan là một quốc gia.",
         );
         check(
@@ -1029,6 +1097,11 @@ mod tests {
             "x<math>a^2</math> y <gallery>\nA.jpg\n</gallery> z",
             "x y z",
         );
+        check(
+            "{{lang|fr|la [[Seine]]}}, {{lang-de|Rhein}}, {{nowrap|5 tháng 4}}, {{convert|5|km|mi}}, \
+             {{cvt|3|-|4|m}}, {{lang|en|text=x|Kept}}",
+            "la [Seine](Seine), Rhein, 5 tháng 4, 5 km, 3–4 m, Kept",
+        );
     }
 
     #[test]
@@ -1037,7 +1110,7 @@ mod tests {
             "'''Bold''' and ''italic'' and '''''both'''''",
             "Bold and italic and both",
         );
-        check("It's l'''arbre'''", "It's larbre");
+        check("It's l'''arbre''' ''''' x'''''''''", "It's larbre x");
         check(
             "A&nbsp;B &amp; C&mdash;D &#91;1&#93; &#x41;",
             "A B & C—D [1] A",
