@@ -3,7 +3,13 @@
 //!
 //! Each subcommand is a module with an `Args` struct (clap) and a `run` function.
 
+mod index_cmd;
+mod ingest;
+mod llm;
 mod progress;
+mod ramp;
+mod search_cmd;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -17,7 +23,20 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Stream corpus files (Wikipedia dumps, JSONL, KILT, page folders) into passages JSONL.
+    Ingest(ingest::Args),
+    /// Build a BM25 index from passages JSONL.
+    Index(index_cmd::Args),
+    /// Query an index and print ranked hits.
+    Search(search_cmd::Args),
+    /// Serve an index over the Search-R1 `/retrieve` API.
+    Serve(serve::Args),
+    /// Talk to a model, or serve the local model over the OpenAI chat API.
+    Llm(llm::Args),
+    /// Generate RAMP samples (masked passages) from passages JSONL; `ramp stats FILE` for stats.
+    Ramp(ramp::Args),
+}
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -32,7 +51,11 @@ fn main() -> ExitCode {
         Err(e) => {
             let usage = e.use_stderr();
             let _ = e.print();
-            return if usage { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if usage {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match run(cli.command) {
@@ -45,5 +68,20 @@ fn main() -> ExitCode {
 }
 
 fn run(command: Command) -> anyhow::Result<()> {
-    match command {}
+    match command {
+        Command::Ingest(args) => ingest::run(args),
+        Command::Index(args) => index_cmd::run(args),
+        Command::Search(args) => search_cmd::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Llm(args) => llm::run(args),
+        Command::Ramp(args) => ramp::run(args),
+    }
+}
+
+/// Prints the address a server listens on as the first line of stdout (flushed), so scripts and
+/// tests that start it with port 0 can read the port.
+fn announce(addr: std::net::SocketAddr) {
+    use std::io::Write;
+    println!("listening on http://{addr}");
+    let _ = std::io::stdout().flush();
 }

@@ -1,9 +1,10 @@
 //! `ApiError`: every failure a handler can return, as a JSON body with the right status.
 
 use axum::{
+    Json,
+    extract::rejection::JsonRejection,
     http::StatusCode,
     response::{IntoResponse, Response},
-    Json,
 };
 use serde_json::json;
 
@@ -16,6 +17,15 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// A request body that could not be read as the expected JSON: 400 for bad JSON, 413 for a
+    /// body over the cap, 415 for a wrong content type.
+    pub fn rejected(rejection: JsonRejection) -> Self {
+        ApiError {
+            status: rejection.status(),
+            message: rejection.body_text(),
+        }
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::BAD_REQUEST,

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{rejection::JsonRejection, State},
-    routing::post,
     Json, Router,
+    extract::{State, rejection::JsonRejection},
+    routing::post,
 };
 use search::{RetrieveHit, RetrieveRequest, RetrieveResponse, Searcher};
 
@@ -53,7 +53,7 @@ async fn retrieve(
     State(state): State<RetrieveState>,
     body: Result<Json<RetrieveRequest>, JsonRejection>,
 ) -> Result<Json<RetrieveResponse>, ApiError> {
-    let Json(request) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Json(request) = body.map_err(ApiError::rejected)?;
     let config = &state.config;
     let k = match request.topk {
         None | Some(0) => config.default_topk,

@@ -1,0 +1,54 @@
+//! `masksearch search`: query an index from the command line.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use search::Searcher;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The query (natural language; tantivy syntax such as "quoted phrases" also works).
+    query: String,
+    /// Number of hits.
+    #[arg(short, long, default_value_t = 5)]
+    k: usize,
+    #[arg(long, default_value = "work/index")]
+    index: PathBuf,
+    /// Print hits as JSON lines (`{"id","title","text","score"}`) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let index = ::index::Bm25Index::open(&args.index)
+        .with_context(|| format!("opening index {}", args.index.display()))?;
+    let hits = index.search(&args.query, args.k)?;
+    if hits.is_empty() {
+        eprintln!("no hits for {:?}", args.query);
+    }
+    for (rank, hit) in hits.iter().enumerate() {
+        if args.json {
+            println!("{}", serde_json::to_string(hit)?);
+        } else {
+            println!(
+                "{:>2}. {:>7.3}  {} [{}]\n    {}",
+                rank + 1,
+                hit.score,
+                hit.title,
+                hit.id,
+                snippet(&hit.text, 240)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The first `max` characters of `text`, cut at a word boundary.
+fn snippet(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max).collect();
+    let cut = cut.rsplit_once(' ').map_or(cut.as_str(), |(head, _)| head);
+    format!("{cut} …")
+}

@@ -1,0 +1,55 @@
+//! `masksearch serve`: the Search-R1-compatible retrieval server.
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+
+use anyhow::Context;
+use server::RetrieveConfig;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long, default_value = "work/index")]
+    index: PathBuf,
+    /// Address to bind; use 0.0.0.0 only behind a trusted network.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
+    /// Port (0 picks a free one; the address is printed on the first line of stdout).
+    #[arg(long, default_value_t = 8000)]
+    port: u16,
+    /// `topk` for requests that omit it or send 0.
+    #[arg(long, default_value_t = 3)]
+    topk: usize,
+    #[arg(long, default_value_t = 1000)]
+    max_topk: usize,
+    #[arg(long, default_value_t = 4096)]
+    max_queries: usize,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, default_value_t = server::DEFAULT_BODY_LIMIT)]
+    body_limit: usize,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let index = ::index::Bm25Index::open(&args.index)
+        .with_context(|| format!("opening index {}", args.index.display()))?;
+    let passages = index.meta().passages;
+    let config = RetrieveConfig {
+        default_topk: args.topk,
+        max_topk: args.max_topk,
+        max_queries: args.max_queries,
+        ..RetrieveConfig::default()
+    };
+    let routes = [server::retrieve::router(Arc::new(index), config)];
+    let app = server::app(routes, args.body_limit);
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let (listener, addr) = server::bind(SocketAddr::new(args.host, args.port))
+            .await
+            .with_context(|| format!("binding {}:{}", args.host, args.port))?;
+        crate::announce(addr);
+        eprintln!(
+            "serve: {passages} passages from {}; POST /retrieve, GET /health (Ctrl-C to stop)",
+            args.index.display()
+        );
+        server::serve(listener, app).await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,114 @@
+//! Shared by the end-to-end tests: run the real binary, start real servers on free ports.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+};
+
+use assert_cmd::cargo::CommandCargoExt;
+
+/// The repository's `testdata/` folder.
+pub fn testdata(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(name)
+}
+
+/// A file fetched by `scripts/setup.sh` into `assets/`; fails with a hint when missing.
+pub fn asset(rel: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../assets")
+        .join(rel);
+    assert!(
+        path.exists(),
+        "{} is missing: run `make setup` (scripts/setup.sh) first",
+        path.display()
+    );
+    path
+}
+
+/// The `masksearch` binary under test, with logging at its default level.
+pub fn masksearch() -> Command {
+    let mut cmd = Command::cargo_bin("masksearch").expect("binary built by cargo test");
+    cmd.env_remove("MASKSEARCH_LOG");
+    cmd
+}
+
+/// Runs the binary and returns its stderr; panics with the output if it fails.
+pub fn run_ok(args: &[&std::ffi::OsStr]) -> String {
+    let out = masksearch().args(args).output().expect("binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "masksearch {args:?} failed: {stderr}\nstdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr
+}
+
+/// `ingest` then `index` a corpus file into `dir`; returns the index directory.
+pub fn build_index(input: &Path, dir: &Path) -> PathBuf {
+    let passages = dir.join("passages.jsonl");
+    let index = dir.join("index");
+    run_ok(&[
+        "ingest".as_ref(),
+        input.as_os_str(),
+        "--out".as_ref(),
+        passages.as_os_str(),
+    ]);
+    run_ok(&[
+        "index".as_ref(),
+        "--passages".as_ref(),
+        passages.as_os_str(),
+        "--out".as_ref(),
+        index.as_os_str(),
+    ]);
+    index
+}
+
+/// A server started from the real binary on port 0; killed on drop.
+pub struct Served {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+}
+
+impl Served {
+    /// Starts `masksearch <args> --port 0` and waits for its `listening on` line.
+    pub fn start(args: &[&std::ffi::OsStr]) -> Served {
+        let mut child = masksearch()
+            .args(args)
+            .args(["--port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("binary starts");
+        let mut first = String::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        BufReader::new(stdout)
+            .read_line(&mut first)
+            .expect("read stdout");
+        let Some(url) = first.trim().strip_prefix("listening on ") else {
+            let mut stderr = String::new();
+            let _ = child
+                .stderr
+                .take()
+                .expect("piped stderr")
+                .read_to_string(&mut stderr);
+            panic!("server did not start: stdout {first:?}, stderr {stderr}");
+        };
+        Served {
+            url: url.to_string(),
+            child,
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,206 @@
+//! End to end: ingest and index the real wiki-18 sample, query it from the CLI, and start the
+//! real `/retrieve` server on a free port, checked with a real HTTP client.
+
+mod common;
+
+use std::sync::OnceLock;
+
+use common::{Served, build_index, masksearch, testdata};
+use serde_json::{Value, json};
+
+/// One index of the 1,000 wiki-18 passages shared by every test of this file.
+fn wiki18_index() -> &'static std::path::Path {
+    static INDEX: OnceLock<(tempfile::TempDir, std::path::PathBuf)> = OnceLock::new();
+    let (_, index) = INDEX.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let index = build_index(&testdata("wiki18-sample-1000.jsonl"), dir.path());
+        (dir, index)
+    });
+    index
+}
+
+#[test]
+fn search_finds_pavia_cathedral_first() {
+    let out = masksearch()
+        .args([
+            "search",
+            "Pavia Cathedral dome",
+            "-k",
+            "5",
+            "--json",
+            "--index",
+        ])
+        .arg(wiki18_index())
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hits: Vec<Value> = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert!((1..=5).contains(&hits.len()), "{hits:?}");
+    assert_eq!(hits[0]["title"], "Pavia Cathedral");
+    let scores: Vec<f64> = hits
+        .iter()
+        .map(|h| h["score"].as_f64().expect("score"))
+        .collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+}
+
+#[test]
+fn search_prints_ranked_text() {
+    let out = masksearch()
+        .args(["search", "Pavia Cathedral dome", "-k", "2", "--index"])
+        .arg(wiki18_index())
+        .output()
+        .expect("runs");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(text.starts_with(" 1. "), "{text}");
+    assert!(
+        text.lines()
+            .next()
+            .expect("a line")
+            .contains("Pavia Cathedral"),
+        "{text}"
+    );
+    assert!(text.contains("\n 2. "), "{text}");
+}
+
+fn serve() -> Served {
+    Served::start(&[
+        "serve".as_ref(),
+        "--index".as_ref(),
+        wiki18_index().as_os_str(),
+    ])
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: Value) -> (u16, Value) {
+    let response = client
+        .post(format!("{url}/retrieve"))
+        .json(&body)
+        .send()
+        .await
+        .expect("request sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON body"))
+}
+
+#[tokio::test]
+async fn retrieve_speaks_search_r1() {
+    let served = serve();
+    assert!(
+        served.url.starts_with("http://127.0.0.1:"),
+        "{}",
+        served.url
+    );
+    let client = reqwest::Client::new();
+
+    let health: Value = client
+        .get(format!("{}/health", served.url))
+        .send()
+        .await
+        .expect("health")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(health["status"], "ok");
+
+    let (status, body) = post(
+        &client,
+        &served.url,
+        json!({"queries": ["Pavia Cathedral dome", "Pavia Cathedral dome"], "topk": 3, "return_scores": true}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let result = body["result"].as_array().expect("result list");
+    assert_eq!(result.len(), 2, "one list per query");
+    assert_eq!(result[0], result[1], "same query, same answer");
+    let hits = result[0].as_array().expect("hits");
+    assert_eq!(hits.len(), 3);
+    let top = &hits[0];
+    assert!(top["score"].as_f64().expect("score") > 0.0);
+    let doc = top["document"].as_object().expect("document");
+    assert_eq!(
+        doc.len(),
+        2,
+        "document is exactly {{id, contents}}: {doc:?}"
+    );
+    let contents = doc["contents"].as_str().expect("contents");
+    assert!(contents.starts_with("\"Pavia Cathedral\"\n"), "{contents}");
+    // wiki-18 ids are 0-based line numbers of the corpus file; clients index the corpus by them.
+    let id: usize = doc["id"].as_str().expect("id").parse().expect("numeric id");
+    let line = std::fs::read_to_string(testdata("wiki18-sample-1000.jsonl"))
+        .expect("fixture")
+        .lines()
+        .nth(id)
+        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+        .expect("line exists");
+    assert_eq!(line["id"], doc["id"]);
+    assert_eq!(
+        line["contents"], doc["contents"],
+        "contents byte-identical to the corpus"
+    );
+}
+
+#[tokio::test]
+async fn retrieve_defaults_and_plain_documents() {
+    let served = serve();
+    let client = reqwest::Client::new();
+    // No topk, no return_scores: server default of 3, each hit the document alone.
+    let (status, body) = post(&client, &served.url, json!({"queries": ["church"]})).await;
+    assert_eq!(status, 200);
+    let hits = body["result"][0].as_array().expect("hits");
+    assert_eq!(hits.len(), 3);
+    assert!(hits[0].get("score").is_none() && hits[0].get("document").is_none());
+    assert!(
+        hits[0]["contents"]
+            .as_str()
+            .expect("contents")
+            .starts_with('"')
+    );
+    // topk 0 also means the default.
+    let (_, body) = post(
+        &client,
+        &served.url,
+        json!({"queries": ["church"], "topk": 0}),
+    )
+    .await;
+    assert_eq!(body["result"][0].as_array().expect("hits").len(), 3);
+    // Any query string is answered, syntax errors included.
+    let odd = ["((", "title:", "\"", "", "AND", "-", "ü\u{0}🙂", "a:b:c (d"];
+    let (status, body) = post(&client, &served.url, json!({"queries": odd, "topk": 2})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"].as_array().expect("result").len(), odd.len());
+}
+
+#[tokio::test]
+async fn retrieve_rejects_bad_requests_with_json_errors() {
+    let served = serve();
+    let client = reqwest::Client::new();
+    let cases = [
+        json!({"queries": ["x"], "topk": 100000}),
+        json!({"queries": "not a list"}),
+        json!({"topk": 3}),
+        json!({"queries": ["x".repeat(10_000)]}),
+        json!({"queries": vec!["q"; 5000]}),
+    ];
+    for case in cases {
+        let (status, body) = post(&client, &served.url, case.clone()).await;
+        assert!((400..500).contains(&status), "{case}: {status}");
+        let message = body["error"]["message"].as_str().expect("error message");
+        assert!(!message.is_empty(), "{case}");
+    }
+    let response = client
+        .post(format!("{}/retrieve", served.url))
+        .header("content-type", "application/json")
+        .body(vec![b'['; 9 * 1024 * 1024])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status().as_u16(), 413, "body over the cap");
+}
