@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole pipeline on the embedded demo corpus (10,033 English Wikipedia lead summaries),
 # offline: ingest → index → search → serve /retrieve → RAMP samples → local model.
+# `masksearch ramp stats work/ramp.jsonl` reprints the RAMP statistics of any sample file.
 # Run by `make demo` after setup and build; every step is a plain `masksearch` command you can
 # rerun by hand. Outputs go to ./work (git-ignored).
 set -euo pipefail
@@ -31,7 +32,6 @@ PY
 kill $SERVER; trap - EXIT
 
 step ramp --passages work/passages.jsonl --out work/ramp.jsonl --spans anchors,titles,dates,numbers,names --overwrite
-step ramp stats work/ramp.jsonl
 head -n 1 work/ramp.jsonl | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print("\nexample query:", r["query"][:400], "\nmasks:", r["ext"]["masks"])'
 
 step llm chat "In one sentence, what is Wikipedia?" --max-tokens 48

@@ -4,6 +4,7 @@ use std::{path::PathBuf, time::Instant};
 
 use anyhow::{Context, bail};
 use formats::{FormatError, Passage};
+use indicatif::HumanCount;
 
 use crate::progress;
 
@@ -66,9 +67,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "index: {} passages indexed in {secs:.1} s ({:.0} passages/s), {skipped} malformed lines skipped → {}",
-        report.passages,
-        report.passages as f64 / secs.max(1e-9),
+        "index: {} passages indexed in {secs:.1} s ({} passages/s), {skipped} malformed lines skipped → {}",
+        HumanCount(report.passages),
+        HumanCount((report.passages as f64 / secs.max(1e-3)) as u64),
         args.out.display()
     );
     Ok(())
