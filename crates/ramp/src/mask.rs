@@ -4,7 +4,8 @@
 //! - the page title (and its form without a " (…)" suffix) is never a mask, and spans that
 //!   occur more than once in the passage (as whole words) are dropped — filtered properly, not
 //!   while iterating;
-//! - the title stays visible: a span overlapping the title's first mention is never masked; a
+//! - the title stays visible: a span overlapping the title's first mention (whole words, ASCII
+//!   case ignored) is never masked; a
 //!   passage that does not mention its title gets the title as a first line (`"Title\ntext"`,
 //!   `ext.title_prefixed`). The original prefixed `"Title "` to the paragraph; a line keeps
 //!   the passage's own first sentence intact. Either way the answer is exactly the text the
@@ -127,7 +128,10 @@ pub fn prepare(passage: &Passage, spans: Vec<Span>, lang: Lang) -> Result<Prepar
         return Err(Skip::ContainsMaskToken);
     }
     let core = title_core(&passage.title);
-    let mentioned = core.is_empty() || !word_occurrences(&passage.text, core).is_empty();
+    // A mention is the title as whole words, ignoring ASCII case ("An actor …" mentions "Actor").
+    let lowered = core.to_ascii_lowercase();
+    let mentioned = core.is_empty()
+        || !word_occurrences(&passage.text.to_ascii_lowercase(), &lowered).is_empty();
     let (text, shift) = if mentioned {
         (passage.text.clone(), 0)
     } else {
@@ -139,7 +143,7 @@ pub fn prepare(passage: &Passage, spans: Vec<Span>, lang: Lang) -> Result<Prepar
     let title_at = if core.is_empty() {
         None
     } else {
-        word_occurrences(&text, core)
+        word_occurrences(&text.to_ascii_lowercase(), &lowered)
             .first()
             .map(|&s| s..s + core.len())
     };

@@ -241,7 +241,8 @@ impl fmt::Debug for Gazetteer {
 impl Gazetteer {
     /// Builds the matcher from page titles (disambiguation suffixes cut). Titles shorter than
     /// three characters or without an upper-case or non-Latin letter are left out: "It" or
-    /// "a" would match everywhere.
+    /// "a" would match everywhere. Matching is case-sensitive, except that a title that is a
+    /// common noun ("Circus") also matches with its first letter lowered ("circus").
     pub fn new<I: IntoIterator<Item = S>, S: AsRef<str>>(titles: I) -> Result<Self, RampError> {
         let mut set = BTreeSet::new();
         for title in titles {
@@ -250,9 +251,20 @@ impl Gazetteer {
                 && core
                     .chars()
                     .any(|c| c.is_uppercase() || is_unspaced_script(c));
-            if useful {
-                set.insert(core.to_string());
+            if !useful {
+                continue;
             }
+            // Wikipedia capitalises the first letter of every title: "Theatre" is linked from
+            // "theatre". A title whose other letters are lower case is a common noun, found
+            // with its first letter lowered too; "New York" or "Paris" are not.
+            let mut chars = core.chars();
+            if let Some(first) = chars.next()
+                && first.is_uppercase()
+                && !chars.as_str().chars().any(char::is_uppercase)
+            {
+                set.insert(first.to_lowercase().chain(chars).collect());
+            }
+            set.insert(core.to_string());
         }
         let titles = set.len();
         if titles == 0 {
@@ -446,12 +458,21 @@ mod tests {
 
     #[test]
     fn gazetteer_matches_whole_words_only() {
-        let g = Gazetteer::new(["Michigan", "Mercury (planet)", "It", "Ann Arbor"]).unwrap();
-        assert_eq!(g.len(), 3);
-        let t = "Michigander Mercury lives in Ann Arbor, Michigan.";
+        let g = Gazetteer::new([
+            "Michigan",
+            "Mercury (planet)",
+            "It",
+            "Ann Arbor",
+            "Circus",
+            "New York",
+        ])
+        .unwrap();
+        // Common-noun titles also match with a lower-case first letter.
+        assert_eq!(g.len(), 8);
+        let t = "Michigander Mercury lives in Ann Arbor, Michigan, by the circus, not in new york.";
         assert_eq!(
             surfaces(t, &g.find(t)),
-            ["Mercury", "Ann Arbor", "Michigan"]
+            ["Mercury", "Ann Arbor", "Michigan", "circus"]
         );
     }
 

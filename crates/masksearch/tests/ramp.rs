@@ -1,0 +1,424 @@
+//! End to end: the real `masksearch` binary turns real passages (KILT pages, the Vietnamese dump
+//! excerpt, the 10,033 demo summaries — all through `masksearch ingest`) into RAMP samples that
+//! obey every masking rule; a run killed with SIGKILL and resumed writes the same bytes as an
+//! uninterrupted one; the LLM path and difficulty scoring run against the real local model.
+
+use std::{
+    fs,
+    io::{BufRead, BufReader, Read},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::Instant,
+};
+
+use assert_cmd::cargo::CommandCargoExt;
+use formats::{RAMP_INSTRUCTION_EN, RampSample};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn masksearch() -> Command {
+    let mut cmd = Command::cargo_bin("masksearch").expect("binary built by cargo test");
+    cmd.env_remove("MASKSEARCH_LOG");
+    cmd
+}
+
+/// Runs the binary; returns (stdout, stderr) and panics with both if it fails.
+fn run_ok(args: &[&std::ffi::OsStr]) -> (String, String) {
+    let out = masksearch().args(args).output().expect("binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "masksearch {args:?} failed: {stderr}\nstdout: {stdout}"
+    );
+    (stdout, stderr)
+}
+
+/// `masksearch ingest INPUT` into `dir/passages.jsonl`.
+fn ingest(input: &Path, dir: &Path) -> PathBuf {
+    let passages = dir.join("passages.jsonl");
+    run_ok(&[
+        "ingest".as_ref(),
+        input.as_os_str(),
+        "--skip-bad".as_ref(),
+        "--out".as_ref(),
+        passages.as_os_str(),
+    ]);
+    passages
+}
+
+fn ramp(passages: &Path, out: &Path, extra: &[&str]) -> String {
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "ramp".as_ref(),
+        "--passages".as_ref(),
+        passages.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ];
+    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+    run_ok(&args).1
+}
+
+fn samples(path: &Path) -> Vec<RampSample> {
+    fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("corrupt record {e}: {l}")))
+        .collect()
+}
+
+/// Whole-word occurrences, the way the masking rules count them.
+fn occurrences(text: &str, needle: &str) -> usize {
+    ramp::spans::word_occurrences(text, needle).len()
+}
+
+/// Every rule of the issue, on one record.
+fn check_rules(s: &RampSample) {
+    let id = &s.id;
+    let masked = s
+        .query
+        .strip_suffix(RAMP_INSTRUCTION_EN)
+        .and_then(|q| q.strip_suffix("\n\n"))
+        .unwrap_or_else(|| panic!("{id}: query does not end with the instruction"));
+    // Filling the [mask]s in order with ext.masks gives back the answer exactly.
+    let parts: Vec<&str> = masked.split("[mask]").collect();
+    assert_eq!(parts.len(), s.ext.masks.len() + 1, "{id}: [mask] count");
+    let mut filled = String::new();
+    for (part, mask) in parts.iter().zip(&s.ext.masks) {
+        filled.push_str(part);
+        filled.push_str(mask);
+    }
+    filled.push_str(parts[parts.len() - 1]);
+    assert_eq!(filled, s.answer, "{id}: masks do not restore the answer");
+    assert!((1..=4).contains(&s.ext.mask_num), "{id}");
+    assert_eq!(s.ext.mask_num, s.ext.masks.len(), "{id}");
+    assert_eq!(s.ext.mask_kinds.len(), s.ext.mask_num, "{id}");
+    assert!(
+        !masked.trim_start().starts_with("[mask]"),
+        "{id}: starts with [mask]"
+    );
+    assert_eq!(s.id, s.ext.passage_id);
+    let title = s.ext.title.split(" (").next().unwrap().trim();
+    if !title.is_empty() {
+        // The title stays visible in the query.
+        let (masked, title) = (masked.to_ascii_lowercase(), title.to_ascii_lowercase());
+        assert!(
+            occurrences(&masked, &title) >= 1,
+            "{id}: title {title:?} hidden"
+        );
+    }
+    for m in &s.ext.masks {
+        assert!(!m.eq_ignore_ascii_case(title), "{id}: the title is masked");
+        assert_eq!(
+            occurrences(&s.answer, m),
+            1,
+            "{id}: {m:?} occurs more than once"
+        );
+        assert!(
+            s.ext.entities.contains(m),
+            "{id}: {m:?} not among the entities"
+        );
+        assert_eq!(m.trim(), m, "{id}: {m:?} not trimmed");
+    }
+}
+
+#[test]
+fn samples_from_real_corpora_obey_every_rule() {
+    let inputs = [
+        root().join("testdata/kilt-pages-100.jsonl"),
+        root().join("testdata/viwiki-20230501-first-100k-lines.xml.bz2"),
+        root().join("assets/corpus/wiki-summaries.jsonl"),
+    ];
+    for input in inputs {
+        assert!(
+            input.exists(),
+            "{} is missing: run scripts/setup.sh",
+            input.display()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let passages = ingest(&input, dir.path());
+        let out = dir.path().join("ramp.jsonl");
+        let stderr = ramp(&passages, &out, &["--seed", "3"]);
+        let all = samples(&out);
+        let read = fs::read_to_string(&passages).unwrap().lines().count();
+        assert!(
+            all.len() * 10 > read * 7,
+            "{}: {} samples from {read} passages\n{stderr}",
+            input.display(),
+            all.len()
+        );
+        for s in &all {
+            check_rules(s);
+        }
+        let kinds: std::collections::BTreeSet<&str> = all
+            .iter()
+            .flat_map(|s| s.ext.mask_kinds.iter().map(String::as_str))
+            .collect();
+        assert!(
+            kinds.len() >= 4,
+            "{}: span types {kinds:?}",
+            input.display()
+        );
+        let (table, _) = run_ok(&["ramp".as_ref(), "stats".as_ref(), out.as_os_str()]);
+        assert!(
+            table.contains(&format!("samples{:>31}", all.len())),
+            "{table}"
+        );
+        assert!(
+            table
+                .lines()
+                .any(|l| l.contains("restores its answer") && l.ends_with("100.0%")),
+            "{table}"
+        );
+        assert!(stderr.contains("masks per sample"), "{stderr}");
+    }
+}
+
+#[test]
+fn anchors_from_the_dump_become_masks() {
+    let dir = tempfile::tempdir().unwrap();
+    let passages = ingest(
+        &root().join("testdata/viwiki-20230501-first-100k-lines.xml.bz2"),
+        dir.path(),
+    );
+    let out = dir.path().join("ramp.jsonl");
+    ramp(
+        &passages,
+        &out,
+        &["--spans", "anchors", "--mask-count", "2"],
+    );
+    let all = samples(&out);
+    assert!(all.len() > 100, "{}", all.len());
+    for s in &all {
+        check_rules(s);
+        assert_eq!(s.ext.mask_num, 2);
+        assert!(s.ext.mask_kinds.iter().all(|k| k == "anchor"));
+    }
+}
+
+#[test]
+fn kill_at_a_random_point_and_resume_equals_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let passages = ingest(
+        &root().join("assets/corpus/wiki-summaries.jsonl"),
+        dir.path(),
+    );
+    let whole = dir.path().join("whole.jsonl");
+    let started = Instant::now();
+    ramp(&passages, &whole, &["--chunk-size", "200"]);
+    let full_run = started.elapsed();
+    let expected = fs::read(&whole).unwrap();
+    // Random kill points (from the clock; printed so a failure can be replayed by hand).
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    for round in 0..3u32 {
+        let fraction = f64::from((nanos / (round + 1)) % 1000) / 1000.0;
+        let delay = full_run.mul_f64(0.1 + 0.8 * fraction);
+        let out = dir.path().join(format!("killed{round}.jsonl"));
+        let mut child = masksearch()
+            .args(["ramp", "--chunk-size", "200", "--passages"])
+            .arg(&passages)
+            .arg("--out")
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let before = fs::metadata(&out).map_or(0, |m| m.len());
+        let stderr = ramp(&passages, &out, &["--chunk-size", "200"]);
+        assert!(
+            fs::read(&out).unwrap() == expected,
+            "round {round}: killed after {delay:?} at {before} bytes; resumed output differs\n{stderr}"
+        );
+    }
+    // A complete run resumed again appends nothing.
+    ramp(&passages, &whole, &["--chunk-size", "200"]);
+    assert_eq!(fs::read(&whole).unwrap(), expected);
+}
+
+#[test]
+fn another_setting_refuses_to_resume_and_overwrite_starts_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let passages = ingest(&root().join("testdata/kilt-pages-100.jsonl"), dir.path());
+    let out = dir.path().join("ramp.jsonl");
+    ramp(&passages, &out, &[]);
+    let first = fs::read(&out).unwrap();
+    let failed = masksearch()
+        .args(["ramp", "--seed", "9", "--passages"])
+        .arg(&passages)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("seed: was 42, now 9"), "{stderr}");
+    ramp(&passages, &out, &["--seed", "9", "--overwrite"]);
+    assert_ne!(fs::read(&out).unwrap(), first);
+}
+
+#[test]
+fn stats_read_the_original_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("qa_en.jsonl");
+    let q = |m: &str| format!("{m}\n\n{RAMP_INSTRUCTION_EN}");
+    let records = [
+        serde_json::json!({"query": q("Andrew Barto received his [mask] with distinction in [mask] from the University of Michigan in 1970."),
+            "answer": "Andrew Barto received his B.S. with distinction in mathematics from the University of Michigan in 1970.",
+            "ext": {"mask_num": 2, "masks": ["B.S.", "mathematics"], "entities": ["B.S.", "mathematics"], "source": "wiki", "title": "Andrew Barto"}}),
+        serde_json::json!({"query": q("Barto was born in [mask]."), "answer": "Barto was born in Boston.",
+            "ext": {"mask_num": 2, "masks": ["Boston", "Boston"], "entities": ["Boston"], "source": "wiki", "title": "Andrew Barto"}}),
+    ];
+    let text: String = records.iter().map(|r| format!("{r}\n")).collect();
+    fs::write(&file, text).unwrap();
+    let (table, _) = run_ok(&["ramp".as_ref(), "stats".as_ref(), file.as_os_str()]);
+    assert!(table.contains(&format!("samples{:>31}", 2)), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("restores its answer") && l.contains(" 1 ")),
+        "{table}"
+    );
+    assert!(table.contains("unknown"), "{table}");
+}
+
+/// The local model the llm crate ships with the setup script.
+fn model() -> PathBuf {
+    let path = root().join("assets/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/setup.sh",
+        path.display()
+    );
+    path
+}
+
+/// The first `n` passages of the KILT pages.
+fn few_passages(dir: &Path, n: usize) -> PathBuf {
+    let all = ingest(&root().join("testdata/kilt-pages-100.jsonl"), dir);
+    let few = dir.join("few.jsonl");
+    let text: String = fs::read_to_string(all)
+        .unwrap()
+        .lines()
+        .take(n)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    fs::write(&few, text).unwrap();
+    few
+}
+
+#[test]
+fn llm_spans_through_the_served_local_model() {
+    let mut server = masksearch()
+        .args([
+            "llm",
+            "serve",
+            "--port",
+            "0",
+            "--threads",
+            "2",
+            "--context-size",
+            "2048",
+            "--model",
+        ])
+        .arg(model())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let Some(url) = first.trim().strip_prefix("listening on ") else {
+        let mut stderr = String::new();
+        let _ = server.stderr.take().unwrap().read_to_string(&mut stderr);
+        let _ = server.kill();
+        panic!("llm serve did not start: {first:?} {stderr}");
+    };
+    let base = format!("{url}/v1");
+    let dir = tempfile::tempdir().unwrap();
+    let passages = few_passages(dir.path(), 12);
+    let out = dir.path().join("llm.jsonl");
+    let args = [
+        "--spans",
+        "llm",
+        "--llm-base-url",
+        &base,
+        "--llm-model",
+        "smollm2",
+        "--llm-concurrency",
+        "2",
+    ];
+    let stderr = ramp(&passages, &out, &args);
+    let _ = server.kill();
+    let _ = server.wait();
+    // The 135M model extracts poorly; what must hold is the plumbing: every passage got an
+    // answer, each was validated and counted, and whatever was written obeys the rules.
+    eprintln!("LLM extraction with SmolLM2-135M:\n{stderr}");
+    assert!(
+        stderr.contains(&format!("  {:<26}{:>10}", "answers", 12)),
+        "{stderr}"
+    );
+    for s in samples(&out) {
+        check_rules(&s);
+        assert!(s.ext.mask_kinds.iter().all(|k| k == "llm"));
+    }
+    let manifest: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(dir.path().join("llm.jsonl.manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let counts = &manifest["counts"];
+    let valid = counts["llm.valid_lists"].as_u64().unwrap_or(0);
+    let not_list = counts["skipped.llm_not_a_list"].as_u64().unwrap_or(0);
+    assert_eq!(valid + not_list, 12, "{counts}");
+    assert_eq!(manifest["config"]["llm_model"], "smollm2");
+}
+
+#[test]
+fn difficulty_scores_come_from_the_local_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let passages = few_passages(dir.path(), 6);
+    let out = dir.path().join("ppl.jsonl");
+    let model = model();
+    let stderr = ramp(
+        &passages,
+        &out,
+        &["--difficulty", "ppl", "--model", model.to_str().unwrap()],
+    );
+    let all = samples(&out);
+    assert!(all.len() >= 4, "{stderr}");
+    for s in &all {
+        check_rules(s);
+        assert_eq!(s.ext.mask_difficulty.len(), s.ext.mask_num, "{}", s.id);
+        assert!(
+            s.ext
+                .mask_difficulty
+                .iter()
+                .all(|d| d.is_finite() && *d >= 0.0),
+            "{:?}",
+            s.ext.mask_difficulty
+        );
+        assert!(s.ext.difficulty.is_some_and(|d| d > 0.0));
+        assert!(s.ext.strategy.ends_with("+ppl"));
+    }
+    assert!(stderr.contains("difficulty (NLL/token)"), "{stderr}");
+    assert!(!stderr.contains("difficulty.failed"), "{stderr}");
+}
+
+#[test]
+fn ramp_without_passages_is_a_usage_error() {
+    let out = masksearch()
+        .args(["ramp", "--out", "x.jsonl"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--passages"));
+}
