@@ -10,8 +10,8 @@ mod runlog;
 mod shard;
 
 pub use passage::{Anchor, Passage};
-pub use ramp::{RampExt, RampSample, RAMP_INSTRUCTION_EN, RAMP_INSTRUCTION_ZH};
-pub use runlog::{read_jsonl, JsonlReader, RunLog, RunManifest};
+pub use ramp::{RAMP_INSTRUCTION_EN, RAMP_INSTRUCTION_ZH, RampExt, RampSample};
+pub use runlog::{JsonlReader, RunLog, RunManifest, read_jsonl};
 pub use shard::{Shard, ShardParseError};
 
 /// Everything that can go wrong reading or writing records.
@@ -29,7 +29,9 @@ pub enum FormatError {
         line: u64,
         message: String,
     },
-    #[error("{path}: this output was started with different settings ({field}: was {was}, now {now}); use a new output path or --overwrite")]
+    #[error(
+        "{path}: this output was started with different settings ({field}: was {was}, now {now}); use a new output path or --overwrite"
+    )]
     ManifestMismatch {
         path: String,
         field: String,

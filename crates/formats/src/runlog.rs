@@ -12,7 +12,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::FormatError;
 
@@ -304,7 +304,10 @@ mod tests {
     fn reader_flags_invalid_utf8_with_line_number() {
         let input: &[u8] = b"{\"id\":1}\n\xff\xfe\n";
         let got: Vec<_> = JsonlReader::<_, Rec>::new(input, "y").collect();
-        assert_eq!(got[1].as_ref().unwrap_err().to_string(), "y:2: not valid UTF-8");
+        assert_eq!(
+            got[1].as_ref().unwrap_err().to_string(),
+            "y:2: not valid UTF-8"
+        );
     }
 
     #[test]

@@ -57,7 +57,10 @@ mod tests {
 
     #[test]
     fn parse_and_display() {
-        assert_eq!("1/4".parse::<Shard>().unwrap(), Shard { index: 1, count: 4 });
+        assert_eq!(
+            "1/4".parse::<Shard>().unwrap(),
+            Shard { index: 1, count: 4 }
+        );
         assert_eq!(Shard { index: 1, count: 4 }.to_string(), "1/4");
         for bad in ["4/4", "1", "a/2", "0/0", ""] {
             assert!(bad.parse::<Shard>().is_err(), "{bad}");
