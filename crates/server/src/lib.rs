@@ -10,7 +10,7 @@ pub mod retrieve;
 
 use std::net::SocketAddr;
 
-use axum::{extract::DefaultBodyLimit, routing::get, Json, Router};
+use axum::{Json, Router, extract::DefaultBodyLimit, routing::get};
 use serde_json::json;
 use tokio::net::TcpListener;
 
