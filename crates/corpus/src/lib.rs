@@ -144,11 +144,12 @@ impl Default for Config {
 /// Everything that can go wrong reading a corpus.
 #[derive(Debug, thiserror::Error)]
 pub enum CorpusError {
-    #[error("{path}: {source}")]
+    /// Reading failed (missing file, permissions, a disk error). The I/O error is part of the
+    /// message rather than a `source`, so error chains print it once.
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A JSONL line that is not valid JSON or lacks a field the format needs.
     #[error("{path}:{line}: {message}")]
@@ -181,10 +182,10 @@ pub enum CorpusError {
 }
 
 impl CorpusError {
-    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: &std::path::Path, error: std::io::Error) -> Self {
         CorpusError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 }

@@ -365,7 +365,8 @@ fn strip_angle(src: &str, i: usize, out: &mut String) -> usize {
 
 fn strip_bracket(src: &str, i: usize, out: &mut String, ns: &Namespaces) -> usize {
     let b = src.as_bytes();
-    if b.get(i + 1) != Some(&b'[') {
+    // In `[[[x]]`, the link is the last `[[`; the first `[` is text.
+    if b.get(i + 1) != Some(&b'[') || b.get(i + 2) == Some(&b'[') {
         out.push('[');
         return i + 1;
     }
@@ -801,6 +802,10 @@ impl Out {
         if b.get(i + 1) != Some(&b'[') {
             return self.external_link(s, i, ns);
         }
+        if b.get(i + 2) == Some(&b'[') {
+            self.push_char('[');
+            return i + 1;
+        }
         let Some(close) = find(b, i + 2, b"]]") else {
             self.push_str("[[");
             return i + 2;
@@ -1053,6 +1058,7 @@ mod tests {
         check("[[wikt:word|word]] here", "word here");
         check("[[Foo|''bold'' name]]", "[bold name](Foo)");
         check("[[AT&amp;T]]", "[AT&T](AT&T)");
+        check("đoạn [<nowiki/>[[0 (số)|0]], 1]", "đoạn [[0](0 (số)), 1]");
         check(
             "người[[Mohawk people| Mohawks]] đã",
             "người [Mohawks](Mohawk people) đã",
