@@ -151,7 +151,7 @@ where
                     message,
                 },
             ),
-            Err(FormatError::Io { source, .. }) => {
+            Err(FormatError::Io { error: source, .. }) => {
                 done = true;
                 Record::Bad(
                     Skip::Truncated,

@@ -17,12 +17,9 @@ pub use shard::{Shard, ShardParseError};
 /// Everything that can go wrong reading or writing records.
 #[derive(Debug, thiserror::Error)]
 pub enum FormatError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The I/O error is part of the message (not a `source`), so `{:#}` chains print it once.
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("{path}:{line}: {message}")]
     BadLine {
         path: String,
@@ -41,10 +38,10 @@ pub enum FormatError {
 }
 
 impl FormatError {
-    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: &std::path::Path, error: std::io::Error) -> Self {
         FormatError::Io {
             path: path.display().to_string(),
-            source,
+            error,
         }
     }
 }

@@ -83,11 +83,11 @@ impl<R: Read, T: DeserializeOwned> Iterator for JsonlReader<R, T> {
                     );
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(source) => {
+                Err(error) => {
                     self.done = true;
                     return Some(Err(FormatError::Io {
                         path: self.path.clone(),
-                        source,
+                        error,
                     }));
                 }
             }
