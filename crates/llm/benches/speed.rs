@@ -44,6 +44,18 @@ async fn client_overhead() {
     let url = format!("{}/chat/completions", server.base_url);
     let body = serde_json::to_vec(&llm::openai::CompletionRequest::from_chat("bench", &req))
         .expect("json");
+    // Warm both paths up (connection setup, allocator) before timing either.
+    for _ in 0..50 {
+        let r = bare
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("send");
+        r.bytes().await.expect("body");
+        client.chat(&req).await.expect("chat");
+    }
     let started = Instant::now();
     for _ in 0..CLIENT_REQUESTS {
         let r = bare
