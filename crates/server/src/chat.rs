@@ -9,12 +9,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use llm::openai::{CompletionRequest, CompletionResponse, ErrorDetail, ErrorResponse};
+use llm::openai::{CompletionRequest, CompletionResponse};
 use llm::{ChatModel, LlmError};
 use serde_json::json;
+
+use crate::ApiError;
 
 /// Largest accepted request body: room for long few-shot prompts, not for abuse.
 pub const MAX_CHAT_BODY_BYTES: usize = 4 << 20;
@@ -41,15 +42,14 @@ pub fn router(model: Arc<dyn ChatModel>) -> Router {
 async fn completions(
     State(state): State<ChatState>,
     body: Result<Json<CompletionRequest>, JsonRejection>,
-) -> Result<Json<CompletionResponse>, ChatError> {
-    let Json(request) =
-        body.map_err(|e| ChatError::new(e.status(), "invalid_request_error", e.body_text()))?;
+) -> Result<Json<CompletionResponse>, ApiError> {
+    let Json(request) = body.map_err(ApiError::rejected)?;
     if request.stream {
-        return Err(ChatError::bad_request(
+        return Err(ApiError::bad_request(
             "streaming (stream=true) is not supported; send stream=false",
         ));
     }
-    let chat = request.to_chat().map_err(ChatError::bad_request)?;
+    let chat = request.to_chat().map_err(ApiError::bad_request)?;
     let response = state.model.chat(&chat).await?;
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -73,62 +73,20 @@ async fn models(State(state): State<ChatState>) -> Json<serde_json::Value> {
     }))
 }
 
-/// An error answered as OpenAI's `{"error": {"message", "type"}}`. 4xx say why; 5xx are
-/// logged and answered generically.
-#[derive(Debug)]
-struct ChatError {
-    status: StatusCode,
-    kind: &'static str,
-    message: String,
-}
-
-impl ChatError {
-    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
-        ChatError {
-            status,
-            kind,
-            message: message.into(),
-        }
-    }
-
-    fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
-    }
-}
-
-impl From<LlmError> for ChatError {
+impl From<LlmError> for ApiError {
     fn from(e: LlmError) -> Self {
         match e {
-            LlmError::InvalidRequest(message) => ChatError::bad_request(message),
+            LlmError::InvalidRequest(message) => ApiError::bad_request(message),
             LlmError::Endpoint { .. } => {
                 tracing::error!(error = %e, "upstream model failed");
-                ChatError::new(
+                ApiError::new(
                     StatusCode::BAD_GATEWAY,
                     "upstream_error",
                     "the upstream model failed",
                 )
             }
-            other => {
-                tracing::error!(error = %other, "chat completion failed");
-                ChatError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    "internal error",
-                )
-            }
+            other => ApiError::internal(format_args!("chat completion failed: {other}")),
         }
-    }
-}
-
-impl IntoResponse for ChatError {
-    fn into_response(self) -> Response {
-        let body = ErrorResponse {
-            error: ErrorDetail {
-                message: self.message,
-                kind: self.kind.to_string(),
-            },
-        };
-        (self.status, Json(body)).into_response()
     }
 }
 

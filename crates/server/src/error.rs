@@ -6,50 +6,60 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde_json::json;
+use llm::openai::{ErrorDetail, ErrorResponse};
 
 /// The body is OpenAI's error shape, `{"error": {"message", "type"}}`, on every route.
-/// 4xx errors tell the client what was wrong; 5xx errors are logged and answered generically.
+/// 4xx errors tell the client what was wrong; internal errors are logged and answered generically.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
+    kind: &'static str,
     message: String,
 }
 
 impl ApiError {
-    /// A request body that could not be read as the expected JSON: 400 for bad JSON, 413 for a
-    /// body over the cap, 415 for a wrong content type.
-    pub fn rejected(rejection: JsonRejection) -> Self {
+    /// An error whose `message` is sent to the client as is.
+    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
         ApiError {
-            status: rejection.status(),
-            message: rejection.body_text(),
+            status,
+            kind,
+            message: message.into(),
         }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError {
-            status: StatusCode::BAD_REQUEST,
-            message: message.into(),
-        }
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
     }
 
-    pub fn internal(message: impl Into<String>) -> Self {
-        ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            message: message.into(),
-        }
+    /// A request body that could not be read as the expected JSON: 400 for bad JSON, 413 for a
+    /// body over the cap, 415 for a wrong content type, 422 for the wrong fields.
+    pub fn rejected(rejection: JsonRejection) -> Self {
+        Self::new(
+            rejection.status(),
+            "invalid_request_error",
+            rejection.body_text(),
+        )
+    }
+
+    /// A failure on our side: `detail` goes to the log, the client sees "internal error".
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!("{detail}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error",
+        )
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (message, kind) = if self.status.is_server_error() {
-            tracing::error!(status = %self.status, "{}", self.message);
-            ("internal error".to_string(), "server_error")
-        } else {
-            (self.message, "invalid_request_error")
+        let body = ErrorResponse {
+            error: ErrorDetail {
+                message: self.message,
+                kind: self.kind.to_string(),
+            },
         };
-        let body = json!({ "error": { "message": message, "type": kind } });
         (self.status, Json(body)).into_response()
     }
 }
