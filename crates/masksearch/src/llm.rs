@@ -84,8 +84,9 @@ struct ServeArgs {
     /// GGUF model to serve [default: assets/models/SmolLM2-135M-Instruct.Q4_1.gguf].
     #[arg(long, value_name = "PATH")]
     model: Option<PathBuf>,
+    /// Address to bind; use 0.0.0.0 only behind a trusted network.
     #[arg(long, default_value = "127.0.0.1")]
-    host: String,
+    host: std::net::IpAddr,
     /// 0 picks a free port (printed on the first line of stdout).
     #[arg(long, default_value_t = 8001)]
     port: u16,
@@ -272,14 +273,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.context_size,
         &accounting,
     )?;
-    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
-        .await
-        .with_context(|| format!("binding {}:{}", args.host, args.port))?;
-    let addr = listener.local_addr()?;
-    // Tests and scripts read the port from this first line.
-    println!("listening on http://{addr}");
-    std::io::stdout().flush()?;
     let app = server::app([server::chat::router(model)], server::DEFAULT_BODY_LIMIT);
-    server::serve(listener, app).await.context("serving")?;
-    Ok(())
+    crate::listen_and_serve(args.host, args.port, app, || {}).await
 }

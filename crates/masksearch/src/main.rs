@@ -78,10 +78,22 @@ fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
-/// Prints the address a server listens on as the first line of stdout (flushed), so scripts and
-/// tests that start it with port 0 can read the port.
-fn announce(addr: std::net::SocketAddr) {
-    use std::io::Write;
+/// Binds `host:port` (port 0 picks a free port), prints `listening on http://ADDR` as the first
+/// line of stdout (flushed: scripts and tests that start a server on port 0 read the port from
+/// it), calls `started`, then serves `app` until Ctrl-C or SIGTERM.
+async fn listen_and_serve(
+    host: std::net::IpAddr,
+    port: u16,
+    app: axum::Router,
+    started: impl FnOnce(),
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    let (listener, addr) = server::bind(std::net::SocketAddr::new(host, port))
+        .await
+        .with_context(|| format!("binding {host}:{port}"))?;
     println!("listening on http://{addr}");
-    let _ = std::io::stdout().flush();
+    std::io::stdout().flush()?;
+    started();
+    server::serve(listener, app).await.context("serving")
 }

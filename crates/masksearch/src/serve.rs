@@ -1,6 +1,6 @@
 //! `masksearch serve`: the Search-R1-compatible retrieval server.
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+use std::{path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use server::RetrieveConfig;
@@ -40,16 +40,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let routes = [server::retrieve::router(Arc::new(index), config)];
     let app = server::app(routes, args.body_limit);
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
-        let (listener, addr) = server::bind(SocketAddr::new(args.host, args.port))
-            .await
-            .with_context(|| format!("binding {}:{}", args.host, args.port))?;
-        crate::announce(addr);
+    runtime.block_on(crate::listen_and_serve(args.host, args.port, app, || {
         eprintln!(
             "serve: {passages} passages from {}; POST /retrieve, GET /health (Ctrl-C to stop)",
             args.index.display()
         );
-        server::serve(listener, app).await?;
-        Ok(())
-    })
+    }))
 }
