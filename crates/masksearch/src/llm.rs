@@ -214,8 +214,9 @@ fn open_model(
     Ok(Arc::new(client))
 }
 
-/// The GGUF path to load: the one given, or the default with a hint when it is missing.
-fn model_path(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+/// The GGUF path to load: the one given, or the default (relative to the working directory)
+/// with a hint when it is missing. Shared by every command that loads the local model.
+pub(crate) fn model_path(given: Option<&Path>) -> anyhow::Result<PathBuf> {
     match given {
         Some(path) if path.is_file() => Ok(path.to_path_buf()),
         Some(path) => bail!("model file {} not found", path.display()),

@@ -17,7 +17,6 @@ use formats::Shard;
 use crate::progress;
 
 /// The embedded default model, relative to the current directory (fetched by scripts/setup.sh).
-const DEFAULT_MODEL: &str = "assets/models/SmolLM2-135M-Instruct.Q4_1.gguf";
 
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -220,21 +219,9 @@ fn models(args: &GenerateArgs, config: &RampConfig, out: &Path) -> anyhow::Resul
     Ok((Some(Arc::new(cached)), scorer))
 }
 
-/// The GGUF path to load: the one given, or the default.
-fn model_path(given: Option<&Path>) -> anyhow::Result<PathBuf> {
-    match given {
-        Some(path) if path.is_file() => Ok(path.to_path_buf()),
-        Some(path) => bail!("model file {} not found", path.display()),
-        None if Path::new(DEFAULT_MODEL).is_file() => Ok(PathBuf::from(DEFAULT_MODEL)),
-        None => bail!(
-            "the default model {DEFAULT_MODEL} is missing\nhint: run scripts/setup.sh from the repository root, or pass --model PATH"
-        ),
-    }
-}
-
 #[cfg(feature = "local")]
 fn load_local(path: Option<&Path>) -> anyhow::Result<(Arc<dyn ChatModel>, Arc<dyn TokenScorer>)> {
-    let path = model_path(path)?;
+    let path = crate::llm::model_path(path)?;
     let model = ::llm::LocalModel::load(::llm::LocalConfig::new(&path))
         .with_context(|| format!("loading {}", path.display()))?;
     let model = Arc::new(model);
@@ -246,7 +233,7 @@ fn load_local(path: Option<&Path>) -> anyhow::Result<(Arc<dyn ChatModel>, Arc<dy
 
 #[cfg(not(feature = "local"))]
 fn load_local(path: Option<&Path>) -> anyhow::Result<(Arc<dyn ChatModel>, Arc<dyn TokenScorer>)> {
-    model_path(path)?;
+    crate::llm::model_path(path)?;
     bail!(
         "this masksearch was built without the `local` feature; use --llm-base-url URL --llm-model NAME"
     )
