@@ -1,24 +1,16 @@
 //! End-to-end tests of `masksearch ingest`: the real binary on the real fixtures in `testdata/`.
 
-use std::{
-    collections::BTreeMap,
-    fs,
-    path::{Path, PathBuf},
-};
+mod common;
 
-use assert_cmd::cargo::cargo_bin_cmd;
+use std::{collections::BTreeMap, fs, path::Path};
+
+use common::{masksearch, testdata};
 use formats::{Passage, RunManifest};
-
-fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(name)
-}
 
 /// Runs `masksearch ingest ARGS --out <dir>/out.jsonl`; returns (exit code, stderr, passages).
 fn ingest(dir: &Path, args: &[&str]) -> (i32, String, Vec<Passage>) {
     let out = dir.join("out.jsonl");
-    let output = cargo_bin_cmd!("masksearch")
+    let output = masksearch()
         .arg("ingest")
         .args(args)
         .arg("--out")

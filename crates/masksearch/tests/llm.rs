@@ -2,88 +2,18 @@
 //! port, driven by the real HTTP client and by `masksearch llm chat`. Greedy decoding of the
 //! small model is deterministic, but the tests assert structure, never wording.
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::sync::Arc;
 
-use assert_cmd::cargo::CommandCargoExt;
+use common::{Served, masksearch, model};
 use llm::{ChatModel, ChatRequest, ClientConfig, Message, OpenAiClient};
 
-fn model_path() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../assets/models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/setup.sh first",
-        path.display()
-    );
-    path
-}
-
-fn masksearch() -> Command {
-    let mut cmd = Command::cargo_bin("masksearch").unwrap();
-    cmd.env_remove("MASKSEARCH_LOG");
-    cmd
-}
-
-/// A running `masksearch llm serve`; killed on drop.
-struct Served {
-    child: Child,
-    base_url: String,
-}
-
-impl Served {
-    fn start() -> Served {
-        let mut child = masksearch()
-            .args([
-                "llm",
-                "serve",
-                "--port",
-                "0",
-                "--threads",
-                "2",
-                "--context-size",
-                "2048",
-                "--model",
-            ])
-            .arg(model_path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let Some(addr) = first.trim().strip_prefix("listening on ") else {
-            let mut stderr = String::new();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut stderr)
-                .unwrap();
-            panic!("server did not start: stdout {first:?}, stderr {stderr}");
-        };
-        Served {
-            base_url: format!("{addr}/v1"),
-            child,
-        }
-    }
-
-    fn client(&self) -> OpenAiClient {
-        let mut config = ClientConfig::new(self.base_url.clone(), "smollm2");
-        config.max_attempts = 1;
-        OpenAiClient::new(config).unwrap()
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A client of the served model at `base_url`, with no retries.
+fn client(base_url: &str) -> OpenAiClient {
+    let mut config = ClientConfig::new(base_url.to_string(), "smollm2");
+    config.max_attempts = 1;
+    OpenAiClient::new(config).unwrap()
 }
 
 fn greedy(prompt: &str, max_tokens: u32) -> ChatRequest {
@@ -100,13 +30,10 @@ fn greedy(prompt: &str, max_tokens: u32) -> ChatRequest {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_client_drives_the_served_local_model() {
-    let served = Served::start();
-    let client = Arc::new(served.client());
-    assert!(
-        served.base_url.starts_with("http://127.0.0.1:"),
-        "{}",
-        served.base_url
-    );
+    let served = Served::llm();
+    let base_url = served.v1();
+    let client = Arc::new(client(&base_url));
+    assert!(base_url.starts_with("http://127.0.0.1:"), "{base_url}");
 
     let full = client
         .chat(&greedy("Write a long story about a lighthouse keeper.", 40))
@@ -172,7 +99,7 @@ fn chat_answers_offline_with_the_local_model() {
             "--no-cache",
             "--model",
         ])
-        .arg(model_path())
+        .arg(model())
         .output()
         .unwrap();
     let (stdout, stderr) = (
@@ -190,7 +117,8 @@ fn chat_answers_offline_with_the_local_model() {
 
 #[test]
 fn chat_through_an_endpoint_replays_from_the_cache() {
-    let served = Served::start();
+    let served = Served::llm();
+    let base_url = served.v1();
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("responses.redb");
     let run = || {
@@ -204,7 +132,7 @@ fn chat_through_an_endpoint_replays_from_the_cache() {
                 "--model-name",
                 "smollm2",
             ])
-            .args(["--base-url", &served.base_url])
+            .args(["--base-url", &base_url])
             .arg("--cache")
             .arg(&cache)
             .output()

@@ -3,38 +3,17 @@
 //! obey every masking rule; a run killed with SIGKILL and resumed writes the same bytes as an
 //! uninterrupted one; the LLM path and difficulty scoring run against the real local model.
 
+mod common;
+
 use std::{
     fs,
-    io::{BufRead, BufReader, Read},
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::Stdio,
     time::Instant,
 };
 
-use assert_cmd::cargo::CommandCargoExt;
+use common::{Served, asset, masksearch, model, run_ok, testdata};
 use formats::{RAMP_INSTRUCTION_EN, RampSample};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn masksearch() -> Command {
-    let mut cmd = Command::cargo_bin("masksearch").expect("binary built by cargo test");
-    cmd.env_remove("MASKSEARCH_LOG");
-    cmd
-}
-
-/// Runs the binary; returns (stdout, stderr) and panics with both if it fails.
-fn run_ok(args: &[&std::ffi::OsStr]) -> (String, String) {
-    let out = masksearch().args(args).output().expect("binary runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "masksearch {args:?} failed: {stderr}\nstdout: {stdout}"
-    );
-    (stdout, stderr)
-}
 
 /// `masksearch ingest INPUT` into `dir/passages.jsonl`.
 fn ingest(input: &Path, dir: &Path) -> PathBuf {
@@ -127,9 +106,9 @@ fn check_rules(s: &RampSample) {
 #[test]
 fn samples_from_real_corpora_obey_every_rule() {
     let inputs = [
-        root().join("testdata/kilt-pages-100.jsonl"),
-        root().join("testdata/viwiki-20230501-first-100k-lines.xml.bz2"),
-        root().join("assets/corpus/wiki-summaries.jsonl"),
+        testdata("kilt-pages-100.jsonl"),
+        testdata("viwiki-20230501-first-100k-lines.xml.bz2"),
+        asset("corpus/wiki-summaries.jsonl"),
     ];
     for input in inputs {
         assert!(
@@ -180,7 +159,7 @@ fn samples_from_real_corpora_obey_every_rule() {
 fn anchors_from_the_dump_become_masks() {
     let dir = tempfile::tempdir().unwrap();
     let passages = ingest(
-        &root().join("testdata/viwiki-20230501-first-100k-lines.xml.bz2"),
+        &testdata("viwiki-20230501-first-100k-lines.xml.bz2"),
         dir.path(),
     );
     let out = dir.path().join("ramp.jsonl");
@@ -201,10 +180,7 @@ fn anchors_from_the_dump_become_masks() {
 #[test]
 fn kill_at_a_random_point_and_resume_equals_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
-    let passages = ingest(
-        &root().join("assets/corpus/wiki-summaries.jsonl"),
-        dir.path(),
-    );
+    let passages = ingest(&asset("corpus/wiki-summaries.jsonl"), dir.path());
     let whole = dir.path().join("whole.jsonl");
     let started = Instant::now();
     ramp(&passages, &whole, &["--chunk-size", "200"]);
@@ -246,7 +222,7 @@ fn kill_at_a_random_point_and_resume_equals_an_uninterrupted_run() {
 #[test]
 fn another_setting_refuses_to_resume_and_overwrite_starts_over() {
     let dir = tempfile::tempdir().unwrap();
-    let passages = ingest(&root().join("testdata/kilt-pages-100.jsonl"), dir.path());
+    let passages = ingest(&testdata("kilt-pages-100.jsonl"), dir.path());
     let out = dir.path().join("ramp.jsonl");
     ramp(&passages, &out, &[]);
     let first = fs::read(&out).unwrap();
@@ -289,20 +265,9 @@ fn stats_read_the_original_format() {
     assert!(table.contains("unknown"), "{table}");
 }
 
-/// The local model the llm crate ships with the setup script.
-fn model() -> PathBuf {
-    let path = root().join("assets/models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/setup.sh",
-        path.display()
-    );
-    path
-}
-
 /// The first `n` passages of the KILT pages.
 fn few_passages(dir: &Path, n: usize) -> PathBuf {
-    let all = ingest(&root().join("testdata/kilt-pages-100.jsonl"), dir);
+    let all = ingest(&testdata("kilt-pages-100.jsonl"), dir);
     let few = dir.join("few.jsonl");
     let text: String = fs::read_to_string(all)
         .unwrap()
@@ -316,34 +281,8 @@ fn few_passages(dir: &Path, n: usize) -> PathBuf {
 
 #[test]
 fn llm_spans_through_the_served_local_model() {
-    let mut server = masksearch()
-        .args([
-            "llm",
-            "serve",
-            "--port",
-            "0",
-            "--threads",
-            "2",
-            "--context-size",
-            "2048",
-            "--model",
-        ])
-        .arg(model())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let Some(url) = first.trim().strip_prefix("listening on ") else {
-        let mut stderr = String::new();
-        let _ = server.stderr.take().unwrap().read_to_string(&mut stderr);
-        let _ = server.kill();
-        panic!("llm serve did not start: {first:?} {stderr}");
-    };
-    let base = format!("{url}/v1");
+    let server = Served::llm();
+    let base = server.v1();
     let dir = tempfile::tempdir().unwrap();
     let passages = few_passages(dir.path(), 4);
     let out = dir.path().join("llm.jsonl");
@@ -358,8 +297,7 @@ fn llm_spans_through_the_served_local_model() {
         "1",
     ];
     let stderr = ramp(&passages, &out, &args);
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     // The 135M model extracts poorly; what must hold is the plumbing: every passage got an
     // answer, each was validated and counted, and whatever was written obeys the rules.
     eprintln!("LLM extraction with SmolLM2-135M:\n{stderr}");

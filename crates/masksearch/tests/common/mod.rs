@@ -29,6 +29,11 @@ pub fn asset(rel: &str) -> PathBuf {
     path
 }
 
+/// The small local GGUF model `scripts/setup.sh` fetches; fails with a hint when missing.
+pub fn model() -> PathBuf {
+    asset("models/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
 /// The `masksearch` binary under test, with logging at its default level.
 pub fn masksearch() -> Command {
     let mut cmd = Command::cargo_bin("masksearch").expect("binary built by cargo test");
@@ -36,16 +41,16 @@ pub fn masksearch() -> Command {
     cmd
 }
 
-/// Runs the binary and returns its stderr; panics with the output if it fails.
-pub fn run_ok(args: &[&std::ffi::OsStr]) -> String {
+/// Runs the binary; returns (stdout, stderr) and panics with both if it fails.
+pub fn run_ok(args: &[&std::ffi::OsStr]) -> (String, String) {
     let out = masksearch().args(args).output().expect("binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
         out.status.success(),
-        "masksearch {args:?} failed: {stderr}\nstdout: {}",
-        String::from_utf8_lossy(&out.stdout)
+        "masksearch {args:?} failed: {stderr}\nstdout: {stdout}"
     );
-    stderr
+    (stdout, stderr)
 }
 
 /// `ingest` then `index` a corpus file into `dir`; returns the index directory.
@@ -103,6 +108,26 @@ impl Served {
             url: url.to_string(),
             child,
         }
+    }
+
+    /// Starts `masksearch llm serve` on the local [`model`] (2 threads, 2,048-token context).
+    pub fn llm() -> Served {
+        let model = model();
+        Served::start(&[
+            "llm".as_ref(),
+            "serve".as_ref(),
+            "--threads".as_ref(),
+            "2".as_ref(),
+            "--context-size".as_ref(),
+            "2048".as_ref(),
+            "--model".as_ref(),
+            model.as_os_str(),
+        ])
+    }
+
+    /// The OpenAI-compatible base URL, `http://127.0.0.1:PORT/v1`.
+    pub fn v1(&self) -> String {
+        format!("{}/v1", self.url)
     }
 }
 
