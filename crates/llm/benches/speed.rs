@@ -46,26 +46,12 @@ async fn client_overhead() {
         .expect("json");
     // Warm both paths up (connection setup, allocator) before timing either.
     for _ in 0..50 {
-        let r = bare
-            .post(&url)
-            .header("content-type", "application/json")
-            .body(body.clone())
-            .send()
-            .await
-            .expect("send");
-        r.bytes().await.expect("body");
+        bare_post(&bare, &url, &body).await;
         client.chat(&req).await.expect("chat");
     }
     let started = Instant::now();
     for _ in 0..CLIENT_REQUESTS {
-        let r = bare
-            .post(&url)
-            .header("content-type", "application/json")
-            .body(body.clone())
-            .send()
-            .await
-            .expect("send");
-        r.bytes().await.expect("body");
+        bare_post(&bare, &url, &body).await;
     }
     let bare_us = per_request_us(started.elapsed());
 
@@ -193,4 +179,16 @@ mod local {
             long.generated_tokens
         );
     }
+}
+
+/// One chat completion POST with a plain reqwest client: the baseline the client is compared to.
+async fn bare_post(bare: &reqwest::Client, url: &str, body: &[u8]) {
+    let r = bare
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_vec())
+        .send()
+        .await
+        .expect("send");
+    r.bytes().await.expect("body");
 }
