@@ -2,10 +2,11 @@
 
 use std::path::Path;
 
+use formats::Passage;
 use rayon::prelude::*;
 use search::{SearchError, SearchHit, Searcher};
 use tantivy::{
-    Index, IndexReader, ReloadPolicy, TantivyDocument, Term,
+    DocAddress, Index, IndexReader, ReloadPolicy, TantivyDocument, Term,
     collector::TopDocs,
     query::{BooleanQuery, EmptyQuery, Occur, Query, QueryParser, TermQuery},
     schema::{IndexRecordOption, Value},
@@ -86,21 +87,56 @@ impl Bm25Index {
         let top = searcher.search(&*self.query(text), &TopDocs::with_limit(k).order_by_score())?;
         top.into_iter()
             .map(|(score, address)| {
-                let doc: TantivyDocument = searcher.doc(address)?;
-                let field = |f| {
-                    doc.get_first(f)
-                        .and_then(|v| v.as_str())
-                        .unwrap_or_default()
-                        .to_string()
-                };
+                let p = stored_passage(&searcher.doc(address)?, self.fields);
                 Ok(SearchHit {
-                    id: field(self.fields.id),
-                    title: field(self.fields.title),
-                    text: field(self.fields.text),
+                    id: p.id,
+                    title: p.title,
+                    text: p.text,
                     score,
                 })
             })
             .collect()
+    }
+
+    /// Every passage stored in the index, segment by segment, streamed (anchors are not stored,
+    /// so they come back empty). The order is the index's, not the original input's.
+    pub fn passages(&self) -> impl Iterator<Item = Result<Passage, IndexError>> + Send + 'static {
+        let searcher = self.reader.searcher();
+        let fields = self.fields;
+        let segments: Vec<(u32, u32)> = (0u32..)
+            .zip(searcher.segment_readers())
+            .map(|(ord, segment)| (ord, segment.max_doc()))
+            .collect();
+        segments.into_iter().flat_map(move |(ord, max_doc)| {
+            let searcher = searcher.clone();
+            (0..max_doc).filter_map(move |doc| {
+                if searcher.segment_reader(ord).is_deleted(doc) {
+                    return None;
+                }
+                let stored = searcher.doc::<TantivyDocument>(DocAddress::new(ord, doc));
+                Some(
+                    stored
+                        .map(|d| stored_passage(&d, fields))
+                        .map_err(IndexError::from),
+                )
+            })
+        })
+    }
+}
+
+/// The stored fields of a document as a passage.
+fn stored_passage(doc: &TantivyDocument, fields: Fields) -> Passage {
+    let field = |f| {
+        doc.get_first(f)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    Passage {
+        id: field(fields.id),
+        title: field(fields.title),
+        text: field(fields.text),
+        anchors: Vec::new(),
     }
 }
 
@@ -136,7 +172,6 @@ impl std::fmt::Debug for Bm25Index {
 mod tests {
     use super::*;
     use crate::{BuildConfig, Language, build};
-    use formats::Passage;
 
     fn passage(id: &str, title: &str, text: &str) -> Passage {
         Passage {
@@ -202,6 +237,21 @@ mod tests {
         assert!(
             index.search("the of a", 5).unwrap().is_empty(),
             "stop words only"
+        );
+    }
+
+    #[test]
+    fn passages_reads_back_every_stored_passage() {
+        let tmp = tempfile::tempdir().unwrap();
+        let index = small_index(&tmp.path().join("idx"));
+        let mut back: Vec<Passage> = index.passages().collect::<Result<_, _>>().unwrap();
+        back.sort_by(|a, b| a.id.cmp(&b.id));
+        let ids: Vec<&str> = back.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["0", "1", "2"]);
+        assert_eq!(back[1].title, "Milan");
+        assert_eq!(
+            back[1].text,
+            "Milan is a city in northern Italy, capital of Lombardy."
         );
     }
 

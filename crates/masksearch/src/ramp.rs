@@ -9,10 +9,12 @@ use std::{
 use ::llm::{
     CacheConfig, CachePolicy, CachedModel, ChatModel, ClientConfig, OpenAiClient, TokenScorer,
 };
-use ::ramp::{JsonlPassages, LevelMix, RampConfig, RampStats, RunOptions, SpanSet};
+use ::ramp::{
+    JsonlPassages, LevelMix, PassageSource, RampConfig, RampError, RampStats, RunOptions, SpanSet,
+};
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
-use formats::Shard;
+use formats::{FormatError, Passage, Shard};
 
 use crate::progress;
 
@@ -36,8 +38,9 @@ enum RampCommand {
 
 #[derive(clap::Args)]
 struct GenerateArgs {
-    /// Passages JSONL (as written by `masksearch ingest`).
-    #[arg(long, value_name = "FILE")]
+    /// Passages JSONL (as written by `masksearch ingest`), or an index directory built by
+    /// `masksearch index` (indexes store no link anchors, so `anchors` spans need the JSONL).
+    #[arg(long, value_name = "FILE|DIR")]
     passages: Option<PathBuf>,
     /// Output RAMP JSONL; its manifest is written beside it.
     #[arg(long, value_name = "FILE")]
@@ -138,14 +141,20 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         llm_concurrency: args.llm_concurrency,
         progress: &on_chunk,
     };
-    let report =
-        ::ramp::run(&config, &JsonlPassages(passages.clone()), &options).with_context(|| {
-            format!(
-                "generating RAMP samples from {} into {}",
-                passages.display(),
-                out.display()
-            )
-        })?;
+    let source: Box<dyn PassageSource> = if passages.is_dir() {
+        let index = ::index::Bm25Index::open(&passages)
+            .with_context(|| format!("opening {} as an index", passages.display()))?;
+        Box::new(IndexPassages(passages.clone(), index))
+    } else {
+        Box::new(JsonlPassages(passages.clone()))
+    };
+    let report = ::ramp::run(&config, source.as_ref(), &options).with_context(|| {
+        format!(
+            "generating RAMP samples from {} into {}",
+            passages.display(),
+            out.display()
+        )
+    })?;
     bar.finish_and_clear();
     if report.resumed_records > 0 {
         eprintln!(
@@ -237,4 +246,25 @@ fn load_local(path: Option<&Path>) -> anyhow::Result<(Arc<dyn ChatModel>, Arc<dy
     bail!(
         "this masksearch was built without the `local` feature; use --llm-base-url URL --llm-model NAME"
     )
+}
+
+/// The passages stored in an index, as a RAMP input.
+struct IndexPassages(PathBuf, ::index::Bm25Index);
+
+impl PassageSource for IndexPassages {
+    fn name(&self) -> String {
+        self.0.display().to_string()
+    }
+
+    fn open(
+        &self,
+    ) -> Result<Box<dyn Iterator<Item = Result<Passage, FormatError>> + Send + '_>, RampError> {
+        let path = self.name();
+        Ok(Box::new(self.1.passages().map(move |p| {
+            p.map_err(|e| FormatError::Io {
+                path: path.clone(),
+                error: std::io::Error::other(e),
+            })
+        })))
+    }
 }

@@ -12,7 +12,7 @@ use std::{
     time::Instant,
 };
 
-use common::{Served, asset, masksearch, model, run_ok, testdata};
+use common::{Served, asset, build_index, masksearch, model, run_ok, testdata};
 use formats::{RAMP_INSTRUCTION_EN, RampSample};
 
 /// `masksearch ingest INPUT` into `dir/passages.jsonl`.
@@ -359,4 +359,31 @@ fn ramp_without_passages_is_a_usage_error() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--passages"));
+}
+
+/// `--passages` also takes an index directory: the same passages give the same samples (compared
+/// as sets, since an index returns passages in its own order).
+#[test]
+fn an_index_is_a_passage_source_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = build_index(&testdata("wiki18-sample-1000.jsonl"), dir.path());
+    let passages = dir.path().join("passages.jsonl");
+    let (from_jsonl, from_index) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
+    ramp(&passages, &from_jsonl, &["--mask-count", "2"]);
+    ramp(&index, &from_index, &["--mask-count", "2"]);
+    let sorted = |path: &Path| {
+        let mut lines: Vec<String> = fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let expected = sorted(&from_jsonl);
+    assert!(expected.len() > 500, "{} samples", expected.len());
+    assert_eq!(sorted(&from_index), expected);
+    for sample in samples(&from_index) {
+        check_rules(&sample);
+    }
 }
