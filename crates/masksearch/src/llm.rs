@@ -74,6 +74,10 @@ struct ChatArgs {
     /// Response cache file [default: $XDG_CACHE_HOME/masksearch/llm-responses.redb].
     #[arg(long, value_name = "PATH", conflicts_with = "no_cache")]
     cache: Option<PathBuf>,
+    /// Also cache answers sampled at temperature > 0 (opt-in: a re-run then replays them
+    /// instead of sampling anew).
+    #[arg(long, conflicts_with = "no_cache")]
+    cache_sampled: bool,
     /// Neither read nor write the response cache.
     #[arg(long)]
     no_cache: bool,
@@ -169,7 +173,11 @@ fn with_cache(
     };
     let config = CacheConfig {
         path,
-        policy: CachePolicy::Deterministic,
+        policy: if args.cache_sampled {
+            CachePolicy::All
+        } else {
+            CachePolicy::Deterministic
+        },
     };
     match CachedModel::open(Arc::clone(&model), &config) {
         Ok(cached) => Arc::new(cached.with_accounting(Arc::clone(accounting))),
