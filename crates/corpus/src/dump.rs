@@ -511,7 +511,7 @@ mod tests {
         assert_eq!(
             read("<html></html>"),
             [
-                "error: DIR/d.xml: cannot tell the input format (no <mediawiki> element: not a MediaWiki XML dump); pass --format"
+                "error: DIR/d.xml: cannot tell the input format (no <mediawiki> element: not a MediaWiki XML dump)"
             ]
         );
     }

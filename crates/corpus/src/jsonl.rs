@@ -60,13 +60,7 @@ pub(crate) fn open(
 ) -> Result<Records, CorpusError> {
     Ok(match format {
         Format::Contents => lines(path, progress, |l: ContentsLine| {
-            let (title, text) = Passage::split_contents(&l.contents);
-            Record::Passage(Passage {
-                id: l.id.into_string(),
-                title: title.to_string(),
-                text: text.to_string(),
-                anchors: Vec::new(),
-            })
+            Record::Passage(Passage::from_contents(l.id.into_string(), &l.contents))
         })?,
         Format::Passages => lines(path, progress, Record::Passage)?,
         Format::Pages => lines(path, progress, |l: PageLine| {

@@ -177,7 +177,7 @@ pub enum CorpusError {
         detail: String,
         complete: u64,
     },
-    #[error("{path}: cannot tell the input format ({why}); pass --format")]
+    #[error("{path}: cannot tell the input format ({why})")]
     UnknownFormat { path: PathBuf, why: String },
 }
 

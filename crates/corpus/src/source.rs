@@ -157,6 +157,7 @@ impl Source {
                 title: page.title.clone(),
                 text: c.text,
                 anchors: c.anchors,
+                original_contents: None,
             });
         }
     }

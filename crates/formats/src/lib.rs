@@ -1,18 +1,23 @@
 //! Record types (`Passage`, `RampSample`, `RunManifest`) and the resumable JSONL run log.
 //!
 //! `formats` never talks to the network and never knows where records come from: it only defines
-//! their shape on disk and how a run appends them safely, resumes after a crash and splits work
-//! into shards.
+//! their shape on disk, the [`PassageSource`] seam that streams them, how a run appends them
+//! safely, resumes after a crash and splits work into shards, and the one stable hash that
+//! shards and per-record seeds use.
 
+mod hash;
 mod passage;
 mod ramp;
 mod runlog;
 mod shard;
+mod source;
 
+pub use hash::{seed_for, stable_hash};
 pub use passage::{Anchor, Passage};
 pub use ramp::{RAMP_INSTRUCTION_EN, RAMP_INSTRUCTION_ZH, RampExt, RampSample};
 pub use runlog::{JsonlReader, RunLog, RunManifest, read_jsonl};
 pub use shard::{Shard, ShardParseError};
+pub use source::{JsonlPassages, PassageSource, Passages};
 
 /// Everything that can go wrong reading or writing records.
 #[derive(Debug, thiserror::Error)]
@@ -26,14 +31,22 @@ pub enum FormatError {
         line: u64,
         message: String,
     },
+    /// A resumed output whose manifest records other settings or inputs.
     #[error(
-        "{path}: this output was started with different settings ({field}: was {was}, now {now}); use a new output path or --overwrite"
+        "{path}: this output was started with different settings ({field}: was {was}, now {now})"
     )]
     ManifestMismatch {
         path: String,
         field: String,
         was: String,
         now: String,
+    },
+    /// A record store that is not a file (an index) failed to produce the next record.
+    #[error("{store}: {error}")]
+    Store {
+        store: String,
+        #[source]
+        error: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 

@@ -15,6 +15,10 @@ pub struct Passage {
     /// Link anchors inside `text`, in order; empty for sources without links.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub anchors: Vec<Anchor>,
+    /// The input's own Search-R1 `contents` string, kept byte for byte when rebuilding it from
+    /// title and text would differ (a wiki-18 line whose title is not quoted); `None` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_contents: Option<String>,
 }
 
 /// A link inside a passage's text: `text[start..end]` (in characters) links to page `target`.
@@ -29,9 +33,35 @@ pub struct Anchor {
 }
 
 impl Passage {
-    /// The Search-R1 / FlashRAG `contents` field: `"Title"\ntext`, quotes kept.
-    pub fn contents(&self) -> String {
-        format!("\"{}\"\n{}", self.title, self.text)
+    /// A passage without anchors.
+    pub fn new(id: impl Into<String>, title: impl Into<String>, text: impl Into<String>) -> Self {
+        Passage {
+            id: id.into(),
+            title: title.into(),
+            text: text.into(),
+            anchors: Vec::new(),
+            original_contents: None,
+        }
+    }
+
+    /// A passage from a Search-R1 / FlashRAG `contents` string (see [`Passage::split_contents`]),
+    /// remembering the string itself when [`Passage::contents`] would not rebuild it exactly.
+    pub fn from_contents(id: impl Into<String>, contents: &str) -> Self {
+        let (title, text) = Passage::split_contents(contents);
+        let mut passage = Passage::new(id, title, text);
+        if passage.contents() != contents {
+            passage.original_contents = Some(contents.to_string());
+        }
+        passage
+    }
+
+    /// The Search-R1 / FlashRAG `contents` field: the input's own string when it had one,
+    /// else `"Title"\ntext`, quotes kept.
+    pub fn contents(&self) -> std::borrow::Cow<'_, str> {
+        match &self.original_contents {
+            Some(c) => std::borrow::Cow::Borrowed(c),
+            None => std::borrow::Cow::Owned(format!("\"{}\"\n{}", self.title, self.text)),
+        }
     }
 
     /// Splits a Search-R1 `contents` string into (title, text): the first line is the title,
@@ -85,8 +115,27 @@ mod tests {
             title: title.into(),
             text: text.into(),
             anchors: vec![],
+            original_contents: None,
         };
         assert_eq!(p.contents(), contents);
+    }
+
+    #[test]
+    fn contents_are_kept_when_they_would_not_round_trip() {
+        let quoted = Passage::from_contents("0", "\"Evan Morris\"\nEvan Morris was born.");
+        assert_eq!(quoted.original_contents, None);
+        assert_eq!(quoted.contents(), "\"Evan Morris\"\nEvan Morris was born.");
+        let bare = Passage::from_contents("1", "Evan Morris\nEvan Morris was born.");
+        assert_eq!(
+            (bare.title.as_str(), bare.text.as_str()),
+            ("Evan Morris", "Evan Morris was born.")
+        );
+        assert_eq!(bare.contents(), "Evan Morris\nEvan Morris was born.");
+        assert!(
+            serde_json::to_string(&bare)
+                .unwrap()
+                .contains("original_contents")
+        );
     }
 
     #[test]
@@ -119,6 +168,7 @@ mod tests {
             title: "A".into(),
             text: "x".into(),
             anchors: vec![],
+            original_contents: None,
         };
         assert_eq!(
             serde_json::to_string(&p).unwrap(),

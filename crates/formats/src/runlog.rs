@@ -1,8 +1,8 @@
 //! The JSONL run log: streaming reads with line numbers, crash-safe appends, resume, manifests.
 //!
 //! Invariant: an output file only ever holds complete records, one per line. A process killed
-//! mid-write leaves at most one torn last line; [`RunLog::open`] cuts it off on resume, so a
-//! restarted run neither loses nor duplicates an accepted record.
+//! mid-write leaves at most one torn last line; [`RunLog::resume`] cuts it off, so a restarted
+//! run neither loses nor duplicates an accepted record.
 
 use std::{
     collections::BTreeMap,
@@ -104,12 +104,19 @@ pub struct RunLog {
 }
 
 impl RunLog {
-    /// Opens `path` for appending.
-    ///
-    /// With `resume`, complete lines already in the file are kept (a torn last line left by a
-    /// crash is cut off); read them with [`read_jsonl`] before appending. Without `resume` the
-    /// file is emptied.
-    pub fn open(path: &Path, resume: bool) -> Result<RunLog, FormatError> {
+    /// Creates `path` (and its parent folders) empty, replacing what it held.
+    pub fn create(path: &Path) -> Result<RunLog, FormatError> {
+        Self::open(path, false)
+    }
+
+    /// Opens `path` to go on appending: the complete lines already in it are kept, a torn last
+    /// line left by a crash is cut off. Read the kept records with [`read_jsonl`] first. A
+    /// missing file is created.
+    pub fn resume(path: &Path) -> Result<RunLog, FormatError> {
+        Self::open(path, true)
+    }
+
+    fn open(path: &Path, resume: bool) -> Result<RunLog, FormatError> {
         let io = |e| FormatError::io(path, e);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(io)?;
@@ -315,7 +322,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.jsonl");
         fs::write(&path, "{\"id\":1}\n{\"id\":2}\n{\"id\":").unwrap();
-        let mut log = RunLog::open(&path, true).unwrap();
+        let mut log = RunLog::resume(&path).unwrap();
         log.append(&Rec { id: 3 }).unwrap();
         log.commit().unwrap();
         assert_eq!(
@@ -331,7 +338,7 @@ mod tests {
         let path = dir.path().join("sub/out.jsonl");
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(&path, "{\"id\":1}\n").unwrap();
-        let mut log = RunLog::open(&path, false).unwrap();
+        let mut log = RunLog::create(&path).unwrap();
         log.append(&Rec { id: 9 }).unwrap();
         drop(log);
         assert_eq!(fs::read_to_string(&path).unwrap(), "{\"id\":9}\n");
@@ -342,7 +349,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.jsonl");
         fs::write(&path, vec![b'x'; 200_000]).unwrap();
-        drop(RunLog::open(&path, true).unwrap());
+        drop(RunLog::resume(&path).unwrap());
         assert_eq!(fs::metadata(&path).unwrap().len(), 0);
     }
 

@@ -16,15 +16,8 @@ impl Shard {
 
     /// Whether the record with this id belongs to this shard.
     pub fn contains(&self, id: &str) -> bool {
-        self.count <= 1 || fnv1a(id.as_bytes()) % u64::from(self.count) == u64::from(self.index)
+        self.count <= 1 || crate::stable_hash(id) % u64::from(self.count) == u64::from(self.index)
     }
-}
-
-/// FNV-1a, 64-bit: tiny, stable across versions and platforms (unlike `DefaultHasher`).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 #[derive(Debug, thiserror::Error)]

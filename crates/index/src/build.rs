@@ -1,14 +1,15 @@
-//! Building an index from a stream of passages.
+//! Building an index from a stream of passages, all or nothing.
 
 use std::path::{Path, PathBuf};
 
 use formats::Passage;
-use tantivy::{
-    Index, TantivyDocument,
-    schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions},
-};
+use tantivy::{Index, TantivyDocument};
 
-use crate::{IndexError, Language, meta::IndexMeta};
+use crate::{
+    IndexError, Language,
+    meta::IndexMeta,
+    schema::{Fields, schema},
+};
 
 /// How to build an index.
 #[derive(Debug, Clone)]
@@ -18,9 +19,9 @@ pub struct BuildConfig {
     pub threads: usize,
     /// Memory budget per indexing thread, in MiB.
     pub memory_mb: usize,
-    /// Recorded in the index metadata (e.g. the passages file).
-    pub source: String,
-    /// Replace an existing index at the destination.
+    /// Recorded in the index metadata as where the passages came from (e.g. their file).
+    pub origin: String,
+    /// Replace an existing index at the destination (only once the new one is complete).
     pub overwrite: bool,
 }
 
@@ -30,7 +31,7 @@ impl Default for BuildConfig {
             language: Language::En,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             memory_mb: 128,
-            source: String::new(),
+            origin: String::new(),
             overwrite: false,
         }
     }
@@ -41,58 +42,52 @@ pub struct BuildReport {
     pub passages: u64,
 }
 
-/// The fields of a masksearch index: `id` (exact, stored), `title` and `text` (analysed, stored).
-#[derive(Clone, Copy)]
-pub(crate) struct Fields {
-    pub id: Field,
-    pub title: Field,
-    pub text: Field,
-}
-
-pub(crate) fn schema(language: Language) -> (Schema, Fields) {
-    let mut builder = Schema::builder();
-    let analysed = TextOptions::default().set_stored().set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer(language.tokenizer_name())
-            .set_index_option(IndexRecordOption::WithFreqs),
-    );
-    let fields = Fields {
-        id: builder.add_text_field("id", STRING | STORED),
-        title: builder.add_text_field("title", analysed.clone()),
-        text: builder.add_text_field("text", analysed),
-    };
-    (builder.build(), fields)
-}
-
 /// Builds an index in `dir` from `passages`, calling `progress` with the running count.
 ///
-/// The index is written to a sibling staging directory and moved into place only once complete,
-/// so an interrupted build never leaves something at `dir` that looks like an index.
-pub fn build(
+/// All or nothing: the index is written to `<dir>.partial` and moved to `dir` only after every
+/// passage was read without error. The first `Err` from `passages` abandons the build: the
+/// staging folder is removed and whatever was at `dir` (a previous index) is left untouched.
+/// A build killed midway leaves only `<dir>.partial`, which the next build clears.
+pub fn build<E>(
     dir: &Path,
-    passages: impl Iterator<Item = Passage>,
+    passages: impl IntoIterator<Item = Result<Passage, E>>,
     config: &BuildConfig,
     mut progress: impl FnMut(u64),
-) -> Result<BuildReport, IndexError> {
-    let dir_error = |path: &Path, e: std::io::Error| IndexError::Dir {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
+) -> Result<BuildReport, IndexError>
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     if dir.exists() && !config.overwrite {
-        return Err(IndexError::Dir {
+        return Err(IndexError::Exists {
             path: dir.to_path_buf(),
-            message: "already exists (pass --overwrite to replace it)".into(),
         });
     }
-    let staging = staging_dir(dir);
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(|e| dir_error(&staging, e))?;
+    let staging = Staging::create(dir)?;
+    let count = write(&staging.path, passages, config, &mut progress)?;
+    IndexMeta {
+        passages: count,
+        language: config.language,
+        origin: config.origin.clone(),
+        version: env!("CARGO_PKG_VERSION").into(),
     }
-    std::fs::create_dir_all(&staging).map_err(|e| dir_error(&staging, e))?;
+    .save(&staging.path)?;
+    staging.replace(dir)?;
+    Ok(BuildReport { passages: count })
+}
 
-    let (schema, fields) = schema(config.language);
-    let index = Index::create_in_dir(&staging, schema)?;
+/// Adds every passage to a new index in `path`; stops at the first input error.
+fn write<E>(
+    path: &Path,
+    passages: impl IntoIterator<Item = Result<Passage, E>>,
+    config: &BuildConfig,
+    progress: &mut impl FnMut(u64),
+) -> Result<u64, IndexError>
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let index = Index::create_in_dir(path, schema(config.language))?;
     config.language.register(&index);
+    let fields = Fields::of(&index.schema())?;
     let threads = config.threads.max(1);
     let mut writer = index.writer_with_num_threads::<TantivyDocument>(
         threads,
@@ -100,11 +95,9 @@ pub fn build(
     )?;
     let mut count = 0u64;
     for passage in passages {
-        let mut doc = TantivyDocument::new();
-        doc.add_text(fields.id, &passage.id);
-        doc.add_text(fields.title, &passage.title);
-        doc.add_text(fields.text, &passage.text);
-        writer.add_document(doc)?;
+        // Dropping the writer without a commit discards what it buffered.
+        let passage = passage.map_err(|e| IndexError::Input(e.into()))?;
+        writer.add_document(document(&passage, fields))?;
         count += 1;
         if count.is_multiple_of(1024) {
             progress(count);
@@ -113,23 +106,72 @@ pub fn build(
     writer.commit()?;
     writer.wait_merging_threads()?;
     progress(count);
-
-    IndexMeta {
-        passages: count,
-        language: config.language,
-        source: config.source.clone(),
-        version: env!("CARGO_PKG_VERSION").into(),
-    }
-    .save(&staging)?;
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| dir_error(dir, e))?;
-    }
-    std::fs::rename(&staging, dir).map_err(|e| dir_error(dir, e))?;
-    Ok(BuildReport { passages: count })
+    Ok(count)
 }
 
-fn staging_dir(dir: &Path) -> PathBuf {
+fn document(passage: &Passage, fields: Fields) -> TantivyDocument {
+    let mut doc = TantivyDocument::new();
+    doc.add_text(fields.id, &passage.id);
+    doc.add_text(fields.title, &passage.title);
+    doc.add_text(fields.text, &passage.text);
+    if let (Some(field), Some(contents)) = (fields.contents, &passage.original_contents) {
+        doc.add_text(field, contents);
+    }
+    doc
+}
+
+/// The `<dir>.partial` folder a build writes into; removed on drop unless it became the index.
+struct Staging {
+    path: PathBuf,
+    done: bool,
+}
+
+impl Staging {
+    /// Clears what an earlier, interrupted build left and creates the folder.
+    fn create(dir: &Path) -> Result<Staging, IndexError> {
+        let path = sibling(dir, ".partial");
+        if path.exists() {
+            std::fs::remove_dir_all(&path).map_err(|e| IndexError::io(&path, e))?;
+        }
+        std::fs::create_dir_all(&path).map_err(|e| IndexError::io(&path, e))?;
+        Ok(Staging { path, done: false })
+    }
+
+    /// Moves the finished index to `dir`. A previous index there is first moved aside to
+    /// `<dir>.old` and deleted once the new one is in place.
+    fn replace(mut self, dir: &Path) -> Result<(), IndexError> {
+        let old = sibling(dir, ".old");
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(|e| IndexError::io(&old, e))?;
+        }
+        let had_old = dir.exists();
+        if had_old {
+            std::fs::rename(dir, &old).map_err(|e| IndexError::io(dir, e))?;
+        }
+        if let Err(e) = std::fs::rename(&self.path, dir) {
+            if had_old {
+                let _ = std::fs::rename(&old, dir);
+            }
+            return Err(IndexError::io(dir, e));
+        }
+        self.done = true;
+        if had_old {
+            std::fs::remove_dir_all(&old).map_err(|e| IndexError::io(&old, e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+fn sibling(dir: &Path, suffix: &str) -> PathBuf {
     let mut name = dir.as_os_str().to_owned();
-    name.push(".partial");
+    name.push(suffix);
     PathBuf::from(name)
 }

@@ -9,20 +9,42 @@ mod analyzer;
 mod build;
 mod meta;
 mod query;
+mod schema;
 
 pub use analyzer::Language;
 pub use build::{BuildConfig, BuildReport, build};
 pub use meta::IndexMeta;
-pub use query::Bm25Index;
+pub use query::{Bm25Index, QueryMode};
 
 use std::path::PathBuf;
 
+/// What stops opening, building or querying an index.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
-    #[error("{path}: {message}")]
-    Dir { path: PathBuf, message: String },
-    #[error("{path}: not a masksearch index (no {file}); build one with `masksearch index`")]
+    /// A build was asked to write where an index (or anything else) already is.
+    #[error("{}: already exists", path.display())]
+    Exists { path: PathBuf },
+    #[error("{}: {error}", path.display())]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{}: not a masksearch index (no {file})", path.display())]
     NotAnIndex { path: PathBuf, file: &'static str },
+    #[error("{}: unreadable index metadata: {message}", path.display())]
+    BadMeta { path: PathBuf, message: String },
+    /// The passages being indexed could not be read; the build was abandoned.
+    #[error("reading the passages: {0}")]
+    Input(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("tantivy: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
+}
+
+impl IndexError {
+    pub(crate) fn io(path: &std::path::Path, error: std::io::Error) -> Self {
+        IndexError::Io {
+            path: path.to_path_buf(),
+            error,
+        }
+    }
 }

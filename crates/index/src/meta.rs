@@ -14,7 +14,8 @@ pub struct IndexMeta {
     pub passages: u64,
     pub language: Language,
     /// Where the passages came from, as given by the caller.
-    pub source: String,
+    #[serde(alias = "source")]
+    pub origin: String,
     pub version: String,
 }
 
@@ -29,7 +30,7 @@ impl IndexMeta {
             path: dir.to_path_buf(),
             file: META_FILE,
         })?;
-        serde_json::from_str(&text).map_err(|e| IndexError::Dir {
+        serde_json::from_str(&text).map_err(|e| IndexError::BadMeta {
             path,
             message: e.to_string(),
         })
@@ -38,9 +39,6 @@ impl IndexMeta {
     pub(crate) fn save(&self, dir: &Path) -> Result<(), IndexError> {
         let path = Self::path(dir);
         let text = serde_json::to_string_pretty(self).expect("IndexMeta serialises");
-        std::fs::write(&path, text).map_err(|e| IndexError::Dir {
-            path,
-            message: e.to_string(),
-        })
+        std::fs::write(&path, text).map_err(|e| IndexError::io(&path, e))
     }
 }

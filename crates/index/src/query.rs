@@ -1,8 +1,10 @@
-//! Querying an index: BM25 over title and text, any query string accepted.
+//! Querying an index: BM25 over title and text. A query is a bag of words unless the index was
+//! opened with [`QueryMode::Syntax`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use formats::Passage;
+use formats::{FormatError, Passage, PassageSource, Passages};
 use rayon::prelude::*;
 use search::{SearchError, SearchHit, Searcher};
 use tantivy::{
@@ -12,14 +14,33 @@ use tantivy::{
     schema::{IndexRecordOption, Value},
 };
 
-use crate::{
-    IndexError,
-    build::{Fields, schema},
-    meta::IndexMeta,
-};
+use crate::{IndexError, meta::IndexMeta, schema::Fields};
 
-/// An open BM25 index. Cheap to share: searches run concurrently on one instance.
+/// How query strings are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueryMode {
+    /// Every analysed word of the query, OR-ed over title and text: what pyserini's BM25 does
+    /// with Search-R1 queries. No character is an operator, so a query written by a model can
+    /// neither fail nor pick an expensive plan.
+    #[default]
+    Words,
+    /// tantivy's query syntax (`"phrases"`, `title:x`, `+must`, `-not`, `/regex/`): for people
+    /// who type queries. A query that does not parse is an [`SearchError::InvalidQuery`].
+    Syntax,
+}
+
+/// An open BM25 index. Cheap to clone and share: searches run concurrently on one instance.
+///
+/// [`Bm25Index::query`] and [`Bm25Index::query_batch`] search on the calling thread; through
+/// [`Searcher`] the work runs on the rayon pool while the async caller waits.
+#[derive(Clone)]
 pub struct Bm25Index {
+    inner: Arc<Inner>,
+    mode: QueryMode,
+}
+
+struct Inner {
+    dir: PathBuf,
     index: Index,
     reader: IndexReader,
     fields: Fields,
@@ -28,81 +49,63 @@ pub struct Bm25Index {
 }
 
 impl Bm25Index {
+    /// Opens the index in `dir`, reading queries as bags of words.
     pub fn open(dir: &Path) -> Result<Bm25Index, IndexError> {
         let meta = IndexMeta::load(dir)?;
         let index = Index::open_in_dir(dir)?;
         meta.language.register(&index);
-        let (_, fields) = schema(meta.language);
+        let fields = Fields::of(&index.schema())?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         let parser = QueryParser::for_index(&index, vec![fields.title, fields.text]);
-        Ok(Bm25Index {
+        let inner = Inner {
+            dir: dir.to_path_buf(),
             index,
             reader,
             fields,
             parser,
             meta,
+        };
+        Ok(Bm25Index {
+            inner: Arc::new(inner),
+            mode: QueryMode::Words,
         })
     }
 
+    /// Reads queries as `mode` says.
+    pub fn with_query_mode(self, mode: QueryMode) -> Self {
+        Bm25Index { mode, ..self }
+    }
+
     pub fn meta(&self) -> &IndexMeta {
-        &self.meta
+        &self.inner.meta
     }
 
-    /// The query for `text`: tantivy query syntax when it parses (phrases, `title:`, `+must`),
-    /// otherwise every analysed term of the text, OR-ed, over both fields.
-    fn query(&self, text: &str) -> Box<dyn Query> {
-        self.parser
-            .parse_query(text)
-            .unwrap_or_else(|_| self.plain_terms(text))
+    /// The best `k` hits for `query`, searched on this thread.
+    pub fn query(&self, query: &str, k: usize) -> Result<Vec<SearchHit>, SearchError> {
+        self.inner.run(query, self.mode, k)
     }
 
-    fn plain_terms(&self, text: &str) -> Box<dyn Query> {
-        let mut analyzer = self.meta.language.analyzer();
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let mut stream = analyzer.token_stream(text);
-        while let Some(token) = stream.next() {
-            for field in [self.fields.title, self.fields.text] {
-                let term = Term::from_field_text(field, &token.text);
-                clauses.push((
-                    Occur::Should,
-                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
-                ));
-            }
-        }
-        if clauses.is_empty() {
-            Box::new(EmptyQuery)
-        } else {
-            Box::new(BooleanQuery::new(clauses))
-        }
-    }
-
-    fn run(&self, text: &str, k: usize) -> tantivy::Result<Vec<SearchHit>> {
-        if k == 0 {
-            return Ok(Vec::new());
-        }
-        let searcher = self.reader.searcher();
-        let top = searcher.search(&*self.query(text), &TopDocs::with_limit(k).order_by_score())?;
-        top.into_iter()
-            .map(|(score, address)| {
-                let p = stored_passage(&searcher.doc(address)?, self.fields);
-                Ok(SearchHit {
-                    id: p.id,
-                    title: p.title,
-                    text: p.text,
-                    score,
-                })
-            })
+    /// One hit list per query, in query order, searched in parallel on the rayon pool (this
+    /// thread waits).
+    pub fn query_batch(
+        &self,
+        queries: &[String],
+        k: usize,
+    ) -> Result<Vec<Vec<SearchHit>>, SearchError> {
+        queries
+            .par_iter()
+            .map(|q| self.inner.run(q, self.mode, k))
             .collect()
     }
 
     /// Every passage stored in the index, segment by segment, streamed (anchors are not stored,
     /// so they come back empty). The order is the index's, not the original input's.
     pub fn passages(&self) -> impl Iterator<Item = Result<Passage, IndexError>> + Send + 'static {
-        let searcher = self.reader.searcher();
-        let fields = self.fields;
+        let searcher = self.inner.reader.searcher();
+        let fields = self.inner.fields;
         let segments: Vec<(u32, u32)> = (0u32..)
             .zip(searcher.segment_readers())
             .map(|(ord, segment)| (ord, segment.max_doc()))
@@ -124,45 +127,131 @@ impl Bm25Index {
     }
 }
 
+impl Inner {
+    fn query(&self, text: &str, mode: QueryMode) -> Result<Box<dyn Query>, SearchError> {
+        match mode {
+            QueryMode::Words => Ok(self.words(text)),
+            QueryMode::Syntax => self
+                .parser
+                .parse_query(text)
+                .map_err(|e| SearchError::InvalidQuery(e.to_string())),
+        }
+    }
+
+    /// Every analysed term of `text`, OR-ed, over both fields.
+    fn words(&self, text: &str) -> Box<dyn Query> {
+        let mut analyzer = self.meta.language.analyzer();
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut stream = analyzer.token_stream(text);
+        while let Some(token) = stream.next() {
+            for field in [self.fields.title, self.fields.text] {
+                let term = Term::from_field_text(field, &token.text);
+                clauses.push((
+                    Occur::Should,
+                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+                ));
+            }
+        }
+        if clauses.is_empty() {
+            Box::new(EmptyQuery)
+        } else {
+            Box::new(BooleanQuery::new(clauses))
+        }
+    }
+
+    fn backend_error(&self, e: impl std::fmt::Display) -> SearchError {
+        SearchError::Backend {
+            backend: self.dir.display().to_string(),
+            message: e.to_string(),
+        }
+    }
+
+    fn run(&self, text: &str, mode: QueryMode, k: usize) -> Result<Vec<SearchHit>, SearchError> {
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let query = self.query(text, mode)?;
+        let searcher = self.reader.searcher();
+        let top = searcher
+            .search(&*query, &TopDocs::with_limit(k).order_by_score())
+            .map_err(|e| self.backend_error(e))?;
+        top.into_iter()
+            .map(|(score, address)| {
+                let doc = searcher.doc(address).map_err(|e| self.backend_error(e))?;
+                Ok(SearchHit {
+                    passage: stored_passage(&doc, self.fields),
+                    score: f64::from(score),
+                })
+            })
+            .collect()
+    }
+}
+
 /// The stored fields of a document as a passage.
 fn stored_passage(doc: &TantivyDocument, fields: Fields) -> Passage {
     let field = |f| {
         doc.get_first(f)
             .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_string()
+            .map(str::to_string)
     };
-    Passage {
-        id: field(fields.id),
-        title: field(fields.title),
-        text: field(fields.text),
-        anchors: Vec::new(),
-    }
+    let mut passage = Passage::new(
+        field(fields.id).unwrap_or_default(),
+        field(fields.title).unwrap_or_default(),
+        field(fields.text).unwrap_or_default(),
+    );
+    passage.original_contents = fields.contents.and_then(field);
+    passage
 }
 
+#[async_trait::async_trait]
 impl Searcher for Bm25Index {
-    fn search(&self, query: &str, k: usize) -> Result<Vec<SearchHit>, SearchError> {
-        self.run(query, k)
-            .map_err(|e| SearchError::Backend(e.to_string()))
+    fn name(&self) -> String {
+        format!("bm25:{}", self.inner.dir.display())
     }
 
-    /// Searches the queries in parallel on the rayon pool.
-    fn batch_search(
+    /// Searches on the rayon pool; the async caller only awaits the answer.
+    async fn batch_search(
         &self,
         queries: &[String],
         k: usize,
     ) -> Result<Vec<Vec<SearchHit>>, SearchError> {
-        queries.par_iter().map(|q| self.search(q, k)).collect()
+        let (this, queries) = (self.clone(), queries.to_vec());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        rayon::spawn(move || {
+            let _ = tx.send(this.query_batch(&queries, k));
+        });
+        rx.await
+            .map_err(|_| self.inner.backend_error("the search task stopped"))?
+    }
+}
+
+/// An index as a RAMP (or any) passage input.
+impl PassageSource for Bm25Index {
+    fn name(&self) -> String {
+        self.inner.dir.display().to_string()
+    }
+
+    fn open(&self) -> Result<Passages<'_>, FormatError> {
+        let store = PassageSource::name(self);
+        Ok(Box::new(self.passages().map(move |p| {
+            p.map_err(|e| FormatError::Store {
+                store: store.clone(),
+                error: Box::new(e),
+            })
+        })))
     }
 }
 
 impl std::fmt::Debug for Bm25Index {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = &self.inner;
         f.debug_struct("Bm25Index")
-            .field("meta", &self.meta)
+            .field("dir", &inner.dir)
+            .field("meta", &inner.meta)
+            .field("mode", &self.mode)
             .field(
                 "segments",
-                &self.index.searchable_segment_ids().map(|s| s.len()),
+                &inner.index.searchable_segment_ids().map(|s| s.len()),
             )
             .finish()
     }
@@ -173,13 +262,8 @@ mod tests {
     use super::*;
     use crate::{BuildConfig, Language, build};
 
-    fn passage(id: &str, title: &str, text: &str) -> Passage {
-        Passage {
-            id: id.into(),
-            title: title.into(),
-            text: text.into(),
-            anchors: vec![],
-        }
+    fn passage(id: &str, title: &str, text: &str) -> Result<Passage, std::io::Error> {
+        Ok(Passage::new(id, title, text))
     }
 
     fn small_index(dir: &Path) -> Bm25Index {
@@ -200,7 +284,7 @@ mod tests {
                 "A dome is an architectural element resembling the upper half of a sphere.",
             ),
         ];
-        build(dir, passages.into_iter(), &BuildConfig::default(), |_| {}).unwrap();
+        build(dir, passages, &BuildConfig::default(), |_| {}).unwrap();
         Bm25Index::open(dir).unwrap()
     }
 
@@ -208,15 +292,19 @@ mod tests {
     fn ranks_the_matching_passage_first() {
         let tmp = tempfile::tempdir().unwrap();
         let index = small_index(&tmp.path().join("idx"));
-        let hits = index.search("Pavia cathedral dome", 3).unwrap();
-        assert_eq!(hits[0].id, "0");
-        assert_eq!(hits[0].title, "Pavia Cathedral");
+        let hits = index.query("Pavia cathedral dome", 3).unwrap();
+        assert_eq!(hits[0].passage.id, "0");
+        assert_eq!(hits[0].passage.title, "Pavia Cathedral");
         assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
         assert_eq!(index.meta().passages, 3);
     }
 
+    fn ids(hits: &[SearchHit]) -> Vec<&str> {
+        hits.iter().map(|h| h.passage.id.as_str()).collect()
+    }
+
     #[test]
-    fn any_query_string_is_answered() {
+    fn queries_are_bags_of_words_by_default() {
         let tmp = tempfile::tempdir().unwrap();
         let index = small_index(&tmp.path().join("idx"));
         for q in [
@@ -227,17 +315,54 @@ mod tests {
             "AND OR NOT",
             "+-^~*:",
             "\u{0}\u{fffd}",
-            "city -",
         ] {
-            let hits = index.search(q, 5).unwrap_or_else(|e| panic!("{q:?}: {e}"));
+            let hits = index.query(q, 5).unwrap_or_else(|e| panic!("{q:?}: {e}"));
             assert!(hits.len() <= 3, "{q:?}");
         }
-        let hits = index.search("((Milan", 5).unwrap();
-        assert_eq!(hits[0].id, "1", "syntax error falls back to plain terms");
-        assert!(
-            index.search("the of a", 5).unwrap().is_empty(),
-            "stop words only"
-        );
+        let check = |q: &str, expect: &[&str]| {
+            let hits = index.query(q, 5).unwrap();
+            assert_eq!(ids(&hits), expect, "{q:?}");
+        };
+        check("((Milan", &["1"]);
+        // Operators are words here: `-`, `NOT`, quotes and `title:` exclude or restrict nothing.
+        check("Milan -Lombardy", &["1"]);
+        check("dome AND NOT Pavia", &["0", "2"]);
+        check("title:Dome", &["2", "0"]);
+        check("\"Milan\"", &["1"]);
+        // `*` and a regex are not wildcards: nothing is indexed as "*".
+        check("*", &[]);
+        check("title:/M.*a/", &[]);
+        check("the of a", &[]);
+    }
+
+    #[test]
+    fn query_syntax_is_an_opt_in() {
+        let tmp = tempfile::tempdir().unwrap();
+        let index = small_index(&tmp.path().join("idx")).with_query_mode(QueryMode::Syntax);
+        assert_eq!(ids(&index.query("title:milan", 5).unwrap()), ["1"]);
+        assert_eq!(ids(&index.query("dome -pavia", 5).unwrap()), ["2"]);
+        let err = index.query("((Milan", 5).unwrap_err();
+        assert!(matches!(err, SearchError::InvalidQuery(_)), "{err}");
+    }
+
+    #[test]
+    fn original_contents_are_stored_and_returned() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("idx");
+        let passages = [
+            Ok::<_, std::io::Error>(Passage::from_contents("0", "Unquoted\nA body about domes.")),
+            Ok(Passage::from_contents(
+                "1",
+                "\"Quoted\"\nA body about arches.",
+            )),
+        ];
+        build(&dir, passages, &BuildConfig::default(), |_| {}).unwrap();
+        let index = Bm25Index::open(&dir).unwrap();
+        let hit = &index.query("domes", 1).unwrap()[0];
+        assert_eq!(hit.passage.contents(), "Unquoted\nA body about domes.");
+        let hit = &index.query("arches", 1).unwrap()[0];
+        assert_eq!(hit.passage.original_contents, None);
+        assert_eq!(hit.passage.contents(), "\"Quoted\"\nA body about arches.");
     }
 
     #[test]
@@ -264,12 +389,12 @@ mod tests {
             "sphere".to_string(),
             "zzz".to_string(),
         ];
-        let results = index.batch_search(&queries, 1).unwrap();
+        let results = index.query_batch(&queries, 1).unwrap();
         assert_eq!(results.len(), 3);
-        assert_eq!(results[0][0].id, "1");
-        assert_eq!(results[1][0].id, "2");
+        assert_eq!(results[0][0].passage.id, "1");
+        assert_eq!(results[1][0].passage.id, "2");
         assert!(results[2].is_empty());
-        assert!(index.search("Milan", 0).unwrap().is_empty());
+        assert!(index.query("Milan", 0).unwrap().is_empty());
     }
 
     #[test]
@@ -277,8 +402,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("idx");
         small_index(&dir);
-        let again = build(&dir, std::iter::empty(), &BuildConfig::default(), |_| {});
-        assert!(again.unwrap_err().to_string().contains("--overwrite"));
+        let none = std::iter::empty::<Result<Passage, std::io::Error>>();
+        let again = build(&dir, none, &BuildConfig::default(), |_| {});
+        assert!(matches!(again, Err(IndexError::Exists { .. })), "{again:?}");
         let config = BuildConfig {
             overwrite: true,
             language: Language::Plain,
@@ -293,7 +419,64 @@ mod tests {
         .unwrap();
         assert_eq!(report.passages, 1);
         let index = Bm25Index::open(&dir).unwrap();
-        assert_eq!(index.search("hà nội", 1).unwrap()[0].id, "x");
+        assert_eq!(index.query("hà nội", 1).unwrap()[0].passage.id, "x");
+    }
+
+    /// Every file under `dir`, with its bytes.
+    fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    files.push((path.clone(), std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn a_failed_build_leaves_the_previous_index_untouched() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("idx");
+        small_index(&dir);
+        let before = snapshot(&dir);
+        for overwrite in [false, true] {
+            let config = BuildConfig {
+                overwrite,
+                ..BuildConfig::default()
+            };
+            let input = vec![
+                passage("a", "A", "first"),
+                Err(std::io::Error::other("line 2 is not JSON")),
+                passage("b", "B", "never read"),
+            ];
+            let err = build(&dir, input, &config, |_| {}).unwrap_err();
+            if overwrite {
+                assert!(err.to_string().contains("line 2 is not JSON"), "{err}");
+            } else {
+                assert!(matches!(err, IndexError::Exists { .. }), "{err}");
+            }
+            assert_eq!(snapshot(&dir), before, "overwrite {overwrite}");
+            assert!(!tmp.path().join("idx.partial").exists());
+            assert!(!tmp.path().join("idx.old").exists());
+        }
+        let index = Bm25Index::open(&dir).unwrap();
+        assert_eq!(ids(&index.query("Milan", 1).unwrap()), ["1"]);
+    }
+
+    #[test]
+    fn a_leftover_staging_folder_does_not_stop_the_next_build() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("idx");
+        std::fs::create_dir_all(tmp.path().join("idx.partial/junk")).unwrap();
+        small_index(&dir);
+        assert!(!tmp.path().join("idx.partial").exists());
     }
 
     #[test]

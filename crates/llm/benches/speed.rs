@@ -10,7 +10,8 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use llm::{ChatModel, ChatRequest, ClientConfig, Message, OpenAiClient};
+use chat::{ChatModel, ChatRequest, Message};
+use llm::{ClientConfig, OpenAiClient};
 use support::{FaultServer, Reply};
 
 const CLIENT_REQUESTS: usize = 300;
@@ -42,7 +43,7 @@ async fn client_overhead() {
 
     let bare = reqwest::Client::new();
     let url = format!("{}/chat/completions", server.base_url);
-    let body = serde_json::to_vec(&llm::openai::CompletionRequest::from_chat("bench", &req))
+    let body = serde_json::to_vec(&chat::openai::CompletionRequest::from_chat("bench", &req))
         .expect("json");
     // Warm both paths up (connection setup, allocator) before timing either.
     for _ in 0..50 {

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::Usage;
+use chat::Usage;
 
 /// Live counters, shared as `Arc<Accounting>` between a cache and the backend behind it so one
 /// snapshot tells what a run cost.

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chat::{ChatError, ChatModel, ChatRequest, ChatResponse, PieceSink};
 use redb::{Database, TableDefinition};
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc::UnboundedSender;
 
-use crate::{Accounting, CacheConfig, CachePolicy, ChatModel, ChatRequest, ChatResponse, LlmError};
+use crate::{Accounting, CacheConfig, CachePolicy, LlmError};
 
 /// Key: sha256 of (format version, model name, request); value: the `ChatResponse` as JSON.
 const RESPONSES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("responses_v1");
@@ -45,7 +45,7 @@ impl CachedModel {
     pub fn open(inner: Arc<dyn ChatModel>, config: &CacheConfig) -> Result<Self, LlmError> {
         let path = config.path.clone();
         let cache_err = |message: String| LlmError::Cache {
-            path: path.display().to_string(),
+            path: path.clone(),
             message,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -84,14 +84,14 @@ impl CachedModel {
         }
     }
 
-    fn error(&self, message: impl fmt::Display) -> LlmError {
-        LlmError::Cache {
-            path: self.path.display().to_string(),
+    fn error(&self, message: impl fmt::Display) -> ChatError {
+        ChatError::Failed {
+            backend: format!("response cache {}", self.path.display()),
             message: message.to_string(),
         }
     }
 
-    async fn lookup(&self, key: [u8; 32]) -> Result<Option<ChatResponse>, LlmError> {
+    async fn lookup(&self, key: [u8; 32]) -> Result<Option<ChatResponse>, ChatError> {
         let db = Arc::clone(&self.db);
         let found = tokio::task::spawn_blocking(move || -> Result<Option<Vec<u8>>, String> {
             let txn = db.begin_read().map_err(|e| e.to_string())?;
@@ -111,7 +111,7 @@ impl CachedModel {
         Ok(serde_json::from_slice(&bytes).ok())
     }
 
-    async fn store(&self, key: [u8; 32], response: &ChatResponse) -> Result<(), LlmError> {
+    async fn store(&self, key: [u8; 32], response: &ChatResponse) -> Result<(), ChatError> {
         let value = serde_json::to_vec(response).map_err(|e| self.error(e))?;
         let db = Arc::clone(&self.db);
         tokio::task::spawn_blocking(move || -> Result<(), String> {
@@ -132,22 +132,22 @@ impl CachedModel {
     async fn cached_or(
         &self,
         request: &ChatRequest,
-        tokens: Option<UnboundedSender<String>>,
-    ) -> Result<ChatResponse, LlmError> {
+        sink: Option<PieceSink<'_>>,
+    ) -> Result<ChatResponse, ChatError> {
         let key = cache_key(self.inner.name(), request);
         let cacheable = self.cacheable(request);
         if cacheable {
             if let Some(hit) = self.lookup(key).await? {
                 self.accounting.cache_hit();
-                if let Some(tokens) = tokens {
-                    let _ = tokens.send(hit.text.clone());
+                if sink.is_some_and(|sink| !sink(&hit.text)) {
+                    return Err(ChatError::Cancelled);
                 }
                 return Ok(hit);
             }
             self.accounting.cache_miss();
         }
-        let response = match tokens {
-            Some(tokens) => self.inner.chat_stream(request, tokens).await?,
+        let response = match sink {
+            Some(sink) => self.inner.chat_stream(request, sink).await?,
             None => self.inner.chat(request).await?,
         };
         if cacheable {
@@ -174,16 +174,16 @@ impl ChatModel for CachedModel {
         self.inner.name()
     }
 
-    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ChatError> {
         self.cached_or(request, None).await
     }
 
     async fn chat_stream(
         &self,
         request: &ChatRequest,
-        tokens: UnboundedSender<String>,
-    ) -> Result<ChatResponse, LlmError> {
-        self.cached_or(request, Some(tokens)).await
+        sink: PieceSink<'_>,
+    ) -> Result<ChatResponse, ChatError> {
+        self.cached_or(request, Some(sink)).await
     }
 }
 
@@ -192,7 +192,7 @@ mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use super::*;
-    use crate::{Message, Usage};
+    use chat::{FinishReason, Message, Usage};
 
     /// Counts calls and answers with the call number, so a replay is visible.
     struct Counting(AtomicU64);
@@ -202,12 +202,12 @@ mod tests {
         fn name(&self) -> &str {
             "counting"
         }
-        async fn chat(&self, _: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        async fn chat(&self, _: &ChatRequest) -> Result<ChatResponse, ChatError> {
             let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
             Ok(ChatResponse {
                 text: format!("call {n}"),
                 usage: Usage::default(),
-                finish_reason: "stop".into(),
+                finish_reason: FinishReason::Stop,
             })
         }
     }

@@ -10,8 +10,10 @@ use async_trait::async_trait;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use tokio::sync::Semaphore;
 
-use crate::openai::{CompletionRequest, CompletionResponse};
-use crate::{Accounting, ChatModel, ChatRequest, ChatResponse, ClientConfig, LlmError};
+use chat::openai::{CompletionRequest, CompletionResponse};
+use chat::{ChatError, ChatModel, ChatRequest, ChatResponse};
+
+use crate::{Accounting, ClientConfig, LlmError};
 
 /// How much of an unexpected response body goes into an error message.
 const BODY_SNIPPET_CHARS: usize = 200;
@@ -20,7 +22,9 @@ const BODY_SNIPPET_CHARS: usize = 200;
 /// llama.cpp's server, DashScope compatible mode, OpenAI, `masksearch llm serve`).
 ///
 /// Transient failures (connection errors, timeouts, 408/429/5xx, malformed JSON, an empty
-/// `choices` list) are retried on the next endpoint after a back-off; other 4xx fail at once.
+/// `choices` list) are retried on the next endpoint after a back-off; other 4xx fail at once:
+/// 400/413/422 as [`ChatError::Invalid`] (the request itself is wrong), the rest (401, 403,
+/// 404: a wrong key, URL or model name) as [`ChatError::Unavailable`].
 pub struct OpenAiClient {
     config: ClientConfig,
     endpoints: Vec<String>,
@@ -52,6 +56,9 @@ struct Failure {
 }
 
 enum Retry {
+    /// The endpoint refuses this request as it is.
+    Invalid,
+    /// The endpoint cannot serve us (wrong key, URL or model): trying again will not help.
     No,
     /// After the usual back-off, or after the server's `Retry-After` when it sent one.
     Yes(Option<Duration>),
@@ -70,10 +77,10 @@ impl OpenAiClient {
     /// Validates the config and reads the API key from the environment variable it names.
     pub fn new(config: ClientConfig) -> Result<Self, LlmError> {
         if config.base_urls.is_empty() {
-            return Err(LlmError::Config("no base URL given".to_string()));
+            return Err(LlmError::NoEndpoint);
         }
         if config.model.is_empty() {
-            return Err(LlmError::Config("no model name given".to_string()));
+            return Err(LlmError::NoModelName);
         }
         let endpoints = config
             .base_urls
@@ -84,11 +91,7 @@ impl OpenAiClient {
             None => None,
             Some(var) => match std::env::var(var) {
                 Ok(key) if !key.trim().is_empty() => Some(ApiKey(key.trim().to_string())),
-                _ => {
-                    return Err(LlmError::Config(format!(
-                        "environment variable {var} (the API key) is not set or empty"
-                    )));
-                }
+                _ => return Err(LlmError::MissingApiKey { var: var.clone() }),
             },
         };
         let timeout = config.request_timeout();
@@ -96,7 +99,7 @@ impl OpenAiClient {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .build()
-            .map_err(|e| LlmError::Config(format!("building the HTTP client: {e}")))?;
+            .map_err(|e| LlmError::HttpClient(e.to_string()))?;
         Ok(OpenAiClient {
             permits: Semaphore::new(config.max_concurrency.max(1)),
             config,
@@ -144,12 +147,11 @@ impl OpenAiClient {
         let bytes = response.bytes().await.map_err(|e| self.describe(&e))?;
         if !status.is_success() {
             let message = format!("HTTP {status}: {}", snippet(&bytes));
-            let transient =
-                status.as_u16() == 408 || status.as_u16() == 429 || status.is_server_error();
-            let retry = if transient {
-                Retry::Yes(retry_after)
-            } else {
-                Retry::No
+            let retry = match status.as_u16() {
+                408 | 429 => Retry::Yes(retry_after),
+                _ if status.is_server_error() => Retry::Yes(retry_after),
+                400 | 413 | 422 => Retry::Invalid,
+                _ => Retry::No,
             };
             return Err(Failure { message, retry });
         }
@@ -190,9 +192,9 @@ impl ChatModel for OpenAiClient {
         &self.config.model
     }
 
-    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ChatError> {
         let body = serde_json::to_vec(&CompletionRequest::from_chat(&self.config.model, request))
-            .map_err(|e| LlmError::InvalidRequest(e.to_string()))?;
+            .map_err(|e| ChatError::Invalid(e.to_string()))?;
         let attempts = self.config.max_attempts.max(1);
         let mut history = Vec::new();
         let mut last_endpoint = String::new();
@@ -204,8 +206,8 @@ impl ChatModel for OpenAiClient {
                     .permits
                     .acquire()
                     .await
-                    .map_err(|_| LlmError::Endpoint {
-                        endpoint: url.to_string(),
+                    .map_err(|_| ChatError::Unavailable {
+                        backend: url.to_string(),
                         message: "client is shutting down".to_string(),
                     })?;
                 self.accounting.http_request(attempt > 0);
@@ -221,6 +223,10 @@ impl ChatModel for OpenAiClient {
             tracing::debug!(endpoint = url, attempt, error = %failure.message, "chat attempt failed");
             history.push(format!("[{}] {url}: {}", attempt + 1, failure.message));
             let wait = match failure.retry {
+                Retry::Invalid => {
+                    self.accounting.failed_call();
+                    return Err(ChatError::Invalid(format!("{url}: {}", failure.message)));
+                }
                 Retry::No => break,
                 Retry::Yes(_) if attempt + 1 == attempts => break,
                 Retry::Yes(Some(after)) => after.min(self.config.max_backoff()),
@@ -234,8 +240,8 @@ impl ChatModel for OpenAiClient {
             history.len(),
             history.join("; ")
         );
-        Err(LlmError::Endpoint {
-            endpoint: last_endpoint,
+        Err(ChatError::Unavailable {
+            backend: last_endpoint,
             message,
         })
     }
@@ -243,12 +249,13 @@ impl ChatModel for OpenAiClient {
 
 /// `…/chat/completions` for a base URL; a URL without a path gets `/v1`.
 fn completions_url(base: &str) -> Result<String, LlmError> {
-    let url = reqwest::Url::parse(base.trim())
-        .map_err(|e| LlmError::Config(format!("base URL {base:?}: {e}")))?;
+    let bad = |reason: String| LlmError::BadBaseUrl {
+        url: base.to_string(),
+        reason,
+    };
+    let url = reqwest::Url::parse(base.trim()).map_err(|e| bad(e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(LlmError::Config(format!(
-            "base URL {base:?}: scheme must be http or https"
-        )));
+        return Err(bad("the scheme must be http or https".to_string()));
     }
     let trimmed = url.as_str().trim_end_matches('/');
     if trimmed.ends_with("/chat/completions") {

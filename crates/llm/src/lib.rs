@@ -1,29 +1,28 @@
-//! One `ChatModel` abstraction for every LLM step: an OpenAI-compatible HTTP client and, behind the
-//! `local` feature, a GGUF model run in-process on CPU by llama.cpp.
+//! The LLM backends behind the `chat` seam: an OpenAI-compatible HTTP client, a response cache
+//! and, behind the `local` feature, a GGUF model run in-process on CPU by llama.cpp.
 //!
 //! `llm` knows nothing of passages, search or agents: messages in, text and token counts out.
+//! Crates that only use models depend on `chat`, not on this crate; the binary wires a backend
+//! from here into them.
 //!
 //! - [`OpenAiClient`]: any OpenAI-compatible endpoint(s), with retries, back-off and bounded
 //!   concurrency; keys only from an environment variable named in [`ClientConfig`].
-//! - [`CachedModel`]: a persistent (redb) response cache in front of any [`ChatModel`].
+//! - [`CachedModel`]: a persistent (redb) response cache in front of any [`chat::ChatModel`].
 //! - [`Accounting`]: requests, retries, cache hits and tokens of a run.
-//! - `LocalModel` (feature `local`): llama.cpp in-process; also a [`TokenScorer`].
+//! - `LocalModel` (feature `local`): llama.cpp in-process; also a [`chat::TokenScorer`].
 
 mod accounting;
 mod cache;
 mod client;
 mod config;
+mod error;
 #[cfg(feature = "local")]
 mod local;
-mod model;
-pub mod openai;
 
 pub use accounting::{Accounting, AccountingSnapshot};
 pub use cache::{CachedModel, cache_key};
 pub use client::OpenAiClient;
 pub use config::{CacheConfig, CachePolicy, ClientConfig};
+pub use error::LlmError;
 #[cfg(feature = "local")]
 pub use local::{LocalConfig, LocalModel, LocalTimings};
-pub use model::{
-    ChatModel, ChatRequest, ChatResponse, LlmError, Message, Role, TokenScorer, Usage,
-};

@@ -13,6 +13,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use async_trait::async_trait;
+use chat::{
+    ChatError, ChatModel, ChatRequest, ChatResponse, FinishReason, LogProb, PieceSink, TokenScorer,
+    Usage,
+};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
@@ -25,8 +29,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
 
-use crate::openai::role_name;
-use crate::{Accounting, ChatModel, ChatRequest, ChatResponse, LlmError, TokenScorer, Usage};
+use crate::{Accounting, LlmError};
 
 /// How to load and run a local GGUF model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,7 +103,7 @@ impl fmt::Debug for LocalModel {
     }
 }
 
-type ChatResult = Result<(ChatResponse, LocalTimings), LlmError>;
+type ChatResult = Result<(ChatResponse, LocalTimings), ChatError>;
 
 enum Job {
     Chat {
@@ -111,7 +114,7 @@ enum Job {
     Score {
         context: String,
         continuation: String,
-        reply: SyncSender<Result<(f64, usize), LlmError>>,
+        reply: SyncSender<Result<LogProb, ChatError>>,
     },
 }
 
@@ -123,7 +126,7 @@ struct Loaded {
 }
 
 /// llama.cpp's backend may be initialised once per process.
-fn backend() -> Result<&'static LlamaBackend, LlmError> {
+fn backend() -> Result<&'static LlamaBackend, String> {
     static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
     BACKEND
         .get_or_init(|| {
@@ -133,7 +136,7 @@ fn backend() -> Result<&'static LlamaBackend, LlmError> {
             LlamaBackend::init().map_err(|e| e.to_string())
         })
         .as_ref()
-        .map_err(|e| LlmError::Local(format!("initialising llama.cpp: {e}")))
+        .map_err(|e| format!("initialising llama.cpp: {e}"))
 }
 
 impl LocalModel {
@@ -141,19 +144,20 @@ impl LocalModel {
     pub fn load(config: LocalConfig) -> Result<Self, LlmError> {
         let path = &config.model_path;
         if !path.is_file() {
-            return Err(LlmError::Local(format!(
-                "model file {} not found",
-                path.display()
-            )));
+            return Err(LlmError::ModelNotFound { path: path.clone() });
         }
-        let backend = backend()?;
+        let load_error = |message: String| LlmError::ModelLoad {
+            path: path.clone(),
+            message,
+        };
+        let backend = backend().map_err(load_error)?;
         let llama = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
-            .map_err(|e| LlmError::Local(format!("loading {}: {e}", path.display())))?;
+            .map_err(|e| load_error(e.to_string()))?;
         let template = match llama.chat_template(None) {
             Ok(t) => t,
             Err(e) => {
                 tracing::warn!(model = %path.display(), "no chat template in the GGUF ({e}); using ChatML");
-                LlamaChatTemplate::new("chatml").map_err(|e| LlmError::Local(e.to_string()))?
+                LlamaChatTemplate::new("chatml").map_err(|e| load_error(e.to_string()))?
             }
         };
         let context_size = config.context_size.min(llama.n_ctx_train()).max(16);
@@ -179,10 +183,11 @@ impl LocalModel {
             std::thread::Builder::new()
                 .name(format!("llm-local-{i}"))
                 .spawn(move || run_worker(&loaded, context_size, threads, &queue, ready_tx))
-                .map_err(|e| LlmError::Local(format!("starting worker thread: {e}")))?;
+                .map_err(|e| load_error(format!("starting worker thread: {e}")))?;
             ready_rx
                 .recv()
-                .map_err(|_| LlmError::Local("worker thread died while starting".into()))??;
+                .map_err(|_| load_error("worker thread died while starting".into()))?
+                .map_err(load_error)?;
         }
         Ok(LocalModel {
             name,
@@ -212,22 +217,45 @@ impl LocalModel {
         self.submit(request, None).await
     }
 
-    async fn submit(
-        &self,
-        request: &ChatRequest,
-        tokens: Option<UnboundedSender<String>>,
-    ) -> ChatResult {
-        let (reply, answer) = oneshot::channel();
+    fn failed(&self, message: &str) -> ChatError {
+        ChatError::Failed {
+            backend: self.name.clone(),
+            message: message.to_string(),
+        }
+    }
+
+    /// Queues the request and waits for its answer, handing streamed pieces to `sink`. When
+    /// this future is dropped (an HTTP client went away) or `sink` says nobody listens, the
+    /// worker notices at its next token and stops.
+    async fn submit(&self, request: &ChatRequest, sink: Option<PieceSink<'_>>) -> ChatResult {
+        let (reply, mut answer) = oneshot::channel();
+        let (tokens, mut pieces) = tokio::sync::mpsc::unbounded_channel();
         self.jobs
             .send(Job::Chat {
                 request: request.clone(),
-                tokens,
+                tokens: sink.is_some().then_some(tokens),
                 reply,
             })
-            .map_err(|_| LlmError::Local("all worker threads have stopped".into()))?;
-        let result = answer
-            .await
-            .map_err(|_| LlmError::Local("worker thread dropped the request".into()))?;
+            .map_err(|_| self.failed("all worker threads have stopped"))?;
+        let result = loop {
+            tokio::select! {
+                biased;
+                Some(piece) = pieces.recv() => {
+                    if sink.is_some_and(|sink| !sink(&piece)) {
+                        // Closing the channel tells the worker to stop.
+                        pieces.close();
+                    }
+                }
+                result = &mut answer => break result,
+            }
+        };
+        // Pieces sent just before the answer.
+        while let Ok(piece) = pieces.try_recv() {
+            if let Some(sink) = sink {
+                sink(&piece);
+            }
+        }
+        let result = result.map_err(|_| self.failed("worker thread dropped the request"))?;
         if let Ok((response, _)) = &result {
             self.accounting.tokens(response.usage);
         }
@@ -241,20 +269,24 @@ impl ChatModel for LocalModel {
         &self.name
     }
 
-    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ChatError> {
         Ok(self.submit(request, None).await?.0)
     }
 
     async fn chat_stream(
         &self,
         request: &ChatRequest,
-        tokens: UnboundedSender<String>,
-    ) -> Result<ChatResponse, LlmError> {
-        Ok(self.submit(request, Some(tokens)).await?.0)
+        sink: PieceSink<'_>,
+    ) -> Result<ChatResponse, ChatError> {
+        Ok(self.submit(request, Some(sink)).await?.0)
     }
 }
 
 impl TokenScorer for LocalModel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Blocks the calling thread until a worker has scored the text; call it from plain threads
     /// (or `spawn_blocking`), not from an async task.
     ///
@@ -264,7 +296,7 @@ impl TokenScorer for LocalModel {
         &self,
         context: &str,
         continuation: &str,
-    ) -> Result<(f64, usize), LlmError> {
+    ) -> Result<LogProb, ChatError> {
         let (reply, answer) = mpsc::sync_channel(1);
         let job = Job::Score {
             context: context.to_string(),
@@ -273,10 +305,10 @@ impl TokenScorer for LocalModel {
         };
         self.jobs
             .send(job)
-            .map_err(|_| LlmError::Local("all worker threads have stopped".into()))?;
+            .map_err(|_| self.failed("all worker threads have stopped"))?;
         answer
             .recv()
-            .map_err(|_| LlmError::Local("worker thread dropped the request".into()))?
+            .map_err(|_| self.failed("worker thread dropped the request"))?
     }
 }
 
@@ -285,7 +317,7 @@ fn run_worker(
     context_size: u32,
     threads: i32,
     queue: &Mutex<Receiver<Job>>,
-    ready: SyncSender<Result<(), LlmError>>,
+    ready: SyncSender<Result<(), String>>,
 ) {
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(context_size))
@@ -297,7 +329,7 @@ fn run_worker(
         loaded
             .llama
             .new_context(backend, params)
-            .map_err(|e| LlmError::Local(format!("creating a llama.cpp context: {e}")))
+            .map_err(|e| format!("creating a llama.cpp context: {e}"))
     });
     let mut ctx = match created {
         Ok(ctx) => ctx,
@@ -319,7 +351,10 @@ fn run_worker(
                 tokens,
                 reply,
             } => {
-                let result = guarded(|| generate(&mut ctx, loaded, &request, tokens.as_ref()));
+                let listening =
+                    || !reply.is_closed() && tokens.as_ref().is_none_or(|t| !t.is_closed());
+                let result =
+                    guarded(|| generate(&mut ctx, loaded, &request, tokens.as_ref(), &listening));
                 let _ = reply.send(result);
             }
             Job::Score {
@@ -336,36 +371,37 @@ fn run_worker(
 
 /// Turns a panic inside llama-cpp-2 into an error for that one request; the worker lives on
 /// (its context is cleared before every job).
-fn guarded<T>(f: impl FnOnce() -> Result<T, LlmError>) -> Result<T, LlmError> {
+fn guarded<T>(f: impl FnOnce() -> Result<T, ChatError>) -> Result<T, ChatError> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<String>()
             .cloned()
             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_default();
-        Err(LlmError::Local(format!(
-            "llama.cpp worker panicked: {what}"
-        )))
+        Err(local_err("llama.cpp worker panicked")(what))
     })
 }
 
-fn local_err(what: &str) -> impl Fn(String) -> LlmError + '_ {
-    move |e| LlmError::Local(format!("{what}: {e}"))
+fn local_err(what: &str) -> impl Fn(String) -> ChatError + '_ {
+    move |e| ChatError::Failed {
+        backend: "local model".to_string(),
+        message: format!("{what}: {e}"),
+    }
 }
 
-fn render_prompt(loaded: &Loaded, request: &ChatRequest) -> Result<String, LlmError> {
+fn render_prompt(loaded: &Loaded, request: &ChatRequest) -> Result<String, ChatError> {
     let messages = request
         .messages
         .iter()
         .map(|m| {
-            LlamaChatMessage::new(role_name(m.role).to_string(), m.content.clone())
-                .map_err(|e| LlmError::InvalidRequest(format!("message content: {e}")))
+            LlamaChatMessage::new(m.role.as_str().to_string(), m.content.clone())
+                .map_err(|e| ChatError::Invalid(format!("message content: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     loaded
         .llama
         .apply_chat_template(&loaded.template, &messages, true)
-        .map_err(|e| LlmError::Local(format!("applying the chat template: {e}")))
+        .map_err(|e| local_err("applying the chat template")(e.to_string()))
 }
 
 /// Feeds `tokens` (positions from 0) in batches; asks for logits where `want_logits(pos)` and
@@ -375,7 +411,7 @@ fn decode_tokens(
     tokens: &[LlamaToken],
     want_logits: impl Fn(usize) -> bool,
     mut on_logits: impl FnMut(usize, &[f32]),
-) -> Result<(), LlmError> {
+) -> Result<(), ChatError> {
     let n_batch = (ctx.n_batch() as usize).max(1);
     let mut batch = LlamaBatch::new(n_batch, 1);
     for (chunk_index, chunk) in tokens.chunks(n_batch).enumerate() {
@@ -414,6 +450,7 @@ fn generate(
     loaded: &Loaded,
     request: &ChatRequest,
     tokens: Option<&UnboundedSender<String>>,
+    listening: &dyn Fn() -> bool,
 ) -> ChatResult {
     ctx.clear_kv_cache();
     let prompt = render_prompt(loaded, request)?;
@@ -421,7 +458,7 @@ fn generate(
     let prompt_tokens = vocab.tokenize(prompt.as_bytes(), true, true);
     let n_ctx = ctx.n_ctx() as usize;
     if prompt_tokens.is_empty() || prompt_tokens.len() >= n_ctx {
-        return Err(LlmError::InvalidRequest(format!(
+        return Err(ChatError::Invalid(format!(
             "the prompt is {} tokens; the model's context holds {n_ctx}",
             prompt_tokens.len()
         )));
@@ -442,7 +479,7 @@ fn generate(
     let mut utf8 = Utf8Decoder::default();
     let mut batch = LlamaBatch::new(1, 1);
     let mut generated = 0;
-    let mut finish = "length";
+    let mut finish = FinishReason::Length;
     let mut hit_stop_sequence = false;
     let emit = |piece: String| {
         if let (Some(tokens), false) = (tokens, piece.is_empty()) {
@@ -450,9 +487,12 @@ fn generate(
         }
     };
     while generated < budget {
+        if !listening() {
+            return Err(ChatError::Cancelled);
+        }
         let token = sampler.sample(ctx, logits_index);
         if vocab.is_eog(token) {
-            finish = "stop";
+            finish = FinishReason::Stop;
             break;
         }
         generated += 1;
@@ -460,7 +500,7 @@ fn generate(
         let (safe, stopped) = stops.push(&text);
         emit(safe);
         if stopped {
-            finish = "stop";
+            finish = FinishReason::Stop;
             hit_stop_sequence = true;
             break;
         }
@@ -493,7 +533,7 @@ fn generate(
             prompt_tokens: prompt_tokens.len() as u64,
             completion_tokens: generated as u64,
         },
-        finish_reason: finish.to_string(),
+        finish_reason: finish,
     };
     Ok((response, timings))
 }
@@ -503,7 +543,7 @@ fn score(
     loaded: &Loaded,
     context: &str,
     continuation: &str,
-) -> Result<(f64, usize), LlmError> {
+) -> Result<LogProb, ChatError> {
     ctx.clear_kv_cache();
     let vocab = loaded.llama.vocab();
     let head = context.trim_end();
@@ -514,11 +554,11 @@ fn score(
     }
     let continuation_tokens = vocab.tokenize(tail.as_bytes(), false, false);
     if continuation_tokens.is_empty() {
-        return Ok((0.0, 0));
+        return Ok(LogProb::default());
     }
     let n_ctx = ctx.n_ctx() as usize;
     if continuation_tokens.len() >= n_ctx {
-        return Err(LlmError::InvalidRequest(format!(
+        return Err(ChatError::Invalid(format!(
             "the continuation is {} tokens; the model's context holds {n_ctx}",
             continuation_tokens.len()
         )));
@@ -539,7 +579,10 @@ fn score(
         |pos| pos >= first && pos + 1 < all.len(),
         |pos, logits| total += log_softmax_at(logits, all[pos + 1].0 as usize),
     )?;
-    Ok((total, all.len() - 1 - first))
+    Ok(LogProb {
+        sum: total,
+        tokens: all.len() - 1 - first,
+    })
 }
 
 /// `ln p(index)` under the softmax of `logits`.

@@ -6,10 +6,8 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use llm::{
-    Accounting, CacheConfig, CachePolicy, CachedModel, ChatModel, ChatRequest, ClientConfig,
-    Message, OpenAiClient,
-};
+use chat::{ChatModel, ChatRequest, Message};
+use llm::{Accounting, CacheConfig, CachePolicy, CachedModel, ClientConfig, OpenAiClient};
 use support::{FaultServer, Reply};
 
 fn config(base_urls: Vec<String>) -> ClientConfig {

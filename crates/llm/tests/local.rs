@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use llm::{ChatModel, ChatRequest, LocalConfig, LocalModel, Message, TokenScorer};
+use chat::{ChatModel, ChatRequest, Message, TokenScorer};
+use llm::{LocalConfig, LocalModel};
 
 /// One model for the whole test binary (llama.cpp's backend is process-wide anyway).
 fn model() -> Arc<LocalModel> {
@@ -40,15 +41,16 @@ fn greedy(prompt: &str, max_tokens: u32) -> ChatRequest {
 #[tokio::test]
 async fn streamed_pieces_add_up_to_the_reply() {
     let model = model();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let pieces = std::sync::Mutex::new(Vec::new());
+    let sink = |p: &str| {
+        pieces.lock().unwrap().push(p.to_string());
+        true
+    };
     let response = model
-        .chat_stream(&greedy("Tell me about the sea.", 24), tx)
+        .chat_stream(&greedy("Tell me about the sea.", 24), &sink)
         .await
         .unwrap();
-    let mut pieces = Vec::new();
-    while let Some(p) = rx.recv().await {
-        pieces.push(p);
-    }
+    let pieces = pieces.into_inner().unwrap();
     assert!(pieces.len() > 1, "{pieces:?}");
     assert_eq!(pieces.concat(), response.text);
     assert_eq!(
@@ -78,7 +80,7 @@ async fn prompts_longer_than_the_context_are_rejected() {
         .chat(&greedy(&"word ".repeat(3000), 4))
         .await
         .unwrap_err();
-    assert!(matches!(err, llm::LlmError::InvalidRequest(_)), "{err}");
+    assert!(matches!(err, chat::ChatError::Invalid(_)), "{err}");
 }
 
 #[tokio::test]
@@ -94,24 +96,20 @@ async fn the_completion_never_overflows_the_context() {
 #[test]
 fn continuation_logprob_scores_tokens() {
     let model = model();
-    let (paris, n) = model
-        .continuation_logprob("The capital of France is", " Paris")
-        .unwrap();
+    let score = |context: &str, continuation: &str| {
+        let lp = model.continuation_logprob(context, continuation).unwrap();
+        (lp.sum, lp.tokens)
+    };
+    let (paris, n) = score("The capital of France is", " Paris");
     assert!(n >= 1 && paris < 0.0, "{paris} over {n}");
-    let (odd, _) = model
-        .continuation_logprob("The capital of France is", " xylophone")
-        .unwrap();
+    let (odd, _) = score("The capital of France is", " xylophone");
     assert!(paris > odd, "Paris {paris} vs xylophone {odd}");
     // Trailing space of the context belongs to the continuation: same tokens, same score.
-    let (moved, m) = model
-        .continuation_logprob("The capital of France is ", "Paris")
-        .unwrap();
+    let (moved, m) = score("The capital of France is ", "Paris");
     assert_eq!((moved, m), (paris, n));
-    let (longer, k) = model
-        .continuation_logprob("The capital of France is", " Paris, a city on the Seine.")
-        .unwrap();
+    let (longer, k) = score("The capital of France is", " Paris, a city on the Seine.");
     assert!(k > n && longer < paris);
-    assert_eq!(model.continuation_logprob("abc", "").unwrap(), (0.0, 0));
-    let (from_nothing, j) = model.continuation_logprob("", "Hello world").unwrap();
+    assert_eq!(score("abc", ""), (0.0, 0));
+    let (from_nothing, j) = score("", "Hello world");
     assert!(j >= 2 && from_nothing < 0.0);
 }

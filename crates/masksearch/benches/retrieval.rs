@@ -12,7 +12,6 @@ use std::{
 
 use formats::Passage;
 use index::{Bm25Index, BuildConfig};
-use search::Searcher;
 use serde_json::{Value, json};
 
 fn repo(rel: &str) -> PathBuf {
@@ -55,7 +54,13 @@ fn bench_indexing(passages: &[Passage], dir: &Path) -> f64 {
             ..BuildConfig::default()
         };
         let started = Instant::now();
-        index::build(dir, passages.iter().cloned(), &config, |_| {}).expect("build");
+        index::build(
+            dir,
+            passages.iter().cloned().map(Ok::<_, std::io::Error>),
+            &config,
+            |_| {},
+        )
+        .expect("build");
         best = best.max(rate(passages.len(), started.elapsed()));
     }
     best
@@ -63,11 +68,11 @@ fn bench_indexing(passages: &[Passage], dir: &Path) -> f64 {
 
 fn bench_batches(index: &Bm25Index, questions: &[String], k: usize) -> f64 {
     let batch: Vec<String> = questions.iter().cycle().take(512).cloned().collect();
-    index.batch_search(&batch, k).expect("warm-up");
+    index.query_batch(&batch, k).expect("warm-up");
     let rounds = 8;
     let started = Instant::now();
     for _ in 0..rounds {
-        index.batch_search(&batch, k).expect("search");
+        index.query_batch(&batch, k).expect("search");
     }
     rate(rounds * batch.len(), started.elapsed())
 }

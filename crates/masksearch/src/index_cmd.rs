@@ -2,7 +2,7 @@
 
 use std::{path::PathBuf, time::Instant};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow};
 use formats::{FormatError, Passage};
 use indicatif::HumanCount;
 
@@ -32,39 +32,30 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut reader = formats::read_jsonl::<Passage>(&args.passages)
-        .with_context(|| "cannot read passages; create them with `masksearch ingest`")?;
+    let reader = formats::read_jsonl::<Passage>(&args.passages)
+        .context("cannot read passages; create them with `masksearch ingest`")?;
     let defaults = ::index::BuildConfig::default();
     let config = ::index::BuildConfig {
         language: args.language,
         threads: args.threads.unwrap_or(defaults.threads),
-        source: args.passages.display().to_string(),
+        origin: args.passages.display().to_string(),
         overwrite: args.overwrite,
         ..defaults
     };
     let bar = progress::bar(None, "passages");
     let mut skipped = 0u64;
-    let mut fatal: Option<FormatError> = None;
-    let passages = std::iter::from_fn(|| {
-        loop {
-            match reader.next()? {
-                Ok(p) => return Some(p),
-                Err(e @ FormatError::BadLine { .. }) if args.skip_bad => {
-                    tracing::warn!("skipped: {e}");
-                    skipped += 1;
-                }
-                Err(e) => {
-                    fatal = Some(e);
-                    return None;
-                }
-            }
+    // A malformed line is skipped and counted with --skip-bad; otherwise it abandons the build.
+    let passages = reader.filter(|item| match item {
+        Err(e @ FormatError::BadLine { .. }) if args.skip_bad => {
+            tracing::warn!("skipped: {e}");
+            skipped += 1;
+            false
         }
+        _ => true,
     });
-    let report = ::index::build(&args.out, passages, &config, |n| bar.set_position(n))?;
+    let built = ::index::build(&args.out, passages, &config, |n| bar.set_position(n));
     bar.finish_and_clear();
-    if let Some(e) = fatal {
-        bail!("{e} (pass --skip-bad to skip malformed lines; the index was not written)");
-    }
+    let report = built.map_err(|e| explain(e, &args))?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
         "index: {} passages indexed in {secs:.1} s ({} passages/s), {skipped} malformed lines skipped → {}",
@@ -73,4 +64,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// The build error with what it means for the user's files and what to do.
+fn explain(e: ::index::IndexError, args: &Args) -> anyhow::Error {
+    let out = args.out.display();
+    match e {
+        ::index::IndexError::Exists { .. } => {
+            anyhow!("{e}\n  hint: pass --overwrite to replace it once the new index is complete")
+        }
+        ::index::IndexError::Input(_) => {
+            let kept = if args.out.exists() {
+                format!("the index at {out} is unchanged")
+            } else {
+                format!("nothing was written to {out}")
+            };
+            anyhow!(
+                "{e}\n  the build was abandoned; {kept}\n  hint: pass --skip-bad to skip and count malformed lines"
+            )
+        }
+        other => anyhow::Error::new(other).context(format!("building the index {out}")),
+    }
 }

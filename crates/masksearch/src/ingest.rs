@@ -48,7 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .iter()
         .map(|path| corpus::open(path, &config))
         .collect::<Result<Vec<Source>, _>>()?;
-    let mut out = RunLog::open(&args.out, false)?;
+    let mut out = RunLog::create(&args.out)?;
     let mut manifest = RunManifest {
         command: "ingest".into(),
         version: env!("CARGO_PKG_VERSION").into(),

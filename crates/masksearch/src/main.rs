@@ -6,6 +6,7 @@
 mod index_cmd;
 mod ingest;
 mod llm;
+mod models;
 mod progress;
 mod ramp;
 mod search_cmd;
@@ -62,9 +63,48 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
+            if let Some(hint) = hint(&e) {
+                eprintln!("  hint: {hint}");
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+/// What the user can do about an error the libraries report in their own terms.
+fn hint(e: &anyhow::Error) -> Option<&'static str> {
+    e.chain().find_map(|cause| {
+        if let Some(e) = cause.downcast_ref::<formats::FormatError>() {
+            return match e {
+                formats::FormatError::ManifestMismatch { .. } => {
+                    Some("write to a new --out, or pass --overwrite to start over")
+                }
+                _ => None,
+            };
+        }
+        if let Some(e) = cause.downcast_ref::<::ramp::RampError>() {
+            return match e {
+                ::ramp::RampError::Resume { .. } => {
+                    Some("write to a new --out, or pass --overwrite to start over")
+                }
+                _ => None,
+            };
+        }
+        if let Some(e) = cause.downcast_ref::<corpus::CorpusError>() {
+            return match e {
+                corpus::CorpusError::UnknownFormat { .. } => {
+                    Some("pass --format xml|contents|passages|pages|kilt|dir")
+                }
+                _ => None,
+            };
+        }
+        match cause.downcast_ref::<::index::IndexError>()? {
+            ::index::IndexError::NotAnIndex { .. } => {
+                Some("build one with `masksearch index --passages FILE --out DIR`")
+            }
+            _ => None,
+        }
+    })
 }
 
 fn run(command: Command) -> anyhow::Result<()> {

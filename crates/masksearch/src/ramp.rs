@@ -1,24 +1,15 @@
 //! `masksearch ramp`: generate RAMP (masked passage) samples from passages, and
 //! `masksearch ramp stats FILE`: print the stats of any RAMP file.
 
-use std::{
-    path::{Path, PathBuf},
-    sync::Arc,
-};
+use std::path::PathBuf;
 
-use ::llm::{
-    CacheConfig, CachePolicy, CachedModel, ChatModel, ClientConfig, OpenAiClient, TokenScorer,
-};
-use ::ramp::{
-    JsonlPassages, LevelMix, PassageSource, RampConfig, RampError, RampStats, RunOptions, SpanSet,
-};
+use ::llm::CachePolicy;
+use ::ramp::{LevelMix, RampConfig, RampStats, RunOptions, SpanSet};
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
-use formats::{FormatError, Passage, Shard};
+use formats::{JsonlPassages, PassageSource, Shard};
 
-use crate::progress;
-
-/// The embedded default model, relative to the current directory (fetched by scripts/setup.sh).
+use crate::{models, progress};
 
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -70,22 +61,10 @@ struct GenerateArgs {
     /// `ext.source` of every record.
     #[arg(long, default_value = "wiki")]
     source: String,
-    /// OpenAI-compatible base URL for `--spans llm` (e.g. http://127.0.0.1:8001/v1).
-    #[arg(long, value_name = "URL", requires = "llm_model")]
-    llm_base_url: Vec<String>,
-    /// Model name sent to the endpoint.
-    #[arg(long, value_name = "NAME")]
-    llm_model: Option<String>,
-    /// Name of the environment variable holding the endpoint's API key.
-    #[arg(long, value_name = "VAR")]
-    api_key_env: Option<String>,
-    /// Local GGUF model: scores difficulty, and extracts spans when no --llm-base-url is given
-    /// [default: assets/models/SmolLM2-135M-Instruct.Q4_1.gguf].
-    #[arg(long, value_name = "PATH")]
-    model: Option<PathBuf>,
-    /// LLM requests in flight at once.
-    #[arg(long, default_value_t = 8)]
-    llm_concurrency: usize,
+    /// The model for `--spans llm` (endpoints, or the local model) and `--difficulty ppl`
+    /// (always the local model).
+    #[command(flatten)]
+    model: models::ModelArgs,
     /// Response cache for LLM extraction [default: <out>.llm-cache.redb, so a resumed run
     /// replays the answers it already got].
     #[arg(long, value_name = "PATH")]
@@ -126,7 +105,7 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         source: args.source.clone(),
         shard: args.shard.unwrap_or(Shard::ALL),
     };
-    let (model, scorer) = models(&args, &config, &out)?;
+    let models = open_models(&args, &config, &out)?;
     let bar = progress::bar(None, "passages");
     let on_chunk = |stats: &RampStats| {
         bar.set_position(stats.run.get("input_records").copied().unwrap_or(0));
@@ -136,15 +115,16 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         out: out.clone(),
         resume: !args.overwrite,
         chunk_size: args.chunk_size,
-        model,
-        scorer,
-        llm_concurrency: args.llm_concurrency,
+        model: models.chat,
+        scorer: models.scorer,
+        llm_concurrency: args.model.concurrency,
         progress: &on_chunk,
     };
     let source: Box<dyn PassageSource> = if passages.is_dir() {
-        let index = ::index::Bm25Index::open(&passages)
-            .with_context(|| format!("opening {} as an index", passages.display()))?;
-        Box::new(IndexPassages(passages.clone(), index))
+        Box::new(
+            ::index::Bm25Index::open(&passages)
+                .with_context(|| format!("opening {} as an index", passages.display()))?,
+        )
     } else {
         Box::new(JsonlPassages(passages.clone()))
     };
@@ -173,98 +153,28 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The chat model for `--spans llm` and the scorer for `--difficulty ppl`.
-type Models = (Option<Arc<dyn ChatModel>>, Option<Arc<dyn TokenScorer>>);
-
-fn models(args: &GenerateArgs, config: &RampConfig, out: &Path) -> anyhow::Result<Models> {
-    let wants_llm = config.spans.kinds().any(|k| k == ::ramp::SpanKind::Llm);
-    let remote = !args.llm_base_url.is_empty();
-    let needs_local = config.difficulty || (wants_llm && !remote);
-    let local = if needs_local {
-        Some(load_local(args.model.as_deref())?)
-    } else {
-        None
-    };
-    let scorer: Option<Arc<dyn TokenScorer>> = match (&local, config.difficulty) {
-        (Some(l), true) => Some(Arc::clone(&l.1)),
-        _ => None,
-    };
-    if !wants_llm {
-        return Ok((None, scorer));
+/// The chat model for `--spans llm` (behind a response cache, so a resumed run replays the
+/// answers it already got) and the scorer for `--difficulty ppl`.
+fn open_models(
+    args: &GenerateArgs,
+    config: &RampConfig,
+    out: &std::path::Path,
+) -> anyhow::Result<models::Models> {
+    let wants_llm = config.spans.contains(::ramp::SpanKind::Llm);
+    let mut opened = args.model.open(wants_llm, config.difficulty, 1)?;
+    if let Some(chat) = opened.chat.take() {
+        let cache = args.cache.clone().unwrap_or_else(|| {
+            let mut name = out.as_os_str().to_owned();
+            name.push(".llm-cache.redb");
+            PathBuf::from(name)
+        });
+        opened.chat = Some(models::with_cache(
+            chat,
+            &cache,
+            CachePolicy::Deterministic,
+            &opened.accounting,
+            true,
+        )?);
     }
-    let chat: Arc<dyn ChatModel> = if remote {
-        let Some(name) = &args.llm_model else {
-            bail!("--llm-base-url needs --llm-model NAME")
-        };
-        let mut client = ClientConfig {
-            base_urls: args.llm_base_url.clone(),
-            model: name.clone(),
-            ..ClientConfig::default()
-        };
-        client.api_key_env = args.api_key_env.clone();
-        client.max_concurrency = args.llm_concurrency.max(1);
-        Arc::new(OpenAiClient::new(client)?)
-    } else {
-        match &local {
-            Some(l) => Arc::clone(&l.0),
-            None => {
-                bail!("--spans llm needs --llm-base-url URL --llm-model NAME, or a local --model")
-            }
-        }
-    };
-    let cache = args.cache.clone().unwrap_or_else(|| {
-        let mut name = out.as_os_str().to_owned();
-        name.push(".llm-cache.redb");
-        PathBuf::from(name)
-    });
-    let cached = CachedModel::open(
-        Arc::clone(&chat),
-        &CacheConfig {
-            path: cache.clone(),
-            policy: CachePolicy::Deterministic,
-        },
-    )
-    .with_context(|| format!("opening the LLM response cache {}", cache.display()))?;
-    Ok((Some(Arc::new(cached)), scorer))
-}
-
-#[cfg(feature = "local")]
-fn load_local(path: Option<&Path>) -> anyhow::Result<(Arc<dyn ChatModel>, Arc<dyn TokenScorer>)> {
-    let path = crate::llm::model_path(path)?;
-    let model = ::llm::LocalModel::load(::llm::LocalConfig::new(&path))
-        .with_context(|| format!("loading {}", path.display()))?;
-    let model = Arc::new(model);
-    Ok((
-        Arc::clone(&model) as Arc<dyn ChatModel>,
-        model as Arc<dyn TokenScorer>,
-    ))
-}
-
-#[cfg(not(feature = "local"))]
-fn load_local(path: Option<&Path>) -> anyhow::Result<(Arc<dyn ChatModel>, Arc<dyn TokenScorer>)> {
-    crate::llm::model_path(path)?;
-    bail!(
-        "this masksearch was built without the `local` feature; use --llm-base-url URL --llm-model NAME"
-    )
-}
-
-/// The passages stored in an index, as a RAMP input.
-struct IndexPassages(PathBuf, ::index::Bm25Index);
-
-impl PassageSource for IndexPassages {
-    fn name(&self) -> String {
-        self.0.display().to_string()
-    }
-
-    fn open(
-        &self,
-    ) -> Result<Box<dyn Iterator<Item = Result<Passage, FormatError>> + Send + '_>, RampError> {
-        let path = self.name();
-        Ok(Box::new(self.1.passages().map(move |p| {
-            p.map_err(|e| FormatError::Io {
-                path: path.clone(),
-                error: std::io::Error::other(e),
-            })
-        })))
-    }
+    Ok(opened)
 }

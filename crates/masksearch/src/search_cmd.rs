@@ -3,11 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use search::Searcher;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The query (natural language; tantivy syntax such as "quoted phrases" also works).
+    /// The query: words, as a model would write them (see --query-syntax).
     query: String,
     /// Number of hits.
     #[arg(short, long, default_value_t = 5)]
@@ -17,12 +16,16 @@ pub struct Args {
     /// Print hits as JSON lines (`{"id","title","text","score"}`) instead of text.
     #[arg(long)]
     json: bool,
+    /// Read the query as tantivy query syntax ("phrases", title:x, +must, -not).
+    #[arg(long)]
+    query_syntax: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let index = ::index::Bm25Index::open(&args.index)
-        .with_context(|| format!("opening index {}", args.index.display()))?;
-    let hits = index.search(&args.query, args.k)?;
+        .with_context(|| format!("opening index {}", args.index.display()))?
+        .with_query_mode(crate::serve::query_mode(args.query_syntax));
+    let hits = index.query(&args.query, args.k)?;
     if hits.is_empty() {
         eprintln!("no hits for {:?}", args.query);
     }
@@ -34,9 +37,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "{:>2}. {:>7.3}  {} [{}]\n    {}",
                 rank + 1,
                 hit.score,
-                hit.title,
-                hit.id,
-                snippet(&hit.text, 240)
+                hit.passage.title,
+                hit.passage.id,
+                snippet(&hit.passage.text, 240)
             );
         }
     }

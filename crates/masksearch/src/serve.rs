@@ -25,11 +25,25 @@ pub struct Args {
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = server::DEFAULT_BODY_LIMIT)]
     body_limit: usize,
+    /// Read queries as tantivy query syntax ("phrases", title:x, +must, -not) instead of as
+    /// bags of words; a query that does not parse is then answered 400.
+    #[arg(long)]
+    query_syntax: bool,
+}
+
+/// `--query-syntax` as an index query mode.
+pub fn query_mode(query_syntax: bool) -> ::index::QueryMode {
+    if query_syntax {
+        ::index::QueryMode::Syntax
+    } else {
+        ::index::QueryMode::Words
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let index = ::index::Bm25Index::open(&args.index)
-        .with_context(|| format!("opening index {}", args.index.display()))?;
+        .with_context(|| format!("opening index {}", args.index.display()))?
+        .with_query_mode(query_mode(args.query_syntax));
     let passages = index.meta().passages;
     let config = RetrieveConfig {
         default_topk: args.topk,

@@ -6,8 +6,9 @@ mod common;
 
 use std::sync::Arc;
 
+use chat::{ChatModel, ChatRequest, Message};
 use common::{Served, masksearch, model};
-use llm::{ChatModel, ChatRequest, ClientConfig, Message, OpenAiClient};
+use llm::{ClientConfig, OpenAiClient};
 
 /// A client of the served model at `base_url`, with no retries.
 fn client(base_url: &str) -> OpenAiClient {
@@ -53,7 +54,7 @@ async fn the_client_drives_the_served_local_model() {
         .await
         .unwrap();
     assert_eq!(cut.usage.completion_tokens, 5);
-    assert_eq!(cut.finish_reason, "length");
+    assert_eq!(cut.finish_reason, chat::FinishReason::Length);
     assert!(
         full.text.starts_with(&cut.text),
         "greedy prefix: {:?} vs {:?}",
@@ -70,7 +71,7 @@ async fn the_client_drives_the_served_local_model() {
     request.stop = vec![stop.clone()];
     let stopped = client.chat(&request).await.unwrap();
     assert_eq!(stopped.text, full.text[..at], "stop {stop:?}");
-    assert_eq!(stopped.finish_reason, "stop");
+    assert_eq!(stopped.finish_reason, chat::FinishReason::Stop);
 
     // Several requests at once all get answers.
     let calls: Vec<_> = ["Name a colour.", "Name a fruit.", "Name an animal."]

@@ -125,11 +125,13 @@ async fn retrieve_speaks_search_r1() {
     let top = &hits[0];
     assert!(top["score"].as_f64().expect("score") > 0.0);
     let doc = top["document"].as_object().expect("document");
-    assert_eq!(
-        doc.len(),
-        2,
-        "document is exactly {{id, contents}}: {doc:?}"
-    );
+    // The union of Search-R1's BM25-path document {title, text, contents} and its dense-path
+    // corpus row {id, contents}: clients of either find what they read.
+    let mut keys: Vec<&str> = doc.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["contents", "id", "text", "title"], "{doc:?}");
+    assert_eq!(doc["title"], "Pavia Cathedral");
+    assert!(top["score"].is_f64(), "scores are JSON doubles: {top}");
     let contents = doc["contents"].as_str().expect("contents");
     assert!(contents.starts_with("\"Pavia Cathedral\"\n"), "{contents}");
     // wiki-18 ids are 0-based line numbers of the corpus file; clients index the corpus by them.
@@ -144,6 +146,59 @@ async fn retrieve_speaks_search_r1() {
     assert_eq!(
         line["contents"], doc["contents"],
         "contents byte-identical to the corpus"
+    );
+}
+
+/// Every hit's `contents` is the corpus line's own string, byte for byte, also for the wiki-18
+/// lines whose title is not quoted (rebuilding `"Title"\ntext` would add quotes there).
+#[tokio::test]
+async fn retrieve_returns_contents_byte_identical_to_the_corpus() {
+    let served = serve();
+    let client = reqwest::Client::new();
+    let corpus: Vec<Value> = std::fs::read_to_string(testdata("wiki18-sample-1000.jsonl"))
+        .expect("fixture")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let unquoted: Vec<&Value> = corpus
+        .iter()
+        .filter(|l| !l["contents"].as_str().unwrap().starts_with('"'))
+        .take(20)
+        .collect();
+    assert!(unquoted.len() >= 10, "the fixture has unquoted titles");
+    // Query each by its own first words; check every hit of every answer.
+    let queries: Vec<String> = unquoted
+        .iter()
+        .map(|l| {
+            let text = l["contents"].as_str().unwrap().split_once('\n').unwrap().1;
+            text.split_whitespace()
+                .take(12)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let (status, body) = post(
+        &client,
+        &served.url,
+        json!({"queries": queries, "topk": 5, "return_scores": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let mut found_unquoted = 0;
+    for (hits, wanted) in body["result"].as_array().unwrap().iter().zip(&unquoted) {
+        for hit in hits.as_array().unwrap() {
+            let doc = &hit["document"];
+            let id: usize = doc["id"].as_str().unwrap().parse().unwrap();
+            assert_eq!(doc["contents"], corpus[id]["contents"], "id {id}");
+            if doc["id"] == wanted["id"] {
+                found_unquoted += 1;
+            }
+        }
+    }
+    assert!(
+        found_unquoted >= 10,
+        "{found_unquoted} of {}",
+        unquoted.len()
     );
 }
 

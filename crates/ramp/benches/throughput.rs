@@ -12,11 +12,8 @@
 
 use std::{path::PathBuf, sync::Mutex, time::Instant};
 
-use formats::{FormatError, Passage, Shard};
-use ramp::{
-    JsonlPassages, Lang, LevelMix, PassageSource, RampConfig, RampError, RampStats, RunOptions,
-    SpanSet,
-};
+use formats::{FormatError, JsonlPassages, Passage, PassageSource, Passages, Shard};
+use ramp::{Lang, LevelMix, RampConfig, RampStats, RunOptions, SpanSet};
 
 /// The demo corpus, repeated with fresh ids (`r<round>:<id>`) up to `total` passages.
 struct Repeated {
@@ -28,9 +25,7 @@ impl PassageSource for Repeated {
     fn name(&self) -> String {
         format!("wiki-summaries x {}", self.total)
     }
-    fn open(
-        &self,
-    ) -> Result<Box<dyn Iterator<Item = Result<Passage, FormatError>> + Send + '_>, RampError> {
+    fn open(&self) -> Result<Passages<'_>, FormatError> {
         let n = self.base.len();
         Ok(Box::new((0..self.total).map(move |i| {
             let p = &self.base[i % n];

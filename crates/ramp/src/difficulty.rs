@@ -12,7 +12,7 @@
 //!   chosen mask is already replaced by `[mask]`, i.e. what the model faces when it fills
 //!   the masks left to right. `ext.difficulty` is the mean over the masks.
 
-use llm::{LlmError, TokenScorer};
+use chat::{ChatError, LogProb, TokenScorer};
 
 use crate::{
     mask::{Prepared, mask_text},
@@ -25,24 +25,23 @@ fn split_at_span(text: &str, start: usize, end: usize) -> (&str, &str) {
     (context, &text[context.len()..end])
 }
 
-/// Negative log-likelihood of the span given the text before it: (total nats, tokens).
-fn nll(
+/// Log-likelihood of the span given the text before it.
+fn logprob(
     scorer: &dyn TokenScorer,
     text: &str,
     start: usize,
     end: usize,
-) -> Result<(f64, usize), LlmError> {
+) -> Result<LogProb, ChatError> {
     let (context, continuation) = split_at_span(text, start, end);
-    let (logprob, tokens) = scorer.continuation_logprob(context, continuation)?;
-    Ok((-logprob, tokens))
+    scorer.continuation_logprob(context, continuation)
 }
 
 /// Replaces each candidate's weight by its pre-score (total NLL; a tiny floor keeps spans
 /// the model predicts perfectly drawable).
-pub fn prescore(scorer: &dyn TokenScorer, prepared: &mut Prepared) -> Result<(), LlmError> {
+pub fn prescore(scorer: &dyn TokenScorer, prepared: &mut Prepared) -> Result<(), ChatError> {
     for c in &mut prepared.candidates {
-        let (total, _) = nll(scorer, &prepared.text, c.span.start, c.span.end)?;
-        c.weight = total.max(1e-6);
+        let lp = logprob(scorer, &prepared.text, c.span.start, c.span.end)?;
+        c.weight = (-lp.sum).max(1e-6);
     }
     Ok(())
 }
@@ -52,7 +51,7 @@ pub fn score_chosen(
     scorer: &dyn TokenScorer,
     prepared: &Prepared,
     chosen: &[usize],
-) -> Result<Vec<f64>, LlmError> {
+) -> Result<Vec<f64>, ChatError> {
     let spans: Vec<Span> = chosen
         .iter()
         .map(|&i| prepared.candidates[i].span)
@@ -63,12 +62,8 @@ pub fn score_chosen(
         let masked_before = mask_text(before, &spans[..n]);
         // The span itself ends `before`, unmasked.
         let end = masked_before.len();
-        let (total, tokens) = nll(scorer, &masked_before, end - (span.end - span.start), end)?;
-        scores.push(if tokens == 0 {
-            0.0
-        } else {
-            total / tokens as f64
-        });
+        let lp = logprob(scorer, &masked_before, end - (span.end - span.start), end)?;
+        scores.push(lp.mean_nll());
     }
     Ok(scores)
 }
@@ -84,17 +79,24 @@ mod tests {
     struct Recorder(Mutex<Vec<(String, String)>>);
 
     impl TokenScorer for Recorder {
+        fn name(&self) -> &str {
+            "recorder"
+        }
+
         fn continuation_logprob(
             &self,
             context: &str,
             continuation: &str,
-        ) -> Result<(f64, usize), LlmError> {
+        ) -> Result<LogProb, ChatError> {
             self.0
                 .lock()
                 .unwrap()
                 .push((context.to_string(), continuation.to_string()));
             let words = continuation.split_whitespace().count();
-            Ok((-(continuation.len() as f64), words))
+            Ok(LogProb {
+                sum: -(continuation.len() as f64),
+                tokens: words,
+            })
         }
     }
 
@@ -106,6 +108,7 @@ mod tests {
             title: String::new(),
             text: text.into(),
             anchors: vec![],
+            original_contents: None,
         };
         let span = |s: &str| {
             let start = text.find(s).unwrap();

@@ -14,7 +14,7 @@
 //! small tokenizer (never evaluated). Each entity must be a short string that occurs verbatim,
 //! as whole words, in the passage; everything else is counted and dropped.
 
-use llm::{ChatRequest, Message};
+use chat::{ChatRequest, Message};
 
 use crate::{
     Lang,
@@ -89,6 +89,7 @@ pub fn request(paragraph: &str, lang: Lang, seed: u64) -> ChatRequest {
         // The few-shot format: a model that goes on writes the next example.
         stop: vec!["\nParagraph:".into(), "\n段落：".into()],
         seed: Some(seed),
+        ..ChatRequest::default()
     }
 }
 

@@ -2,7 +2,7 @@
 //! masks some of them and keeps the original passage as the answer.
 //!
 //! `ramp` never reads corpora in their raw formats, never talks to a model except through the
-//! `llm` traits, and never decides how samples are trained on: it takes `Passage`s and writes
+//! `chat` traits, and never decides how samples are trained on: it takes `Passage`s and writes
 //! `RampSample`s.
 //!
 //! The pieces, in the order a passage meets them:
@@ -29,7 +29,7 @@ use std::{fmt, str::FromStr};
 
 pub use curriculum::LevelMix;
 pub use mask::{MaskConfig, Outcome, Skip, fill_masks};
-pub use run::{JsonlPassages, PassageSource, RampConfig, RunOptions, RunReport, run};
+pub use run::{RampConfig, RunOptions, RunReport, run};
 pub use spans::{Gazetteer, Span, SpanKind, SpanSet};
 pub use stats::RampStats;
 
@@ -44,7 +44,7 @@ pub enum RampError {
     #[error("{path}: {message}")]
     Resume { path: String, message: String },
     #[error("model: {0}")]
-    Model(#[from] llm::LlmError),
+    Model(#[from] chat::ChatError),
 }
 
 /// The language of the passages: picks the instruction, the LLM prompt and the date/number

@@ -395,6 +395,7 @@ mod tests {
             title: title.into(),
             text: text.into(),
             anchors: vec![],
+            original_contents: None,
         }
     }
 

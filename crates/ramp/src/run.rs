@@ -26,8 +26,8 @@ use std::{
     sync::Arc,
 };
 
-use formats::{FormatError, Passage, RampSample, RunLog, RunManifest, Shard};
-use llm::{ChatModel, LlmError, TokenScorer};
+use chat::{ChatError, ChatModel, TokenScorer};
+use formats::{FormatError, Passage, PassageSource, RampSample, RunLog, RunManifest, Shard};
 use rand::SeedableRng;
 use rayon::prelude::*;
 use serde_json::{Value, json};
@@ -40,31 +40,6 @@ use crate::{
     spans::{self, Gazetteer, Span, SpanKind, SpanSet},
     stats::{RampStats, counter},
 };
-
-/// A stream of passages that can be opened more than once (the title gazetteer needs a first
-/// pass).
-pub trait PassageSource: Sync {
-    /// What the manifest records as the input.
-    fn name(&self) -> String;
-    fn open(
-        &self,
-    ) -> Result<Box<dyn Iterator<Item = Result<Passage, FormatError>> + Send + '_>, RampError>;
-}
-
-/// A passages JSONL file (as written by `masksearch ingest`).
-#[derive(Debug, Clone)]
-pub struct JsonlPassages(pub PathBuf);
-
-impl PassageSource for JsonlPassages {
-    fn name(&self) -> String {
-        self.0.display().to_string()
-    }
-    fn open(
-        &self,
-    ) -> Result<Box<dyn Iterator<Item = Result<Passage, FormatError>> + Send + '_>, RampError> {
-        Ok(Box::new(formats::read_jsonl::<Passage>(&self.0)?))
-    }
-}
 
 /// The settings that decide the output (recorded in the manifest; a resume must match them).
 #[derive(Debug, Clone)]
@@ -165,7 +140,11 @@ pub fn run(
             message: "exists but has no manifest beside it, so it cannot be resumed; use --overwrite or another --out".into(),
         });
     }
-    let mut log = RunLog::open(out, options.resume)?;
+    let mut log = if options.resume {
+        RunLog::resume(out)?
+    } else {
+        RunLog::create(out)?
+    };
     let mut state = resume_state(out, previous.as_ref(), config)?;
     manifest.counts = state.stats.run.clone();
     manifest.save(&manifest_path)?;
@@ -439,7 +418,7 @@ impl Chunker<'_> {
     fn llm_answers(
         &self,
         passages: &[Passage],
-    ) -> Result<Vec<Option<Result<String, LlmError>>>, RampError> {
+    ) -> Result<Vec<Option<Result<String, ChatError>>>, RampError> {
         let (Some(model), Some(runtime)) = (&self.options.model, self.runtime) else {
             return Ok(passages.iter().map(|_| None).collect());
         };
@@ -462,7 +441,7 @@ impl Chunker<'_> {
                     (i, model.chat(&request).await.map(|r| r.text))
                 });
             }
-            let mut answers: Vec<Option<Result<String, LlmError>>> =
+            let mut answers: Vec<Option<Result<String, ChatError>>> =
                 passages.iter().map(|_| None).collect();
             while let Some(done) = tasks.join_next().await {
                 let (i, answer) =
@@ -474,9 +453,15 @@ impl Chunker<'_> {
         // An endpoint that stays down after its retries stops the run (resume picks it up);
         // a request the model rejects is this passage's problem.
         for answer in answers.iter().flatten() {
-            if let Err(e @ (LlmError::Endpoint { .. } | LlmError::Cache { .. })) = answer {
-                return Err(RampError::Model(LlmError::Endpoint {
-                    endpoint: self
+            if let Err(
+                e @ (ChatError::Unavailable { .. }
+                | ChatError::Busy { .. }
+                | ChatError::Failed { .. }
+                | ChatError::Cancelled),
+            ) = answer
+            {
+                return Err(RampError::Model(ChatError::Unavailable {
+                    backend: self
                         .options
                         .model
                         .as_ref()
@@ -489,7 +474,7 @@ impl Chunker<'_> {
     }
 
     /// Candidates of one passage, filtered and (with difficulty) pre-scored.
-    fn find(&self, passage: &Passage, answer: Option<Result<String, LlmError>>) -> Found {
+    fn find(&self, passage: &Passage, answer: Option<Result<String, ChatError>>) -> Found {
         let lang = self.config.lang;
         let text = passage.text.as_str();
         let mut counters = Vec::new();
@@ -560,7 +545,7 @@ impl Chunker<'_> {
     /// Draws the masks of one passage at `level` and builds its record; the second value
     /// counts a failed difficulty scoring (the sample is kept, without scores).
     fn sample(&self, prepared: &Prepared, level: usize) -> (Outcome, u64) {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(passage_seed(
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(formats::seed_for(
             self.config.seed,
             &prepared.passage_id,
         ));
@@ -576,16 +561,4 @@ impl Chunker<'_> {
         };
         (mask::build(prepared, &chosen, scores, &self.mask), failed)
     }
-}
-
-/// The seed of a passage's own random stream: run seed and passage id, mixed (FNV-1a, then
-/// SplitMix64), stable across platforms and versions.
-pub fn passage_seed(seed: u64, passage_id: &str) -> u64 {
-    let h = passage_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    let mut z = h ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }

@@ -499,6 +499,7 @@ mod tests {
                     target: "x".into(),
                 },
             ],
+            original_contents: None,
         };
         assert_eq!(surfaces(&p.text, &anchors(&p)), ["Việt Nam"]);
     }

@@ -8,9 +8,11 @@ use std::{
 };
 
 use async_trait::async_trait;
-use formats::{Passage, RampSample, RunManifest, Shard};
-use llm::{ChatModel, ChatRequest, ChatResponse, LlmError, TokenScorer, Usage};
-use ramp::{JsonlPassages, Lang, LevelMix, RampConfig, RampStats, RunOptions, SpanSet, fill_masks};
+use chat::{
+    ChatError, ChatModel, ChatRequest, ChatResponse, FinishReason, LogProb, TokenScorer, Usage,
+};
+use formats::{JsonlPassages, Passage, RampSample, RunManifest, Shard};
+use ramp::{Lang, LevelMix, RampConfig, RampStats, RunOptions, SpanSet, fill_masks};
 
 fn testdata(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -33,6 +35,7 @@ fn wiki18_passages(dir: &Path) -> PathBuf {
             title: title.to_string(),
             text: text.to_string(),
             anchors: vec![],
+            original_contents: None,
         };
         out.push_str(&serde_json::to_string(&p).unwrap());
         out.push('\n');
@@ -251,7 +254,7 @@ impl ChatModel for Scripted {
     fn name(&self) -> &str {
         "scripted"
     }
-    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ChatError> {
         let prompt = &request.messages[1].content;
         let paragraph = prompt.rsplit("Paragraph: ").next().unwrap();
         let paragraph = paragraph.strip_suffix("\nEntities:").unwrap();
@@ -270,7 +273,7 @@ impl ChatModel for Scripted {
         Ok(ChatResponse {
             text,
             usage: Usage::default(),
-            finish_reason: "stop".into(),
+            finish_reason: FinishReason::Stop,
         })
     }
 }
@@ -309,18 +312,25 @@ fn llm_answers_are_validated_and_counted() {
 struct ByLength;
 
 impl TokenScorer for ByLength {
+    fn name(&self) -> &str {
+        "by-length"
+    }
+
     fn continuation_logprob(
         &self,
         _context: &str,
         continuation: &str,
-    ) -> Result<(f64, usize), LlmError> {
+    ) -> Result<LogProb, ChatError> {
         if continuation.contains("Fail") {
-            return Err(LlmError::Local("scripted failure".into()));
+            return Err(ChatError::Failed {
+                backend: "by-length".into(),
+                message: "scripted failure".into(),
+            });
         }
-        Ok((
-            -(continuation.len() as f64),
-            continuation.split_whitespace().count().max(1),
-        ))
+        Ok(LogProb {
+            sum: -(continuation.len() as f64),
+            tokens: continuation.split_whitespace().count().max(1),
+        })
     }
 }
 

@@ -1,47 +1,59 @@
 //! The `Searcher` trait every search backend implements, the `SearchHit` it returns, and the
 //! Search-R1 `/retrieve` wire types.
 //!
-//! `search` holds no index and does no ranking of its own: backends (the tantivy index, remote
-//! servers) live elsewhere and are seen by agents and servers only through this trait.
+//! `search` holds no index, ranks nothing and opens no connection: backends (the tantivy index,
+//! remote servers, web search) live elsewhere and are seen by agents and servers only through
+//! this trait.
 
 mod wire;
 
+use formats::Passage;
 pub use wire::{RetrieveDocument, RetrieveHit, RetrieveRequest, RetrieveResponse};
 
-/// One ranked result.
+/// One ranked result: the passage and its score (higher is better; scales differ by backend).
+///
+/// Serialised flat, as `{"id", "title", "text", "score"}`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SearchHit {
-    pub id: String,
-    pub title: String,
-    pub text: String,
-    pub score: f32,
+    #[serde(flatten)]
+    pub passage: Passage,
+    pub score: f64,
 }
 
-impl SearchHit {
-    /// The Search-R1 `contents` string: `"Title"\ntext`, quotes kept.
-    pub fn contents(&self) -> String {
-        format!("\"{}\"\n{}", self.title, self.text)
-    }
-}
-
+/// Why a search failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
-    #[error("search backend: {0}")]
-    Backend(String),
+    /// The query cannot be run as written (query syntax that does not parse, for a backend
+    /// that was asked to read query syntax). Sending it again fails again.
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    /// The backend failed: an index that cannot be read, a remote server that is down.
+    #[error("{backend}: {message}")]
+    Backend { backend: String, message: String },
 }
 
-/// A search backend. Implementations are shared across threads; `batch_search` may search the
-/// queries in parallel and must return one result list per query, in query order.
+/// A search backend. Implementations are shared across tasks (`Arc<dyn Searcher>`).
+///
+/// Async because most backends wait on I/O (a remote server, a web API, a model writing
+/// documents); a backend that computes (the local index) does its work off the async runtime.
+#[async_trait::async_trait]
 pub trait Searcher: Send + Sync {
-    /// The best `k` hits for `query`, best first. Any query string is valid input: a backend
-    /// that has a query syntax falls back to plain terms when the syntax does not parse.
-    fn search(&self, query: &str, k: usize) -> Result<Vec<SearchHit>, SearchError>;
+    /// What this backend is, for logs and the records that used it (e.g. `bm25:work/index`,
+    /// `remote:http://127.0.0.1:8000/retrieve`, `simulated:qwen-max`).
+    fn name(&self) -> String;
 
-    fn batch_search(
+    /// The best `k` hits of each query, best first: one list per query, in query order. By
+    /// default a query is a bag of words, as models write them: no character in it is an
+    /// operator.
+    async fn batch_search(
         &self,
         queries: &[String],
         k: usize,
-    ) -> Result<Vec<Vec<SearchHit>>, SearchError> {
-        queries.iter().map(|q| self.search(q, k)).collect()
+    ) -> Result<Vec<Vec<SearchHit>>, SearchError>;
+
+    /// The best `k` hits for one query.
+    async fn search(&self, query: &str, k: usize) -> Result<Vec<SearchHit>, SearchError> {
+        let mut results = self.batch_search(&[query.to_string()], k).await?;
+        Ok(results.pop().unwrap_or_default())
     }
 }

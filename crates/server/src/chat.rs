@@ -11,8 +11,8 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use llm::openai::{CompletionRequest, CompletionResponse};
-use llm::{ChatModel, LlmError};
+use chat::openai::{CompletionRequest, CompletionResponse};
+use chat::{ChatError, ChatModel};
 use serde_json::json;
 
 use crate::ApiError;
@@ -73,11 +73,11 @@ async fn models(State(state): State<ChatState>) -> Json<serde_json::Value> {
     }))
 }
 
-impl From<LlmError> for ApiError {
-    fn from(e: LlmError) -> Self {
+impl From<ChatError> for ApiError {
+    fn from(e: ChatError) -> Self {
         match e {
-            LlmError::InvalidRequest(message) => ApiError::bad_request(message),
-            LlmError::Endpoint { .. } => {
+            ChatError::Invalid(message) => ApiError::bad_request(message),
+            ChatError::Unavailable { .. } => {
                 tracing::error!(error = %e, "upstream model failed");
                 ApiError::new(
                     StatusCode::BAD_GATEWAY,
@@ -85,6 +85,13 @@ impl From<LlmError> for ApiError {
                     "the upstream model failed",
                 )
             }
+            ChatError::Busy {
+                retry_after_secs, ..
+            } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded_error",
+                format!("the model is busy; retry after {retry_after_secs} s"),
+            ),
             other => ApiError::internal(format_args!("chat completion failed: {other}")),
         }
     }
@@ -93,7 +100,7 @@ impl From<LlmError> for ApiError {
 #[cfg(test)]
 mod tests {
     use async_trait::async_trait;
-    use llm::{ChatRequest, ChatResponse, Usage};
+    use chat::{ChatRequest, ChatResponse, FinishReason, Usage};
 
     use super::*;
 
@@ -105,22 +112,25 @@ mod tests {
         fn name(&self) -> &str {
             "echo"
         }
-        async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ChatError> {
             let last = request
                 .messages
                 .last()
                 .map(|m| m.content.clone())
                 .unwrap_or_default();
             match last.as_str() {
-                "too long" => Err(LlmError::InvalidRequest("prompt too long".into())),
-                "crash" => Err(LlmError::Local("secret internal detail".into())),
+                "too long" => Err(ChatError::Invalid("prompt too long".into())),
+                "crash" => Err(ChatError::Failed {
+                    backend: "echo".into(),
+                    message: "secret internal detail".into(),
+                }),
                 _ => Ok(ChatResponse {
                     text: last,
                     usage: Usage {
                         prompt_tokens: 3,
                         completion_tokens: 2,
                     },
-                    finish_reason: "stop".into(),
+                    finish_reason: FinishReason::Stop,
                 }),
             }
         }

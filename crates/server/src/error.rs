@@ -6,7 +6,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use llm::openai::{ErrorDetail, ErrorResponse};
+use chat::openai::{ErrorDetail, ErrorResponse};
 
 /// The body is OpenAI's error shape, `{"error": {"message", "type"}}`, on every route.
 /// 4xx errors tell the client what was wrong; internal errors are logged and answered generically.

@@ -7,7 +7,7 @@ use axum::{
     extract::{State, rejection::JsonRejection},
     routing::post,
 };
-use search::{RetrieveHit, RetrieveRequest, RetrieveResponse, Searcher};
+use search::{RetrieveHit, RetrieveRequest, RetrieveResponse, SearchError, Searcher};
 
 use crate::ApiError;
 
@@ -83,12 +83,14 @@ async fn retrieve(
             config.max_query_bytes
         )));
     }
-    let searcher = state.searcher.clone();
-    let queries = request.queries;
-    let results = tokio::task::spawn_blocking(move || searcher.batch_search(&queries, k))
+    let results = state
+        .searcher
+        .batch_search(&request.queries, k)
         .await
-        .map_err(|e| ApiError::internal(format!("search task failed: {e}")))?
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        .map_err(|e| match e {
+            SearchError::InvalidQuery(message) => ApiError::bad_request(message),
+            backend => ApiError::internal(backend),
+        })?;
     let result = results
         .iter()
         .map(|hits| {

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ChatRequest, ChatResponse, Message, Role, Usage};
+use crate::{ChatRequest, ChatResponse, FinishReason, Message, Role, Usage};
 
 /// The request body of `POST /v1/chat/completions`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,6 +29,13 @@ pub struct CompletionRequest {
     /// Number of choices; only 1 is supported by this project's server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n: Option<u32>,
+    /// vLLM's extension: continue the final assistant message instead of opening a new turn
+    /// (sent together with `add_generation_prompt: false`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub continue_final_message: bool,
+    /// vLLM's extension: whether the template adds the assistant turn opener (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_generation_prompt: Option<bool>,
 }
 
 /// `stop` may be one string or a list.
@@ -127,7 +134,7 @@ impl CompletionRequest {
                 .messages
                 .iter()
                 .map(|m| RequestMessage {
-                    role: role_name(m.role).to_string(),
+                    role: m.role.as_str().to_string(),
                     content: Content::Text(m.content.clone()),
                 })
                 .collect(),
@@ -138,6 +145,8 @@ impl CompletionRequest {
             seed: request.seed,
             stream: false,
             n: None,
+            continue_final_message: request.continue_final_message,
+            add_generation_prompt: request.continue_final_message.then_some(false),
         }
     }
 
@@ -148,6 +157,17 @@ impl CompletionRequest {
         }
         if self.messages.is_empty() {
             return Err("`messages` must not be empty".to_string());
+        }
+        if self.continue_final_message {
+            if self.add_generation_prompt == Some(true) {
+                return Err(
+                    "continue_final_message and add_generation_prompt cannot both be true"
+                        .to_string(),
+                );
+            }
+            if self.messages.last().is_some_and(|m| m.role != "assistant") {
+                return Err("continue_final_message needs an assistant message last".to_string());
+            }
         }
         let messages = self
             .messages
@@ -173,6 +193,7 @@ impl CompletionRequest {
             max_tokens: self.max_tokens.or(self.max_completion_tokens),
             stop: stop.into_iter().filter(|s| !s.is_empty()).collect(),
             seed: self.seed,
+            continue_final_message: self.continue_final_message,
         })
     }
 }
@@ -201,7 +222,7 @@ impl CompletionResponse {
                     role: "assistant".to_string(),
                     content: Some(response.text.clone()),
                 },
-                finish_reason: Some(response.finish_reason.clone()),
+                finish_reason: Some(response.finish_reason.as_str().to_string()),
             }],
             usage: Some(WireUsage {
                 prompt_tokens: response.usage.prompt_tokens,
@@ -225,16 +246,8 @@ impl CompletionResponse {
                 prompt_tokens: usage.prompt_tokens,
                 completion_tokens: usage.completion_tokens,
             },
-            finish_reason: choice.finish_reason.unwrap_or_else(|| "stop".to_string()),
+            finish_reason: FinishReason::from_openai(choice.finish_reason.as_deref()),
         })
-    }
-}
-
-pub(crate) fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::System => "system",
-        Role::User => "user",
-        Role::Assistant => "assistant",
     }
 }
 
@@ -259,12 +272,34 @@ mod tests {
             max_tokens: Some(7),
             stop: vec!["\n".into()],
             seed: Some(3),
+            continue_final_message: false,
         };
         let wire = CompletionRequest::from_chat("m", &request);
         let json = serde_json::to_string(&wire).unwrap();
         let back: CompletionRequest = serde_json::from_str(&json).unwrap();
         assert_eq!(back.to_chat().unwrap(), request);
         assert!(!json.contains("stream"), "{json}");
+        assert!(!json.contains("continue_final_message"), "{json}");
+    }
+
+    #[test]
+    fn continuation_is_sent_the_way_vllm_reads_it() {
+        let request = ChatRequest {
+            messages: vec![Message::user("q"), Message::assistant("<think>")],
+            continue_final_message: true,
+            ..ChatRequest::default()
+        };
+        let json = serde_json::to_value(CompletionRequest::from_chat("m", &request)).unwrap();
+        assert_eq!(json["continue_final_message"], true);
+        assert_eq!(json["add_generation_prompt"], false);
+        let back: CompletionRequest = serde_json::from_value(json).unwrap();
+        assert_eq!(back.to_chat().unwrap(), request);
+        let bad = r#"{"messages":[{"role":"user","content":"x"}],"continue_final_message":true}"#;
+        let err = serde_json::from_str::<CompletionRequest>(bad)
+            .unwrap()
+            .to_chat()
+            .unwrap_err();
+        assert!(err.contains("assistant message last"), "{err}");
     }
 
     #[test]
@@ -305,7 +340,7 @@ mod tests {
             .into_chat()
             .unwrap();
         assert_eq!(chat.text, "");
-        assert_eq!(chat.finish_reason, "stop");
+        assert_eq!(chat.finish_reason, FinishReason::Stop);
         let empty = r#"{"choices":[]}"#;
         assert!(
             serde_json::from_str::<CompletionResponse>(empty)

@@ -1,0 +1,44 @@
+//! The fields of a masksearch index.
+
+use tantivy::schema::{
+    Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+};
+
+use crate::Language;
+
+/// `id` (exact, stored), `title` and `text` (analysed, stored), and `contents` (stored only,
+/// set when the input's own Search-R1 `contents` string would not be rebuilt exactly).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fields {
+    pub id: Field,
+    pub title: Field,
+    pub text: Field,
+    /// Absent in indexes built before the field existed.
+    pub contents: Option<Field>,
+}
+
+pub(crate) fn schema(language: Language) -> Schema {
+    let mut builder = Schema::builder();
+    let analysed = TextOptions::default().set_stored().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(language.tokenizer_name())
+            .set_index_option(IndexRecordOption::WithFreqs),
+    );
+    builder.add_text_field("id", STRING | STORED);
+    builder.add_text_field("title", analysed.clone());
+    builder.add_text_field("text", analysed);
+    builder.add_text_field("contents", STORED);
+    builder.build()
+}
+
+impl Fields {
+    /// The fields of `schema` (an index's own schema, as built by [`schema`]).
+    pub(crate) fn of(schema: &Schema) -> tantivy::Result<Fields> {
+        Ok(Fields {
+            id: schema.get_field("id")?,
+            title: schema.get_field("title")?,
+            text: schema.get_field("text")?,
+            contents: schema.get_field("contents").ok(),
+        })
+    }
+}

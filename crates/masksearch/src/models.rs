@@ -1,0 +1,199 @@
+//! Model flags and wiring shared by every command that talks to a model: a local GGUF file run
+//! in-process, or OpenAI-compatible endpoints, behind an optional response cache.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ::llm::{Accounting, CacheConfig, CachePolicy, CachedModel, ClientConfig, OpenAiClient};
+use anyhow::{Context as _, bail};
+use chat::{ChatModel, TokenScorer};
+
+/// The embedded default model, relative to the current directory (fetched by scripts/setup.sh).
+const DEFAULT_MODEL: &str = "assets/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+/// The local GGUF model and how to run it.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LocalArgs {
+    /// GGUF model run in-process [default: assets/models/SmolLM2-135M-Instruct.Q4_1.gguf].
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// Local model: CPU threads per worker [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Local model: context window in tokens (prompt + completion).
+    #[arg(long, default_value_t = 4096)]
+    pub context_size: u32,
+}
+
+/// Which model answers: OpenAI-compatible endpoints when `--base-url` is given, else the local
+/// GGUF model (which also scores difficulty where a command asks for it).
+#[derive(clap::Args, Debug, Clone)]
+pub struct ModelArgs {
+    #[command(flatten)]
+    pub local: LocalArgs,
+    /// OpenAI-compatible base URL (e.g. http://127.0.0.1:8001/v1); repeat for round-robin.
+    #[arg(long = "base-url", alias = "llm-base-url", value_name = "URL")]
+    pub base_urls: Vec<String>,
+    /// Model name sent to the endpoints (e.g. qwen-max).
+    #[arg(long, alias = "llm-model", value_name = "NAME", requires = "base_urls")]
+    pub model_name: Option<String>,
+    /// Name of the environment variable that holds the API key (e.g. DASHSCOPE_API_KEY).
+    #[arg(long, value_name = "VAR", requires = "base_urls")]
+    pub api_key_env: Option<String>,
+    /// Model requests in flight at once.
+    #[arg(long, alias = "llm-concurrency", default_value_t = 8)]
+    pub concurrency: usize,
+}
+
+/// What a command asked for: a chat model, a token scorer, or both (one local model serves
+/// both when no endpoint is given).
+pub struct Models {
+    pub chat: Option<Arc<dyn ChatModel>>,
+    pub scorer: Option<Arc<dyn TokenScorer>>,
+    pub accounting: Arc<Accounting>,
+}
+
+impl ModelArgs {
+    /// Opens what the command needs: a chat model (endpoints, or the local model) and/or a
+    /// scorer (always the local model). `workers` local requests decode at once.
+    pub fn open(&self, chat: bool, scorer: bool, workers: usize) -> anyhow::Result<Models> {
+        let accounting = Arc::new(Accounting::default());
+        let remote = !self.base_urls.is_empty();
+        let local = if scorer || (chat && !remote) {
+            Some(self.local.load(workers, &accounting)?)
+        } else {
+            None
+        };
+        let chat_model: Option<Arc<dyn ChatModel>> = if !chat {
+            None
+        } else if remote {
+            Some(Arc::new(self.client(&accounting)?))
+        } else {
+            local.as_ref().map(Local::chat)
+        };
+        Ok(Models {
+            chat: chat_model,
+            scorer: local.filter(|_| scorer).as_ref().map(Local::scorer),
+            accounting,
+        })
+    }
+
+    fn client(&self, accounting: &Arc<Accounting>) -> anyhow::Result<OpenAiClient> {
+        let Some(name) = &self.model_name else {
+            bail!("--base-url needs --model-name (the model id the endpoint serves)");
+        };
+        let config = ClientConfig {
+            base_urls: self.base_urls.clone(),
+            model: name.clone(),
+            api_key_env: self.api_key_env.clone(),
+            max_concurrency: self.concurrency.max(1),
+            ..ClientConfig::default()
+        };
+        Ok(OpenAiClient::new(config)?.with_accounting(Arc::clone(accounting)))
+    }
+}
+
+/// Puts the response cache at `path` in front of `model`. A cache that cannot be opened (held by
+/// another run) is reported and skipped when `required` is false.
+pub fn with_cache(
+    model: Arc<dyn ChatModel>,
+    path: &Path,
+    policy: CachePolicy,
+    accounting: &Arc<Accounting>,
+    required: bool,
+) -> anyhow::Result<Arc<dyn ChatModel>> {
+    let config = CacheConfig {
+        path: path.to_path_buf(),
+        policy,
+    };
+    match CachedModel::open(Arc::clone(&model), &config) {
+        Ok(cached) => Ok(Arc::new(cached.with_accounting(Arc::clone(accounting)))),
+        Err(e) if !required => {
+            tracing::warn!("{e}; continuing without the response cache");
+            Ok(model)
+        }
+        Err(e) => Err(e).with_context(|| format!("opening the response cache {}", path.display())),
+    }
+}
+
+/// The user's response cache: `$XDG_CACHE_HOME/masksearch/llm-responses.redb`.
+pub fn default_cache_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("masksearch").join("llm-responses.redb"))
+}
+
+impl LocalArgs {
+    /// The GGUF path to load: the one given, or the default (relative to the working
+    /// directory) with a hint when it is missing.
+    pub fn path(&self) -> anyhow::Result<PathBuf> {
+        match &self.model {
+            Some(path) if path.is_file() => Ok(path.clone()),
+            Some(path) => bail!("model file {} not found", path.display()),
+            None if Path::new(DEFAULT_MODEL).is_file() => Ok(PathBuf::from(DEFAULT_MODEL)),
+            None => bail!(
+                "the default model {DEFAULT_MODEL} is missing (relative to {})\n\
+                 hint: run scripts/setup.sh from the repository root, or pass --model PATH or --base-url URL",
+                std::env::current_dir()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default()
+            ),
+        }
+    }
+}
+
+/// A loaded local model, seen as a chat model and as a scorer.
+#[cfg(feature = "local")]
+pub struct Local(Arc<::llm::LocalModel>);
+
+/// Without the `local` feature no local model can exist.
+#[cfg(not(feature = "local"))]
+pub enum Local {}
+
+#[cfg(feature = "local")]
+impl LocalArgs {
+    pub fn load(&self, workers: usize, accounting: &Arc<Accounting>) -> anyhow::Result<Local> {
+        let path = self.path()?;
+        let config = ::llm::LocalConfig {
+            threads: self.threads,
+            workers: workers.max(1),
+            context_size: self.context_size,
+            ..::llm::LocalConfig::new(&path)
+        };
+        let model = ::llm::LocalModel::load(config)?.with_accounting(Arc::clone(accounting));
+        Ok(Local(Arc::new(model)))
+    }
+}
+
+#[cfg(feature = "local")]
+impl Local {
+    pub fn chat(&self) -> Arc<dyn ChatModel> {
+        Arc::clone(&self.0) as Arc<dyn ChatModel>
+    }
+
+    pub fn scorer(&self) -> Arc<dyn TokenScorer> {
+        Arc::clone(&self.0) as Arc<dyn TokenScorer>
+    }
+}
+
+#[cfg(not(feature = "local"))]
+impl LocalArgs {
+    pub fn load(&self, _workers: usize, _: &Arc<Accounting>) -> anyhow::Result<Local> {
+        self.path()?;
+        bail!(
+            "this masksearch was built without the `local` feature; use --base-url URL --model-name NAME"
+        )
+    }
+}
+
+#[cfg(not(feature = "local"))]
+impl Local {
+    pub fn chat(&self) -> Arc<dyn ChatModel> {
+        match *self {}
+    }
+
+    pub fn scorer(&self) -> Arc<dyn TokenScorer> {
+        match *self {}
+    }
+}
