@@ -10,29 +10,7 @@ use std::ops::Range;
 
 use formats::Anchor;
 
-/// A link inside a paragraph: `text[start..end]` (bytes) links to page `target`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Link {
-    pub start: usize,
-    pub end: usize,
-    pub target: String,
-}
-
-/// A block of plain text (paragraph or list item) with its links, sorted and non-overlapping.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Paragraph {
-    pub text: String,
-    pub links: Vec<Link>,
-}
-
-impl Paragraph {
-    pub(crate) fn plain(text: impl Into<String>) -> Self {
-        Paragraph {
-            text: text.into(),
-            links: Vec::new(),
-        }
-    }
-}
+use crate::page::{Link, Paragraph};
 
 /// One passage's text and anchors (character offsets).
 #[derive(Debug, Clone, PartialEq, Eq)]

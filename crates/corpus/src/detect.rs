@@ -1,57 +1,14 @@
-//! Opening input files (decompressing `.bz2`, counting bytes for progress) and telling their
-//! format from the path and the first record.
+//! Telling an input's format from its path and its first record.
 
 use std::{
-    fs::File,
-    io::{self, BufRead, BufReader, Read},
+    io::{BufRead, BufReader, Read},
     path::Path,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
 };
 
-use crate::{CorpusError, Format};
-
-/// Bytes of input read so far (compressed bytes for `.bz2`), shared with the progress display.
-pub(crate) type Progress = Arc<AtomicU64>;
-
-/// A reader that adds what it reads to a shared counter.
-struct Counting<R> {
-    inner: R,
-    progress: Progress,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.progress.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
-pub(crate) fn is_bz2(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("bz2"))
-}
-
-/// Opens `path` as a byte stream, decompressed if it ends in `.bz2` (multi-stream files, as
-/// Wikimedia's `-multistream` dumps, included).
-pub(crate) fn open_bytes(path: &Path, progress: &Progress) -> Result<Box<dyn Read>, CorpusError> {
-    let file = File::open(path).map_err(|e| CorpusError::io(path, e))?;
-    let counting = Counting {
-        inner: file,
-        progress: Arc::clone(progress),
-    };
-    Ok(if is_bz2(path) {
-        Box::new(bzip2::read::MultiBzDecoder::new(BufReader::with_capacity(
-            1 << 16,
-            counting,
-        )))
-    } else {
-        Box::new(counting)
-    })
-}
+use crate::{
+    CorpusError, Format,
+    input::{self, BytesRead},
+};
 
 /// Detects the format of `path`: a directory is a page folder, `.xml[.bz2]` a dump, and
 /// anything else is told by its first line (`<` for XML, else the first JSON record's keys).
@@ -72,7 +29,7 @@ pub(crate) fn detect(path: &Path) -> Result<Format, CorpusError> {
         path: path.to_path_buf(),
         why: why.to_string(),
     };
-    let mut input = BufReader::new(open_bytes(path, &Progress::default())?);
+    let mut input = BufReader::new(input::open_bytes(path, &BytesRead::default())?);
     let mut line = String::new();
     loop {
         line.clear();
@@ -118,26 +75,6 @@ pub(crate) fn detect(path: &Path) -> Result<Format, CorpusError> {
             "first record has keys {keys:?}; expected contents, title+text or wikipedia_title+text"
         )));
     })
-}
-
-/// Total size in bytes of the input (a directory's files added up), for a progress bar.
-pub(crate) fn input_size(path: &Path) -> u64 {
-    let Ok(meta) = std::fs::metadata(path) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return meta.len();
-    }
-    std::fs::read_dir(path)
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter_map(|e| e.metadata().ok())
-                .filter(|m| m.is_file())
-                .map(|m| m.len())
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

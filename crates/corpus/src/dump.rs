@@ -14,8 +14,8 @@ use quick_xml::events::{BytesStart, Event};
 
 use crate::{
     CorpusError, Skip,
-    detect::{self, Progress},
-    source::{Page, Record},
+    input::{self, BytesRead},
+    page::{Page, Record},
     wikitext::{self, Namespaces},
 };
 
@@ -79,8 +79,8 @@ impl PageState {
 }
 
 impl DumpReader {
-    pub(crate) fn open(path: &Path, progress: &Progress) -> Result<DumpReader, CorpusError> {
-        let input = detect::open_bytes(path, progress)?;
+    pub(crate) fn open(path: &Path, progress: &BytesRead) -> Result<DumpReader, CorpusError> {
+        let input = input::open_bytes(path, progress)?;
         let mut xml = quick_xml::Reader::from_reader(BufReader::with_capacity(1 << 16, input));
         xml.config_mut().trim_text(false);
         xml.config_mut().check_end_names = false;
@@ -395,7 +395,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.xml");
         std::fs::write(&path, xml).unwrap();
-        DumpReader::open(&path, &Progress::default())
+        DumpReader::open(&path, &BytesRead::default())
             .unwrap()
             .map(|r| match r {
                 Ok(Record::Page(p)) => {

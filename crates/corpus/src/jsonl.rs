@@ -8,10 +8,8 @@ use serde::{Deserialize, de::DeserializeOwned};
 
 use crate::{
     CorpusError, Format, Skip,
-    chunk::Paragraph,
-    detect::{self, Progress},
-    source::{Page, Record, Records},
-    wikitext::BOILERPLATE_SECTIONS,
+    input::{self, BytesRead},
+    page::{Page, Paragraph, Record, Records, is_boilerplate_section},
 };
 
 /// An id written as a JSON string or number.
@@ -56,7 +54,7 @@ struct KiltLine {
 pub(crate) fn open(
     path: &Path,
     format: Format,
-    progress: &Progress,
+    progress: &BytesRead,
 ) -> Result<Records, CorpusError> {
     Ok(match format {
         Format::Contents => lines(path, progress, |l: ContentsLine| {
@@ -103,7 +101,7 @@ fn kilt_paragraphs(text: &[String]) -> Vec<Paragraph> {
                 .next()
                 .unwrap_or("")
                 .trim_end_matches('.');
-            skipping = BOILERPLATE_SECTIONS.contains(&top.trim().to_lowercase().as_str());
+            skipping = is_boilerplate_section(top);
             continue;
         }
         let para = match para.strip_prefix("BULLET::::") {
@@ -117,12 +115,12 @@ fn kilt_paragraphs(text: &[String]) -> Vec<Paragraph> {
     out
 }
 
-fn lines<T, F>(path: &Path, progress: &Progress, to_record: F) -> Result<Records, CorpusError>
+fn lines<T, F>(path: &Path, progress: &BytesRead, to_record: F) -> Result<Records, CorpusError>
 where
     T: DeserializeOwned + 'static,
     F: Fn(T) -> Record + 'static,
 {
-    let input = detect::open_bytes(path, progress)?;
+    let input = input::open_bytes(path, progress)?;
     let mut reader: JsonlReader<_, T> = JsonlReader::new(input, path.display().to_string());
     let path: PathBuf = path.to_path_buf();
     let mut records = 0u64;

@@ -13,7 +13,9 @@
 mod chunk;
 mod detect;
 mod dump;
+mod input;
 mod jsonl;
+mod page;
 mod pagedir;
 mod source;
 mod summary;

@@ -10,18 +10,17 @@ use std::{
 
 use crate::{
     CorpusError, Skip,
-    chunk::Paragraph,
-    detect::Progress,
-    source::{Page, Record},
+    input::BytesRead,
+    page::{Page, Paragraph, Record},
 };
 
 pub(crate) struct PageDir {
     files: std::vec::IntoIter<PathBuf>,
-    progress: Progress,
+    progress: BytesRead,
 }
 
 impl PageDir {
-    pub(crate) fn open(dir: &Path, progress: &Progress) -> Result<PageDir, CorpusError> {
+    pub(crate) fn open(dir: &Path, progress: &BytesRead) -> Result<PageDir, CorpusError> {
         let entries = fs::read_dir(dir).map_err(|e| CorpusError::io(dir, e))?;
         let mut files = Vec::new();
         for entry in entries {
@@ -34,7 +33,7 @@ impl PageDir {
         files.sort();
         Ok(PageDir {
             files: files.into_iter(),
-            progress: Progress::clone(progress),
+            progress: BytesRead::clone(progress),
         })
     }
 }

@@ -10,33 +10,13 @@ use formats::Passage;
 
 use crate::{
     Config, CorpusError, Format, Skip, Split, Summary,
-    chunk::{Link, Paragraph, chunk},
-    detect::{self, Progress},
-    dump, jsonl, pagedir,
+    chunk::chunk,
+    detect, dump,
+    input::{self, BytesRead},
+    jsonl,
+    page::{Link, Page, Paragraph, Record, Records},
+    pagedir,
 };
-
-/// A page as the readers hand it over: id, title and converted paragraphs.
-#[derive(Debug)]
-pub(crate) struct Page {
-    pub id: String,
-    pub title: String,
-    pub paragraphs: Vec<Paragraph>,
-}
-
-/// One input record, as read.
-#[derive(Debug)]
-pub(crate) enum Record {
-    Page(Page),
-    /// Already a passage (wiki-18 style): kept whole unless [`Split::Always`].
-    Passage(Passage),
-    /// Read fine but holds no article text (redirect, other namespace, …).
-    Skipped(Skip),
-    /// Bad input: skipped and counted with `skip_bad`, else reported.
-    Bad(Skip, CorpusError),
-}
-
-/// What the readers yield: `Err` is an error that ends the input (it cannot go on).
-pub(crate) type Records = Box<dyn Iterator<Item = Result<Record, CorpusError>>>;
 
 /// Opens one input (file or page folder) as a stream of passages.
 ///
@@ -46,7 +26,7 @@ pub fn open(path: &Path, config: &Config) -> Result<Source, CorpusError> {
         Some(f) => f,
         None => detect::detect(path)?,
     };
-    let progress = Progress::default();
+    let progress = BytesRead::default();
     let records: Records = match format {
         Format::Xml => Box::new(dump::DumpReader::open(path, &progress)?),
         Format::Dir => Box::new(pagedir::PageDir::open(path, &progress)?),
@@ -60,7 +40,7 @@ pub fn open(path: &Path, config: &Config) -> Result<Source, CorpusError> {
         pending: VecDeque::new(),
         summary: Summary::default(),
         progress,
-        total_bytes: detect::input_size(path),
+        total_bytes: input::input_size(path),
         done: false,
     })
 }
@@ -77,7 +57,7 @@ pub struct Source {
     config: Config,
     pending: VecDeque<Passage>,
     summary: Summary,
-    progress: Progress,
+    progress: BytesRead,
     total_bytes: u64,
     done: bool,
 }
