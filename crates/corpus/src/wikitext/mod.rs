@@ -158,6 +158,14 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn titles_with_a_colon_are_article_links() {
+        check(
+            "[[Mission: Impossible]] and [[Halo: Reach|Reach]] are titles; [[fr:Halo]] is not.",
+            "[Mission: Impossible](Mission: Impossible) and [Reach](Halo: Reach) are titles; is not.",
+        );
+    }
+
+    #[test]
     fn unbalanced_markup_does_not_eat_the_page() {
         check(
             "A {{broken template\n\nNext paragraph.",

@@ -66,14 +66,15 @@ impl Namespaces {
     }
 
     pub(super) fn kind(&self, prefix: &str) -> Option<NsKind> {
-        let prefix = prefix.trim().replace('_', " ").to_lowercase();
-        if self.file.contains(&prefix) {
+        let prefix = prefix.trim();
+        let name = prefix.replace('_', " ").to_lowercase();
+        if self.file.contains(&name) {
             Some(NsKind::File)
-        } else if self.category.contains(&prefix) {
+        } else if self.category.contains(&name) {
             Some(NsKind::Category)
-        } else if self.other.contains(&prefix) {
+        } else if self.other.contains(&name) {
             Some(NsKind::Other)
-        } else if is_interwiki(&prefix) {
+        } else if is_interwiki(prefix) {
             Some(NsKind::Interwiki)
         } else {
             None
@@ -89,8 +90,10 @@ pub(super) enum NsKind {
     Interwiki,
 }
 
-/// Language and interwiki prefixes look like `en`, `zh-yue`, `wikt`, `simple`: short, lower-case
-/// ASCII. Article titles before a colon (`Star Wars: …`) are capitalised, so they never match.
+/// Language and interwiki prefixes are written like `en`, `zh-yue`, `wikt`, `simple`: short,
+/// lower-case ASCII. Article titles before a colon (`Mission: Impossible`, `Halo: Reach`) are
+/// capitalised, so they never match — which is why the prefix is checked as written, not
+/// lower-cased (namespace names are case-insensitive, interwiki prefixes in practice are not).
 fn is_interwiki(prefix: &str) -> bool {
     (2..=12).contains(&prefix.len())
         && prefix.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
@@ -117,6 +120,8 @@ mod tests {
             ("wikt", Some(NsKind::Interwiki)),
             // Article titles before a colon are capitalised or long: not namespaces.
             ("Star Wars", None),
+            ("Mission", None),
+            ("Halo", None),
             ("x", None),
             ("-en", None),
         ];
@@ -128,6 +133,7 @@ mod tests {
     #[test]
     fn siteinfo_declarations_add_names() {
         let mut ns = Namespaces::default();
+        assert_eq!(ns.kind("Fichier"), None);
         ns.declare(6, "Fichier");
         ns.declare(-2, "Média");
         ns.declare(14, " Catégorie ");
@@ -138,5 +144,10 @@ mod tests {
         assert_eq!(ns.kind("Média"), Some(NsKind::File));
         assert_eq!(ns.kind("Catégorie"), Some(NsKind::Category));
         assert_eq!(ns.kind("Wikipédia"), Some(NsKind::Other));
+        assert_eq!(
+            ns.kind("Article"),
+            None,
+            "the main namespace is not a prefix"
+        );
     }
 }
