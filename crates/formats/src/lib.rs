@@ -1,4 +1,5 @@
-//! Record types (`Passage`, `RampSample`, `RunManifest`) and the resumable JSONL run log.
+//! Record types (`Passage`, `RampSample`, `QaExample`, `Trajectory`, `RunManifest`) and the
+//! resumable JSONL run log.
 //!
 //! `formats` never talks to the network and never knows where records come from: it only defines
 //! their shape on disk, the [`PassageSource`] seam that streams them, how a run appends them
@@ -7,17 +8,24 @@
 
 mod hash;
 mod passage;
+mod qa;
 mod ramp;
 mod runlog;
 mod shard;
 mod source;
+mod trajectory;
 
 pub use hash::{seed_for, stable_hash};
 pub use passage::{Anchor, Passage};
+pub use qa::QaExample;
 pub use ramp::{RAMP_INSTRUCTION_EN, RAMP_INSTRUCTION_ZH, RampExt, RampSample};
 pub use runlog::{JsonlReader, RunLog, RunManifest, read_jsonl};
 pub use shard::{Shard, ShardParseError};
 pub use source::{JsonlPassages, PassageSource, Passages};
+pub use trajectory::{
+    ChatmlMessage, ChatmlRecord, Note, Rejection, SearchUse, Step, StepKind, Task, TaskKind,
+    Teacher, TokenUse, Trajectory, Verdict,
+};
 
 /// Everything that can go wrong reading or writing records.
 #[derive(Debug, thiserror::Error)]
