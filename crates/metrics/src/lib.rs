@@ -1,0 +1,65 @@
+//! Scores the answers of search agents — one implementation of answer normalisation, EM / F1 /
+//! recall / sub-EM / cover-EM, Search-R1's tag grammar and format reward, and RAMP per-mask
+//! recovery, shared by the verifier, `eval`, `masksearch reward` and `/reward`.
+//!
+//! It never does I/O, never calls a model (the LLM judge lives with its callers) and never
+//! panics: every function is total over arbitrary strings, and every score is in [0, 1].
+//!
+//! # Definitions and where they come from
+//!
+//! All answer scores compare [`normalize_answer`]ed strings (Search-R1, ZeroSearch, FlashRAG and
+//! the SQuAD / HotpotQA scripts share that normalisation) and take the best over the gold
+//! aliases; with no aliases every score is 0.
+//!
+//! | score | definition | peer name |
+//! |---|---|---|
+//! | [`exact_match`] | normalised prediction == normalised alias | FlashRAG `em`, Search-R1 `em_check` |
+//! | [`sub_exact_match`] | normalised alias is a substring of the normalised prediction | FlashRAG `acc`, Search-R1 `subem_check` |
+//! | [`cover_exact_match`] | every alias token is among the prediction tokens, any order | R1-Searcher `cover_em_1` (ACC_R) |
+//! | [`token_f1`] | token F1 / precision / recall, multiset overlap, yes/no/noanswer rule | FlashRAG `f1` / `precision` / `recall` |
+//! | [`token_recall`] | share of alias tokens found in the prediction, no yes/no rule | MaskSearch's token-level recall |
+//!
+//! Differences from the peers, on purpose or by necessity:
+//! - R1-Searcher normalises differently (it also maps `_` to a space, treats `‘ ’ ´` as
+//!   punctuation, replaces punctuation with spaces instead of deleting it, and maps
+//!   `True`/`False` to yes/no); [`cover_exact_match`] applies its rule to the shared
+//!   normalisation. Its second variant, "alias tokens contiguous in the prediction, or the alias
+//!   a substring of it", is implied by the first's contiguity case and otherwise is
+//!   [`sub_exact_match`], so it has no function of its own.
+//! - FlashRAG maximises F1, precision and recall over aliases separately (kept); R1-Searcher takes
+//!   all three from the alias with the best F1.
+//! - An alias or prediction that normalises to nothing gets token scores of 0 (SQuAD v2 would
+//!   give 1 when both are empty), EM 1 only against an empty prediction, and sub-EM 1 always.
+//! - Python's `\w` and `str.isspace` are matched exactly (a table generated from Python's
+//!   `unicodedata`); lower-casing uses Rust's Unicode tables, which agree with Python's on every
+//!   character both know.
+//!
+//! `tests/golden/cases.jsonl`, written by `tests/golden/reference.py` from those definitions in
+//! plain Python, pins normalisation, every answer score, answer extraction and the format check.
+//!
+//! # Responses
+//!
+//! [`extract_answer`] takes the last `<answer>` of a response as Search-R1 does; [`check_format`]
+//! is Search-R1's tag grammar `think → (search → information → think)* → answer` with its exact
+//! notion of validity; [`format_reward`] and [`graded_reward`] are Search-R1 v0.3's graded reward.
+//!
+//! # RAMP
+//!
+//! [`score_masks`], [`score_mask_spans`] and [`score_masks_aligned`] judge each masked span on
+//! its own (see [`masks`](crate::masks) for the rules) and give the mean.
+
+mod answer;
+pub mod masks;
+mod normalize;
+mod tags;
+mod word_chars;
+
+pub use answer::{
+    Scores, TokenF1, cover_exact_match, exact_match, score, sub_exact_match, token_f1, token_recall,
+};
+pub use masks::{MASK, MaskScore, MaskScores, score_mask_spans, score_masks, score_masks_aligned};
+pub use normalize::normalize_answer;
+pub use tags::{
+    AnswerOutcome, FormatViolation, Stage, Tag, check_format, extract_answer, format_reward,
+    graded_reward,
+};

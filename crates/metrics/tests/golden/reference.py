@@ -1,0 +1,316 @@
+#!/usr/bin/env python3
+"""Reference answers for the `metrics` crate, computed the way the Python peers compute them.
+
+Regenerate (standard library only, run from the repository root):
+
+    python3 crates/metrics/tests/golden/reference.py > crates/metrics/tests/golden/cases.jsonl
+
+Every line is one JSON object with a "kind":
+- "answer": a prediction and its gold aliases, with the normalised strings and every answer score
+  (FlashRAG's em / acc / f1 / precision / recall, R1-Searcher's cover-EM, and token recall);
+- "tags": a response, the last <answer> Search-R1 would extract from it and whether Search-R1's
+  state machine calls its tag sequence valid.
+
+The definitions below are written from the peers' documented behaviour (see the crate docs), not
+copied; `tests/golden.rs` checks the Rust implementation against every line, and
+`tests/python_reference.rs` checks that this file still produces the committed `cases.jsonl`.
+Cases use only characters assigned in Unicode 13, so any Python 3.9+ writes the same file.
+"""
+
+import json
+import random
+import re
+import string
+from collections import Counter
+
+# --- the definitions -----------------------------------------------------------------------------
+
+
+def normalize(s):
+    """lower -> drop string.punctuation -> articles to a space -> collapse whitespace."""
+    s = s.lower()
+    s = "".join(ch for ch in s if ch not in set(string.punctuation))
+    s = re.sub(r"\b(a|an|the)\b", " ", s)
+    return " ".join(s.split())
+
+
+def exact_match(pred, golds):
+    p = normalize(pred)
+    return float(any(normalize(g) == p for g in golds))
+
+
+def sub_exact_match(pred, golds):
+    p = normalize(pred)
+    return float(any(normalize(g) in p for g in golds))
+
+
+def cover_exact_match(pred, golds):
+    # Tokens by split(" "), so an empty normalised gold is [""] and matches only an empty prediction.
+    pred_tokens = normalize(pred).split(" ")
+    best = 0.0
+    for g in golds:
+        if all(t in pred_tokens for t in normalize(g).split(" ")):
+            best = 1.0
+    return best
+
+
+def token_f1(pred, golds):
+    best = {"f1": 0.0, "precision": 0.0, "recall": 0.0}
+    special = ("yes", "no", "noanswer")
+    p = normalize(pred)
+    for g in golds:
+        n = normalize(g)
+        if (p in special or n in special) and p != n:
+            continue
+        pt, gt = p.split(), n.split()
+        same = sum((Counter(pt) & Counter(gt)).values())
+        if same == 0:
+            continue
+        precision = 1.0 * same / len(pt)
+        recall = 1.0 * same / len(gt)
+        f1 = (2 * precision * recall) / (precision + recall)
+        best["f1"] = max(best["f1"], f1)
+        best["precision"] = max(best["precision"], precision)
+        best["recall"] = max(best["recall"], recall)
+    return best
+
+
+def token_recall(pred, golds):
+    pt = normalize(pred).split()
+    best = 0.0
+    for g in golds:
+        gt = normalize(g).split()
+        if not gt:
+            continue
+        same = sum((Counter(pt) & Counter(gt)).values())
+        best = max(best, same / len(gt))
+    return best
+
+
+def last_answer(response):
+    found = list(re.finditer(r"<answer>(.*?)</answer>", response, re.DOTALL))
+    return found[-1].group(1).strip() if found else None
+
+
+TAGS = ("think", "search", "information", "answer")
+# (state, tag) -> next state: think -> (search -> information -> think)* -> answer.
+MOVES = {
+    ("start", "<think>"): "in_think",
+    ("information", "<think>"): "in_think",
+    ("in_think", "</think>"): "after_think",
+    ("after_think", "<search>"): "in_search",
+    ("in_search", "</search>"): "after_search",
+    ("after_search", "<information>"): "in_information",
+    ("in_information", "</information>"): "information",
+    ("after_think", "<answer>"): "in_answer",
+    ("in_answer", "</answer>"): "end",
+}
+
+
+def valid_sequence(response):
+    for tag in TAGS:
+        if response.count(f"<{tag}>") != response.count(f"</{tag}>"):
+            return False
+    state = "start"
+    for part in re.split(r"(</?(?:think|search|information|answer)>)", response):
+        if not part.strip():
+            continue
+        if re.fullmatch(r"</?(?:think|search|information|answer)>", part):
+            state = MOVES.get((state, part))
+            if state is None:
+                return False
+        elif not state.startswith("in_"):
+            return False
+    return state == "end"
+
+
+# --- the cases -----------------------------------------------------------------------------------
+
+HAND_ANSWERS = [
+    ("The Eiffel Tower", ["Eiffel Tower"]),
+    ("the eiffel tower.", ["Eiffel Tower", "La tour Eiffel"]),
+    ("A", ["a"]),
+    ("an apple", ["apple"]),
+    ("theater", ["the ater"]),
+    ("anthem", ["them"]),
+    ("The the the", [""]),
+    ("", [""]),
+    ("", ["The"]),
+    ("Paris", []),
+    ("Paris", ["", "Paris"]),
+    ("yes", ["Yes"]),
+    ("yes", ["no"]),
+    ("Yes, it is", ["yes"]),
+    ("no answer", ["noanswer"]),
+    ("noanswer", ["no answer"]),
+    ("It was 1,000,000 dollars", ["1000000"]),
+    ("3.14", ["314"]),
+    ("U.S.A.", ["USA"]),
+    ("Barack Obama and Michelle Obama", ["Obama"]),
+    ("Obama Obama", ["Barack Obama"]),
+    ("new york new york", ["New York"]),
+    ("New York", ["new york new york"]),
+    ("Saint-Étienne", ["Saint Étienne", "SaintÉtienne"]),
+    ("MÜNCHEN", ["München"]),
+    ("Straße", ["STRASSE"]),
+    ("ΟΔΥΣΣΕΥΣ", ["οδυσσευς", "οδυσσεύς"]),
+    ("İstanbul", ["istanbul", "i̇stanbul"]),
+    ("the\u00a0Beatles", ["Beatles"]),
+    ("the\u3000Beatles", ["Beatles"]),
+    ("the\x1cBeatles", ["Beatles"]),
+    ("the\u200bBeatles", ["Beatles"]),
+    ("a_b", ["ab"]),
+    ("the_end", ["end"]),
+    ("thé", ["th"]),
+    ("the\u0301 end", ["end"]),
+    ("a\u093e b", ["b"]),
+    ("Ⓐthe", ["ⓐ"]),
+    ("the½", ["½"]),
+    ("the٣", ["٣"]),
+    ("東京 the 大阪", ["東京 大阪"]),
+    ("«the» answer", ["answer"]),
+    ("“The” Answer", ["“” answer"]),
+    ("the—end", ["—end"]),
+    ("'the' end", ["end"]),
+    ("Leonardo da Vinci", ["da Vinci"]),
+    ("Leonardo", ["Leonardo da Vinci"]),
+    ("da Vinci Leonardo", ["Leonardo da Vinci"]),
+    ("party", ["art"]),
+    ("1998", ["98"]),
+    ("   ", ["  "]),
+    ("\t\n", ["the"]),
+    ("THE AN A", ["an"]),
+    ("aN An", [""]),
+    ("an an an", ["an"]),
+    ("Answer: 42", ["42", "forty-two"]),
+    ("forty two", ["forty-two"]),
+    ("fortytwo", ["forty-two"]),
+]
+
+PIECES = [
+    "a", "an", "the", "The", "A", "AN", "THE", "an", "the", "a",
+    "paris", "Paris", "London", "New", "York", "1998", "3.5", "42", "yes", "no", "noanswer",
+    "theatre", "anna", "at", "and", "then", "x",
+    " ", " ", " ", "  ", "\t", "\n", "\u00a0", "\u2003", "\u3000", "\x1c", "\x1f", "\u2028", "\u200b",
+    ".", ",", "!", "?", "'", '"', "-", "_", "(", ")", "[", "]", "{", "}", "@", "#", "$", "%", "&",
+    "*", "+", "/", ":", ";", "<", ">", "=", "\\", "^", "`", "|", "~",
+    "«", "»", "“", "”", "‘", "’", "—", "–", "…", "¿", "¡", "·",
+    "É", "é", "Ä", "ß", "ǅ", "İ", "ı", "Σ", "ΣΑ", "ς", "Ω", "Δ", "Ж", "ж", "ﬁ", "Ⅻ", "ⅻ",
+    "\u0301", "\u0308", "\u093e", "\u0915", "Ⓐ", "ⓐ", "½", "²", "٣", "߀", "東京", "大阪", "한국",
+    "😀", "🇫🇷", "\u0130the", "the\u0301", "a\u0300",
+]
+
+
+def random_text(rng, max_pieces):
+    return "".join(rng.choice(PIECES) for _ in range(rng.randint(0, max_pieces)))
+
+
+def answer_case(pred, golds):
+    f1 = token_f1(pred, golds)
+    return {
+        "kind": "answer",
+        "prediction": pred,
+        "golds": golds,
+        "normalized_prediction": normalize(pred),
+        "normalized_golds": [normalize(g) for g in golds],
+        "em": exact_match(pred, golds),
+        "acc": sub_exact_match(pred, golds),
+        "cover_em": cover_exact_match(pred, golds),
+        "f1": f1["f1"],
+        "precision": f1["precision"],
+        "recall": f1["recall"],
+        "token_recall": token_recall(pred, golds),
+    }
+
+
+HAND_TAGS = [
+    "<think>t</think><answer>a</answer>",
+    "<think>t</think><search>q</search><information>d</information><think>t</think><answer>a</answer>",
+    "  <think> t </think>\n<answer> Paris </answer>\n",
+    "<think>t</think><answer>a</answer> trailing",
+    "<think>t</think><answer>a</answer><answer>b</answer>",
+    "<answer>a</answer>",
+    "text <think>t</think><answer>a</answer>",
+    "<think>t</think> text <answer>a</answer>",
+    "<think>t</think><search>q</search><think>t</think><answer>a</answer>",
+    "<think>t</think><search>q</search><information>d</information><answer>a</answer>",
+    "<think>t<answer>a</answer></think>",
+    "<think>t</think><answer>a",
+    "<think>t</think><answer></answer>",
+    "<think></think><answer>x</answer>",
+    "<think>t</think><answer>a</answer>\x1c",
+    "<think>t</think><answer>a</answer>\u200b",
+    "<think>t</think><Answer>a</Answer><answer>b</answer>",
+    "<think>t</think><answer >a</answer>",
+    "<answer> first </answer> <answer> second </answer>",
+    "<answer>\n multi\nline \n</answer>",
+    "<answer><answer>x</answer>",
+    "<answer>x</answer></answer>",
+    "</answer><answer>x",
+    "no tags at all",
+    "",
+]
+
+TAG_PIECES = [
+    "<think>", "</think>", "<search>", "</search>", "<information>", "</information>",
+    "<answer>", "</answer>", "<think>", "</think>", "<answer>", "</answer>",
+    "<Answer>", "<answer ", "</ answer>", "<thinking>",
+    "Paris", "query", "Doc 1(Title: x) y", " ", "\n", "\n\n", "\u00a0", "\x1d", "\u200b", "",
+]
+
+
+def tags_case(response):
+    return {
+        "kind": "tags",
+        "response": response,
+        "answer": last_answer(response),
+        "valid": valid_sequence(response),
+    }
+
+
+def well_formed(rng):
+    parts = ["<think>", rng.choice(["", "plan", " why? "]), "</think>"]
+    for _ in range(rng.randint(0, 3)):
+        parts += ["\n<search>", rng.choice(["q", "who"]), "</search>"]
+        parts += ["\n\n<information>", "Doc 1(Title: x) y", "</information>\n\n"]
+        parts += ["<think>", "t", "</think>"]
+    parts += ["<answer>", rng.choice(["Paris", " the Louvre ", ""]), "</answer>"]
+    return "".join(parts)
+
+
+def mutate(rng, text):
+    """A well-formed response with one piece inserted, dropped or swapped."""
+    i = rng.randint(0, len(text))
+    op = rng.randint(0, 2)
+    if op == 0:
+        return text[:i] + rng.choice(TAG_PIECES) + text[i:]
+    for tag in rng.sample(TAG_PIECES[:8], 8):
+        if tag in text:
+            if op == 1:
+                return text.replace(tag, "", 1)
+            return text.replace(tag, rng.choice(TAG_PIECES[:8]), 1)
+    return text
+
+
+def main():
+    rng = random.Random(20261127)
+    cases = [answer_case(p, g) for p, g in HAND_ANSWERS]
+    for _ in range(300):
+        pred = random_text(rng, 12)
+        golds = [random_text(rng, 6) for _ in range(rng.randint(0, 3))]
+        if rng.random() < 0.3 and golds:
+            pred = pred + rng.choice(PIECES) + rng.choice(golds)
+        cases.append(answer_case(pred, golds))
+    cases += [tags_case(r) for r in HAND_TAGS]
+    for _ in range(100):
+        cases.append(tags_case(well_formed(rng)))
+    for _ in range(150):
+        cases.append(tags_case(mutate(rng, well_formed(rng))))
+    for _ in range(50):
+        cases.append(tags_case("".join(rng.choice(TAG_PIECES) for _ in range(rng.randint(0, 10)))))
+    for case in cases:
+        print(json.dumps(case, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
