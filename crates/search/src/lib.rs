@@ -1,13 +1,15 @@
-//! The `Searcher` trait every search backend implements, the `SearchHit` it returns, and the
-//! Search-R1 `/retrieve` wire types.
+//! The `Searcher` trait every search backend implements, the `SearchHit` it returns, the
+//! Search-R1 `/retrieve` wire types, and [`merge`] for the results of several queries.
 //!
 //! `search` holds no index, ranks nothing and opens no connection: backends (the tantivy index,
 //! remote servers, web search) live elsewhere and are seen by agents and servers only through
 //! this trait.
 
+mod merge;
 mod wire;
 
 use formats::Passage;
+pub use merge::{Duplicate, Merged, MergedHit, merge};
 pub use wire::{RetrieveDocument, RetrieveHit, RetrieveRequest, RetrieveResponse};
 
 /// One ranked result: the passage and its score (higher is better; scales differ by backend).
