@@ -119,16 +119,21 @@ pub fn score_mask_spans<S: AsRef<str>, T: AsRef<str>>(masks: &[S], spans: &[T]) 
 ///    (adjacent masks, or masks whose separating words were rewritten) share its words and are
 ///    looked for in order there; each reports the whole gap as its filler.
 ///
-/// A prediction that is only the fillers aligns to nothing, so it is searched as a whole, as
-/// [`score_masks`] does. When the passage's placeholder count differs from the number of masks
-/// (files written by the original can list a span twice but show one `[mask]`), or the
-/// alignment would exceed its size bound, the result is [`score_masks`]'s.
+/// The first `masks.len()` placeholders are the slots; any later `[mask]` is read as text, so a
+/// whole RAMP query, whose instruction ("Fill in all the [mask] and ...") has a placeholder of
+/// its own, can be passed as is. A prediction that is only the fillers aligns to nothing, so it
+/// is searched as a whole, as [`score_masks`] does. With fewer placeholders than masks (files
+/// written by the original can list a span twice but show one `[mask]`), or past the
+/// alignment's size bound, the result is [`score_masks`]'s.
 pub fn score_masks_aligned<S: AsRef<str>>(
     masks: &[S],
     masked_passage: &str,
     prediction: &str,
 ) -> MaskScores {
-    let segments: Vec<String> = masked_passage.split(MASK).map(normalize_answer).collect();
+    let segments: Vec<String> = masked_passage
+        .splitn(masks.len() + 1, MASK)
+        .map(normalize_answer)
+        .collect();
     if segments.len() != masks.len() + 1 {
         return score_masks(masks, prediction);
     }
@@ -514,6 +519,20 @@ mod tests {
             "born in [mask].",
             "born in Paris.",
             &[(true, None), (false, None)],
+        );
+    }
+
+    #[test]
+    fn a_whole_ramp_query_can_stand_for_the_passage() {
+        let query = format!(
+            "{BARTO}\n\nFill in all the [mask] and output the whole paragraph without changing its format."
+        );
+        let pred = "Andrew Barto received his B.S. with distinction in mathematics from the University of Michigan in 1970.";
+        check_aligned(
+            &["B.S.", "mathematics"],
+            &query,
+            pred,
+            &[(true, Some("bs")), (true, Some("mathematics"))],
         );
     }
 
