@@ -46,7 +46,7 @@
 //! # RAMP
 //!
 //! [`score_masks`], [`score_mask_spans`] and [`score_masks_aligned`] judge each masked span on
-//! its own (see [`masks`](crate::masks) for the rules) and give the mean.
+//! its own (see [`masks`] for the rules) and give the mean.
 
 mod answer;
 pub mod masks;

@@ -6,7 +6,8 @@
 //! and when the prediction allows several choices, the one recovering the most masks wins (ties
 //! prefer recovering earlier masks). A mask that normalises to nothing is always recovered, like
 //! an empty alias under sub-EM. Listing several candidates for a mask recovers it, as listing
-//! them in an answer raises token recall: pair these scores with exact ones where that matters.
+//! them in an answer raises token recall; where that must not pay, compare each reported
+//! `filler` with its mask by [`exact_match`](crate::exact_match).
 
 use std::iter;
 
@@ -19,7 +20,7 @@ pub const MASK: &str = "[mask]";
 
 /// The largest dynamic-programming table (cells) a scorer builds; beyond it the scorers fall
 /// back to cheaper rules, so that no input can take unbounded memory.
-const MAX_CELLS: usize = 1 << 21;
+const MAX_CELLS: usize = 1 << 20;
 
 /// Per-mask results and their mean.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,7 +121,7 @@ pub fn score_mask_spans<S: AsRef<str>, T: AsRef<str>>(masks: &[S], spans: &[T]) 
 ///    looked for in order there; each reports the whole gap as its filler.
 ///
 /// The first `masks.len()` placeholders are the slots; any later `[mask]` is read as text, so a
-/// whole RAMP query, whose instruction ("Fill in all the [mask] and ...") has a placeholder of
+/// whole RAMP query, whose instruction ("Fill in all the `[mask]` and ...") has a placeholder of
 /// its own, can be passed as is. A prediction that is only the fillers aligns to nothing, so it
 /// is searched as a whole, as [`score_masks`] does. With fewer placeholders than masks (files
 /// written by the original can list a span twice but show one `[mask]`), or past the
