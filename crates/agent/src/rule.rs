@@ -1,0 +1,275 @@
+//! The rule teacher: offline, deterministic trajectories for RAMP samples.
+//!
+//! For each mask, in order, it searches the words around the mask together with the page
+//! title, then — only if it can — the whole sentence around the mask, and keeps the first
+//! retrieved passage whose text holds the masked span as whole words. The trajectory it writes
+//! (think / search / information / … / answer) is grounded by construction: every filled mask
+//! is quoted from a retrieved document. When some mask is not found the trajectory is rejected
+//! ([`Rejection::NotGrounded`]); nothing is ever filled from the gold alone.
+//!
+//! A cold start and a baseline, not a replacement for model teachers: its reasoning is a
+//! template.
+//!
+//! [`Rejection::NotGrounded`]: formats::Rejection::NotGrounded
+
+use std::time::Instant;
+
+use formats::{Note, SearchUse, Step, StepKind, Task};
+use search::{SearchHit, Searcher};
+
+use crate::{chatml::Round, information::information_block, runtime::End};
+
+/// How the rule teacher searches.
+#[derive(Debug, Clone)]
+pub struct RuleConfig {
+    /// Documents per search.
+    pub topk: usize,
+    /// Words taken on each side of a mask for the first query.
+    pub context_words: usize,
+}
+
+impl Default for RuleConfig {
+    fn default() -> Self {
+        RuleConfig {
+            topk: 5,
+            context_words: 6,
+        }
+    }
+}
+
+/// What the rule teacher did.
+#[derive(Debug, Clone)]
+pub struct RuleOutcome {
+    pub rounds: Vec<Round>,
+    pub transcript: String,
+    pub final_text: Option<String>,
+    pub end: End,
+    pub steps: Vec<Step>,
+    pub search: SearchUse,
+    /// Masks found in a retrieved document, in order (all of them when the outcome answered).
+    pub grounded: usize,
+}
+
+/// Fills the masks of a RAMP `task` (whose page title is `title`) by searching.
+pub async fn run(
+    searcher: &dyn Searcher,
+    task: &Task,
+    title: &str,
+    config: &RuleConfig,
+) -> RuleOutcome {
+    let name = searcher.name();
+    let mut out = RuleOutcome {
+        rounds: Vec::new(),
+        transcript: String::new(),
+        final_text: None,
+        end: End::MaxTurns,
+        steps: Vec::new(),
+        search: SearchUse {
+            simulated: name.starts_with("simulated:"),
+            backend: name,
+            ..SearchUse::default()
+        },
+        grounded: 0,
+    };
+    let masked = task
+        .query
+        .rsplit_once("\n\n")
+        .map_or(task.query.as_str(), |(m, _)| m);
+    let pieces: Vec<&str> = masked.split(crate::MASK).collect();
+    // What the previous round found, said at the start of the next thought.
+    let mut found_before = String::new();
+    for (i, span) in task.masks.iter().enumerate() {
+        let n = i + 1;
+        let (before, after) = around(&pieces, i, config.context_words);
+        let plan = format!(
+            "{found_before}Mask {n} comes after \"{before}\" and before \"{after}\". I search for the words around it."
+        );
+        let mut queries = vec![join_query(&[title, &before, &after])];
+        let sentence = sentence_around(&pieces, i);
+        if sentence != queries[0] && !sentence.is_empty() {
+            queries.push(sentence);
+        }
+        let mut grounded = None;
+        for query in queries {
+            let thought = format!("<think>{plan}</think>\n<search> {query} </search>");
+            let started = Instant::now();
+            let hits = match searcher.search(&query, config.topk).await {
+                Ok(hits) => hits,
+                Err(e) => {
+                    out.end = End::SearchFailed(e.to_string());
+                    return out;
+                }
+            };
+            let block = information_block(&hits);
+            let mut step = Step::new(StepKind::Rule);
+            step.ms = started.elapsed().as_millis() as u64;
+            step.text = block.clone();
+            step.queries = vec![query.clone()];
+            step.doc_ids = hits.iter().map(|h| h.passage.id.clone()).collect();
+            if hits.is_empty() {
+                step.notes.push(Note::NoResults);
+            }
+            out.steps.push(step);
+            out.search.calls += 1;
+            out.search.queries += 1;
+            out.transcript.push_str(&thought);
+            out.transcript.push_str(&block);
+            out.rounds.push(Round::Search {
+                thought,
+                queries: vec![query],
+                information: block,
+            });
+            if let Some((doc, quote)) = hits
+                .iter()
+                .enumerate()
+                .find_map(|(j, h)| quote(h, span).map(|q| (j + 1, q)))
+            {
+                grounded = Some((doc, quote));
+                break;
+            }
+        }
+        let Some((doc, quote)) = grounded else {
+            return out;
+        };
+        out.grounded += 1;
+        found_before = format!("Doc {doc} reads \"{quote}\", so mask {n} is \"{span}\". ");
+    }
+    let answer = task.golds.first().cloned().unwrap_or_default();
+    let text = format!(
+        "<think>{found_before}All {} masks are filled from the documents.</think>\n<answer> {answer} </answer>",
+        task.masks.len()
+    );
+    out.transcript.push_str(&text);
+    out.final_text = Some(text);
+    out.end = End::Answered(answer);
+    out
+}
+
+/// Up to `n` words of text on each side of mask `i` (other masks left out).
+fn around(pieces: &[&str], i: usize, n: usize) -> (String, String) {
+    let words = |s: &str| -> Vec<String> { s.split_whitespace().map(str::to_string).collect() };
+    let before = words(pieces[i]);
+    let after = words(pieces.get(i + 1).copied().unwrap_or(""));
+    let before = before[before.len().saturating_sub(n)..].join(" ");
+    let after = after[..after.len().min(n)].join(" ");
+    (before, after)
+}
+
+/// The sentence holding mask `i`, the mask itself left out.
+fn sentence_around(pieces: &[&str], i: usize) -> String {
+    let left = pieces[i];
+    let right = pieces.get(i + 1).copied().unwrap_or("");
+    let start = left.rfind(['.', '!', '?', '\n']).map_or(0, |at| at + 1);
+    let end = right.find(['.', '!', '?', '\n']).unwrap_or(right.len());
+    join_query(&[&left[start..], &right[..end]])
+}
+
+/// Words joined by single spaces, stray punctuation dropped.
+fn join_query(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .flat_map(|p| p.split_whitespace())
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The words of `hit` around the first whole-word occurrence of `span`, if there is one.
+fn quote(hit: &SearchHit, span: &str) -> Option<String> {
+    let text = &hit.passage.text;
+    let at = whole_word(text, span)?;
+    let start = text[..at].rfind(['.', '!', '?']).map_or(0, |p| p + 1);
+    let end = text[at + span.len()..]
+        .find(['.', '!', '?'])
+        .map_or(text.len(), |p| at + span.len() + p + 1);
+    let sentence = text[start..end].trim();
+    let words: Vec<&str> = sentence.split_whitespace().collect();
+    Some(if words.len() <= 40 {
+        sentence.to_string()
+    } else {
+        format!("{} …", words[..40].join(" "))
+    })
+}
+
+/// The byte offset of the first occurrence of `needle` in `text` not glued to a letter or digit.
+fn whole_word(text: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    let glued = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    text.match_indices(needle).map(|(at, _)| at).find(|&at| {
+        !glued(text[..at].chars().next_back()) && !glued(text[at + needle.len()..].chars().next())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use formats::{Passage, TaskKind};
+
+    #[test]
+    fn context_and_sentences_skip_the_other_masks() {
+        let pieces: Vec<&str> = "Andrew Barto received his [mask] with distinction in [mask] from Michigan. He later taught."
+            .split(crate::MASK)
+            .collect();
+        assert_eq!(
+            around(&pieces, 0, 3),
+            (
+                "Barto received his".to_string(),
+                "with distinction in".to_string()
+            )
+        );
+        assert_eq!(
+            sentence_around(&pieces, 1),
+            "with distinction in from Michigan"
+        );
+    }
+
+    #[test]
+    fn spans_are_quoted_only_as_whole_words() {
+        let hit = SearchHit {
+            passage: Passage::new(
+                "1",
+                "T",
+                "He studied mathematics. In 1970 he graduated from Michigan.",
+            ),
+            score: 1.0,
+        };
+        assert_eq!(
+            quote(&hit, "1970").as_deref(),
+            Some("In 1970 he graduated from Michigan.")
+        );
+        assert_eq!(quote(&hit, "math"), None);
+        assert_eq!(whole_word("US$1 and $1", "$1"), Some(9));
+    }
+
+    #[test]
+    fn a_task_without_masks_answers_at_once() {
+        let task = Task {
+            kind: TaskKind::Ramp,
+            query: "x".into(),
+            golds: vec!["x".into()],
+            masks: vec![],
+        };
+        struct Never;
+        #[async_trait::async_trait]
+        impl Searcher for Never {
+            fn name(&self) -> String {
+                "never".into()
+            }
+            async fn batch_search(
+                &self,
+                _: &[String],
+                _: usize,
+            ) -> Result<Vec<Vec<SearchHit>>, search::SearchError> {
+                unreachable!("nothing to search")
+            }
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let out = rt.block_on(run(&Never, &task, "T", &RuleConfig::default()));
+        assert_eq!(out.end, End::Answered("x".into()));
+    }
+}

@@ -1,0 +1,438 @@
+//! The search-agent runtime in the student format (Search-R1 compatible).
+//!
+//! The model reasons in `<think>`, searches with `<search> query </search>`, reads the
+//! `<information>` the runtime appends, and ends with `<answer>`. Up to `max_turns` searches,
+//! then — as Search-R1 rolls out — one last generation in which searching is disabled.
+//!
+//! Two ways to talk to a model:
+//! - [`Mode::Continuation`]: one assistant message grows by each generation and information
+//!   block and the model continues it (`continue_final_message`), as Search-R1 rolls out;
+//! - [`Mode::Turns`]: each generation is an assistant turn and each information block a user
+//!   turn, as a model trained on sharegpt tool turns expects.
+
+use std::time::Instant;
+
+use chat::{ChatModel, ChatRequest, Message};
+use formats::{Note, SearchUse, Step, StepKind, TokenUse};
+use search::Searcher;
+
+use crate::{
+    information::information_block,
+    tags::{Action, INVALID_ACTION_OBSERVATION, STOPS, parse_turn},
+};
+
+/// Search-R1's instruction (`infer.py` / the training data), `{question}` replaced by the
+/// question (a trailing `?` added when missing, as Search-R1 does).
+pub const SEARCH_R1_TEMPLATE: &str = "Answer the given question. You must conduct reasoning inside <think> and </think> first every time you get new information. After reasoning, if you find you lack some knowledge, you can call a search engine by <search> query </search> and it will return the top searched results between <information> and </information>. You can search as many times as your want. If you find no further external knowledge needed, you can directly provide the answer inside <answer> and </answer>, without detailed illustrations. For example, <answer> Beijing </answer>. Question: {question}\n";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    Continuation,
+    Turns,
+}
+
+/// How the runtime drives a model.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Searches allowed before the final, search-disabled turn.
+    pub max_turns: usize,
+    /// Documents per search.
+    pub topk: usize,
+    /// Token limit of one generation.
+    pub max_tokens_per_turn: u32,
+    /// Where a generation stops (the closing action tags by default).
+    pub stops: Vec<String>,
+    /// The user prompt; `{question}` is replaced by the question.
+    pub template: String,
+    pub mode: Mode,
+    pub temperature: Option<f32>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            max_turns: 4,
+            topk: 3,
+            max_tokens_per_turn: 500,
+            stops: STOPS.iter().map(|s| s.to_string()).collect(),
+            template: SEARCH_R1_TEMPLATE.to_string(),
+            mode: Mode::Continuation,
+            temperature: Some(0.0),
+        }
+    }
+}
+
+impl RuntimeConfig {
+    /// The user prompt for `question`.
+    pub fn prompt(&self, question: &str) -> String {
+        let mut q = question.trim().to_string();
+        if !q.ends_with('?') && !q.contains('\n') {
+            q.push('?');
+        }
+        self.template.replace("{question}", &q)
+    }
+}
+
+/// One generation and what followed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exchange {
+    /// The generation as kept in the transcript.
+    pub text: String,
+    /// The query searched, if the turn searched.
+    pub query: Option<String>,
+    /// The information block (after a search) or the corrective observation (after an invalid
+    /// action); `None` after the answer.
+    pub observation: Option<String>,
+}
+
+/// How a rollout ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum End {
+    Answered(String),
+    /// Every turn was used and no answer came.
+    MaxTurns,
+    SearchFailed(String),
+    ModelFailed(String),
+}
+
+/// A finished rollout.
+#[derive(Debug, Clone)]
+pub struct Rollout {
+    /// The user turn.
+    pub prompt: String,
+    /// Everything the model wrote and was shown, in the student format.
+    pub transcript: String,
+    pub exchanges: Vec<Exchange>,
+    pub end: End,
+    pub steps: Vec<Step>,
+    pub usage: TokenUse,
+    pub search: SearchUse,
+}
+
+/// Runs `model` on `question` with `searcher` until it answers or the turns run out.
+pub async fn rollout(
+    model: &dyn ChatModel,
+    searcher: &dyn Searcher,
+    question: &str,
+    config: &RuntimeConfig,
+    seed: Option<u64>,
+) -> Rollout {
+    let prompt = config.prompt(question);
+    let name = searcher.name();
+    let mut r = Rollout {
+        prompt,
+        transcript: String::new(),
+        exchanges: Vec::new(),
+        end: End::MaxTurns,
+        steps: Vec::new(),
+        usage: TokenUse::default(),
+        search: SearchUse {
+            simulated: name.starts_with("simulated:"),
+            backend: name,
+            ..SearchUse::default()
+        },
+    };
+    let mut thought = false;
+    // Every turn but the last may search; the last only answers.
+    for turn_index in 0..=config.max_turns {
+        let can_search = turn_index < config.max_turns;
+        let started = Instant::now();
+        let request = ChatRequest {
+            messages: messages(&r, config.mode),
+            temperature: config.temperature,
+            max_tokens: Some(config.max_tokens_per_turn),
+            stop: config.stops.clone(),
+            seed,
+            continue_final_message: config.mode == Mode::Continuation && !r.transcript.is_empty(),
+            ..ChatRequest::default()
+        };
+        let response = match model.chat(&request).await {
+            Ok(response) => response,
+            Err(e) => {
+                r.end = End::ModelFailed(e.to_string());
+                return r;
+            }
+        };
+        let turn = parse_turn(&response.text, response.finish_reason, thought);
+        thought |= turn.text.contains("<think>");
+        let mut step = Step::new(StepKind::Model);
+        step.ms = started.elapsed().as_millis() as u64;
+        step.text = turn.text.clone();
+        step.prompt_tokens = response.usage.prompt_tokens;
+        step.completion_tokens = response.usage.completion_tokens;
+        step.notes = turn.notes.clone();
+        r.usage.model_calls += 1;
+        r.usage.prompt_tokens += response.usage.prompt_tokens;
+        r.usage.completion_tokens += response.usage.completion_tokens;
+        r.transcript.push_str(&turn.text);
+        match turn.action {
+            Action::Answer(answer) => {
+                r.steps.push(step);
+                r.exchanges.push(Exchange {
+                    text: turn.text,
+                    query: None,
+                    observation: None,
+                });
+                r.end = End::Answered(answer);
+                return r;
+            }
+            Action::Search(query) if can_search => {
+                r.steps.push(step);
+                let started = Instant::now();
+                let hits = match searcher.search(&query, config.topk).await {
+                    Ok(hits) => hits,
+                    Err(e) => {
+                        r.end = End::SearchFailed(e.to_string());
+                        return r;
+                    }
+                };
+                let block = information_block(&hits);
+                let mut step = Step::new(StepKind::Search);
+                step.ms = started.elapsed().as_millis() as u64;
+                step.queries = vec![query.clone()];
+                step.doc_ids = hits.iter().map(|h| h.passage.id.clone()).collect();
+                step.text = block.clone();
+                if hits.is_empty() {
+                    step.notes.push(Note::NoResults);
+                }
+                r.steps.push(step);
+                r.search.calls += 1;
+                r.search.queries += 1;
+                r.transcript.push_str(&block);
+                r.exchanges.push(Exchange {
+                    text: turn.text,
+                    query: Some(query),
+                    observation: Some(block),
+                });
+            }
+            action => {
+                if matches!(action, Action::Search(_)) {
+                    step.notes.push(Note::SearchDisabled);
+                }
+                r.steps.push(step);
+                r.transcript.push_str(INVALID_ACTION_OBSERVATION);
+                r.exchanges.push(Exchange {
+                    text: turn.text,
+                    query: None,
+                    observation: Some(INVALID_ACTION_OBSERVATION.to_string()),
+                });
+            }
+        }
+    }
+    r
+}
+
+/// The conversation so far, as the mode presents it.
+fn messages(r: &Rollout, mode: Mode) -> Vec<Message> {
+    let mut messages = vec![Message::user(r.prompt.clone())];
+    match mode {
+        Mode::Continuation => {
+            if !r.transcript.is_empty() {
+                messages.push(Message::assistant(r.transcript.clone()));
+            }
+        }
+        Mode::Turns => {
+            for exchange in &r.exchanges {
+                messages.push(Message::assistant(exchange.text.clone()));
+                if let Some(observation) = &exchange.observation {
+                    messages.push(Message::user(observation.trim().to_string()));
+                }
+            }
+        }
+    }
+    messages
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use chat::{ChatError, ChatResponse, FinishReason, Usage};
+    use formats::Passage;
+    use search::{SearchError, SearchHit};
+
+    use super::*;
+
+    /// Answers with the scripted generations in order and records the requests.
+    struct Scripted {
+        replies: Mutex<Vec<(&'static str, FinishReason)>>,
+        seen: Mutex<Vec<ChatRequest>>,
+    }
+
+    impl Scripted {
+        fn new(replies: Vec<(&'static str, FinishReason)>) -> Self {
+            Scripted {
+                replies: Mutex::new(replies.into_iter().rev().collect()),
+                seen: Mutex::default(),
+            }
+        }
+    }
+
+    #[async_trait]
+    impl ChatModel for Scripted {
+        fn name(&self) -> &str {
+            "scripted"
+        }
+        async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ChatError> {
+            self.seen.lock().unwrap().push(request.clone());
+            let (text, finish_reason) =
+                self.replies
+                    .lock()
+                    .unwrap()
+                    .pop()
+                    .ok_or(ChatError::Unavailable {
+                        backend: "scripted".into(),
+                        message: "no more replies".into(),
+                    })?;
+            Ok(ChatResponse {
+                text: text.into(),
+                usage: Usage {
+                    prompt_tokens: 10,
+                    completion_tokens: 5,
+                },
+                finish_reason,
+            })
+        }
+    }
+
+    /// One document per query, titled by the query; fails on "down".
+    struct Echo;
+
+    #[async_trait]
+    impl Searcher for Echo {
+        fn name(&self) -> String {
+            "echo".into()
+        }
+        async fn batch_search(
+            &self,
+            queries: &[String],
+            k: usize,
+        ) -> Result<Vec<Vec<SearchHit>>, SearchError> {
+            queries
+                .iter()
+                .map(|q| {
+                    if q == "down" {
+                        return Err(SearchError::Backend {
+                            backend: "echo".into(),
+                            message: "down".into(),
+                        });
+                    }
+                    Ok((0..k.min(1))
+                        .map(|i| SearchHit {
+                            passage: Passage::new(
+                                format!("{q}#{i}"),
+                                q.clone(),
+                                format!("About {q}."),
+                            ),
+                            score: 1.0,
+                        })
+                        .collect())
+                })
+                .collect()
+        }
+    }
+
+    use FinishReason::{Length, Stop};
+
+    #[tokio::test]
+    async fn searches_then_answers_in_one_growing_message() {
+        let model = Scripted::new(vec![
+            ("<think>need it</think>\n<search> Mona Lisa ", Stop),
+            ("<think>found</think>\n<answer> Leonardo ", Stop),
+        ]);
+        let r = rollout(
+            &model,
+            &Echo,
+            "who painted the Mona Lisa",
+            &RuntimeConfig::default(),
+            Some(1),
+        )
+        .await;
+        assert_eq!(r.end, End::Answered("Leonardo".into()));
+        assert_eq!(
+            r.transcript,
+            "<think>need it</think>\n<search> Mona Lisa </search>\n\n<information>Doc 1(Title: \"Mona Lisa\") About Mona Lisa.</information>\n\n<think>found</think>\n<answer> Leonardo </answer>"
+        );
+        let seen = model.seen.lock().unwrap();
+        assert!(
+            seen[0].messages[0]
+                .content
+                .ends_with("Question: who painted the Mona Lisa?\n")
+        );
+        assert_eq!(seen[0].messages.len(), 1);
+        assert!(!seen[0].continue_final_message);
+        assert_eq!(
+            seen[1].messages.len(),
+            2,
+            "user + the growing assistant message"
+        );
+        assert!(seen[1].continue_final_message);
+        assert_eq!(
+            seen[1].messages[1].content,
+            r.transcript[..r.transcript.find("<think>found").unwrap()]
+        );
+        assert_eq!((r.usage.model_calls, r.search.calls), (2, 1));
+        let kinds: Vec<StepKind> = r.steps.iter().map(|s| s.kind).collect();
+        assert_eq!(kinds, [StepKind::Model, StepKind::Search, StepKind::Model]);
+        assert_eq!(r.steps[1].doc_ids, ["Mona Lisa#0"]);
+    }
+
+    #[tokio::test]
+    async fn turns_mode_sends_information_as_a_user_turn() {
+        let model = Scripted::new(vec![
+            ("<think>a</think><search>q", Stop),
+            ("<think>b</think><answer>x", Stop),
+        ]);
+        let config = RuntimeConfig {
+            mode: Mode::Turns,
+            ..RuntimeConfig::default()
+        };
+        let r = rollout(&model, &Echo, "q", &config, None).await;
+        assert_eq!(r.end, End::Answered("x".into()));
+        let seen = model.seen.lock().unwrap();
+        let roles: Vec<&str> = seen[1].messages.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(roles, ["user", "assistant", "user"]);
+        assert!(
+            seen[1].messages[2]
+                .content
+                .starts_with("<information>Doc 1")
+        );
+        assert!(!seen[1].continue_final_message);
+    }
+
+    #[tokio::test]
+    async fn the_last_turn_cannot_search_and_invalid_turns_get_the_fixed_observation() {
+        let model = Scripted::new(vec![
+            ("I do not know the tags.", Stop),
+            ("<think>a</think><search>q1", Stop),
+            ("<think>b</think><search>q2", Stop),
+        ]);
+        let config = RuntimeConfig {
+            max_turns: 2,
+            ..RuntimeConfig::default()
+        };
+        let r = rollout(&model, &Echo, "q", &config, None).await;
+        assert_eq!(r.end, End::MaxTurns);
+        assert_eq!(r.search.calls, 1);
+        assert!(r.transcript.contains(INVALID_ACTION_OBSERVATION));
+        assert_eq!(r.steps[0].notes, [Note::InvalidAction]);
+        assert_eq!(r.steps.last().unwrap().notes, [Note::SearchDisabled]);
+    }
+
+    #[tokio::test]
+    async fn failures_end_the_rollout_with_their_reason() {
+        let model = Scripted::new(vec![("<think>a</think><search>down", Stop)]);
+        let r = rollout(&model, &Echo, "q", &RuntimeConfig::default(), None).await;
+        assert!(
+            matches!(r.end, End::SearchFailed(ref m) if m.contains("down")),
+            "{:?}",
+            r.end
+        );
+        let model = Scripted::new(vec![("<think>a</think><search>truncated", Length)]);
+        let r = rollout(&model, &Echo, "q", &RuntimeConfig::default(), None).await;
+        assert!(matches!(r.end, End::ModelFailed(_)), "{:?}", r.end);
+        assert_eq!(r.steps[0].notes, [Note::UnclosedTag, Note::InvalidAction]);
+    }
+}
