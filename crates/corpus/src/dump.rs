@@ -3,7 +3,7 @@
 //! page into paragraphs with anchors.
 //!
 //! A dump that stops inside a page (a cut download, a damaged `.bz2`) yields every complete
-//! page, then one [`Skip::Truncated`] record naming the page it stopped in.
+//! page, then one [`PageSkip::Truncated`] record naming the page it stopped in.
 
 use std::{
     io::{BufReader, Read},
@@ -13,7 +13,7 @@ use std::{
 use quick_xml::events::{BytesStart, Event};
 
 use crate::{
-    CorpusError, Skip,
+    CorpusError, PageSkip,
     input::{self, BytesRead},
     page::{Page, Record},
     wikitext::{self, Namespaces},
@@ -108,7 +108,7 @@ impl DumpReader {
         self.last_title = Some(page.title.clone());
         if let Some(message) = page.error {
             return Record::Bad(
-                Skip::Invalid,
+                PageSkip::Invalid,
                 CorpusError::BadPage {
                     path: self.path.clone(),
                     title: page.title,
@@ -118,14 +118,14 @@ impl DumpReader {
         }
         let ns = page.ns.trim();
         if !(ns.is_empty() || ns == "0") {
-            return Record::Skipped(Skip::Namespace);
+            return Record::Skipped(PageSkip::Namespace);
         }
         if page.redirect || wikitext::is_redirect(&page.text) {
-            return Record::Skipped(Skip::Redirect);
+            return Record::Skipped(PageSkip::Redirect);
         }
         let converted = wikitext::convert(&page.text, &self.namespaces);
         if converted.disambiguation || wikitext::is_disambiguation_title(&page.title) {
-            return Record::Skipped(Skip::Disambiguation);
+            return Record::Skipped(PageSkip::Disambiguation);
         }
         Record::Page(Page {
             id: if page.id.trim().is_empty() {
@@ -149,7 +149,7 @@ impl DumpReader {
             (None, None) => "before the first page".to_string(),
         };
         Record::Bad(
-            Skip::Truncated,
+            PageSkip::Truncated,
             CorpusError::Truncated {
                 path: self.path.clone(),
                 place,
@@ -185,7 +185,7 @@ impl DumpReader {
                 None
             }
             None => Some(Ok(Record::Bad(
-                Skip::Invalid,
+                PageSkip::Invalid,
                 CorpusError::BadPage {
                     path: self.path.clone(),
                     title: format!(
@@ -403,8 +403,8 @@ mod tests {
                     let text = c.first().map(|c| markup(&c.text, &c.anchors));
                     format!("{}|{}|{}", p.id, p.title, text.unwrap_or_default())
                 }
-                Ok(Record::Skipped(s)) => format!("skip {}", s.label()),
-                Ok(Record::Bad(s, e)) => format!("bad {}: {e}", s.label()),
+                Ok(Record::Skipped(s)) => format!("skip {}", s),
+                Ok(Record::Bad(s, e)) => format!("bad {}: {e}", s),
                 Ok(Record::Passage(p)) => format!("passage {}", p.id),
                 Err(e) => format!("error: {e}"),
             })

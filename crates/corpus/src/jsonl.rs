@@ -7,7 +7,7 @@ use formats::{FormatError, JsonlReader, Passage};
 use serde::{Deserialize, de::DeserializeOwned};
 
 use crate::{
-    CorpusError, Format, Skip,
+    CorpusError, Format, PageSkip,
     input::{self, BytesRead},
     page::{Page, Paragraph, Record, Records, is_boilerplate_section},
 };
@@ -136,7 +136,7 @@ where
                 to_record(line)
             }
             Err(FormatError::BadLine { line, message, .. }) => Record::Bad(
-                Skip::Malformed,
+                PageSkip::Malformed,
                 CorpusError::BadLine {
                     path: path.clone(),
                     line,
@@ -146,7 +146,7 @@ where
             Err(FormatError::Io { error: source, .. }) => {
                 done = true;
                 Record::Bad(
-                    Skip::Truncated,
+                    PageSkip::Truncated,
                     CorpusError::Truncated {
                         path: path.clone(),
                         place: format!("after line {}", reader.line()),
@@ -156,7 +156,7 @@ where
                 )
             }
             Err(other) => Record::Bad(
-                Skip::Malformed,
+                PageSkip::Malformed,
                 CorpusError::BadLine {
                     path: path.clone(),
                     line: reader.line(),

@@ -4,7 +4,7 @@
 
 use formats::Passage;
 
-use crate::{CorpusError, Skip};
+use crate::{CorpusError, PageSkip};
 
 /// A link inside a paragraph: `text[start..end]` (bytes) links to page `target`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,9 +45,9 @@ pub(crate) enum Record {
     /// Already a passage (wiki-18 style): kept whole unless split is forced.
     Passage(Passage),
     /// Read fine but holds no article text (redirect, other namespace, …).
-    Skipped(Skip),
+    Skipped(PageSkip),
     /// Bad input: skipped and counted with `skip_bad`, else reported.
-    Bad(Skip, CorpusError),
+    Bad(PageSkip, CorpusError),
 }
 
 /// What the readers yield: `Err` is an error that ends the input (it cannot go on).

@@ -9,7 +9,7 @@ use std::{
 };
 
 use crate::{
-    CorpusError, Skip,
+    CorpusError, PageSkip,
     input::BytesRead,
     page::{Page, Paragraph, Record},
 };
@@ -57,7 +57,7 @@ impl Iterator for PageDir {
         let title = title_of(&path);
         let bad = |message: String| {
             Record::Bad(
-                Skip::Invalid,
+                PageSkip::Invalid,
                 CorpusError::BadPage {
                     path: path.clone(),
                     title: title.clone(),

@@ -2,12 +2,9 @@
 
 use std::{collections::BTreeMap, fmt};
 
-use serde::{Deserialize, Serialize};
-
 /// Why an input record produced no passage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Skip {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PageSkip {
     /// A redirect page (`<redirect>` or `#REDIRECT` / localised `#đổi`).
     Redirect,
     /// A disambiguation page (`{{disambiguation}}`, `{{hndis}}`, `{{trang định hướng}}`, …).
@@ -24,30 +21,30 @@ pub enum Skip {
     Truncated,
 }
 
-impl Skip {
-    /// The word used in summary lines and manifests.
-    pub fn label(self) -> &'static str {
-        match self {
-            Skip::Redirect => "redirect",
-            Skip::Disambiguation => "disambiguation",
-            Skip::Namespace => "namespace",
-            Skip::Empty => "empty",
-            Skip::Malformed => "malformed",
-            Skip::Invalid => "invalid",
-            Skip::Truncated => "truncated",
-        }
+/// The word used in summary lines and manifest counts (`redirect`, `truncated`, …).
+impl fmt::Display for PageSkip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PageSkip::Redirect => "redirect",
+            PageSkip::Disambiguation => "disambiguation",
+            PageSkip::Namespace => "namespace",
+            PageSkip::Empty => "empty",
+            PageSkip::Malformed => "malformed",
+            PageSkip::Invalid => "invalid",
+            PageSkip::Truncated => "truncated",
+        })
     }
 }
 
 /// Counts for one or more inputs. Invariant: `pages == kept() + skipped_total()`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
     /// Input records read: pages, or passages for inputs that are already passages. A cut at
     /// the end of a dump counts as one (truncated) record.
     pub pages: u64,
     /// Passages produced.
     pub passages: u64,
-    pub skipped: BTreeMap<Skip, u64>,
+    pub skipped: BTreeMap<PageSkip, u64>,
 }
 
 impl Summary {
@@ -61,11 +58,11 @@ impl Summary {
     }
 
     /// How many records were skipped for `reason`.
-    pub fn skipped(&self, reason: Skip) -> u64 {
+    pub fn skipped(&self, reason: PageSkip) -> u64 {
         self.skipped.get(&reason).copied().unwrap_or(0)
     }
 
-    pub(crate) fn skip(&mut self, reason: Skip) {
+    pub(crate) fn skip(&mut self, reason: PageSkip) {
         *self.skipped.entry(reason).or_default() += 1;
     }
 
@@ -85,7 +82,7 @@ impl Summary {
             ("passages".to_string(), self.passages),
         ]);
         for (reason, &n) in &self.skipped {
-            counts.insert(format!("skipped_{}", reason.label()), n);
+            counts.insert(format!("skipped_{reason}"), n);
         }
         counts
     }
@@ -109,7 +106,7 @@ impl fmt::Display for Summary {
         reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         let list: Vec<String> = reasons
             .iter()
-            .map(|&(r, &n)| format!("{} {}", r.label(), thousands(n)))
+            .map(|&(r, &n)| format!("{r} {}", thousands(n)))
             .collect();
         write!(
             f,
@@ -145,11 +142,11 @@ mod tests {
             ..Summary::default()
         };
         for _ in 0..290 {
-            s.skip(Skip::Redirect);
+            s.skip(PageSkip::Redirect);
         }
-        s.skip(Skip::Truncated);
+        s.skip(PageSkip::Truncated);
         for _ in 0..12 {
-            s.skip(Skip::Disambiguation);
+            s.skip(PageSkip::Disambiguation);
         }
         assert_eq!(
             s.to_string(),
@@ -174,12 +171,12 @@ mod tests {
             passages: 0,
             ..Summary::default()
         };
-        b.skip(Skip::Malformed);
-        b.skip(Skip::Empty);
+        b.skip(PageSkip::Malformed);
+        b.skip(PageSkip::Empty);
         a.merge(&b);
         assert_eq!(a.pages, 1002);
         assert_eq!(a.kept(), 1000);
-        assert_eq!(a.skipped(Skip::Malformed), 1);
+        assert_eq!(a.skipped(PageSkip::Malformed), 1);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
-use corpus::{Config, Format, Source, Split, Summary};
+use corpus::{Config, CorpusReader, Format, Split, Summary};
 use formats::{RunLog, RunManifest};
 
 use crate::progress;
@@ -43,11 +43,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     // Open every input first: a missing file or an unknown format fails before the output
     // is touched.
-    let sources = args
+    let readers = args
         .inputs
         .iter()
         .map(|path| corpus::open(path, &config))
-        .collect::<Result<Vec<Source>, _>>()?;
+        .collect::<Result<Vec<CorpusReader>, _>>()?;
     let mut out = RunLog::create(&args.out)?;
     let mut manifest = RunManifest {
         command: "ingest".into(),
@@ -61,13 +61,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         counts: Default::default(),
         complete: false,
     };
-    let total_bytes = sources.iter().map(Source::total_bytes).sum();
+    let total_bytes = readers.iter().map(CorpusReader::total_bytes).sum();
     let bar = progress::bar(Some(total_bytes), "bytes read");
     let mut summary = Summary::default();
     let mut bytes_before = 0;
     let mut failure = None;
-    for mut source in sources {
-        while let Some(item) = source.next() {
+    for mut reader in readers {
+        while let Some(item) = reader.next() {
             match item {
                 Ok(passage) => out.append(&passage)?,
                 Err(e) => {
@@ -76,12 +76,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
             }
             if out.appended() % 256 == 0 {
-                bar.set_position(bytes_before + source.bytes_read());
+                bar.set_position(bytes_before + reader.bytes_read());
                 bar.set_message(format!("{} passages", out.appended()));
             }
         }
-        bytes_before += source.total_bytes();
-        summary.merge(source.summary());
+        bytes_before += reader.total_bytes();
+        summary.merge(reader.summary());
         if failure.is_some() {
             break;
         }

@@ -1,4 +1,4 @@
-//! [`Source`]: one input read as a stream of passages, with the counts of what it read.
+//! [`CorpusReader`]: one input read as a stream of passages, with the counts of what it read.
 
 use std::{
     collections::VecDeque,
@@ -9,7 +9,7 @@ use std::{
 use formats::Passage;
 
 use crate::{
-    Config, CorpusError, Format, Skip, Split, Summary,
+    Config, CorpusError, Format, PageSkip, Split, Summary,
     chunk::chunk,
     detect, dump,
     input::{self, BytesRead},
@@ -21,7 +21,7 @@ use crate::{
 /// Opens one input (file or page folder) as a stream of passages.
 ///
 /// Fails at once if the input is missing or its format cannot be told.
-pub fn open(path: &Path, config: &Config) -> Result<Source, CorpusError> {
+pub fn open(path: &Path, config: &Config) -> Result<CorpusReader, CorpusError> {
     let format = match config.format {
         Some(f) => f,
         None => detect::detect(path)?,
@@ -32,7 +32,7 @@ pub fn open(path: &Path, config: &Config) -> Result<Source, CorpusError> {
         Format::Dir => Box::new(pagedir::PageDir::open(path, &progress)?),
         _ => jsonl::open(path, format, &progress)?,
     };
-    Ok(Source {
+    Ok(CorpusReader {
         path: path.to_path_buf(),
         format,
         records,
@@ -50,7 +50,7 @@ pub fn open(path: &Path, config: &Config) -> Result<Source, CorpusError> {
 /// Skipped records (redirects, other namespaces, empty pages) are only counted. Bad records
 /// are counted too, and without [`Config::skip_bad`] each is also yielded as an `Err`; the
 /// iteration can go on after it. An `Err` from I/O ends the iteration.
-pub struct Source {
+pub struct CorpusReader {
     path: PathBuf,
     format: Format,
     records: Records,
@@ -62,7 +62,7 @@ pub struct Source {
     done: bool,
 }
 
-impl Source {
+impl CorpusReader {
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -119,7 +119,7 @@ impl Source {
             }
         }
         if self.pending.len() == before {
-            self.summary.skip(Skip::Empty);
+            self.summary.skip(PageSkip::Empty);
         }
         None
     }
@@ -128,17 +128,14 @@ impl Source {
         let chunks = chunk(&page.paragraphs, words);
         let whole = words.is_none();
         for (n, c) in chunks.into_iter().enumerate() {
-            self.pending.push_back(Passage {
-                id: if whole {
-                    page.id.clone()
-                } else {
-                    format!("{}#{n}", page.id)
-                },
-                title: page.title.clone(),
-                text: c.text,
-                anchors: c.anchors,
-                original_contents: None,
-            });
+            let id = if whole {
+                page.id.clone()
+            } else {
+                format!("{}#{n}", page.id)
+            };
+            let mut passage = Passage::new(id, page.title.clone(), c.text);
+            passage.anchors = c.anchors;
+            self.pending.push_back(passage);
         }
     }
 }
@@ -163,7 +160,7 @@ fn paragraph_of(p: &Passage) -> Paragraph {
     }
 }
 
-impl Iterator for Source {
+impl Iterator for CorpusReader {
     type Item = Result<Passage, CorpusError>;
 
     fn next(&mut self) -> Option<Self::Item> {
