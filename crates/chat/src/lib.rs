@@ -6,10 +6,12 @@
 //! that only *use* models (`ramp`, `server`, the agents) depend on this crate alone, the way
 //! ripgrep's searcher depends on `grep-matcher` and not on a regex engine.
 
+mod error;
 mod model;
 pub mod openai;
 
+pub use error::{ChatError, InvalidRequest};
 pub use model::{
-    ChatError, ChatModel, ChatRequest, ChatResponse, FinishReason, LogProb, Message, PieceSink,
-    Role, TokenScorer, Usage,
+    ChatModel, ChatRequest, ChatResponse, FinishReason, LogProb, Message, PieceSink, Role,
+    TokenScorer, Usage,
 };

@@ -3,6 +3,8 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::{ChatError, InvalidRequest};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -53,17 +55,76 @@ impl Message {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ChatRequest {
     pub messages: Vec<Message>,
+    /// 0 (greedy) to 2.
     pub temperature: Option<f32>,
+    /// At least 1; a backend may end sooner when its context is full.
     pub max_tokens: Option<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stop: Vec<String>,
     pub seed: Option<u64>,
+    /// Nucleus sampling: sample among the most likely tokens whose probabilities add up to
+    /// `top_p`, in (0, 1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f32>,
+    /// Lowers a token's logit by this much per earlier occurrence in the completion, in [-2, 2].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f32>,
+    /// Lowers the logit of every token already in the completion by this much, in [-2, 2].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f32>,
     /// Continue the final (assistant) message instead of starting a new turn: the chat template
     /// is applied without closing that message and without a generation prompt (vLLM's
     /// `continue_final_message`). How Search-R1 rolls out: one assistant message grows by a
     /// generation, an `<information>` block, the next generation, …
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub continue_final_message: bool,
+}
+
+impl ChatRequest {
+    /// Checks what every backend requires: messages, parameters within the OpenAI API's ranges,
+    /// and an assistant message last when it is to be continued.
+    pub fn validate(&self) -> Result<(), InvalidRequest> {
+        if self.messages.is_empty() {
+            return Err(InvalidRequest::NoMessages);
+        }
+        if self.max_tokens == Some(0) {
+            return Err(InvalidRequest::NoTokensAllowed);
+        }
+        let ranges = [
+            ("temperature", self.temperature, "[0, 2]", 0.0..=2.0),
+            ("top_p", self.top_p, "(0, 1]", f32::MIN_POSITIVE..=1.0),
+            (
+                "frequency_penalty",
+                self.frequency_penalty,
+                "[-2, 2]",
+                -2.0..=2.0,
+            ),
+            (
+                "presence_penalty",
+                self.presence_penalty,
+                "[-2, 2]",
+                -2.0..=2.0,
+            ),
+        ];
+        for (parameter, value, range, allowed) in ranges {
+            if let Some(value) = value.filter(|v| !allowed.contains(v)) {
+                return Err(InvalidRequest::OutOfRange {
+                    parameter,
+                    range,
+                    value,
+                });
+            }
+        }
+        if self.continue_final_message
+            && self
+                .messages
+                .last()
+                .is_some_and(|m| m.role != Role::Assistant)
+        {
+            return Err(InvalidRequest::NothingToContinue);
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -107,33 +168,6 @@ pub struct ChatResponse {
     pub text: String,
     pub usage: Usage,
     pub finish_reason: FinishReason,
-}
-
-/// Why a chat request failed. Callers decide by variant: an [`ChatError::Invalid`] request
-/// fails again if resent, an [`ChatError::Unavailable`] backend may answer later.
-#[derive(Debug, thiserror::Error)]
-pub enum ChatError {
-    /// The backend could not answer: unreachable, timing out or failing, after its retries.
-    #[error("{backend}: {message}")]
-    Unavailable { backend: String, message: String },
-    /// The backend is saturated and asks to be called again later.
-    #[error("{backend}: busy; retry after {retry_after_secs} s")]
-    Busy {
-        backend: String,
-        retry_after_secs: u64,
-    },
-    /// The request cannot be served as it is (longer than the context, parameters out of
-    /// range, a role the backend does not know); sending it again fails again.
-    #[error("invalid request: {0}")]
-    Invalid(String),
-    /// The backend failed on this request for a reason of its own (a local model error, a
-    /// broken response cache).
-    #[error("{backend}: {message}")]
-    Failed { backend: String, message: String },
-    /// The caller stopped listening (a streaming receiver went away) before the answer was
-    /// complete.
-    #[error("cancelled: the caller stopped listening")]
-    Cancelled,
 }
 
 /// Where a streamed answer goes, piece by piece. Returns whether anyone still listens: `false`
@@ -195,4 +229,75 @@ pub trait TokenScorer: Send + Sync {
 
     fn continuation_logprob(&self, context: &str, continuation: &str)
     -> Result<LogProb, ChatError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(edit: impl FnOnce(&mut ChatRequest), expect: Result<(), &str>) {
+        let mut request = ChatRequest {
+            messages: vec![Message::user("hi")],
+            ..ChatRequest::default()
+        };
+        edit(&mut request);
+        let got = request.validate().map_err(|e| e.to_string());
+        assert_eq!(got, expect.map_err(str::to_string), "{request:?}");
+    }
+
+    #[test]
+    fn parameters_are_checked_against_the_openai_ranges() {
+        check(|_| {}, Ok(()));
+        check(
+            |r| {
+                r.temperature = Some(2.0);
+                r.top_p = Some(1.0);
+                r.frequency_penalty = Some(-2.0);
+                r.presence_penalty = Some(2.0);
+                r.max_tokens = Some(1);
+            },
+            Ok(()),
+        );
+        check(|r| r.temperature = Some(0.0), Ok(()));
+        check(
+            |r| r.temperature = Some(-5.0),
+            Err("temperature must be in [0, 2] (got -5)"),
+        );
+        check(
+            |r| r.temperature = Some(2.5),
+            Err("temperature must be in [0, 2] (got 2.5)"),
+        );
+        check(
+            |r| r.top_p = Some(0.0),
+            Err("top_p must be in (0, 1] (got 0)"),
+        );
+        check(
+            |r| r.top_p = Some(1.5),
+            Err("top_p must be in (0, 1] (got 1.5)"),
+        );
+        check(
+            |r| r.frequency_penalty = Some(2.5),
+            Err("frequency_penalty must be in [-2, 2] (got 2.5)"),
+        );
+        check(
+            |r| r.presence_penalty = Some(-3.0),
+            Err("presence_penalty must be in [-2, 2] (got -3)"),
+        );
+        check(
+            |r| r.max_tokens = Some(0),
+            Err("max_tokens must be at least 1"),
+        );
+        check(|r| r.messages.clear(), Err("`messages` must not be empty"));
+        check(
+            |r| r.continue_final_message = true,
+            Err("continue_final_message needs an assistant message last"),
+        );
+        check(
+            |r| {
+                r.continue_final_message = true;
+                r.messages.push(Message::assistant("<think>"));
+            },
+            Ok(()),
+        );
+    }
 }

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ChatRequest, ChatResponse, FinishReason, Message, Role, Usage};
+use crate::{ChatRequest, ChatResponse, FinishReason, InvalidRequest, Message, Role, Usage};
 
 /// The request body of `POST /v1/chat/completions`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,8 +24,17 @@ pub struct CompletionRequest {
     pub stop: Option<Stop>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f32>,
+    /// Answer as server-sent events of [`CompletionChunk`]s, ending with `data: [DONE]`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stream: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_options: Option<StreamOptions>,
     /// Number of choices; only 1 is supported by this project's server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n: Option<u32>,
@@ -36,6 +45,14 @@ pub struct CompletionRequest {
     /// vLLM's extension: whether the template adds the assistant turn opener (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub add_generation_prompt: Option<bool>,
+}
+
+/// Options of a streamed answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StreamOptions {
+    /// Send one more chunk before `[DONE]` with the token usage (and no choices).
+    #[serde(default)]
+    pub include_usage: bool,
 }
 
 /// `stop` may be one string or a list.
@@ -112,6 +129,44 @@ pub struct WireUsage {
     pub total_tokens: u64,
 }
 
+/// One server-sent event of a streamed completion (`"object": "chat.completion.chunk"`): the
+/// first carries `delta.role`, the next ones `delta.content` pieces, the last an empty delta
+/// with the `finish_reason`; with `include_usage`, a final chunk with no choices and the usage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompletionChunk {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub object: String,
+    #[serde(default)]
+    pub created: u64,
+    #[serde(default)]
+    pub model: String,
+    #[serde(default)]
+    pub choices: Vec<ChunkChoice>,
+    /// `null` on every chunk but the usage chunk (OpenAI sends it so).
+    #[serde(default)]
+    pub usage: Option<WireUsage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkChoice {
+    #[serde(default)]
+    pub index: u32,
+    pub delta: Delta,
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+}
+
+/// What a chunk adds to the message.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Delta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
 /// The error body OpenAI-compatible servers answer with: `{"error": {"message", "type"}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorResponse {
@@ -143,58 +198,64 @@ impl CompletionRequest {
             max_completion_tokens: None,
             stop: (!request.stop.is_empty()).then(|| Stop::Many(request.stop.clone())),
             seed: request.seed,
+            top_p: request.top_p,
+            frequency_penalty: request.frequency_penalty,
+            presence_penalty: request.presence_penalty,
             stream: false,
+            stream_options: None,
             n: None,
             continue_final_message: request.continue_final_message,
             add_generation_prompt: request.continue_final_message.then_some(false),
         }
     }
 
-    /// The backend-neutral request, or why this one cannot be served (unknown role, n > 1).
-    pub fn to_chat(&self) -> Result<ChatRequest, String> {
-        if self.n.is_some_and(|n| n != 1) {
-            return Err("only n = 1 is supported".to_string());
+    /// The backend-neutral request, or why this one cannot be served (unknown role, n > 1,
+    /// parameters out of range).
+    pub fn to_chat(&self) -> Result<ChatRequest, InvalidRequest> {
+        if let Some(n) = self.n.filter(|&n| n != 1) {
+            return Err(InvalidRequest::SeveralChoices { n });
         }
-        if self.messages.is_empty() {
-            return Err("`messages` must not be empty".to_string());
-        }
-        if self.continue_final_message {
-            if self.add_generation_prompt == Some(true) {
-                return Err(
-                    "continue_final_message and add_generation_prompt cannot both be true"
-                        .to_string(),
-                );
-            }
-            if self.messages.last().is_some_and(|m| m.role != "assistant") {
-                return Err("continue_final_message needs an assistant message last".to_string());
-            }
+        if self.continue_final_message && self.add_generation_prompt == Some(true) {
+            return Err(InvalidRequest::ContinueWithGenerationPrompt);
         }
         let messages = self
             .messages
             .iter()
             .enumerate()
-            .map(|(i, m)| {
-                let role = parse_role(&m.role)
-                    .ok_or_else(|| format!("messages[{i}]: unsupported role {:?}", m.role))?;
+            .map(|(index, m)| {
+                let role = parse_role(&m.role).ok_or_else(|| InvalidRequest::UnknownRole {
+                    index,
+                    role: m.role.clone(),
+                })?;
                 Ok(Message {
                     role,
                     content: m.content.text(),
                 })
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
         let stop = match &self.stop {
             None => Vec::new(),
             Some(Stop::One(s)) => vec![s.clone()],
             Some(Stop::Many(v)) => v.clone(),
         };
-        Ok(ChatRequest {
+        let request = ChatRequest {
             messages,
             temperature: self.temperature,
             max_tokens: self.max_tokens.or(self.max_completion_tokens),
             stop: stop.into_iter().filter(|s| !s.is_empty()).collect(),
             seed: self.seed,
+            top_p: self.top_p,
+            frequency_penalty: self.frequency_penalty,
+            presence_penalty: self.presence_penalty,
             continue_final_message: self.continue_final_message,
-        })
+        };
+        request.validate()?;
+        Ok(request)
+    }
+
+    /// Whether a streamed answer ends with a usage chunk.
+    pub fn include_usage(&self) -> bool {
+        self.stream_options.is_some_and(|o| o.include_usage)
     }
 }
 
@@ -224,30 +285,109 @@ impl CompletionResponse {
                 },
                 finish_reason: Some(response.finish_reason.as_str().to_string()),
             }],
-            usage: Some(WireUsage {
-                prompt_tokens: response.usage.prompt_tokens,
-                completion_tokens: response.usage.completion_tokens,
-                total_tokens: response.usage.prompt_tokens + response.usage.completion_tokens,
-            }),
+            usage: Some(response.usage.into()),
         }
     }
 
-    /// The first choice as a [`ChatResponse`], or why there is none.
-    pub fn into_chat(self) -> Result<ChatResponse, String> {
-        let choice = self
-            .choices
-            .into_iter()
-            .next()
-            .ok_or("response has an empty `choices` list")?;
-        let usage = self.usage.unwrap_or_default();
+    /// The first choice as a [`ChatResponse`].
+    pub fn into_chat(self) -> Result<ChatResponse, NoChoice> {
+        let choice = self.choices.into_iter().next().ok_or(NoChoice)?;
         Ok(ChatResponse {
             text: choice.message.content.unwrap_or_default(),
-            usage: Usage {
-                prompt_tokens: usage.prompt_tokens,
-                completion_tokens: usage.completion_tokens,
-            },
+            usage: self.usage.unwrap_or_default().into(),
             finish_reason: FinishReason::from_openai(choice.finish_reason.as_deref()),
         })
+    }
+}
+
+/// A response whose `choices` list is empty: there is no answer to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("response has an empty `choices` list")]
+pub struct NoChoice;
+
+impl From<WireUsage> for Usage {
+    fn from(usage: WireUsage) -> Self {
+        Usage {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+        }
+    }
+}
+
+impl From<Usage> for WireUsage {
+    fn from(usage: Usage) -> Self {
+        WireUsage {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            total_tokens: usage.prompt_tokens + usage.completion_tokens,
+        }
+    }
+}
+
+/// Builds the chunks of one streamed completion; every chunk shares its id, time and model.
+#[derive(Debug, Clone)]
+pub struct ChunkStream {
+    id: String,
+    created: u64,
+    model: String,
+}
+
+impl ChunkStream {
+    pub fn new(id: String, created: u64, model: &str) -> Self {
+        ChunkStream {
+            id,
+            created,
+            model: model.to_string(),
+        }
+    }
+
+    fn chunk(&self, delta: Delta, finish_reason: Option<FinishReason>) -> CompletionChunk {
+        CompletionChunk {
+            choices: vec![ChunkChoice {
+                index: 0,
+                delta,
+                finish_reason: finish_reason.map(|f| f.as_str().to_string()),
+            }],
+            ..self.usage_chunk(None)
+        }
+    }
+
+    fn usage_chunk(&self, usage: Option<Usage>) -> CompletionChunk {
+        CompletionChunk {
+            id: self.id.clone(),
+            object: "chat.completion.chunk".to_string(),
+            created: self.created,
+            model: self.model.clone(),
+            choices: Vec::new(),
+            usage: usage.map(WireUsage::from),
+        }
+    }
+
+    /// The first chunk: who speaks.
+    pub fn role(&self) -> CompletionChunk {
+        let delta = Delta {
+            role: Some("assistant".to_string()),
+            content: Some(String::new()),
+        };
+        self.chunk(delta, None)
+    }
+
+    /// A piece of the answer.
+    pub fn content(&self, piece: &str) -> CompletionChunk {
+        let delta = Delta {
+            role: None,
+            content: Some(piece.to_string()),
+        };
+        self.chunk(delta, None)
+    }
+
+    /// The chunks that end the answer: the finish reason, then the usage if asked for.
+    pub fn end(&self, response: &ChatResponse, include_usage: bool) -> Vec<CompletionChunk> {
+        let mut chunks = vec![self.chunk(Delta::default(), Some(response.finish_reason))];
+        if include_usage {
+            chunks.push(self.usage_chunk(Some(response.usage)));
+        }
+        chunks
     }
 }
 
@@ -272,6 +412,9 @@ mod tests {
             max_tokens: Some(7),
             stop: vec!["\n".into()],
             seed: Some(3),
+            top_p: Some(0.9),
+            frequency_penalty: Some(0.5),
+            presence_penalty: Some(-0.5),
             continue_final_message: false,
         };
         let wire = CompletionRequest::from_chat("m", &request);
@@ -299,7 +442,13 @@ mod tests {
             .unwrap()
             .to_chat()
             .unwrap_err();
-        assert!(err.contains("assistant message last"), "{err}");
+        assert_eq!(err, InvalidRequest::NothingToContinue);
+        let both = r#"{"messages":[{"role":"assistant","content":"x"}],"continue_final_message":true,"add_generation_prompt":true}"#;
+        let err = serde_json::from_str::<CompletionRequest>(both)
+            .unwrap()
+            .to_chat()
+            .unwrap_err();
+        assert_eq!(err, InvalidRequest::ContinueWithGenerationPrompt);
     }
 
     #[test]
@@ -322,14 +471,62 @@ mod tests {
             .unwrap()
             .to_chat()
             .unwrap_err();
-        assert!(err.contains("tool"), "{err}");
+        assert!(err.to_string().contains("\"tool\""), "{err}");
         let n2 = r#"{"messages":[{"role":"user","content":"x"}],"n":2}"#;
-        assert!(
+        assert_eq!(
             serde_json::from_str::<CompletionRequest>(n2)
                 .unwrap()
-                .to_chat()
-                .is_err()
+                .to_chat(),
+            Err(InvalidRequest::SeveralChoices { n: 2 })
         );
+        let hot = r#"{"messages":[{"role":"user","content":"x"}],"temperature":-5}"#;
+        assert!(matches!(
+            serde_json::from_str::<CompletionRequest>(hot)
+                .unwrap()
+                .to_chat(),
+            Err(InvalidRequest::OutOfRange {
+                parameter: "temperature",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_streamed_answer_is_role_pieces_finish_and_usage() {
+        let chunks = ChunkStream::new("chatcmpl-1".into(), 7, "m");
+        let response = ChatResponse {
+            text: "ab".into(),
+            usage: Usage {
+                prompt_tokens: 3,
+                completion_tokens: 2,
+            },
+            finish_reason: FinishReason::Length,
+        };
+        let mut all = vec![chunks.role(), chunks.content("a"), chunks.content("b")];
+        all.extend(chunks.end(&response, true));
+        let json: Vec<serde_json::Value> = all
+            .iter()
+            .map(|c| serde_json::to_value(c).unwrap())
+            .collect();
+        for chunk in &json {
+            assert_eq!(chunk["object"], "chat.completion.chunk");
+            assert_eq!(chunk["id"], "chatcmpl-1");
+        }
+        assert_eq!(json[0]["choices"][0]["delta"]["role"], "assistant");
+        assert_eq!(json[1]["choices"][0]["delta"]["content"], "a");
+        assert!(json[1]["choices"][0]["delta"].get("role").is_none());
+        assert_eq!(
+            json[1]["choices"][0]["finish_reason"],
+            serde_json::Value::Null
+        );
+        assert_eq!(json[3]["choices"][0]["finish_reason"], "length");
+        assert_eq!(json[3]["choices"][0]["delta"], serde_json::json!({}));
+        assert_eq!(json[4]["choices"], serde_json::json!([]));
+        assert_eq!(json[4]["usage"]["total_tokens"], 5);
+        assert_eq!(chunks.end(&response, false).len(), 1);
+        let wire = r#"{"messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":{"include_usage":true}}"#;
+        let request: CompletionRequest = serde_json::from_str(wire).unwrap();
+        assert!(request.stream && request.include_usage());
     }
 
     #[test]

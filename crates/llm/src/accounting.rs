@@ -13,6 +13,7 @@ pub struct Accounting {
     http_requests: AtomicU64,
     retries: AtomicU64,
     failed_calls: AtomicU64,
+    cancelled_calls: AtomicU64,
     cache_hits: AtomicU64,
     cache_misses: AtomicU64,
     prompt_tokens: AtomicU64,
@@ -28,9 +29,13 @@ pub struct AccountingSnapshot {
     pub retries: u64,
     /// Calls that failed after every attempt.
     pub failed_calls: u64,
+    /// Calls whose caller stopped waiting before the answer was complete (a local model stops
+    /// generating for them).
+    pub cancelled_calls: u64,
     pub cache_hits: u64,
     pub cache_misses: u64,
-    /// Tokens of fresh (not cached) responses, as reported by the backend.
+    /// Tokens of fresh (not cached) responses, as reported by the backend; a local model also
+    /// counts what it spent on cancelled calls.
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
 }
@@ -42,6 +47,7 @@ impl Accounting {
             http_requests: get(&self.http_requests),
             retries: get(&self.retries),
             failed_calls: get(&self.failed_calls),
+            cancelled_calls: get(&self.cancelled_calls),
             cache_hits: get(&self.cache_hits),
             cache_misses: get(&self.cache_misses),
             prompt_tokens: get(&self.prompt_tokens),
@@ -57,6 +63,10 @@ impl Accounting {
     }
     pub(crate) fn failed_call(&self) {
         self.failed_calls.fetch_add(1, Ordering::Relaxed);
+    }
+    #[cfg_attr(not(feature = "local"), allow(dead_code))]
+    pub(crate) fn cancelled_call(&self) {
+        self.cancelled_calls.fetch_add(1, Ordering::Relaxed);
     }
     pub(crate) fn cache_hit(&self) {
         self.cache_hits.fetch_add(1, Ordering::Relaxed);

@@ -11,7 +11,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use tokio::sync::Semaphore;
 
 use chat::openai::{CompletionRequest, CompletionResponse};
-use chat::{ChatError, ChatModel, ChatRequest, ChatResponse};
+use chat::{ChatError, ChatModel, ChatRequest, ChatResponse, InvalidRequest};
 
 use crate::{Accounting, ClientConfig, LlmError};
 
@@ -161,7 +161,9 @@ impl OpenAiClient {
                 snippet(&bytes)
             ))
         })?;
-        parsed.into_chat().map_err(Failure::transient)
+        parsed
+            .into_chat()
+            .map_err(|e| Failure::transient(e.to_string()))
     }
 
     fn describe(&self, e: &reqwest::Error) -> Failure {
@@ -194,7 +196,10 @@ impl ChatModel for OpenAiClient {
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ChatError> {
         let body = serde_json::to_vec(&CompletionRequest::from_chat(&self.config.model, request))
-            .map_err(|e| ChatError::Invalid(e.to_string()))?;
+            .map_err(|e| ChatError::Failed {
+            backend: self.config.model.clone(),
+            message: format!("serialising the request: {e}"),
+        })?;
         let attempts = self.config.max_attempts.max(1);
         let mut history = Vec::new();
         let mut last_endpoint = String::new();
@@ -225,7 +230,10 @@ impl ChatModel for OpenAiClient {
             let wait = match failure.retry {
                 Retry::Invalid => {
                     self.accounting.failed_call();
-                    return Err(ChatError::Invalid(format!("{url}: {}", failure.message)));
+                    return Err(ChatError::Invalid(InvalidRequest::Rejected(format!(
+                        "{url}: {}",
+                        failure.message
+                    ))));
                 }
                 Retry::No => break,
                 Retry::Yes(_) if attempt + 1 == attempts => break,

@@ -3,7 +3,7 @@
 use axum::{
     Json,
     extract::rejection::JsonRejection,
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header::RETRY_AFTER},
     response::{IntoResponse, Response},
 };
 use chat::openai::{ErrorDetail, ErrorResponse};
@@ -15,6 +15,8 @@ pub struct ApiError {
     status: StatusCode,
     kind: &'static str,
     message: String,
+    /// Sent as `Retry-After` (seconds) when set.
+    retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -24,11 +26,20 @@ impl ApiError {
             status,
             kind,
             message: message.into(),
+            retry_after_secs: None,
         }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
+    }
+
+    /// 503: the server is saturated; the client should try again after `retry_after_secs`.
+    pub fn busy(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        ApiError {
+            retry_after_secs: Some(retry_after_secs),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded_error", message)
+        }
     }
 
     /// A request body that could not be read as the expected JSON: 400 for bad JSON, 413 for a
@@ -50,16 +61,26 @@ impl ApiError {
             "internal error",
         )
     }
+
+    /// The JSON body, also sent as the last event of a stream that fails midway.
+    pub fn body(&self) -> ErrorResponse {
+        ErrorResponse {
+            error: ErrorDetail {
+                message: self.message.clone(),
+                kind: self.kind.to_string(),
+            },
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorResponse {
-            error: ErrorDetail {
-                message: self.message,
-                kind: self.kind.to_string(),
-            },
-        };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(self.body())).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }

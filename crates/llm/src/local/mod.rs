@@ -1,0 +1,249 @@
+//! A GGUF model run in-process on CPU by llama.cpp (feature `local`).
+//!
+//! [`LocalModel`] checks a request, hands it to the [`pool`] of worker threads and awaits the
+//! pieces and the answer on channels, so async callers never block the runtime. Each worker owns
+//! one llama.cpp context and generates or scores ([`worker`]); prompts are rendered with the chat
+//! template from the GGUF file ([`prompt`]).
+
+mod pool;
+mod prompt;
+mod worker;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chat::{ChatError, ChatModel, ChatRequest, ChatResponse, LogProb, PieceSink, TokenScorer};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use crate::{Accounting, LlmError};
+use pool::{Job, Pool, Refused};
+
+/// How to load and run a local GGUF model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalConfig {
+    pub model_path: PathBuf,
+    /// CPU threads per worker; `None` means every available core.
+    #[serde(default)]
+    pub threads: Option<usize>,
+    /// Context window in tokens (prompt + completion), capped at the model's training context.
+    #[serde(default = "default_context_size")]
+    pub context_size: u32,
+    /// Requests decoded at the same time, each in its own context. Keep
+    /// `workers × threads` at or below the number of cores.
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+    /// Chat requests that may wait for a free worker; more are turned away as
+    /// [`ChatError::Busy`]. `None` means four per worker.
+    #[serde(default)]
+    pub max_waiting: Option<usize>,
+    /// Completion length when a request gives no `max_tokens`.
+    #[serde(default = "default_max_tokens")]
+    pub default_max_tokens: u32,
+}
+
+fn default_context_size() -> u32 {
+    4096
+}
+fn default_workers() -> usize {
+    1
+}
+fn default_max_tokens() -> u32 {
+    512
+}
+
+impl LocalConfig {
+    pub fn new(model_path: impl Into<PathBuf>) -> Self {
+        LocalConfig {
+            model_path: model_path.into(),
+            threads: None,
+            context_size: default_context_size(),
+            workers: default_workers(),
+            max_waiting: None,
+            default_max_tokens: default_max_tokens(),
+        }
+    }
+}
+
+/// Where the time of one local generation went.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct LocalTimings {
+    pub prompt_tokens: usize,
+    pub prompt_secs: f64,
+    pub generated_tokens: usize,
+    pub generation_secs: f64,
+}
+
+/// A GGUF chat model running in this process. Implements [`ChatModel`] (streaming included)
+/// and [`TokenScorer`].
+///
+/// Decoding is greedy when `temperature` is `None` or 0, otherwise temperature (then `top_p`)
+/// sampling seeded by `seed` (random when absent), so a fixed seed reproduces a sample. A
+/// completion ends at `max_tokens` or when the context is full, whichever comes first
+/// (`finish_reason: length`). Generation stops at the next token once nobody waits for the
+/// answer (the future was dropped, or the sink said so).
+pub struct LocalModel {
+    name: String,
+    pool: Pool,
+    context_size: u32,
+    accounting: Arc<Accounting>,
+}
+
+impl fmt::Debug for LocalModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalModel")
+            .field("name", &self.name)
+            .field("context_size", &self.context_size)
+            .finish()
+    }
+}
+
+type ChatResult = Result<(ChatResponse, LocalTimings), ChatError>;
+
+impl LocalModel {
+    /// Loads the GGUF file and starts the worker threads.
+    pub fn load(config: LocalConfig) -> Result<Self, LlmError> {
+        let path = &config.model_path;
+        if !path.is_file() {
+            return Err(LlmError::ModelNotFound { path: path.clone() });
+        }
+        let (pool, context_size) = Pool::start(&config).map_err(|message| LlmError::ModelLoad {
+            path: path.clone(),
+            message,
+        })?;
+        let name = path
+            .file_stem()
+            .map_or_else(|| "local".to_string(), |s| s.to_string_lossy().into_owned());
+        Ok(LocalModel {
+            name,
+            pool,
+            context_size,
+            accounting: Arc::default(),
+        })
+    }
+
+    /// Count tokens into `accounting` instead of a private one.
+    pub fn with_accounting(mut self, accounting: Arc<Accounting>) -> Self {
+        self.accounting = accounting;
+        self
+    }
+
+    pub fn accounting(&self) -> &Arc<Accounting> {
+        &self.accounting
+    }
+
+    /// The context window each request gets (prompt + completion).
+    pub fn context_size(&self) -> u32 {
+        self.context_size
+    }
+
+    /// Generates a reply and says how long prompt evaluation and generation took.
+    pub async fn chat_timed(&self, request: &ChatRequest) -> ChatResult {
+        self.submit(request, None).await
+    }
+
+    fn refused(&self, refused: Refused) -> ChatError {
+        match refused {
+            Refused::Busy { retry_after_secs } => ChatError::Busy {
+                backend: self.name.clone(),
+                retry_after_secs,
+            },
+            Refused::Stopped => self.failed("all worker threads have stopped"),
+        }
+    }
+
+    fn failed(&self, message: &str) -> ChatError {
+        ChatError::Failed {
+            backend: self.name.clone(),
+            message: message.to_string(),
+        }
+    }
+
+    /// Queues the request and waits for its answer, handing streamed pieces to `sink`. When
+    /// this future is dropped (an HTTP client went away) or `sink` says nobody listens, the
+    /// worker notices at its next token and stops.
+    async fn submit(&self, request: &ChatRequest, sink: Option<PieceSink<'_>>) -> ChatResult {
+        request.validate()?;
+        let (reply, mut answer) = oneshot::channel();
+        let (pieces_tx, mut pieces) = tokio::sync::mpsc::unbounded_channel();
+        self.pool
+            .submit_chat(Job::Chat {
+                request: request.clone(),
+                pieces: sink.is_some().then_some(pieces_tx),
+                reply,
+                accounting: Arc::clone(&self.accounting),
+            })
+            .map_err(|refused| self.refused(refused))?;
+        let result = loop {
+            tokio::select! {
+                biased;
+                Some(piece) = pieces.recv() => {
+                    if sink.is_some_and(|sink| !sink(&piece)) {
+                        // Closing the channel tells the worker to stop.
+                        pieces.close();
+                    }
+                }
+                result = &mut answer => break result,
+            }
+        };
+        // Pieces sent just before the answer.
+        while let Ok(piece) = pieces.try_recv() {
+            if let Some(sink) = sink {
+                sink(&piece);
+            }
+        }
+        result.map_err(|_| self.failed("worker thread dropped the request"))?
+    }
+}
+
+#[async_trait]
+impl ChatModel for LocalModel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ChatError> {
+        Ok(self.submit(request, None).await?.0)
+    }
+
+    async fn chat_stream(
+        &self,
+        request: &ChatRequest,
+        sink: PieceSink<'_>,
+    ) -> Result<ChatResponse, ChatError> {
+        Ok(self.submit(request, Some(sink)).await?.0)
+    }
+}
+
+impl TokenScorer for LocalModel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Blocks the calling thread until a worker has scored the text; call it from plain threads
+    /// (or `spawn_blocking`), not from an async task. Scoring jobs wait their turn however long
+    /// the queue is.
+    ///
+    /// Trailing whitespace of `context` is moved onto the continuation (BPE tokenizers attach a
+    /// space to the word after it). A context longer than the window loses its oldest tokens.
+    fn continuation_logprob(
+        &self,
+        context: &str,
+        continuation: &str,
+    ) -> Result<LogProb, ChatError> {
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        self.pool
+            .submit_score(Job::Score {
+                context: context.to_string(),
+                continuation: continuation.to_string(),
+                reply,
+            })
+            .map_err(|refused| self.refused(refused))?;
+        answer
+            .recv()
+            .map_err(|_| self.failed("worker thread dropped the request"))?
+    }
+}
