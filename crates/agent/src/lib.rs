@@ -10,6 +10,7 @@
 pub mod chatml;
 pub mod information;
 pub mod multi;
+pub mod pipeline;
 pub mod prompts;
 pub mod rule;
 pub mod runtime;
@@ -18,6 +19,7 @@ pub mod verify;
 
 use std::path::PathBuf;
 
+pub use pipeline::{Report, RunOptions, Tally, TrajectoryConfig, run};
 pub use prompts::Prompts;
 pub use runtime::{Mode, RuntimeConfig, rollout};
 pub use verify::{AcceptPolicy, VerifyConfig};

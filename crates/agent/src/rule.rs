@@ -129,16 +129,20 @@ pub async fn run(
             }
         }
         let Some((doc, quote)) = grounded else {
+            out.end = End::NotGrounded(format!(
+                "mask {n} ({span:?}) is in none of the retrieved documents"
+            ));
             return out;
         };
         out.grounded += 1;
         found_before = format!("Doc {doc} reads \"{quote}\", so mask {n} is \"{span}\". ");
     }
     let answer = task.golds.first().cloned().unwrap_or_default();
-    let text = format!(
-        "<think>{found_before}All {} masks are filled from the documents.</think>\n<answer> {answer} </answer>",
-        task.masks.len()
-    );
+    let all = match task.masks.len() {
+        1 => "The mask is filled from the documents.".to_string(),
+        n => format!("All {n} masks are filled from the documents."),
+    };
+    let text = format!("<think>{found_before}{all}</think>\n<answer> {answer} </answer>");
     out.transcript.push_str(&text);
     out.final_text = Some(text);
     out.end = End::Answered(answer);

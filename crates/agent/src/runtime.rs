@@ -94,6 +94,8 @@ pub enum End {
     MaxTurns,
     SearchFailed(String),
     ModelFailed(String),
+    /// The rule teacher found a masked span in no retrieved document.
+    NotGrounded(String),
 }
 
 /// A finished rollout.

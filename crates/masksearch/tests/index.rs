@@ -86,7 +86,11 @@ fn a_malformed_line_leaves_the_previous_index_untouched() {
     let good = tmp.path().join("passages.jsonl");
     let idx = tmp.path().join("index");
     let out = index(&good, &idx, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let before = snapshot(&idx);
     let answer = top_ids(&idx, "Pavia Cathedral dome");
 
@@ -125,7 +129,11 @@ fn a_malformed_line_leaves_the_previous_index_untouched() {
 fn a_failed_first_build_writes_nothing() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let bad = tmp.path().join("bad.jsonl");
-    fs::write(&bad, "{\"id\":\"0\",\"title\":\"A\",\"text\":\"a\"}\nnot json\n").expect("write");
+    fs::write(
+        &bad,
+        "{\"id\":\"0\",\"title\":\"A\",\"text\":\"a\"}\nnot json\n",
+    )
+    .expect("write");
     let idx = tmp.path().join("index");
     let out = index(&bad, &idx, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -144,7 +152,11 @@ fn kill_9_mid_build_keeps_the_old_index_and_the_next_build_succeeds() {
     let good = tmp.path().join("passages.jsonl");
     let idx = tmp.path().join("index");
     let out = index(&good, &idx, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let before = snapshot(&idx);
 
     let fifo = tmp.path().join("passages.fifo");
@@ -175,17 +187,30 @@ fn kill_9_mid_build_keeps_the_old_index_and_the_next_build_succeeds() {
     let partial = tmp.path().join("index.partial");
     let waited = Instant::now();
     while !partial.exists() {
-        assert!(waited.elapsed() < Duration::from_secs(60), "no staging folder");
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "no staging folder"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(child.try_wait().expect("status").is_none(), "the build must still be running");
+    assert!(
+        child.try_wait().expect("status").is_none(),
+        "the build must still be running"
+    );
     child.kill().expect("kill -9");
     child.wait().expect("reaped");
     drop(pipe);
 
     assert_eq!(snapshot(&idx), before, "the old index changed");
     let out = index(&good, &idx, &["--overwrite"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!partial.exists(), "the next build clears the leftover staging folder");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !partial.exists(),
+        "the next build clears the leftover staging folder"
+    );
     assert_eq!(top_ids(&idx, "Pavia Cathedral dome")[0], "4");
 }

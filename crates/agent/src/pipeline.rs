@@ -1,0 +1,608 @@
+//! The trajectories run: every record of an input file through one teacher, verified, written
+//! in input order to an accepted and a rejected file, resumable and shardable.
+//!
+//! Records run `concurrency` at a time and are written in input order as they complete, each
+//! committed (flushed and synced) before the next, so a run killed at any point holds a prefix
+//! of the work. A resumed run reads the ids already in both outputs and skips them: nothing
+//! accepted is lost or written twice. A record whose id was seen earlier in the input is
+//! skipped and counted (the original wrote duplicates). `--shard i/n` keeps the records whose id
+//! hashes to shard i; for the deterministic rule teacher the shards put together equal the
+//! unsharded run.
+
+use std::{
+    collections::{BTreeMap, HashSet},
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Instant,
+};
+
+use chat::ChatModel;
+use formats::{
+    RampSample, Rejection, RunLog, RunManifest, Shard, Task, TaskKind, Teacher, TokenUse,
+    Trajectory, Verdict,
+};
+use futures_util::{StreamExt, stream};
+use search::Searcher;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::{
+    AgentError, Prompts,
+    chatml::{self, Round},
+    multi::{self, MultiAgentConfig},
+    rule::{self, RuleConfig},
+    runtime::{self, End, RuntimeConfig},
+    verify::{self, VerifyConfig},
+};
+
+/// The settings that decide the output (recorded in the manifest; a resume must match them).
+#[derive(Debug, Clone)]
+pub struct TrajectoryConfig {
+    pub teacher: Teacher,
+    pub runtime: RuntimeConfig,
+    pub multi: MultiAgentConfig,
+    pub rule: RuleConfig,
+    pub verify: VerifyConfig,
+    pub prompts: Prompts,
+    /// Seeds every sample's own random stream (its "current time", sampling seeds).
+    pub seed: u64,
+    /// The day the random "current time" of the system messages counts back from.
+    pub today: time::Date,
+    /// The self-evolution round recorded in every trajectory.
+    pub round: u32,
+    pub shard: Shard,
+}
+
+/// Where to read and write, with what, and how to report progress.
+pub struct RunOptions<'a> {
+    pub input: PathBuf,
+    pub out: PathBuf,
+    pub rejected: PathBuf,
+    /// Go on from what the outputs hold (the default); `false` starts over.
+    pub resume: bool,
+    /// The teacher's model (multi-agent, agent).
+    pub model: Option<Arc<dyn ChatModel>>,
+    /// The judge; the teacher's model when `None`.
+    pub judge: Option<Arc<dyn ChatModel>>,
+    pub searcher: Arc<dyn Searcher>,
+    /// Trajectories in flight at once.
+    pub concurrency: usize,
+    /// Called after every record with the counts so far.
+    pub progress: &'a (dyn Fn(&Tally) + Sync),
+}
+
+/// Counts of a run (the resumed part included).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Tally {
+    pub accepted: u64,
+    /// Rejections by reason.
+    pub rejected: BTreeMap<Rejection, u64>,
+    /// Records already in the outputs when the run started.
+    pub resumed: u64,
+    /// Input lines that are not a record of a known shape.
+    pub bad_records: u64,
+    /// Records whose id came earlier in the input.
+    pub duplicates: u64,
+    pub other_shards: u64,
+    pub usage: TokenUse,
+    pub searches: u64,
+}
+
+impl Tally {
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+
+    fn add(&mut self, t: &Trajectory) {
+        match t.rejection {
+            None => self.accepted += 1,
+            Some(r) => *self.rejected.entry(r).or_default() += 1,
+        }
+        self.usage.model_calls += t.usage.model_calls;
+        self.usage.prompt_tokens += t.usage.prompt_tokens;
+        self.usage.completion_tokens += t.usage.completion_tokens;
+        self.searches += t.search.calls;
+    }
+
+    fn counts(&self) -> BTreeMap<String, u64> {
+        let mut counts = BTreeMap::from([
+            ("accepted".to_string(), self.accepted),
+            ("rejected".to_string(), self.rejected_total()),
+            ("bad_records".to_string(), self.bad_records),
+            ("duplicates".to_string(), self.duplicates),
+            ("other_shards".to_string(), self.other_shards),
+            ("model_calls".to_string(), self.usage.model_calls),
+            ("prompt_tokens".to_string(), self.usage.prompt_tokens),
+            (
+                "completion_tokens".to_string(),
+                self.usage.completion_tokens,
+            ),
+            ("searches".to_string(), self.searches),
+        ]);
+        for (reason, n) in &self.rejected {
+            counts.insert(format!("rejected.{}", reason.as_str()), *n);
+        }
+        counts
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub tally: Tally,
+    pub manifest: PathBuf,
+    pub elapsed_secs: f64,
+}
+
+/// One input record, ready to run.
+struct Job {
+    id: String,
+    task: Task,
+    /// The input's `ext` (kept in the chatml record).
+    ext: Value,
+    /// RAMP: the page title (the rule teacher searches with it).
+    title: String,
+}
+
+/// A record read from the input: a job, or why it is not one.
+enum Item {
+    Job(Box<Job>),
+    Bad,
+    Duplicate,
+    OtherShard,
+    /// Already in the outputs.
+    Done,
+    /// A question given to the rule teacher, which fills masks only.
+    NotRamp(u64),
+}
+
+/// Runs the teacher of `config` over every record of `options.input`.
+pub async fn run(
+    config: &TrajectoryConfig,
+    options: &RunOptions<'_>,
+) -> Result<Report, AgentError> {
+    let started = Instant::now();
+    if config.teacher != Teacher::Rule && options.model.is_none() {
+        return Err(AgentError::NoModel {
+            teacher: config.teacher.as_str(),
+        });
+    }
+    let manifest_path = RunManifest::path_for(&options.out);
+    let mut manifest = RunManifest {
+        command: "trajectories".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        inputs: vec![options.input.display().to_string()],
+        config: manifest_config(config, options),
+        counts: BTreeMap::new(),
+        complete: false,
+    };
+    let previous = if options.resume {
+        RunManifest::load(&manifest_path)?
+    } else {
+        None
+    };
+    match &previous {
+        Some(previous) => manifest.check_resumable(previous, &options.out)?,
+        None if options.resume && has_records(&options.out) => {
+            return Err(AgentError::Resume {
+                path: options.out.clone(),
+                message: "holds records but no manifest beside it says how they were made".into(),
+            });
+        }
+        None => {}
+    }
+    let mut tally = Tally::default();
+    let mut seen: HashSet<String> = HashSet::new();
+    if options.resume {
+        for path in [&options.out, &options.rejected] {
+            read_done(path, &mut seen, &mut tally)?;
+        }
+    }
+    tally.resumed = tally.accepted + tally.rejected_total();
+    let (mut accepted, mut rejected) = if options.resume {
+        (
+            RunLog::resume(&options.out)?,
+            RunLog::resume(&options.rejected)?,
+        )
+    } else {
+        (
+            RunLog::create(&options.out)?,
+            RunLog::create(&options.rejected)?,
+        )
+    };
+    manifest.counts = tally.counts();
+    manifest.save(&manifest_path)?;
+
+    let done = seen.clone();
+    let mut record = 0u64;
+    let items = formats::read_jsonl::<Value>(&options.input)?.map(|line| {
+        record += 1;
+        let Ok(value) = line else { return Item::Bad };
+        let Some(job) = job(&value, record) else {
+            return Item::Bad;
+        };
+        if config.teacher == Teacher::Rule && job.task.kind != TaskKind::Ramp {
+            return Item::NotRamp(record);
+        }
+        if done.contains(&job.id) {
+            return Item::Done;
+        }
+        if !seen.insert(job.id.clone()) {
+            return Item::Duplicate;
+        }
+        if !config.shard.contains(&job.id) {
+            return Item::OtherShard;
+        }
+        Item::Job(Box::new(job))
+    });
+    let mut results = stream::iter(items)
+        .map(|item| async move {
+            match item {
+                Item::Job(job) => Ok(attempt(config, options, &job).await),
+                other => Err(other),
+            }
+        })
+        .buffered(options.concurrency.max(1));
+    let mut written = 0u64;
+    while let Some(result) = results.next().await {
+        match result {
+            Ok(trajectory) => {
+                let log = if trajectory.accepted {
+                    &mut accepted
+                } else {
+                    &mut rejected
+                };
+                log.append(&trajectory)?;
+                log.commit()?;
+                tally.add(&trajectory);
+                written += 1;
+                if written.is_multiple_of(16) {
+                    manifest.counts = tally.counts();
+                    manifest.save(&manifest_path)?;
+                }
+            }
+            Err(Item::Bad) => tally.bad_records += 1,
+            Err(Item::Duplicate) => tally.duplicates += 1,
+            Err(Item::OtherShard) => tally.other_shards += 1,
+            Err(Item::NotRamp(record)) => {
+                return Err(AgentError::NotRamp {
+                    path: options.input.display().to_string(),
+                    record,
+                });
+            }
+            Err(Item::Done | Item::Job(_)) => {}
+        }
+        (options.progress)(&tally);
+    }
+    drop(results);
+    manifest.counts = tally.counts();
+    manifest.complete = true;
+    manifest.save(&manifest_path)?;
+    Ok(Report {
+        tally,
+        manifest: manifest_path,
+        elapsed_secs: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Whether `path` holds anything.
+fn has_records(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
+}
+
+/// Adds the ids and outcomes of an output written earlier.
+fn read_done(path: &Path, seen: &mut HashSet<String>, tally: &mut Tally) -> Result<(), AgentError> {
+    if !path.exists() {
+        return Ok(());
+    }
+    // A torn last line (a kill mid-write) is cut off when the log is reopened; skip it here.
+    for trajectory in formats::read_jsonl::<Trajectory>(path)?.flatten() {
+        seen.insert(trajectory.id.clone());
+        tally.add(&trajectory);
+    }
+    Ok(())
+}
+
+fn manifest_config(config: &TrajectoryConfig, options: &RunOptions<'_>) -> Value {
+    let model = options.model.as_ref().map(|m| m.name().to_string());
+    let judge = options
+        .judge
+        .as_ref()
+        .or(options.model.as_ref())
+        .map(|m| m.name().to_string());
+    json!({
+        "teacher": config.teacher.as_str(),
+        "model": model,
+        "judge": judge,
+        "search": options.searcher.name(),
+        "seed": config.seed,
+        "today": config.today.to_string(),
+        "round": config.round,
+        "shard": config.shard.to_string(),
+        "accept": config.verify.policy.as_str(),
+        "threshold": config.verify.threshold,
+        "prompts": config.prompts.fingerprint(),
+        "max_turns": config.runtime.max_turns,
+        "topk": config.runtime.topk,
+        "mode": format!("{:?}", config.runtime.mode).to_lowercase(),
+        "max_rounds": config.multi.max_rounds,
+        "merged_k": config.multi.merged_k,
+        "temperature": config.runtime.temperature,
+        "rejected": options.rejected.display().to_string(),
+    })
+}
+
+/// The task in a record: a RAMP sample (`query`, `answer`, `ext.masks`) or a question in any
+/// shape [`formats::QaExample`] reads. `record` is the 1-based record number, the id of a
+/// record without one.
+fn job(value: &Value, record: u64) -> Option<Job> {
+    let is_ramp =
+        value.get("query").is_some() && value.get("ext").and_then(|e| e.get("masks")).is_some();
+    if is_ramp {
+        let sample: RampSample = serde_json::from_value(value.clone()).ok()?;
+        let id = if sample.id.is_empty() {
+            record.to_string()
+        } else {
+            sample.id.clone()
+        };
+        let ext = value.get("ext").cloned().unwrap_or(Value::Null);
+        return Some(Job {
+            id,
+            title: sample.ext.title.clone(),
+            task: Task {
+                kind: TaskKind::Ramp,
+                query: sample.query,
+                golds: vec![sample.answer],
+                masks: sample.ext.masks,
+            },
+            ext,
+        });
+    }
+    let qa = formats::QaExample::from_record(value, record)?;
+    Some(Job {
+        ext: json!({ "golden_answer": qa.golden_answers[0], "golden_answers": qa.golden_answers }),
+        id: qa.id,
+        title: String::new(),
+        task: Task {
+            kind: TaskKind::Qa,
+            query: qa.question,
+            golds: qa.golden_answers,
+            masks: Vec::new(),
+        },
+    })
+}
+
+/// What a teacher produced, before verification.
+struct Produced {
+    rounds: Vec<Round>,
+    final_text: Option<String>,
+    transcript: String,
+    end: End,
+    steps: Vec<formats::Step>,
+    usage: TokenUse,
+    search: formats::SearchUse,
+}
+
+/// One task through the configured teacher and the verifier.
+async fn attempt(config: &TrajectoryConfig, options: &RunOptions<'_>, job: &Job) -> Trajectory {
+    let started = Instant::now();
+    let sample_seed = formats::seed_for(config.seed, &job.id);
+    let system = chatml::system_message(config.today, sample_seed);
+    let searcher = options.searcher.as_ref();
+    let model = options.model.as_deref();
+    let produced = match (config.teacher, model) {
+        (Teacher::Rule, _) | (_, None) => {
+            let out = rule::run(searcher, &job.task, &job.title, &config.rule).await;
+            Produced {
+                rounds: out.rounds,
+                final_text: out.final_text,
+                transcript: out.transcript,
+                end: out.end,
+                steps: out.steps,
+                usage: TokenUse::default(),
+                search: out.search,
+            }
+        }
+        (Teacher::MultiAgent, Some(model)) => {
+            let out = multi::run(
+                model,
+                searcher,
+                &config.prompts,
+                &system,
+                &job.task.query,
+                &config.multi,
+                Some(sample_seed),
+            )
+            .await;
+            Produced {
+                transcript: multi::transcript(&out),
+                rounds: out.rounds,
+                final_text: out.final_text,
+                end: out.end,
+                steps: out.steps,
+                usage: out.usage,
+                search: out.search,
+            }
+        }
+        (Teacher::Agent, Some(model)) => {
+            let out = runtime::rollout(
+                model,
+                searcher,
+                &job.task.query,
+                &config.runtime,
+                Some(sample_seed),
+            )
+            .await;
+            let mut rounds = Vec::new();
+            let mut final_text = None;
+            for exchange in &out.exchanges {
+                match (&exchange.query, &exchange.observation) {
+                    (Some(query), Some(information)) => rounds.push(Round::Search {
+                        thought: exchange.text.clone(),
+                        queries: vec![query.clone()],
+                        information: information.clone(),
+                    }),
+                    (None, Some(correction)) => rounds.push(Round::Invalid {
+                        text: exchange.text.clone(),
+                        correction: correction.clone(),
+                    }),
+                    _ => final_text = Some(exchange.text.clone()),
+                }
+            }
+            Produced {
+                rounds,
+                final_text,
+                transcript: out.transcript,
+                end: out.end,
+                steps: out.steps,
+                usage: out.usage,
+                search: out.search,
+            }
+        }
+    };
+    let mut judged = verdict(config, options, job, &produced.end, sample_seed).await;
+    let chatml = chatml::record(
+        &system,
+        &job.task.query,
+        &produced.rounds,
+        produced.final_text.as_deref(),
+        &job.ext,
+        judged.response_acc,
+    );
+    if judged.rejection.is_none() {
+        let check = match config.teacher {
+            Teacher::MultiAgent => chatml::format_check(&chatml),
+            Teacher::Agent | Teacher::Rule => {
+                metrics::check_format(&produced.transcript).map_err(|e| e.to_string())
+            }
+        };
+        if let Err(why) = check {
+            judged.rejection = Some(Rejection::Format);
+            judged.detail = why;
+        }
+    }
+    let mut usage = produced.usage;
+    if let Some(step) = &judged.step {
+        usage.model_calls += 1;
+        usage.prompt_tokens += step.prompt_tokens;
+        usage.completion_tokens += step.completion_tokens;
+    }
+    let mut steps = produced.steps;
+    steps.extend(judged.step);
+    Trajectory {
+        id: job.id.clone(),
+        teacher: config.teacher,
+        round: config.round,
+        model: model.map_or_else(String::new, |m| m.name().to_string()),
+        task: job.task.clone(),
+        accepted: judged.rejection.is_none(),
+        rejection: judged.rejection,
+        detail: judged.detail,
+        answer: judged.answer,
+        transcript: produced.transcript,
+        chatml,
+        steps,
+        search: produced.search,
+        verdict: judged.verdict,
+        usage,
+        ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+/// The verification of one attempt.
+struct Judged {
+    rejection: Option<Rejection>,
+    detail: String,
+    /// The original's `ext.response_acc`: the judge's verdict, `"Max_turn"`, or whether the
+    /// metric passed when no judge was asked.
+    response_acc: Value,
+    answer: Option<String>,
+    verdict: Verdict,
+    /// The judge's step, when it was asked.
+    step: Option<formats::Step>,
+}
+
+/// Scores and judges an attempt by how it ended.
+async fn verdict(
+    config: &TrajectoryConfig,
+    options: &RunOptions<'_>,
+    job: &Job,
+    end: &End,
+    seed: u64,
+) -> Judged {
+    let mut judged = Judged {
+        rejection: None,
+        detail: String::new(),
+        response_acc: json!(false),
+        answer: None,
+        verdict: Verdict::default(),
+        step: None,
+    };
+    let answer = match end {
+        End::Answered(answer) => answer.clone(),
+        End::MaxTurns => {
+            judged.rejection = Some(Rejection::MaxTurns);
+            judged.detail = "no answer within the search budget".into();
+            judged.response_acc = json!("Max_turn");
+            return judged;
+        }
+        End::SearchFailed(why) => {
+            judged.rejection = Some(Rejection::SearchFailure);
+            judged.detail = why.clone();
+            return judged;
+        }
+        End::ModelFailed(why) => {
+            judged.rejection = Some(Rejection::ModelError);
+            judged.detail = why.clone();
+            return judged;
+        }
+        End::NotGrounded(why) => {
+            judged.rejection = Some(Rejection::NotGrounded);
+            judged.detail = why.clone();
+            return judged;
+        }
+    };
+    let metric = verify::score(&job.task, &answer, &mut judged.verdict);
+    judged.answer = Some(answer.clone());
+    // The rule teacher has no model to judge with: its answers are grounded by construction.
+    let judge_model = options.judge.as_deref().or(options.model.as_deref());
+    let policy = match (config.teacher, judge_model) {
+        (Teacher::Rule, _) | (_, None) => verify::AcceptPolicy::Metric,
+        _ => config.verify.policy,
+    };
+    if let (true, Some(judge)) = (policy.needs_judge(), judge_model) {
+        let asked = verify::judge(
+            judge,
+            &config.prompts,
+            &job.task,
+            &answer,
+            Some(seed),
+            &mut judged.verdict,
+        )
+        .await;
+        match asked {
+            Ok(step) => judged.step = Some(step),
+            Err(e) => {
+                judged.rejection = Some(Rejection::ModelError);
+                judged.detail = format!("judge: {e}");
+                return judged;
+            }
+        }
+    }
+    let effective = VerifyConfig {
+        policy,
+        ..config.verify.clone()
+    };
+    judged.response_acc = match judged.verdict.judge {
+        Some(correct) => json!(correct),
+        None => json!(metric >= effective.threshold),
+    };
+    if let Err(rejection) = verify::accepts(&effective, &judged.verdict, metric) {
+        judged.detail = match rejection {
+            Rejection::Judge => format!("judge: {:?}", judged.verdict.judge_reply.trim()),
+            _ => format!("metric {metric:.3} below {}", effective.threshold),
+        };
+        judged.rejection = Some(rejection);
+    }
+    judged
+}

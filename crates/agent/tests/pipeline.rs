@@ -1,0 +1,420 @@
+//! The trajectories pipeline's own logic — order, resume, duplicates, shards, rejections — with
+//! the deterministic rule teacher over an in-memory searcher, and a scripted model for the
+//! model teachers. (The real index and the real model are exercised end to end by the
+//! `masksearch trajectories` tests.)
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+};
+
+use agent::{RunOptions, Tally, TrajectoryConfig};
+use async_trait::async_trait;
+use chat::{ChatError, ChatModel, ChatRequest, ChatResponse, FinishReason, Usage};
+use formats::{Passage, Rejection, Shard, Teacher, Trajectory};
+use search::{SearchError, SearchHit, Searcher};
+use serde_json::json;
+
+/// Passages ranked by how many query words they contain.
+struct Memory(Vec<Passage>);
+
+#[async_trait]
+impl Searcher for Memory {
+    fn name(&self) -> String {
+        "memory".into()
+    }
+    async fn batch_search(
+        &self,
+        queries: &[String],
+        k: usize,
+    ) -> Result<Vec<Vec<SearchHit>>, SearchError> {
+        Ok(queries
+            .iter()
+            .map(|q| {
+                let words: Vec<String> = q.split_whitespace().map(str::to_lowercase).collect();
+                let mut hits: Vec<SearchHit> = self
+                    .0
+                    .iter()
+                    .map(|p| {
+                        let text = p.text.to_lowercase();
+                        let score =
+                            words.iter().filter(|w| text.contains(w.as_str())).count() as f64;
+                        SearchHit {
+                            passage: p.clone(),
+                            score,
+                        }
+                    })
+                    .filter(|h| h.score > 0.0)
+                    .collect();
+                hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+                hits.truncate(k);
+                hits
+            })
+            .collect())
+    }
+}
+
+const FACTS: [(&str, &str, &str); 6] = [
+    (
+        "Canberra",
+        "Canberra is the capital city of Australia, founded in 1913.",
+        "1913",
+    ),
+    (
+        "Mona Lisa",
+        "The Mona Lisa is a portrait painted by Leonardo da Vinci in Florence.",
+        "Leonardo da Vinci",
+    ),
+    (
+        "Oslo",
+        "Oslo is the capital of Norway and lies at the head of the Oslofjord.",
+        "Oslofjord",
+    ),
+    (
+        "Danube",
+        "The Danube flows through ten countries into the Black Sea.",
+        "Black Sea",
+    ),
+    (
+        "Everest",
+        "Mount Everest rises 8,849 metres above sea level on the Nepal border.",
+        "8,849",
+    ),
+    (
+        "Kyoto",
+        "Kyoto was the imperial capital of Japan for more than a millennium.",
+        "millennium",
+    ),
+];
+
+fn corpus() -> Arc<dyn Searcher> {
+    Arc::new(Memory(
+        FACTS
+            .iter()
+            .map(|(t, text, _)| Passage::new(format!("{t}#0"), *t, *text))
+            .collect(),
+    ))
+}
+
+/// RAMP records of the facts (one mask each), then one whose mask is in no document, one
+/// duplicate id and one broken line.
+fn input(dir: &Path) -> PathBuf {
+    let mut lines: Vec<String> = FACTS
+        .iter()
+        .map(|(title, text, span)| {
+            let masked = text.replacen(span, "[mask]", 1);
+            json!({"id": format!("{title}#0"), "query": format!("{masked}\n\nFill in all the [mask] and output the whole paragraph without changing its format."),
+                   "answer": text, "ext": {"mask_num": 1, "masks": [span], "entities": [span], "source": "wiki", "title": title}})
+            .to_string()
+        })
+        .collect();
+    lines.push(
+        json!({"id": "Nowhere#0", "query": "The river Zyx is [mask] long.\n\nFill in all the [mask] and output the whole paragraph without changing its format.",
+               "answer": "The river Zyx is 12 km long.", "ext": {"mask_num": 1, "masks": ["12 km"], "entities": [], "source": "wiki", "title": "Zyx"}})
+        .to_string(),
+    );
+    lines.insert(3, lines[1].clone());
+    lines.insert(5, "{not json".to_string());
+    let path = dir.join("ramp.jsonl");
+    fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+fn config(teacher: Teacher) -> TrajectoryConfig {
+    TrajectoryConfig {
+        teacher,
+        runtime: Default::default(),
+        multi: Default::default(),
+        rule: Default::default(),
+        verify: Default::default(),
+        prompts: Default::default(),
+        seed: 7,
+        today: time::macros::date!(2026 - 11 - 27),
+        round: 0,
+        shard: Shard::ALL,
+    }
+}
+
+fn no_progress(_: &Tally) {}
+
+fn options(dir: &Path, input: PathBuf, out: &str, resume: bool) -> RunOptions<'static> {
+    RunOptions {
+        input,
+        out: dir.join(out),
+        rejected: dir.join(format!("{out}.rejected")),
+        resume,
+        model: None,
+        judge: None,
+        searcher: corpus(),
+        concurrency: 3,
+        progress: &no_progress,
+    }
+}
+
+fn read(path: &Path) -> Vec<Trajectory> {
+    if !path.exists() {
+        return Vec::new();
+    }
+    formats::read_jsonl(path)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn ids(path: &Path) -> Vec<String> {
+    read(path).into_iter().map(|t| t.id).collect()
+}
+
+#[tokio::test]
+async fn rule_teacher_writes_grounded_records_in_input_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(dir.path(), input(dir.path()), "traj.jsonl", false);
+    let report = agent::run(&config(Teacher::Rule), &opts).await.unwrap();
+    let t = &report.tally;
+    assert_eq!(
+        (t.accepted, t.rejected_total(), t.duplicates, t.bad_records),
+        (6, 1, 1, 1),
+        "{t:?}"
+    );
+    assert_eq!(t.rejected[&Rejection::NotGrounded], 1);
+    let accepted = read(&opts.out);
+    let want: Vec<String> = FACTS.iter().map(|(t, _, _)| format!("{t}#0")).collect();
+    assert_eq!(
+        accepted.iter().map(|t| t.id.clone()).collect::<Vec<_>>(),
+        want
+    );
+    for t in &accepted {
+        assert!(t.accepted && t.rejection.is_none());
+        assert_eq!(t.verdict.masks_recovered, [true]);
+        assert_eq!(t.answer.as_deref(), Some(t.task.golds[0].as_str()));
+        assert!(
+            metrics::check_format(&t.transcript).is_ok(),
+            "{}",
+            t.transcript
+        );
+        assert_eq!(t.chatml.ext["response_acc"], true);
+        assert_eq!(
+            t.chatml.messages[2].function_call.as_ref().unwrap()["name"],
+            "web_search"
+        );
+        // Grounded: the filled span is quoted from a retrieved document.
+        let span = &t.task.masks[0];
+        assert!(
+            t.transcript.contains(&format!("so mask 1 is \"{span}\"")),
+            "{}",
+            t.transcript
+        );
+    }
+    let rejected = read(&opts.rejected);
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].rejection, Some(Rejection::NotGrounded));
+    assert!(
+        rejected[0].detail.contains("12 km"),
+        "{}",
+        rejected[0].detail
+    );
+}
+
+#[tokio::test]
+async fn a_resumed_run_loses_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = input(dir.path());
+    let whole = options(dir.path(), input.clone(), "whole.jsonl", false);
+    agent::run(&config(Teacher::Rule), &whole).await.unwrap();
+
+    let part = options(dir.path(), input.clone(), "part.jsonl", true);
+    agent::run(&config(Teacher::Rule), &part).await.unwrap();
+    // As if killed while writing the fourth record: three complete lines and a torn one.
+    let text = fs::read_to_string(&part.out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    fs::write(
+        &part.out,
+        format!("{}\n{}", lines[..3].join("\n"), &lines[3][..40]),
+    )
+    .unwrap();
+    fs::remove_file(&part.rejected).unwrap();
+    let report = agent::run(&config(Teacher::Rule), &part).await.unwrap();
+    assert_eq!(report.tally.resumed, 3);
+    assert_eq!(ids(&part.out), ids(&whole.out));
+    assert_eq!(ids(&part.rejected), ids(&whole.rejected));
+    let strip = |t: Trajectory| Trajectory {
+        ms: 0,
+        steps: vec![],
+        ..t
+    };
+    let a: Vec<Trajectory> = read(&part.out).into_iter().map(strip).collect();
+    let b: Vec<Trajectory> = read(&whole.out).into_iter().map(strip).collect();
+    assert_eq!(a, b);
+    // A resume with other settings is refused.
+    let mut other = config(Teacher::Rule);
+    other.seed = 8;
+    let err = agent::run(&other, &part).await.unwrap_err().to_string();
+    assert!(err.contains("seed"), "{err}");
+}
+
+#[tokio::test]
+async fn shards_put_together_equal_the_whole_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = input(dir.path());
+    let whole = options(dir.path(), input.clone(), "whole.jsonl", false);
+    agent::run(&config(Teacher::Rule), &whole).await.unwrap();
+    let mut union = Vec::new();
+    for index in 0..3 {
+        let mut c = config(Teacher::Rule);
+        c.shard = Shard { index, count: 3 };
+        let o = options(
+            dir.path(),
+            input.clone(),
+            &format!("shard{index}.jsonl"),
+            false,
+        );
+        agent::run(&c, &o).await.unwrap();
+        union.extend(ids(&o.out));
+    }
+    let mut whole_ids = ids(&whole.out);
+    union.sort();
+    whole_ids.sort();
+    assert_eq!(union, whole_ids);
+}
+
+/// Answers every prompt from a script keyed by the first words of the last message.
+struct Scripted {
+    reply: fn(&ChatRequest) -> Result<&'static str, ChatError>,
+    calls: Mutex<u64>,
+}
+
+#[async_trait]
+impl ChatModel for Scripted {
+    fn name(&self) -> &str {
+        "scripted"
+    }
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ChatError> {
+        *self.calls.lock().unwrap() += 1;
+        let text = (self.reply)(request)?;
+        Ok(ChatResponse {
+            text: text.into(),
+            usage: Usage {
+                prompt_tokens: 100,
+                completion_tokens: 10,
+            },
+            finish_reason: FinishReason::Stop,
+        })
+    }
+}
+
+fn qa_input(dir: &Path) -> PathBuf {
+    let path = dir.join("qa.jsonl");
+    let lines = [
+        json!({"id": "q1", "question": "Which city is the capital of Australia", "golden_answers": ["Canberra"]}),
+        json!({"idx": 2, "question": "Who painted the Mona Lisa", "answer": "Leonardo da Vinci"}),
+    ];
+    fs::write(&path, lines.map(|l| l.to_string()).join("\n")).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn the_multi_agent_teacher_searches_observes_and_is_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    fn reply(r: &ChatRequest) -> Result<&'static str, ChatError> {
+        let prompt = &r.messages.last().unwrap().content;
+        Ok(if prompt.starts_with("You plan") {
+            "Thought: <think> I need the capital. </think>\n<search> [{\"query\": \"What is the capital of Australia?\", \"intent\": 1}] "
+        } else if prompt.starts_with("You turn") {
+            "{\"queries\": [\"capital Australia\", \"Canberra capital\", \"Australia capital city\"]}"
+        } else if prompt.starts_with("You check") {
+            "<think> Doc 1 says Canberra is the capital of Australia. </think> <answer> Canberra "
+        } else if prompt.contains("Correct answer: Canberra") {
+            "correct"
+        } else {
+            "incorrect"
+        })
+    }
+    let model = Arc::new(Scripted {
+        reply,
+        calls: Mutex::default(),
+    });
+    let mut opts = options(dir.path(), qa_input(dir.path()), "multi.jsonl", false);
+    opts.model = Some(model.clone());
+    let report = agent::run(&config(Teacher::MultiAgent), &opts)
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.tally.accepted, report.tally.rejected_total()),
+        (1, 1),
+        "{:?}",
+        report.tally
+    );
+    let t = &read(&opts.out)[0];
+    assert_eq!(t.id, "q1");
+    assert_eq!(t.answer.as_deref(), Some("Canberra"));
+    assert_eq!(t.verdict.judge, Some(true));
+    assert_eq!(t.chatml.ext["response_acc"], true);
+    let kinds: Vec<_> = t.steps.iter().map(|s| s.kind).collect();
+    use formats::StepKind::*;
+    assert_eq!(kinds, [Planner, Rewriter, Search, Observer, Judge]);
+    assert_eq!(t.steps[2].queries.len(), 3);
+    assert_eq!(t.usage.model_calls, 4);
+    assert_eq!(t.usage.prompt_tokens, 400);
+    assert!(t.transcript.starts_with("<think> I need the capital. </think>\n<search> What is the capital of Australia? </search>\n\n<information>Doc 1"), "{}", t.transcript);
+    assert!(
+        t.transcript.ends_with("<answer> Canberra</answer>"),
+        "{}",
+        t.transcript
+    );
+    let wrong = &read(&opts.rejected)[0];
+    assert_eq!(
+        (wrong.id.as_str(), wrong.rejection),
+        ("2", Some(Rejection::Judge))
+    );
+    assert_eq!(wrong.chatml.ext["response_acc"], false);
+    assert_eq!(wrong.chatml.ext["golden_answer"], "Leonardo da Vinci");
+}
+
+#[tokio::test]
+async fn model_failures_reject_one_trajectory_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    fn reply(r: &ChatRequest) -> Result<&'static str, ChatError> {
+        let prompt = &r.messages[0].content;
+        if prompt.contains("Mona Lisa") {
+            return Err(ChatError::Unavailable {
+                backend: "scripted".into(),
+                message: "503 after 4 attempts".into(),
+            });
+        }
+        Ok(match r.messages.len() {
+            1 => "<think>look it up</think><search> capital Australia",
+            _ => "<think>Doc 1 says Canberra.</think><answer> Canberra",
+        })
+    }
+    let mut opts = options(dir.path(), qa_input(dir.path()), "agent.jsonl", false);
+    opts.model = Some(Arc::new(Scripted {
+        reply,
+        calls: Mutex::default(),
+    }));
+    let mut c = config(Teacher::Agent);
+    c.verify.policy = agent::AcceptPolicy::Metric;
+    let report = agent::run(&c, &opts).await.unwrap();
+    assert_eq!(report.tally.accepted, 1, "{:?}", report.tally);
+    assert_eq!(report.tally.rejected[&Rejection::ModelError], 1);
+    let failed = &read(&opts.rejected)[0];
+    assert!(
+        failed.detail.contains("503 after 4 attempts"),
+        "{}",
+        failed.detail
+    );
+    let ok = &read(&opts.out)[0];
+    assert!(ok.transcript.starts_with("<think>look it up</think><search> capital Australia</search>\n\n<information>Doc 1(Title: \"Canberra\") Canberra is the capital city of Australia, founded in 1913.\nDoc 2"), "{}", ok.transcript);
+    assert!(ok.transcript.ends_with("Doc 3(Title: \"Kyoto\") Kyoto was the imperial capital of Japan for more than a millennium.</information>\n\n<think>Doc 1 says Canberra.</think><answer> Canberra</answer>"), "{}", ok.transcript);
+}
+
+#[tokio::test]
+async fn the_rule_teacher_refuses_questions() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(dir.path(), qa_input(dir.path()), "rule.jsonl", false);
+    let err = agent::run(&config(Teacher::Rule), &opts).await.unwrap_err();
+    assert!(
+        matches!(err, agent::AgentError::NotRamp { record: 1, .. }),
+        "{err}"
+    );
+}

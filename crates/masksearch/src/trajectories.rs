@@ -1,0 +1,258 @@
+//! `masksearch trajectories`: run a teacher (the multi-agent system, one model in the student
+//! format, or the offline rule teacher) over RAMP samples or questions, verify each attempt, and
+//! write accepted and rejected trajectories.
+
+use std::{path::PathBuf, sync::Arc};
+
+use ::agent::{AcceptPolicy, Mode, Prompts, RunOptions, Tally, TrajectoryConfig, VerifyConfig};
+use ::llm::CachePolicy;
+use anyhow::{Context as _, bail};
+use formats::{Rejection, Shard, Teacher};
+use indicatif::HumanCount;
+use search::Searcher;
+
+use crate::{models, progress};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// RAMP samples (`masksearch ramp` output) or questions (FlashRAG `question` /
+    /// `golden_answers`, or `question` / `answer`), JSONL.
+    #[arg(long, value_name = "FILE")]
+    input: PathBuf,
+    /// Accepted trajectories (JSONL); its manifest is written beside it.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Rejected trajectories, with their reason [default: OUT with `.rejected.jsonl`].
+    #[arg(long, value_name = "FILE")]
+    rejected: Option<PathBuf>,
+    /// multi-agent (Planner, Rewriter, search, Observer), agent (one model in the Search-R1
+    /// format), or rule (offline, RAMP samples only).
+    #[arg(long, default_value = "multi-agent", value_parser = parse_teacher)]
+    teacher: Teacher,
+    /// Search backend: bm25 (the local --index).
+    #[arg(long, default_value = "bm25", value_parser = ["bm25"])]
+    search: String,
+    /// The local index searched by `--search bm25`.
+    #[arg(long, default_value = "work/index")]
+    index: PathBuf,
+    #[command(flatten)]
+    model: models::ModelArgs,
+    /// Accept by the LLM judge (judge), the metric (metric: token recall for questions, masks
+    /// recovered for RAMP samples) or both.
+    #[arg(long, default_value = "judge")]
+    accept: AcceptPolicy,
+    /// The metric an answer must reach with --accept metric|both.
+    #[arg(long, default_value_t = 1.0)]
+    threshold: f64,
+    /// Searches allowed (the agent's turns, the multi-agent rounds).
+    #[arg(long, default_value_t = 4)]
+    max_turns: usize,
+    /// Documents per search for the agent and rule teachers.
+    #[arg(long)]
+    topk: Option<usize>,
+    /// How the agent teacher talks to its model: continuation (one growing assistant message,
+    /// as Search-R1 rolls out) or turns (information as user turns).
+    #[arg(long, default_value = "continuation", value_parser = ["continuation", "turns"])]
+    mode: String,
+    /// Sampling temperature of the teacher (0 is greedy, replayable from the response cache).
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f32,
+    /// A folder with prompt files (planner.txt, rewriter.txt, observer.txt, judge.txt) that
+    /// replace the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    prompts: Option<PathBuf>,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// The day the random "current time" of system messages counts back from [default: today].
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    today: Option<String>,
+    /// The self-evolution round recorded in each trajectory.
+    #[arg(long, default_value_t = 0)]
+    round: u32,
+    /// Only the records of shard i of n (by a stable hash of the record id).
+    #[arg(long, value_name = "i/n")]
+    shard: Option<Shard>,
+    /// Start over instead of resuming what --out and the rejected file hold.
+    #[arg(long)]
+    overwrite: bool,
+    /// Response cache [default: OUT with `.llm-cache.redb`, so a resumed run replays answers].
+    #[arg(long, value_name = "PATH")]
+    cache: Option<PathBuf>,
+}
+
+fn parse_teacher(s: &str) -> Result<Teacher, String> {
+    match s {
+        "multi-agent" => Ok(Teacher::MultiAgent),
+        "agent" => Ok(Teacher::Agent),
+        "rule" => Ok(Teacher::Rule),
+        _ => Err(format!(
+            "unknown teacher {s:?}; expected multi-agent, agent or rule"
+        )),
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(trajectories(args))
+}
+
+async fn trajectories(args: Args) -> anyhow::Result<()> {
+    let config = config(&args)?;
+    let searcher: Arc<dyn Searcher> = Arc::new(
+        ::index::Bm25Index::open(&args.index)
+            .with_context(|| format!("opening index {}", args.index.display()))?,
+    );
+    let needs_model = args.teacher != Teacher::Rule;
+    let opened = args.model.open(needs_model, false, 1)?;
+    let model = match opened.chat {
+        Some(chat) => {
+            let cache = args
+                .cache
+                .clone()
+                .unwrap_or_else(|| sibling(&args.out, ".llm-cache.redb"));
+            let policy = if args.temperature > 0.0 {
+                CachePolicy::Off
+            } else {
+                CachePolicy::Deterministic
+            };
+            Some(models::with_cache(
+                chat,
+                &cache,
+                policy,
+                &opened.accounting,
+                true,
+            )?)
+        }
+        None => None,
+    };
+    // One request at a time per local model worker; endpoints take `--concurrency`.
+    let concurrency = if args.model.base_urls.is_empty() && needs_model {
+        1
+    } else {
+        args.model.concurrency
+    };
+    let rejected = args
+        .rejected
+        .clone()
+        .unwrap_or_else(|| args.out.with_extension("rejected.jsonl"));
+    let bar = progress::bar(None, "records");
+    let show = |t: &Tally| {
+        bar.set_position(
+            t.accepted + t.rejected_total() + t.bad_records + t.duplicates + t.other_shards,
+        );
+        bar.set_message(format!(
+            "{} accepted, {} rejected, {} errors, {} tokens",
+            t.accepted,
+            t.rejected_total(),
+            t.rejected.get(&Rejection::ModelError).copied().unwrap_or(0)
+                + t.rejected
+                    .get(&Rejection::SearchFailure)
+                    .copied()
+                    .unwrap_or(0),
+            HumanCount(t.usage.prompt_tokens + t.usage.completion_tokens)
+        ));
+    };
+    let options = RunOptions {
+        input: args.input.clone(),
+        out: args.out.clone(),
+        rejected: rejected.clone(),
+        resume: !args.overwrite,
+        model: model.clone(),
+        judge: None,
+        searcher,
+        concurrency,
+        progress: &show,
+    };
+    let report = ::agent::run(&config, &options)
+        .await
+        .with_context(|| format!("making trajectories from {}", args.input.display()))?;
+    bar.finish_and_clear();
+    let t = &report.tally;
+    if t.resumed > 0 {
+        eprintln!("resumed: {} records were already written", t.resumed);
+    }
+    let reasons: Vec<String> = t
+        .rejected
+        .iter()
+        .map(|(r, n)| format!("{} {n}", r.as_str()))
+        .collect();
+    eprintln!(
+        "trajectories: {} accepted, {} rejected{} ({} bad records, {} duplicates, {} other shards); {} model calls, {} tokens, {} searches; {:.1} s → {} and {}",
+        HumanCount(t.accepted),
+        HumanCount(t.rejected_total()),
+        if reasons.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", reasons.join(", "))
+        },
+        t.bad_records,
+        t.duplicates,
+        t.other_shards,
+        HumanCount(t.usage.model_calls),
+        HumanCount(t.usage.prompt_tokens + t.usage.completion_tokens),
+        HumanCount(t.searches),
+        report.elapsed_secs,
+        args.out.display(),
+        rejected.display(),
+    );
+    Ok(())
+}
+
+fn config(args: &Args) -> anyhow::Result<TrajectoryConfig> {
+    let today = match &args.today {
+        Some(day) => time::Date::parse(
+            day,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .with_context(|| format!("--today {day:?}: expected YYYY-MM-DD"))?,
+        None => time::OffsetDateTime::now_utc().date(),
+    };
+    let prompts = match &args.prompts {
+        Some(dir) => Prompts::load(dir)?,
+        None => Prompts::default(),
+    };
+    if args.max_turns == 0 {
+        bail!("--max-turns must be at least 1");
+    }
+    let mut runtime = ::agent::RuntimeConfig {
+        max_turns: args.max_turns,
+        mode: if args.mode == "turns" {
+            Mode::Turns
+        } else {
+            Mode::Continuation
+        },
+        temperature: Some(args.temperature),
+        ..Default::default()
+    };
+    let mut rule = ::agent::rule::RuleConfig::default();
+    if let Some(k) = args.topk {
+        runtime.topk = k;
+        rule.topk = k;
+    }
+    Ok(TrajectoryConfig {
+        teacher: args.teacher,
+        runtime,
+        multi: ::agent::multi::MultiAgentConfig {
+            max_rounds: args.max_turns,
+            temperature: Some(args.temperature),
+            ..Default::default()
+        },
+        rule,
+        verify: VerifyConfig {
+            policy: args.accept,
+            threshold: args.threshold,
+        },
+        prompts,
+        seed: args.seed,
+        today,
+        round: args.round,
+        shard: args.shard.unwrap_or(Shard::ALL),
+    })
+}
+
+/// `path` with `suffix` appended to its whole name.
+fn sibling(path: &std::path::Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
