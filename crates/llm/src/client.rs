@@ -99,7 +99,7 @@ impl OpenAiClient {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .build()
-            .map_err(|e| LlmError::HttpClient(e.to_string()))?;
+            .map_err(LlmError::HttpClient)?;
         Ok(OpenAiClient {
             permits: Semaphore::new(config.max_concurrency.max(1)),
             config,

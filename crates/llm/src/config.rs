@@ -1,4 +1,5 @@
-//! Configuration of the HTTP client and the response cache: plain data, loadable from TOML.
+//! Configuration of the HTTP client and the response cache: plain `serde` data, which the
+//! binary builds from its flags (any serde format can hold it; none is read here).
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -13,8 +13,8 @@ pub enum LlmError {
     MissingApiKey { var: String },
     #[error("base URL {url:?}: {reason}")]
     BadBaseUrl { url: String, reason: String },
-    #[error("building the HTTP client: {0}")]
-    HttpClient(String),
+    #[error("building the HTTP client")]
+    HttpClient(#[source] reqwest::Error),
     #[error("model file {} not found", path.display())]
     ModelNotFound { path: PathBuf },
     /// llama.cpp could not load the weights or start a worker.

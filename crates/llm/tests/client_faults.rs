@@ -55,6 +55,15 @@ async fn server_error_then_success_is_retried() {
 }
 
 #[tokio::test]
+async fn a_connection_reset_mid_response_is_retried() {
+    let server = FaultServer::start(vec![Reply::Reset], ok("fine")).await;
+    let client = client(&server);
+    assert_eq!(client.chat(&request("hi")).await.unwrap().text, "fine");
+    assert_eq!(server.requests(), 2);
+    assert_eq!(client.accounting().snapshot().retries, 1);
+}
+
+#[tokio::test]
 async fn too_many_requests_waits_for_retry_after() {
     let server = FaultServer::start(
         vec![Reply::TooMany {
@@ -88,6 +97,7 @@ async fn persistent_faults_fail_the_request_after_the_attempt_limit() {
             "HTTP 429",
         ),
         (Reply::Malformed, "malformed JSON"),
+        (Reply::Reset, "Connection reset by peer"),
         (Reply::EmptyChoices, "empty `choices`"),
     ];
     for (fault, expect) in cases {

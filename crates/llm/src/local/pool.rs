@@ -51,6 +51,9 @@ pub(super) struct Loaded {
     pub llama: LlamaModel,
     pub template: LlamaChatTemplate,
     pub default_max_tokens: u32,
+    /// Tokens a request may use, prompt and completion together. llama.cpp may give a context
+    /// more room (it rounds up); this is what is promised.
+    pub context_size: u32,
 }
 
 pub(super) struct Pool {
@@ -99,6 +102,7 @@ impl Pool {
             llama,
             template,
             default_max_tokens: config.default_max_tokens,
+            context_size,
         });
         let workers = config.workers.max(1);
         let (jobs, queue) = mpsc::channel();

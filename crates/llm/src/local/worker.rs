@@ -38,6 +38,11 @@ impl<'m> Worker<'m> {
         Ok(Worker { ctx, loaded })
     }
 
+    /// The tokens a request may use: the configured size, within what llama.cpp allocated.
+    fn n_ctx(&self) -> usize {
+        self.ctx.n_ctx().min(self.loaded.context_size) as usize
+    }
+
     /// Runs one job, calls `finished` (the worker is free again) and sends the answer (nobody
     /// may be waiting for it any more).
     pub(super) fn run(&mut self, job: Job, finished: impl FnOnce()) {
@@ -96,7 +101,7 @@ impl<'m> Worker<'m> {
         let prompt = prompt::render(self.loaded, request)?;
         let vocab = self.loaded.llama.vocab();
         let prompt_tokens = vocab.tokenize(prompt.as_bytes(), true, true);
-        let n_ctx = self.ctx.n_ctx() as usize;
+        let n_ctx = self.n_ctx();
         if prompt_tokens.is_empty() || prompt_tokens.len() >= n_ctx {
             return Err(ChatError::Invalid(InvalidRequest::PromptTooLong {
                 tokens: prompt_tokens.len(),
@@ -194,7 +199,7 @@ impl<'m> Worker<'m> {
         if continuation_tokens.is_empty() {
             return Ok(LogProb::default());
         }
-        let n_ctx = self.ctx.n_ctx() as usize;
+        let n_ctx = self.n_ctx();
         if continuation_tokens.len() >= n_ctx {
             return Err(ChatError::Invalid(InvalidRequest::ContinuationTooLong {
                 tokens: continuation_tokens.len(),

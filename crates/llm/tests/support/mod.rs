@@ -28,6 +28,8 @@ pub enum Reply {
     Hang,
     /// Like `Ok`, after a delay.
     Slow(Duration, String),
+    /// Sends the head and half of a valid body, then resets the connection (TCP RST).
+    Reset,
 }
 
 pub struct FaultServer {
@@ -113,6 +115,20 @@ impl FaultServer {
             ),
             Reply::Malformed => (200, String::new(), "{\"choices\": [".to_string()),
             Reply::EmptyChoices => (200, String::new(), r#"{"id":"x","choices":[]}"#.to_string()),
+            Reply::Reset => {
+                let body = completion("cut short");
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(&body.as_bytes()[..body.len() / 2]).await;
+                let _ = stream.flush().await;
+                self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                // A zero linger turns the close into a reset.
+                let _ = stream.set_zero_linger();
+                return;
+            }
             Reply::Hang => {
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 self.in_flight.fetch_sub(1, Ordering::SeqCst);
