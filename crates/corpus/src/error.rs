@@ -1,7 +1,9 @@
-//! [`CorpusError`]: everything that can go wrong reading a corpus, said in the
+//! [`CorpusError`]: everything that can go wrong reading a corpus or ingesting it, said in the
 //! corpus's own terms (files, lines, pages), never in a command line's.
 
 use std::path::PathBuf;
+
+use crate::Summary;
 
 /// Everything that can go wrong reading a corpus.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,18 @@ pub enum CorpusError {
         kind: &'static str,
         name: String,
         expected: Vec<&'static str>,
+    },
+    /// Writing the passages or the run manifest failed.
+    #[error("{0}")]
+    Output(#[from] formats::FormatError),
+    /// A bad record stopped an ingest: the passages before it were written to `out`, and the
+    /// run manifest says the run is incomplete. `summary` counts what was read, the bad record
+    /// included.
+    #[error("{error}\n  the {} passages before it are in {}", .summary.passages, .out.display())]
+    Stopped {
+        error: Box<CorpusError>,
+        summary: Summary,
+        out: PathBuf,
     },
 }
 

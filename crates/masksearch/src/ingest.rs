@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
-use corpus::{Config, CorpusReader, Format, Split, Summary};
-use formats::{RunLog, RunManifest};
+use corpus::{Config, CorpusError, Format, IngestProgress, Split};
 
 use crate::progress;
 
@@ -41,64 +40,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         words: args.words as usize,
         skip_bad: args.skip_bad,
     };
-    // Open every input first: a missing file or an unknown format fails before the output
-    // is touched.
-    let readers = args
-        .inputs
-        .iter()
-        .map(|path| corpus::open(path, &config))
-        .collect::<Result<Vec<CorpusReader>, _>>()?;
-    let mut out = RunLog::create(&args.out)?;
-    let mut manifest = RunManifest {
-        command: "ingest".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        inputs: args
-            .inputs
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect(),
-        config: serde_json::to_value(&config)?,
-        counts: Default::default(),
-        complete: false,
+    let bar = progress::bar(Some(0), "bytes read");
+    let shown = |p: &IngestProgress| {
+        bar.set_length(p.total_bytes);
+        bar.set_position(p.bytes_read);
+        bar.set_message(format!("{} passages", p.passages));
     };
-    let total_bytes = readers.iter().map(CorpusReader::total_bytes).sum();
-    let bar = progress::bar(Some(total_bytes), "bytes read");
-    let mut summary = Summary::default();
-    let mut bytes_before = 0;
-    let mut failure = None;
-    for mut reader in readers {
-        while let Some(item) = reader.next() {
-            match item {
-                Ok(passage) => out.append(&passage)?,
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
-            if out.appended() % 256 == 0 {
-                bar.set_position(bytes_before + reader.bytes_read());
-                bar.set_message(format!("{} passages", out.appended()));
-            }
-        }
-        bytes_before += reader.total_bytes();
-        summary.merge(reader.summary());
-        if failure.is_some() {
-            break;
-        }
-    }
-    out.commit()?;
+    let result = corpus::ingest(&args.inputs, &args.out, &config, &shown);
     bar.finish_and_clear();
-    manifest.counts = summary.counts();
-    manifest.complete = failure.is_none();
-    let manifest_path = RunManifest::path_for(&args.out);
-    manifest.save(&manifest_path)?;
-    eprintln!("ingest: {summary}");
-    if let Some(e) = failure {
-        bail!(
-            "{e}\n  the {} passages before it are in {}; pass --skip-bad to skip and count such records instead",
-            out.appended(),
-            args.out.display()
-        );
+    let e = match result {
+        Ok(report) => {
+            eprintln!("ingest: {}", report.summary);
+            return Ok(());
+        }
+        Err(e) => e,
+    };
+    // The summary line comes before the error, so the counts of a stopped run are seen too.
+    if let CorpusError::Stopped { summary, .. } = &e {
+        eprintln!("ingest: {summary}");
+        if !args.skip_bad {
+            bail!("{e}; pass --skip-bad to skip and count such records instead");
+        }
     }
-    Ok(())
+    Err(e.into())
 }

@@ -367,3 +367,22 @@ fn pages_jsonl_and_page_folders_are_split_per_page() {
         ]
     );
 }
+
+#[test]
+fn a_run_stopped_despite_skip_bad_does_not_suggest_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("page.xml");
+    fs::write(&input, "<html><body>not a dump</body></html>\n").unwrap();
+    let (code, stderr, passages) = ingest(dir.path(), &[path_str(&input), "--skip-bad"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("page.xml: cannot tell the input format (no <mediawiki> element"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ingest: 0 pages"), "{stderr}");
+    assert!(!stderr.contains("pass --skip-bad"), "{stderr}");
+    assert!(passages.is_empty());
+    let (code, stderr, _) = ingest(dir.path(), &[path_str(&input)]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("pass --skip-bad"), "{stderr}");
+}
