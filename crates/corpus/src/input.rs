@@ -72,3 +72,46 @@ pub(crate) fn input_size(path: &Path) -> u64 {
         })
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bz2_is_decompressed_and_compressed_bytes_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("a.jsonl");
+        let packed = dir.path().join("a.jsonl.BZ2");
+        let text = "{\"id\": \"0\"}\n".repeat(1000);
+        std::fs::write(&plain, &text).unwrap();
+        let mut encoder = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+        std::io::Write::write_all(&mut encoder, text.as_bytes()).unwrap();
+        std::fs::write(&packed, encoder.finish().unwrap()).unwrap();
+        for path in [&plain, &packed] {
+            let counted = BytesRead::default();
+            let mut read = String::new();
+            open_bytes(path, &counted)
+                .unwrap()
+                .read_to_string(&mut read)
+                .unwrap();
+            assert_eq!(read, text, "{}", path.display());
+            assert_eq!(counted.load(Ordering::Relaxed), input_size(path));
+        }
+        assert!(input_size(&packed) < input_size(&plain) / 10);
+    }
+
+    #[test]
+    fn a_folder_size_adds_up_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("A"), "12345").unwrap();
+        std::fs::write(dir.path().join("B.txt"), "123").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub").join("C"), "ignored").unwrap();
+        assert_eq!(input_size(dir.path()), 8);
+        assert_eq!(input_size(&dir.path().join("missing")), 0);
+        let err = open_bytes(&dir.path().join("missing"), &BytesRead::default())
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("missing"), "{err}");
+    }
+}
