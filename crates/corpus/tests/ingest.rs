@@ -1,20 +1,13 @@
 //! `corpus::ingest` on the real fixtures in `testdata/`: what it writes, reports and keeps when
 //! an input is missing, cut or has a bad line.
 
-use std::{
-    cell::RefCell,
-    fs,
-    path::{Path, PathBuf},
-};
+mod fixtures;
+
+use std::{cell::RefCell, fs, path::Path};
 
 use corpus::{Config, CorpusError, IngestProgress, PageSkip};
+use fixtures::{VIWIKI, testdata};
 use formats::{Passage, RunManifest};
-
-fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(name)
-}
 
 /// What one input alone reads as, for comparison with what `ingest` wrote.
 fn read(path: &Path, config: &Config) -> Vec<Passage> {
@@ -23,8 +16,6 @@ fn read(path: &Path, config: &Config) -> Vec<Passage> {
         .collect::<Result<_, _>>()
         .unwrap()
 }
-
-const VIWIKI: &str = "viwiki-20230501-first-100k-lines.xml.bz2";
 
 /// Reads a passages file written by `ingest`.
 fn written(path: &Path) -> Vec<Passage> {

@@ -1,19 +1,13 @@
 //! `corpus`'s readers on the real fixtures in `testdata/`: what each makes of a real corpus, and
 //! that ids are the input's own.
 
-use std::{
-    fs,
-    path::{Path, PathBuf},
-};
+mod fixtures;
+
+use std::{fs, path::Path};
 
 use corpus::{Config, CorpusError, CorpusReader, Format, PageSkip, Split};
+use fixtures::{VIWIKI, testdata};
 use formats::Passage;
-
-fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(name)
-}
 
 /// Reads an input to its end: the passages, and the errors in the order they came.
 fn read_all(path: &Path, config: &Config) -> (CorpusReader, Vec<Passage>, Vec<CorpusError>) {
@@ -196,8 +190,6 @@ fn kilt_wikipedia_ids_name_the_passages() {
         "a whole page is named by its id alone"
     );
 }
-
-const VIWIKI: &str = "viwiki-20230501-first-100k-lines.xml.bz2";
 
 #[test]
 fn truncated_dump_keeps_complete_pages_and_names_the_cut() {
