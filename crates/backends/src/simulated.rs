@@ -40,10 +40,13 @@ impl Default for SimulatedConfig {
     }
 }
 
-/// Simulated search: for each query the model writes `k` short documents (`Doc 1: …`), which
-/// are read back leniently and never evaluated. A document's title is the query, or what the
-/// model wrote after a leading `Title:`; its id is `sim:` and a stable hash of the query and
-/// its number, so the same answer always has the same ids. Scores are `1 / rank`.
+/// Simulated search: for each query the model, shown one worked example, writes `k` short
+/// documents (`Doc 1: …`), which are read back leniently and never evaluated; a model that
+/// writes fewer gives fewer hits. The tags of the agent's transcript (`<think>`, `<search>`,
+/// `<answer>`, `<information>`) are removed from what it writes. A document's title is the
+/// query, or what the model wrote after a leading `Title:`; its id is `sim:` and a stable hash
+/// of the query and its number (the n-th document of a query always has the same id). Scores
+/// are `1 / rank`.
 pub struct Simulated {
     model: Arc<dyn ChatModel>,
     config: SimulatedConfig,
