@@ -79,8 +79,8 @@ impl PageState {
 }
 
 impl DumpReader {
-    pub(crate) fn open(path: &Path, progress: &BytesRead) -> Result<DumpReader, CorpusError> {
-        let input = input::open_bytes(path, progress)?;
+    pub(crate) fn open(path: &Path, bytes_read: &BytesRead) -> Result<DumpReader, CorpusError> {
+        let input = input::open_bytes(path, bytes_read)?;
         let mut xml = quick_xml::Reader::from_reader(BufReader::with_capacity(1 << 16, input));
         xml.config_mut().trim_text(false);
         xml.config_mut().check_end_names = false;

@@ -19,13 +19,13 @@ pub(crate) type BytesRead = Arc<AtomicU64>;
 /// A reader that adds what it reads to a shared counter.
 struct Counting<R> {
     inner: R,
-    progress: BytesRead,
+    bytes_read: BytesRead,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.progress.fetch_add(n as u64, Ordering::Relaxed);
+        self.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -37,11 +37,14 @@ fn is_bz2(path: &Path) -> bool {
 
 /// Opens `path` as a byte stream, decompressed if it ends in `.bz2` (multi-stream files, as
 /// Wikimedia's `-multistream` dumps, included).
-pub(crate) fn open_bytes(path: &Path, progress: &BytesRead) -> Result<Box<dyn Read>, CorpusError> {
+pub(crate) fn open_bytes(
+    path: &Path,
+    bytes_read: &BytesRead,
+) -> Result<Box<dyn Read>, CorpusError> {
     let file = File::open(path).map_err(|e| CorpusError::io(path, e))?;
     let counting = Counting {
         inner: file,
-        progress: Arc::clone(progress),
+        bytes_read: Arc::clone(bytes_read),
     };
     Ok(if is_bz2(path) {
         Box::new(bzip2::read::MultiBzDecoder::new(BufReader::with_capacity(

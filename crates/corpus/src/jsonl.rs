@@ -54,14 +54,14 @@ struct KiltLine {
 pub(crate) fn open(
     path: &Path,
     format: Format,
-    progress: &BytesRead,
+    bytes_read: &BytesRead,
 ) -> Result<Records, CorpusError> {
     Ok(match format {
-        Format::Contents => lines(path, progress, |l: ContentsLine| {
+        Format::Contents => lines(path, bytes_read, |l: ContentsLine| {
             Record::Passage(Passage::from_contents(l.id.into_string(), &l.contents))
         })?,
-        Format::Passages => lines(path, progress, Record::Passage)?,
-        Format::Pages => lines(path, progress, |l: PageLine| {
+        Format::Passages => lines(path, bytes_read, Record::Passage)?,
+        Format::Pages => lines(path, bytes_read, |l: PageLine| {
             let paragraphs = l
                 .text
                 .split('\n')
@@ -75,7 +75,7 @@ pub(crate) fn open(
                 paragraphs,
             })
         })?,
-        _ => lines(path, progress, |l: KiltLine| {
+        _ => lines(path, bytes_read, |l: KiltLine| {
             Record::Page(Page {
                 id: l
                     .wikipedia_id
@@ -115,12 +115,12 @@ fn kilt_paragraphs(text: &[String]) -> Vec<Paragraph> {
     out
 }
 
-fn lines<T, F>(path: &Path, progress: &BytesRead, to_record: F) -> Result<Records, CorpusError>
+fn lines<T, F>(path: &Path, bytes_read: &BytesRead, to_record: F) -> Result<Records, CorpusError>
 where
     T: DeserializeOwned + 'static,
     F: Fn(T) -> Record + 'static,
 {
-    let input = input::open_bytes(path, progress)?;
+    let input = input::open_bytes(path, bytes_read)?;
     let mut reader: JsonlReader<_, T> = JsonlReader::new(input, path.display().to_string());
     let path: PathBuf = path.to_path_buf();
     let mut records = 0u64;

@@ -16,11 +16,11 @@ use crate::{
 
 pub(crate) struct PageDir {
     files: std::vec::IntoIter<PathBuf>,
-    progress: BytesRead,
+    bytes_read: BytesRead,
 }
 
 impl PageDir {
-    pub(crate) fn open(dir: &Path, progress: &BytesRead) -> Result<PageDir, CorpusError> {
+    pub(crate) fn open(dir: &Path, bytes_read: &BytesRead) -> Result<PageDir, CorpusError> {
         let entries = fs::read_dir(dir).map_err(|e| CorpusError::io(dir, e))?;
         let mut files = Vec::new();
         for entry in entries {
@@ -33,7 +33,7 @@ impl PageDir {
         files.sort();
         Ok(PageDir {
             files: files.into_iter(),
-            progress: BytesRead::clone(progress),
+            bytes_read: BytesRead::clone(bytes_read),
         })
     }
 }
@@ -69,7 +69,7 @@ impl Iterator for PageDir {
             Ok(b) => b,
             Err(e) => return Some(Ok(bad(format!("cannot read: {e}")))),
         };
-        self.progress
+        self.bytes_read
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         let Ok(text) = String::from_utf8(bytes) else {
             return Some(Ok(bad("not valid UTF-8".into())));

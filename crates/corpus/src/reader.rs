@@ -26,11 +26,11 @@ pub fn open(path: &Path, config: &Config) -> Result<CorpusReader, CorpusError> {
         Some(f) => f,
         None => detect::detect(path)?,
     };
-    let progress = BytesRead::default();
+    let bytes_read = BytesRead::default();
     let records: Records = match format {
-        Format::Xml => Box::new(dump::DumpReader::open(path, &progress)?),
-        Format::Dir => Box::new(pagedir::PageDir::open(path, &progress)?),
-        _ => jsonl::open(path, format, &progress)?,
+        Format::Xml => Box::new(dump::DumpReader::open(path, &bytes_read)?),
+        Format::Dir => Box::new(pagedir::PageDir::open(path, &bytes_read)?),
+        _ => jsonl::open(path, format, &bytes_read)?,
     };
     Ok(CorpusReader {
         path: path.to_path_buf(),
@@ -39,7 +39,7 @@ pub fn open(path: &Path, config: &Config) -> Result<CorpusReader, CorpusError> {
         config: config.clone(),
         pending: VecDeque::new(),
         summary: Summary::default(),
-        progress,
+        bytes_read,
         total_bytes: input::input_size(path),
         done: false,
     })
@@ -57,7 +57,7 @@ pub struct CorpusReader {
     config: Config,
     pending: VecDeque<Passage>,
     summary: Summary,
-    progress: BytesRead,
+    bytes_read: BytesRead,
     total_bytes: u64,
     done: bool,
 }
@@ -79,7 +79,7 @@ impl CorpusReader {
 
     /// Input bytes consumed so far (compressed bytes for `.bz2`), for progress bars.
     pub fn bytes_read(&self) -> u64 {
-        self.progress.load(Ordering::Relaxed)
+        self.bytes_read.load(Ordering::Relaxed)
     }
 
     /// Size of the input in bytes (a folder's files added up).
