@@ -83,9 +83,19 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
             };
         }
         if let Some(e) = cause.downcast_ref::<::ramp::RampError>() {
+            use ::ramp::RampError;
             return match e {
-                ::ramp::RampError::Resume { .. } => {
+                RampError::NoManifest { .. }
+                | RampError::ChangedOutput { .. }
+                | RampError::NotASample { .. }
+                | RampError::Format(formats::FormatError::ManifestMismatch { .. }) => {
                     Some("write to a new --out, or pass --overwrite to start over")
+                }
+                RampError::MissingModel => Some(
+                    "--spans llm needs a model: pass --base-url URL --model-name NAME, or --model PATH",
+                ),
+                RampError::MissingScorer => {
+                    Some("--difficulty ppl scores with the local model: pass --model PATH")
                 }
                 _ => None,
             };

@@ -1,10 +1,10 @@
 //! `masksearch ramp`: generate RAMP (masked passage) samples from passages, and
 //! `masksearch ramp stats FILE`: print the stats of any RAMP file.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, sync::Arc};
 
 use ::llm::CachePolicy;
-use ::ramp::{LevelMix, RampConfig, RampStats, RunOptions, SpanSet};
+use ::ramp::{Curriculum, Difficulty, Lang, LevelMix, RampConfig, RampStats, RunOptions, SpanSet};
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
 use formats::{JsonlPassages, PassageSource, Shard};
@@ -36,28 +36,30 @@ struct GenerateArgs {
     /// Output RAMP JSONL; its manifest is written beside it.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// Span sources, comma-separated: anchors,titles,dates,numbers,names,llm.
-    #[arg(long, default_value = "anchors,titles,dates,numbers,names")]
-    spans: String,
+    /// Span sources, comma-separated: anchor,title,date,number,name,llm (plurals accepted).
+    #[arg(long, default_value = "anchor,title,date,number,name")]
+    spans: SpanSet,
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Every sample gets exactly N masks (1-4).
-    #[arg(long, value_name = "N", conflicts_with = "curriculum")]
-    mask_count: Option<usize>,
-    /// Shares of mask counts, e.g. 1:0.25,2:0.25,3:0.25,4:0.25 (the default).
+    #[arg(long, value_name = "N", value_parser = mask_count, conflicts_with = "curriculum")]
+    mask_count: Option<LevelMix>,
+    /// How many masks each sample gets: `balanced` (equal shares of 1-4, the default),
+    /// `original` (gen_qa.py's rule: 4 whenever a passage can hold 4), or shares such as
+    /// 1:0.4,2:0.3,3:0.2,4:0.1.
     #[arg(long, value_name = "MIX")]
-    curriculum: Option<String>,
+    curriculum: Option<Curriculum>,
     /// `ppl`: prefer spans the local model (--model) cannot guess, and record their scores.
-    #[arg(long, value_parser = ["ppl", "none"], default_value = "none")]
-    difficulty: String,
+    #[arg(long, default_value = "none", value_name = "none|ppl")]
+    difficulty: Difficulty,
     /// Only the passages of shard i of n (by a stable hash of the passage id).
     #[arg(long, value_name = "i/n")]
     shard: Option<Shard>,
     /// Start over instead of resuming what --out already holds.
     #[arg(long)]
     overwrite: bool,
-    #[arg(long, value_parser = ["en", "zh"], default_value = "en")]
-    lang: String,
+    #[arg(long, default_value = "en", value_name = "en|zh")]
+    lang: Lang,
     /// `ext.source` of every record.
     #[arg(long, default_value = "wiki")]
     source: String,
@@ -69,9 +71,14 @@ struct GenerateArgs {
     /// replays the answers it already got].
     #[arg(long, value_name = "PATH")]
     cache: Option<PathBuf>,
-    /// Passages per chunk (one commit each); does not change the output.
+    /// Passages per batch (one commit each); does not change the output.
     #[arg(long, default_value_t = 1024)]
-    chunk_size: usize,
+    batch_size: usize,
+}
+
+/// `--mask-count N`: the mix of N masks only.
+fn mask_count(n: &str) -> Result<LevelMix, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(LevelMix::fixed(n.parse()?)?)
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -90,51 +97,53 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     let (Some(passages), Some(out)) = (args.passages.clone(), args.out.clone()) else {
         bail!("masksearch ramp needs --passages FILE and --out FILE (or `ramp stats FILE`)");
     };
-    let spans: SpanSet = args.spans.parse()?;
-    let levels = match (args.mask_count, &args.curriculum) {
-        (Some(n), _) => LevelMix::fixed(n)?,
-        (None, Some(mix)) => mix.parse()?,
-        (None, None) => LevelMix::uniform(),
+    let curriculum = match (&args.mask_count, &args.curriculum) {
+        (Some(n), _) => Curriculum::Mix(n.clone()),
+        (None, Some(c)) => c.clone(),
+        (None, None) => Curriculum::default(),
     };
     let config = RampConfig {
-        spans,
+        spans: args.spans.clone(),
         seed: args.seed,
-        levels,
-        difficulty: args.difficulty == "ppl",
-        lang: args.lang.parse()?,
+        curriculum,
+        difficulty: args.difficulty,
+        lang: args.lang,
         source: args.source.clone(),
         shard: args.shard.unwrap_or(Shard::ALL),
     };
     let models = open_models(&args, &config, &out)?;
     let bar = progress::bar(None, "passages");
-    let on_chunk = |stats: &RampStats| {
+    let on_batch = |stats: &RampStats| {
         bar.set_position(stats.run.get("input_records").copied().unwrap_or(0));
         bar.set_message(format!("{} samples", stats.samples));
     };
     let options = RunOptions {
         out: out.clone(),
         resume: !args.overwrite,
-        chunk_size: args.chunk_size,
+        batch_size: args.batch_size,
         model: models.chat,
         scorer: models.scorer,
         llm_concurrency: args.model.concurrency,
-        progress: &on_chunk,
+        progress: &on_batch,
     };
-    let source: Box<dyn PassageSource> = if passages.is_dir() {
-        Box::new(
+    let source: Arc<dyn PassageSource + Send> = if passages.is_dir() {
+        Arc::new(
             ::index::Bm25Index::open(&passages)
                 .with_context(|| format!("opening {} as an index", passages.display()))?,
         )
     } else {
-        Box::new(JsonlPassages(passages.clone()))
+        Arc::new(JsonlPassages(passages.clone()))
     };
-    let report = ::ramp::run(&config, source.as_ref(), &options).with_context(|| {
-        format!(
-            "generating RAMP samples from {} into {}",
-            passages.display(),
-            out.display()
-        )
-    })?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let report = runtime
+        .block_on(::ramp::run(&config, source, &options))
+        .with_context(|| {
+            format!(
+                "generating RAMP samples from {} into {}",
+                passages.display(),
+                out.display()
+            )
+        })?;
     bar.finish_and_clear();
     if report.resumed_records > 0 {
         eprintln!(
@@ -161,7 +170,9 @@ fn open_models(
     out: &std::path::Path,
 ) -> anyhow::Result<models::Models> {
     let wants_llm = config.spans.contains(::ramp::SpanKind::Llm);
-    let mut opened = args.model.open(wants_llm, config.difficulty, 1)?;
+    let mut opened = args
+        .model
+        .open(wants_llm, config.difficulty == Difficulty::Ppl, 1)?;
     if let Some(chat) = opened.chat.take() {
         let cache = args.cache.clone().unwrap_or_else(|| {
             let mut name = out.as_os_str().to_owned();

@@ -1,15 +1,17 @@
 //! End to end: the real `masksearch` binary turns real passages (KILT pages, the Vietnamese dump
 //! excerpt, the 10,033 demo summaries — all through `masksearch ingest`) into RAMP samples that
-//! obey every masking rule; a run killed with SIGKILL and resumed writes the same bytes as an
-//! uninterrupted one; the LLM path and difficulty scoring run against the real local model.
+//! obey every masking rule and mask entities, not common words; a run killed with SIGKILL after
+//! its N-th record and resumed writes the same bytes as an uninterrupted one; shards merge into
+//! the whole run; curricula reach the output; the LLM path and difficulty scoring run against
+//! the real local model.
 
 mod common;
 
 use std::{
     fs,
+    io::{Read as _, Seek as _, SeekFrom},
     path::{Path, PathBuf},
     process::Stdio,
-    time::Instant,
 };
 
 use common::{Served, asset, build_index, masksearch, model, run_ok, testdata};
@@ -87,6 +89,26 @@ fn check_rules(s: &RampSample) {
             occurrences(&masked, &title) >= 1,
             "{id}: title {title:?} hidden"
         );
+    }
+    // Each mask stands alone: whole tokens, no punctuation of its own.
+    let mut at = 0;
+    for (part, m) in parts.iter().zip(&s.ext.masks) {
+        at += part.len();
+        let before = s.answer[..at].chars().next_back();
+        let after = s.answer[at + m.len()..].chars().next();
+        assert!(
+            before.is_none_or(|c| c.is_whitespace() || "\"'“‘([".contains(c)),
+            "{id}: {m:?} starts inside a token ({before:?} before it)"
+        );
+        assert!(
+            after.is_none_or(|c| c.is_whitespace() || "\"'”’)],.;:!?…".contains(c)),
+            "{id}: {m:?} ends inside a token ({after:?} after it)"
+        );
+        assert!(
+            !m.ends_with([',', ';', ':', '!', '?', '"', '\'']),
+            "{id}: {m:?} carries punctuation"
+        );
+        at += m.len();
     }
     for m in &s.ext.masks {
         assert!(!m.eq_ignore_ascii_case(title), "{id}: the title is masked");
@@ -177,26 +199,33 @@ fn anchors_from_the_dump_become_masks() {
     }
 }
 
+/// Complete records in `path` so far, counted from `counted.1` bytes on (0 while it does not
+/// exist).
+fn count_records(path: &Path, counted: &mut (usize, u64)) -> usize {
+    if let Ok(mut file) = fs::File::open(path) {
+        let mut fresh = Vec::new();
+        if file.seek(SeekFrom::Start(counted.1)).is_ok() && file.read_to_end(&mut fresh).is_ok() {
+            counted.0 += fresh.iter().filter(|&&b| b == b'\n').count();
+            counted.1 += fresh.len() as u64;
+        }
+    }
+    counted.0
+}
+
+/// The kill points are records, not times: the run is killed (SIGKILL) as soon as its N-th
+/// record is in the file, so every round cuts the output at a known point of its progress.
 #[test]
-fn kill_at_a_random_point_and_resume_equals_an_uninterrupted_run() {
+fn killed_after_the_nth_record_and_resumed_equals_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let passages = ingest(&asset("corpus/wiki-summaries.jsonl"), dir.path());
     let whole = dir.path().join("whole.jsonl");
-    let started = Instant::now();
-    ramp(&passages, &whole, &["--chunk-size", "200"]);
-    let full_run = started.elapsed();
+    ramp(&passages, &whole, &["--batch-size", "200"]);
     let expected = fs::read(&whole).unwrap();
-    // Random kill points (from the clock; printed so a failure can be replayed by hand).
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    for round in 0..3u32 {
-        let fraction = f64::from((nanos / (round + 1)) % 1000) / 1000.0;
-        let delay = full_run.mul_f64(0.1 + 0.8 * fraction);
-        let out = dir.path().join(format!("killed{round}.jsonl"));
+    let total = expected.iter().filter(|&&b| b == b'\n').count();
+    for n in [1, total / 4, total / 2] {
+        let out = dir.path().join(format!("killed{n}.jsonl"));
         let mut child = masksearch()
-            .args(["ramp", "--chunk-size", "200", "--passages"])
+            .args(["ramp", "--batch-size", "200", "--passages"])
             .arg(&passages)
             .arg("--out")
             .arg(&out)
@@ -204,18 +233,26 @@ fn kill_at_a_random_point_and_resume_equals_an_uninterrupted_run() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(delay);
+        let mut counted = (0, 0);
+        while count_records(&out, &mut counted) < n {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        let before = fs::metadata(&out).map_or(0, |m| m.len());
-        let stderr = ramp(&passages, &out, &["--chunk-size", "200"]);
+        let at_kill = fs::metadata(&out).unwrap().len();
+        assert!(
+            at_kill < expected.len() as u64,
+            "killed after record {n}: the run had already finished"
+        );
+        let stderr = ramp(&passages, &out, &["--batch-size", "200"]);
+        assert!(stderr.contains("resumed: "), "{stderr}");
         assert!(
             fs::read(&out).unwrap() == expected,
-            "round {round}: killed after {delay:?} at {before} bytes; resumed output differs\n{stderr}"
+            "killed after record {n} at {at_kill} bytes; resumed output differs\n{stderr}"
         );
     }
     // A complete run resumed again appends nothing.
-    ramp(&passages, &whole, &["--chunk-size", "200"]);
+    ramp(&passages, &whole, &["--batch-size", "200"]);
     assert_eq!(fs::read(&whole).unwrap(), expected);
 }
 
@@ -236,8 +273,161 @@ fn another_setting_refuses_to_resume_and_overwrite_starts_over() {
     assert_eq!(failed.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(stderr.contains("seed: was 42, now 9"), "{stderr}");
+    assert!(
+        stderr.contains("hint: write to a new --out, or pass --overwrite"),
+        "{stderr}"
+    );
     ramp(&passages, &out, &["--seed", "9", "--overwrite"]);
     assert_ne!(fs::read(&out).unwrap(), first);
+}
+
+/// The share printed on the `common-word masks` line of a stats table.
+fn common_word_share(table: &str) -> f64 {
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("common-word masks"))
+        .unwrap_or_else(|| panic!("no common-word line in\n{table}"));
+    line.trim_end_matches('%')
+        .rsplit(' ')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no share in {line:?}"))
+}
+
+/// The demo corpus masks entities: fewer than 5% of the masks are one or two lower-case words
+/// among the corpus's 5,000 most document-frequent words (48% before the span sources selected
+/// entities), whether common words are counted over the corpus (the run) or over the file's
+/// own answers (`ramp stats`).
+#[test]
+fn demo_masks_are_entities_not_common_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let passages = ingest(&asset("corpus/wiki-summaries.jsonl"), dir.path());
+    let out = dir.path().join("ramp.jsonl");
+    let stderr = ramp(&passages, &out, &[]);
+    let (table, _) = run_ok(&["ramp".as_ref(), "stats".as_ref(), out.as_os_str()]);
+    assert!(
+        stderr.contains("words of the corpus's 11701 passages"),
+        "{stderr}"
+    );
+    assert!(table.contains("words of this file's"), "{table}");
+    for shown in [&stderr, &table] {
+        let share = common_word_share(shown);
+        assert!(share < 5.0, "{share}% common-word masks\n{shown}");
+        // Every span type the offline sources have shows up with its share.
+        for kind in ["date", "name", "number", "title"] {
+            assert!(
+                shown
+                    .lines()
+                    .any(|l| l.trim_start().starts_with(kind) && l.ends_with('%')),
+                "{kind}\n{shown}"
+            );
+        }
+    }
+    let all = samples(&out);
+    let masks: Vec<&String> = all.iter().flat_map(|s| &s.ext.masks).collect();
+    for everyday in ["well", "family", "species", "time", "group"] {
+        assert!(
+            !masks.iter().any(|m| *m == everyday),
+            "{everyday:?} was masked"
+        );
+    }
+}
+
+/// Each record's position in the passages file.
+fn input_order(passages: &Path) -> std::collections::HashMap<String, usize> {
+    fs::read_to_string(passages)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["id"].as_str().unwrap().to_string(), i)
+        })
+        .collect()
+}
+
+/// With the original curriculum a passage's record depends on nothing but the passage, so the
+/// three shards, merged back into input order, are the whole run byte for byte.
+#[test]
+fn shards_merged_in_input_order_are_the_whole_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let passages = ingest(&asset("corpus/wiki-summaries.jsonl"), dir.path());
+    let order = input_order(&passages);
+    let mut lines: Vec<(usize, String)> = Vec::new();
+    for i in 0..3 {
+        let out = dir.path().join(format!("shard{i}.jsonl"));
+        let shard = format!("{i}/3");
+        let stderr = ramp(
+            &passages,
+            &out,
+            &["--shard", &shard, "--curriculum", "original"],
+        );
+        assert!(stderr.contains("in other shards"), "{stderr}");
+        let text = fs::read_to_string(&out).unwrap();
+        assert!(text.lines().count() > 2000, "shard {shard}: {stderr}");
+        for (line, sample) in text.lines().zip(samples(&out)) {
+            lines.push((order[&sample.id], format!("{line}\n")));
+        }
+    }
+    lines.sort();
+    let merged: String = lines.into_iter().map(|(_, l)| l).collect();
+    let whole = dir.path().join("whole.jsonl");
+    ramp(&passages, &whole, &["--curriculum", "original"]);
+    assert!(
+        merged == fs::read_to_string(&whole).unwrap(),
+        "shards differ from the whole run"
+    );
+}
+
+/// Masks per sample, as shares of the samples of `path`.
+fn mask_shares(path: &Path) -> [f64; 5] {
+    let all = samples(path);
+    let mut shares = [0.0; 5];
+    for s in &all {
+        check_rules(s);
+        shares[s.ext.mask_num] += 1.0 / all.len() as f64;
+    }
+    shares
+}
+
+#[test]
+fn curricula_reach_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let passages = ingest(&testdata("kilt-pages-100.jsonl"), dir.path());
+    // The original rule: 4 masks whenever a passage holds 4, fewer only for small passages.
+    let original = dir.path().join("original.jsonl");
+    ramp(&passages, &original, &["--curriculum", "original"]);
+    let shares = mask_shares(&original);
+    assert!(shares[4] > 0.5, "{shares:?}");
+    let manifest: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(dir.path().join("original.jsonl.manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["config"]["curriculum"], "original");
+    // A mix of its own: only the levels asked for, in their shares.
+    let mix = dir.path().join("mix.jsonl");
+    ramp(&passages, &mix, &["--curriculum", "1:0.5,4:0.5"]);
+    let shares = mask_shares(&mix);
+    assert_eq!(shares[2] + shares[3], 0.0, "{shares:?}");
+    assert!((shares[1] - 0.5).abs() < 0.05, "{shares:?}");
+    // Bad mixes are usage errors that say what is wrong.
+    for (flag, value, says) in [
+        ("--curriculum", "5:1", "levels are 1 to 4"),
+        ("--curriculum", "hard", "expected level:share"),
+        ("--mask-count", "5", "1 to 4 masks, not 5"),
+        ("--spans", "colours", "unknown span source \"colours\""),
+    ] {
+        let failed = masksearch()
+            .args(["ramp", flag, value, "--passages"])
+            .arg(&passages)
+            .arg("--out")
+            .arg(dir.path().join("bad.jsonl"))
+            .output()
+            .unwrap();
+        assert_eq!(failed.status.code(), Some(2), "{flag} {value}");
+        let stderr = String::from_utf8_lossy(&failed.stderr);
+        assert!(stderr.contains(says), "{flag} {value}: {stderr}");
+    }
 }
 
 #[test]
@@ -349,6 +539,27 @@ fn difficulty_scores_come_from_the_local_model() {
     }
     assert!(stderr.contains("difficulty (NLL/token)"), "{stderr}");
     assert!(!stderr.contains("difficulty.failed"), "{stderr}");
+    // The same weights under another name are another scorer as far as the manifest knows:
+    // resuming with them is refused before anything is scored.
+    let other = dir.path().join("other-scorer.gguf");
+    std::os::unix::fs::symlink(&model, &other).unwrap();
+    let failed = masksearch()
+        .args(["ramp", "--difficulty", "ppl", "--model"])
+        .arg(&other)
+        .arg("--passages")
+        .arg(&passages)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr
+            .contains("difficulty_model: was \"SmolLM2-135M-Instruct.Q4_1\", now \"other-scorer\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--overwrite"), "{stderr}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Offline RAMP generation throughput (passages/s) and peak memory.
 //!
-//! Two runs of the real pipeline (`ramp::run`, every offline span source, default curriculum):
+//! Two runs of the real pipeline (`ramp::run` on a multi-thread tokio runtime, every offline
+//! span source with its first pass over the corpus, default curriculum):
 //! 1. the demo corpus, `assets/corpus/wiki-summaries.jsonl` (10,033 English Wikipedia lead
 //!    sections, read as passages);
 //! 2. the same corpus repeated with fresh ids until `RAMP_BENCH_PASSAGES` passages (default
@@ -10,10 +11,14 @@
 //! Run: `cargo bench -p ramp --bench throughput` (set `RAMP_BENCH_PASSAGES=100000` for a
 //! quick look). Output goes to a temporary directory that is removed afterwards.
 
-use std::{path::PathBuf, sync::Mutex, time::Instant};
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Instant,
+};
 
 use formats::{FormatError, JsonlPassages, Passage, PassageSource, Passages, Shard};
-use ramp::{Lang, LevelMix, RampConfig, RampStats, RunOptions, SpanSet};
+use ramp::{Curriculum, Difficulty, Lang, RampConfig, RampStats, RunOptions, SpanSet};
 
 /// The demo corpus, repeated with fresh ids (`r<round>:<id>`) up to `total` passages.
 struct Repeated {
@@ -54,15 +59,20 @@ fn config() -> RampConfig {
     RampConfig {
         spans: SpanSet::offline(),
         seed: 42,
-        levels: LevelMix::uniform(),
-        difficulty: false,
+        curriculum: Curriculum::default(),
+        difficulty: Difficulty::None,
         lang: Lang::En,
         source: "wiki".into(),
         shard: Shard::ALL,
     }
 }
 
-fn bench(name: &str, source: &dyn PassageSource, samples_every: u64) {
+fn bench(
+    runtime: &tokio::runtime::Runtime,
+    name: &str,
+    source: Arc<dyn PassageSource + Send>,
+    samples_every: u64,
+) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let rss_log = Mutex::new(Vec::new());
     let progress = |stats: &RampStats| {
@@ -79,14 +89,16 @@ fn bench(name: &str, source: &dyn PassageSource, samples_every: u64) {
     let options = RunOptions {
         out: dir.path().join("ramp.jsonl"),
         resume: false,
-        chunk_size: 1024,
+        batch_size: 1024,
         model: None,
         scorer: None,
         llm_concurrency: 1,
         progress: &progress,
     };
     let started = Instant::now();
-    let report = ramp::run(&config(), source, &options).expect("ramp run");
+    let report = runtime
+        .block_on(ramp::run(&config(), source, &options))
+        .expect("ramp run");
     let secs = started.elapsed().as_secs_f64();
     let read = report.stats.run.get("input_records").copied().unwrap_or(0);
     let bytes = std::fs::metadata(&options.out).map_or(0, |m| m.len());
@@ -109,7 +121,13 @@ fn main() {
         eprintln!("{} is missing: run scripts/setup.sh first", demo.display());
         return;
     }
-    bench("demo corpus", &JsonlPassages(demo.clone()), 5_000);
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    bench(
+        &runtime,
+        "demo corpus",
+        Arc::new(JsonlPassages(demo.clone())),
+        5_000,
+    );
     let base: Vec<Passage> = formats::read_jsonl::<Passage>(&demo)
         .expect("demo corpus")
         .filter_map(Result::ok)
@@ -119,8 +137,9 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     bench(
+        &runtime,
         "repeated corpus",
-        &Repeated { base, total },
+        Arc::new(Repeated { base, total }),
         total as u64 / 10,
     );
 }

@@ -1,4 +1,4 @@
-//! Difficulty (`--difficulty ppl`): how well a local model guesses a span without search.
+//! Difficulty ([`Difficulty::Ppl`]): how well a local model guesses a span without search.
 //!
 //! Exact definitions, with `T` the sample text (the answer) and a span `T[a..b]`:
 //! - **context and continuation**: the context is `T[..a]` with its trailing whitespace moved
@@ -12,12 +12,51 @@
 //!   chosen mask is already replaced by `[mask]`, i.e. what the model faces when it fills
 //!   the masks left to right. `ext.difficulty` is the mean over the masks.
 
+use std::{fmt, str::FromStr};
+
 use chat::{ChatError, LogProb, TokenScorer};
 
 use crate::{
+    RampError,
     mask::{Prepared, mask_text},
     spans::Span,
 };
+
+/// Whether spans are scored by a local model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Difficulty {
+    /// Masks are drawn weighted by length; nothing is scored.
+    #[default]
+    None,
+    /// Masks are drawn weighted by their pre-score, and the chosen ones are scored (see the
+    /// module docs).
+    Ppl,
+}
+
+impl Difficulty {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Difficulty::None => "none",
+            Difficulty::Ppl => "ppl",
+        }
+    }
+}
+
+impl FromStr for Difficulty {
+    type Err = RampError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Difficulty::None, Difficulty::Ppl]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| RampError::UnknownDifficulty { name: s.into() })
+    }
+}
+
+impl fmt::Display for Difficulty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// `(context, continuation)` for the span at `start..end` of `text`.
 fn split_at_span(text: &str, start: usize, end: usize) -> (&str, &str) {
@@ -98,6 +137,17 @@ mod tests {
                 tokens: words,
             })
         }
+    }
+
+    #[test]
+    fn difficulty_parses_and_prints() {
+        for d in [Difficulty::None, Difficulty::Ppl] {
+            assert_eq!(d.to_string().parse::<Difficulty>().unwrap(), d);
+        }
+        assert!(matches!(
+            "hard".parse::<Difficulty>(),
+            Err(RampError::UnknownDifficulty { name }) if name == "hard"
+        ));
     }
 
     #[test]

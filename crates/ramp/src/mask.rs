@@ -18,7 +18,9 @@
 //!   them in passage order, so filling the `[mask]`s of the query in order with `ext.masks`
 //!   gives back the answer ([`fill_masks`]);
 //! - a span at the very start of the text is never a candidate, so no query starts with
-//!   `[mask]`.
+//!   `[mask]`;
+//! - every span is [`crate::spans::tidy`]: no punctuation at its ends, never part of a
+//!   whitespace-delimited token ("US$1" is never masked as "US[mask]").
 
 use formats::{Passage, RampExt, RampSample};
 use rand::RngCore;
@@ -26,15 +28,16 @@ use rand::RngCore;
 use crate::{
     Lang,
     curriculum::MAX_LEVEL,
-    spans::{Span, title_core, word_occurrences},
+    spans::{Span, tidy, title_core, word_occurrences},
 };
 
 /// The token that replaces a span.
 pub const MASK: &str = "[mask]";
 
 /// Why a passage produced no sample. Expected bad input is data: each reason is counted.
+/// (Named apart from `corpus`'s page skips: this is about samples.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Skip {
+pub enum SampleSkip {
     /// The input line was not a passage.
     BadInputLine,
     EmptyText,
@@ -42,7 +45,7 @@ pub enum Skip {
     ContainsMaskToken,
     /// No candidate span survived the rules.
     NoCandidates,
-    /// Fewer non-overlapping spans than the level `--mask-count` asks for.
+    /// Fewer non-overlapping spans than any level the curriculum wants.
     TooFewSpans,
     /// The model's answer held no list.
     LlmNotAList,
@@ -53,28 +56,17 @@ pub enum Skip {
     ResumeDivergence,
 }
 
-impl Skip {
-    pub const ALL: [Skip; 8] = [
-        Skip::BadInputLine,
-        Skip::EmptyText,
-        Skip::ContainsMaskToken,
-        Skip::NoCandidates,
-        Skip::TooFewSpans,
-        Skip::LlmNotAList,
-        Skip::LlmFailed,
-        Skip::ResumeDivergence,
-    ];
-
+impl SampleSkip {
     pub fn as_str(self) -> &'static str {
         match self {
-            Skip::BadInputLine => "bad_input_line",
-            Skip::EmptyText => "empty_text",
-            Skip::ContainsMaskToken => "contains_mask_token",
-            Skip::NoCandidates => "no_candidates",
-            Skip::TooFewSpans => "too_few_spans",
-            Skip::LlmNotAList => "llm_not_a_list",
-            Skip::LlmFailed => "llm_failed",
-            Skip::ResumeDivergence => "resume_divergence",
+            SampleSkip::BadInputLine => "bad_input_line",
+            SampleSkip::EmptyText => "empty_text",
+            SampleSkip::ContainsMaskToken => "contains_mask_token",
+            SampleSkip::NoCandidates => "no_candidates",
+            SampleSkip::TooFewSpans => "too_few_spans",
+            SampleSkip::LlmNotAList => "llm_not_a_list",
+            SampleSkip::LlmFailed => "llm_failed",
+            SampleSkip::ResumeDivergence => "resume_divergence",
         }
     }
 }
@@ -83,7 +75,7 @@ impl Skip {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Sample(Box<RampSample>),
-    Skip(Skip),
+    Skip(SampleSkip),
 }
 
 /// Settings of the sample builder.
@@ -119,13 +111,13 @@ pub struct Prepared {
 }
 
 /// Applies the candidate rules to `passage`. `spans` are byte ranges of `passage.text` from
-/// any source; they may overlap and repeat.
-pub fn prepare(passage: &Passage, spans: Vec<Span>, lang: Lang) -> Result<Prepared, Skip> {
+/// any source; they may overlap and repeat, and each is [`tidy`]-ed (or dropped) first.
+pub fn prepare(passage: &Passage, spans: Vec<Span>, lang: Lang) -> Result<Prepared, SampleSkip> {
     if passage.text.trim().is_empty() {
-        return Err(Skip::EmptyText);
+        return Err(SampleSkip::EmptyText);
     }
     if passage.text.contains(MASK) || passage.title.contains(MASK) {
-        return Err(Skip::ContainsMaskToken);
+        return Err(SampleSkip::ContainsMaskToken);
     }
     let core = title_core(&passage.title);
     // A mention is the title as whole words, ignoring ASCII case ("An actor …" mentions "Actor").
@@ -150,6 +142,7 @@ pub fn prepare(passage: &Passage, spans: Vec<Span>, lang: Lang) -> Result<Prepar
     let first_char = text.len() - text.trim_start().len();
     let mut spans: Vec<Span> = spans
         .into_iter()
+        .filter_map(|s| tidy(&passage.text, s))
         .map(|s| Span {
             start: s.start + shift,
             end: s.end + shift,
@@ -182,7 +175,7 @@ pub fn prepare(passage: &Passage, spans: Vec<Span>, lang: Lang) -> Result<Prepar
         });
     }
     if candidates.is_empty() {
-        return Err(Skip::NoCandidates);
+        return Err(SampleSkip::NoCandidates);
     }
     numbers_weigh_like_the_longest(&mut candidates, &text);
     let all: Vec<usize> = (0..candidates.len()).collect();
@@ -325,11 +318,11 @@ pub fn build(
         .collect();
     let masked = mask_text(&prepared.text, &spans);
     if spans.is_empty() {
-        return Outcome::Skip(Skip::NoCandidates);
+        return Outcome::Skip(SampleSkip::NoCandidates);
     }
     if masked.trim_start().starts_with(MASK) {
         // Excluded by `prepare`; kept as a guard so no such record is ever written.
-        return Outcome::Skip(Skip::NoCandidates);
+        return Outcome::Skip(SampleSkip::NoCandidates);
     }
     let text = &prepared.text;
     let mut entities: Vec<String> = Vec::new();
@@ -367,17 +360,17 @@ pub fn build(
 /// Fills the `[mask]`s of a query, in order, with `masks`; `None` if the counts differ.
 /// The instruction after the last blank line is removed first. For every sample this crate
 /// writes, the result equals the answer.
-pub fn fill_masks(query: &str, masks: &[String]) -> Option<String> {
+pub fn fill_masks<S: AsRef<str>>(query: &str, masks: &[S]) -> Option<String> {
     let masked = query.rsplit_once("\n\n").map_or(query, |(m, _)| m);
     let parts: Vec<&str> = masked.split(MASK).collect();
     if parts.len() != masks.len() + 1 {
         return None;
     }
     let mut out =
-        String::with_capacity(masked.len() + masks.iter().map(String::len).sum::<usize>());
+        String::with_capacity(masked.len() + masks.iter().map(|m| m.as_ref().len()).sum::<usize>());
     for (part, fill) in parts.iter().zip(masks) {
         out.push_str(part);
-        out.push_str(fill);
+        out.push_str(fill.as_ref());
     }
     out.push_str(parts[parts.len() - 1]);
     Some(out)
@@ -407,7 +400,12 @@ mod tests {
         }
     }
 
-    fn sample(p: &Passage, spans: Vec<Span>, k: usize, seed: u64) -> Result<RampSample, Skip> {
+    fn sample(
+        p: &Passage,
+        spans: Vec<Span>,
+        k: usize,
+        seed: u64,
+    ) -> Result<RampSample, SampleSkip> {
         let prepared = prepare(p, spans, Lang::En)?;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let chosen = choose(&prepared, k.min(prepared.capacity), &mut rng);
@@ -503,19 +501,64 @@ mod tests {
         }
     }
 
+    /// Four non-overlapping candidates of 1, 2, 3 and 4 words: a single draw picks each with
+    /// probability words / 10. Over `N` seeded draws each frequency must lie within five
+    /// standard deviations (sqrt(p(1 - p) / N)) of its p; ignoring the weights (1/4 each) misses
+    /// every p by at least 0.05, more than five standard deviations.
+    #[test]
+    fn choice_follows_length_weights() {
+        const N: u64 = 20_000;
+        let text = "x Ab, Cd Ef, Gh Ij Kl, Mn Op Qr St.";
+        let span = |s: &str| {
+            let start = text.find(s).unwrap();
+            Span {
+                start,
+                end: start + s.len(),
+                kind: SpanKind::Name,
+            }
+        };
+        let spans = vec![
+            span("Ab"),
+            span("Cd Ef"),
+            span("Gh Ij Kl"),
+            span("Mn Op Qr St"),
+        ];
+        let prepared = prepare(&passage("", text), spans, Lang::En).unwrap();
+        let mut counts = [0u64; 4];
+        for seed in 0..N {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            counts[choose(&prepared, 1, &mut rng)[0]] += 1;
+        }
+        for (i, &count) in counts.iter().enumerate() {
+            let p = (i + 1) as f64 / 10.0;
+            let sd = (p * (1.0 - p) / N as f64).sqrt();
+            let freq = count as f64 / N as f64;
+            assert!(
+                (0.25 - p).abs() > 5.0 * sd,
+                "the test could not tell weights from none"
+            );
+            assert!(
+                (freq - p).abs() < 5.0 * sd,
+                "{}-word candidate drawn {freq:.4} of the time, expected {p} ± {:.4}: {counts:?}",
+                i + 1,
+                5.0 * sd
+            );
+        }
+    }
+
     #[test]
     fn skips_are_reasons_not_panics() {
         assert_eq!(
             prepare(&passage("T", "  "), vec![], Lang::En),
-            Err(Skip::EmptyText)
+            Err(SampleSkip::EmptyText)
         );
         assert_eq!(
             prepare(&passage("T", "a [mask] b"), vec![], Lang::En),
-            Err(Skip::ContainsMaskToken)
+            Err(SampleSkip::ContainsMaskToken)
         );
         assert_eq!(
             prepare(&passage("T", "nothing here"), vec![], Lang::En),
-            Err(Skip::NoCandidates)
+            Err(SampleSkip::NoCandidates)
         );
     }
 
@@ -539,9 +582,9 @@ mod tests {
     #[test]
     fn fill_masks_rejects_count_mismatch() {
         assert_eq!(
-            fill_masks("a [mask] b\n\ninstr", &["x".into()]).as_deref(),
+            fill_masks("a [mask] b\n\ninstr", &["x"]).as_deref(),
             Some("a x b")
         );
-        assert_eq!(fill_masks("a [mask] b\n\ninstr", &[]), None);
+        assert_eq!(fill_masks::<&str>("a [mask] b\n\ninstr", &[]), None);
     }
 }

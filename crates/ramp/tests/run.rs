@@ -1,5 +1,7 @@
 //! The run over real passages (the wiki-18 sample in testdata): determinism, resume from any
-//! crash point, shards, and the LLM and difficulty plumbing with scripted models.
+//! crash point, shards, the models recorded in the manifest, and the LLM and difficulty plumbing
+//! with scripted models. The tests are async, most on a current-thread runtime: the run takes
+//! the caller's runtime, whatever its flavour.
 
 use std::{
     fs,
@@ -11,8 +13,11 @@ use async_trait::async_trait;
 use chat::{
     ChatError, ChatModel, ChatRequest, ChatResponse, FinishReason, LogProb, TokenScorer, Usage,
 };
-use formats::{JsonlPassages, Passage, RampSample, RunManifest, Shard};
-use ramp::{Lang, LevelMix, RampConfig, RampStats, RunOptions, SpanSet, fill_masks};
+use formats::{FormatError, JsonlPassages, Passage, RampSample, RunManifest, Shard};
+use ramp::{
+    Curriculum, Difficulty, Lang, RampConfig, RampError, RampStats, RunOptions, RunReport, SpanSet,
+    fill_masks,
+};
 
 fn testdata(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -29,14 +34,7 @@ fn wiki18_passages(dir: &Path) -> PathBuf {
         .lines()
     {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        let (title, text) = Passage::split_contents(v["contents"].as_str().unwrap());
-        let p = Passage {
-            id: v["id"].as_str().unwrap().to_string(),
-            title: title.to_string(),
-            text: text.to_string(),
-            anchors: vec![],
-            original_contents: None,
-        };
+        let p = Passage::from_contents(v["id"].as_str().unwrap(), v["contents"].as_str().unwrap());
         out.push_str(&serde_json::to_string(&p).unwrap());
         out.push('\n');
     }
@@ -48,24 +46,37 @@ fn config() -> RampConfig {
     RampConfig {
         spans: SpanSet::offline(),
         seed: 7,
-        levels: LevelMix::uniform(),
-        difficulty: false,
+        curriculum: Curriculum::default(),
+        difficulty: Difficulty::None,
         lang: Lang::En,
         source: "wiki".into(),
         shard: Shard::ALL,
     }
 }
 
-fn options(out: PathBuf, chunk_size: usize) -> RunOptions<'static> {
+fn options(out: PathBuf, batch_size: usize) -> RunOptions<'static> {
     RunOptions {
         out,
         resume: true,
-        chunk_size,
+        batch_size,
         model: None,
         scorer: None,
         llm_concurrency: 4,
         progress: &|_| {},
     }
+}
+
+async fn generate(
+    config: &RampConfig,
+    passages: &Path,
+    options: &RunOptions<'_>,
+) -> Result<RunReport, RampError> {
+    ramp::run(
+        config,
+        Arc::new(JsonlPassages(passages.to_path_buf())),
+        options,
+    )
+    .await
 }
 
 fn samples(path: &Path) -> Vec<RampSample> {
@@ -89,6 +100,26 @@ fn check_rules(s: &RampSample) {
     assert_eq!(s.ext.masks.len(), s.ext.mask_num);
     assert_eq!(s.ext.mask_kinds.len(), s.ext.mask_num);
     assert!(!masked.trim_start().starts_with("[mask]"), "{}", s.id);
+    // Each mask is tidy where it stands in the answer.
+    let mut at = 0;
+    for (part, (m, kind)) in masked
+        .split("[mask]")
+        .zip(s.ext.masks.iter().zip(&s.ext.mask_kinds))
+    {
+        at += part.len();
+        let span = ramp::Span {
+            start: at,
+            end: at + m.len(),
+            kind: kind.parse().unwrap(),
+        };
+        assert_eq!(
+            ramp::spans::tidy(&s.answer, span),
+            Some(span),
+            "{m:?} in {}",
+            s.id
+        );
+        at += m.len();
+    }
     for m in &s.ext.masks {
         // Spans occurring more than once are never masked.
         assert_eq!(
@@ -102,23 +133,22 @@ fn check_rules(s: &RampSample) {
     }
 }
 
-#[test]
-fn every_sample_obeys_the_rules_and_chunking_changes_nothing() {
+#[tokio::test]
+async fn every_sample_obeys_the_rules_and_batching_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let passages = wiki18_passages(dir.path());
     let a = dir.path().join("a.jsonl");
     let b = dir.path().join("b.jsonl");
-    let report = ramp::run(
-        &config(),
-        &JsonlPassages(passages.clone()),
-        &options(a.clone(), 1024),
-    )
-    .unwrap();
-    ramp::run(&config(), &JsonlPassages(passages), &options(b.clone(), 37)).unwrap();
+    let report = generate(&config(), &passages, &options(a.clone(), 1024))
+        .await
+        .unwrap();
+    generate(&config(), &passages, &options(b.clone(), 37))
+        .await
+        .unwrap();
     assert_eq!(fs::read(&a).unwrap(), fs::read(&b).unwrap());
     let all = samples(&a);
     assert!(
-        all.len() > 900,
+        all.len() > 850,
         "only {} samples from 1000 passages",
         all.len()
     );
@@ -136,10 +166,16 @@ fn every_sample_obeys_the_rules_and_chunking_changes_nothing() {
         );
     }
     assert_eq!(stats.restorable, all.len() as u64);
+    let masks: u64 = stats.mask_kinds.values().sum();
+    assert!(
+        stats.common_word_masks * 20 < masks,
+        "{} of {masks} masks are common words",
+        stats.common_word_masks
+    );
 }
 
-#[test]
-fn resume_from_any_crash_point_gives_the_same_bytes() {
+#[tokio::test]
+async fn resume_from_any_crash_point_gives_the_same_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let passages = wiki18_passages(dir.path());
     let full = dir.path().join("full.jsonl");
@@ -154,105 +190,144 @@ fn resume_from_any_crash_point_gives_the_same_bytes() {
         progress: &record,
         ..options(full.clone(), 100)
     };
-    ramp::run(&config(), &JsonlPassages(passages.clone()), &opts).unwrap();
+    generate(&config(), &passages, &opts).await.unwrap();
     let expected = fs::read(&full).unwrap();
     let snapshots = snapshots.into_inner().unwrap();
     assert_eq!(snapshots.len(), 10);
-    // A crash leaves the manifest of some chunk and an output at least that long, possibly
+    // A crash leaves the manifest of some batch and an output at least that long, possibly
     // with later records and a torn line.
     let cuts = [(0, 0), (2, 17), (3, 0), (5, 12_345), (8, 999), (9, 0)];
-    for (chunk, extra) in cuts {
-        let (manifest_bytes, len) = &snapshots[chunk];
+    for (batch, extra) in cuts {
+        let (manifest_bytes, len) = &snapshots[batch];
         let cut = (*len as usize + extra).min(expected.len());
-        let crashed = dir.path().join(format!("crash{chunk}-{extra}.jsonl"));
+        let crashed = dir.path().join(format!("crash{batch}-{extra}.jsonl"));
         fs::write(&crashed, &expected[..cut]).unwrap();
         let mut m: RunManifest = serde_json::from_slice(manifest_bytes).unwrap();
         m.inputs = vec![passages.display().to_string()];
         m.save(&RunManifest::path_for(&crashed)).unwrap();
-        let report = ramp::run(
-            &config(),
-            &JsonlPassages(passages.clone()),
-            &options(crashed.clone(), 64),
-        )
-        .unwrap();
+        let report = generate(&config(), &passages, &options(crashed.clone(), 64))
+            .await
+            .unwrap();
         assert_eq!(
             fs::read(&crashed).unwrap(),
             expected,
-            "crash after chunk {chunk} + {extra} bytes"
+            "crash after batch {batch} + {extra} bytes"
         );
-        let fresh = ramp::run(
-            &config(),
-            &JsonlPassages(passages.clone()),
-            &options(full.clone(), 100),
-        )
-        .unwrap();
-        assert_eq!(report.stats.samples, fresh.stats.samples);
-        assert_eq!(report.stats.run, fresh.stats.run, "counters after resume");
+        let fresh = generate(&config(), &passages, &options(full.clone(), 100))
+            .await
+            .unwrap();
+        assert_eq!(report.stats, fresh.stats, "stats after resume");
     }
 }
 
-#[test]
-fn changed_settings_refuse_to_resume() {
+#[tokio::test]
+async fn changed_settings_refuse_to_resume() {
     let dir = tempfile::tempdir().unwrap();
     let passages = wiki18_passages(dir.path());
     let out = dir.path().join("out.jsonl");
-    ramp::run(
-        &config(),
-        &JsonlPassages(passages.clone()),
-        &options(out.clone(), 500),
-    )
-    .unwrap();
+    generate(&config(), &passages, &options(out.clone(), 500))
+        .await
+        .unwrap();
     let other = RampConfig {
         seed: 8,
         ..config()
     };
-    let err = ramp::run(&other, &JsonlPassages(passages), &options(out, 500)).unwrap_err();
+    let err = generate(&other, &passages, &options(out.clone(), 500))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("seed: was 7, now 8"), "{err}");
+    let other = RampConfig {
+        curriculum: Curriculum::Original,
+        ..config()
+    };
+    let err = generate(&other, &passages, &options(out, 500))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("curriculum: was \"1:0.25,2:0.25,3:0.25,4:0.25\", now \"original\""),
+        "{err}"
+    );
 }
 
-#[test]
-fn shards_split_the_passages() {
+/// The passages of shard `index` of 3, written by `curriculum`.
+async fn shard(passages: &Path, dir: &Path, index: u32, curriculum: &Curriculum) -> PathBuf {
+    let out = dir.join(format!("{curriculum}-{index}.jsonl"));
+    let c = RampConfig {
+        shard: Shard { index, count: 3 },
+        curriculum: curriculum.clone(),
+        ..config()
+    };
+    generate(&c, passages, &options(out.clone(), 100))
+        .await
+        .unwrap();
+    out
+}
+
+/// With a curriculum whose levels depend on each passage alone, the shards hold exactly the
+/// records of the whole run: merged in input order, they are its bytes. With the balanced mix
+/// they hold the same passages, each shard balanced on its own.
+#[tokio::test]
+async fn shards_split_the_passages() {
     let dir = tempfile::tempdir().unwrap();
     let passages = wiki18_passages(dir.path());
-    let mut ids = Vec::new();
-    for index in 0..3 {
-        let out = dir.path().join(format!("s{index}.jsonl"));
+    let order: Vec<String> = formats::read_jsonl::<Passage>(&passages)
+        .unwrap()
+        .map(|p| p.unwrap().id)
+        .collect();
+    for curriculum in [Curriculum::Original, Curriculum::default()] {
+        let mut lines: Vec<(usize, String)> = Vec::new();
+        for index in 0..3 {
+            let out = shard(&passages, dir.path(), index, &curriculum).await;
+            let text = fs::read_to_string(&out).unwrap();
+            let records = samples(&out);
+            if curriculum != Curriculum::Original {
+                let mut counts = [0usize; 4];
+                for s in &records {
+                    counts[s.ext.mask_num - 1] += 1;
+                }
+                let share = |c: usize| c as f64 / records.len() as f64;
+                assert!(
+                    counts.iter().all(|&c| (share(c) - 0.25).abs() < 0.05),
+                    "{counts:?}"
+                );
+            }
+            for (line, s) in text.lines().zip(records) {
+                let position = order.iter().position(|id| *id == s.id).unwrap();
+                lines.push((position, line.to_string()));
+            }
+        }
+        lines.sort();
+        let merged: String = lines.into_iter().map(|(_, l)| l + "\n").collect();
+        let whole = dir.path().join(format!("whole-{curriculum}.jsonl"));
         let c = RampConfig {
-            shard: Shard { index, count: 3 },
+            curriculum: curriculum.clone(),
             ..config()
         };
-        ramp::run(
-            &c,
-            &JsonlPassages(passages.clone()),
-            &options(out.clone(), 100),
-        )
-        .unwrap();
-        ids.extend(samples(&out).into_iter().map(|s| s.ext.passage_id));
+        generate(&c, &passages, &options(whole.clone(), 100))
+            .await
+            .unwrap();
+        if curriculum == Curriculum::Original {
+            assert_eq!(merged, fs::read_to_string(&whole).unwrap());
+        } else {
+            let ids = |text: &str| -> Vec<String> {
+                text.lines()
+                    .map(|l| serde_json::from_str::<RampSample>(l).unwrap().id)
+                    .collect()
+            };
+            assert_eq!(ids(&merged), ids(&fs::read_to_string(&whole).unwrap()));
+        }
     }
-    let whole = dir.path().join("whole.jsonl");
-    ramp::run(
-        &config(),
-        &JsonlPassages(passages),
-        &options(whole.clone(), 100),
-    )
-    .unwrap();
-    let mut expected: Vec<String> = samples(&whole)
-        .into_iter()
-        .map(|s| s.ext.passage_id)
-        .collect();
-    ids.sort();
-    expected.sort();
-    assert_eq!(ids, expected);
 }
 
 /// Answers by passage (its length mod 4): a JSON list of its names, the same list with single
 /// quotes, prose, or a list of entities that are not in the passage.
-struct Scripted;
+struct Scripted(&'static str);
 
 #[async_trait]
 impl ChatModel for Scripted {
     fn name(&self) -> &str {
-        "scripted"
+        self.0
     }
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ChatError> {
         let prompt = &request.messages[1].content;
@@ -278,8 +353,8 @@ impl ChatModel for Scripted {
     }
 }
 
-#[test]
-fn llm_answers_are_validated_and_counted() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llm_answers_are_validated_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let passages = wiki18_passages(dir.path());
     let out = dir.path().join("llm.jsonl");
@@ -288,10 +363,10 @@ fn llm_answers_are_validated_and_counted() {
         ..config()
     };
     let opts = RunOptions {
-        model: Some(Arc::new(Scripted)),
+        model: Some(Arc::new(Scripted("scripted"))),
         ..options(out.clone(), 200)
     };
-    let report = ramp::run(&c, &JsonlPassages(passages), &opts).unwrap();
+    let report = generate(&c, &passages, &opts).await.unwrap();
     let run = &report.stats.run;
     assert_eq!(run["llm.answers"], 1000);
     let prose = run["skipped.llm_not_a_list"];
@@ -306,14 +381,29 @@ fn llm_answers_are_validated_and_counted() {
         assert!(s.ext.mask_kinds.iter().all(|k| k == "llm"));
         assert_eq!(s.ext.strategy, "llm");
     }
+    // Another model may not go on with this output.
+    let opts = RunOptions {
+        model: Some(Arc::new(Scripted("scripted-v2"))),
+        ..options(out, 200)
+    };
+    let err = generate(&c, &passages, &opts).await.unwrap_err();
+    assert!(
+        matches!(&err, RampError::Format(FormatError::ManifestMismatch { field, .. }) if field == "llm_model"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("was \"scripted\", now \"scripted-v2\""),
+        "{err}"
+    );
 }
 
 /// Scores a continuation by its length: longer spans are "harder".
-struct ByLength;
+struct ByLength(&'static str);
 
 impl TokenScorer for ByLength {
     fn name(&self) -> &str {
-        "by-length"
+        self.0
     }
 
     fn continuation_logprob(
@@ -334,22 +424,22 @@ impl TokenScorer for ByLength {
     }
 }
 
-#[test]
-fn difficulty_scores_are_recorded() {
+#[tokio::test]
+async fn difficulty_scores_are_recorded_and_the_scorer_is_part_of_the_settings() {
     let dir = tempfile::tempdir().unwrap();
     let passages = wiki18_passages(dir.path());
     let out = dir.path().join("ppl.jsonl");
     let c = RampConfig {
-        difficulty: true,
+        difficulty: Difficulty::Ppl,
         ..config()
     };
     let opts = RunOptions {
-        scorer: Some(Arc::new(ByLength)),
+        scorer: Some(Arc::new(ByLength("by-length"))),
         ..options(out.clone(), 200)
     };
-    ramp::run(&c, &JsonlPassages(passages), &opts).unwrap();
+    generate(&c, &passages, &opts).await.unwrap();
     let all = samples(&out);
-    assert!(all.len() > 900);
+    assert!(all.len() > 850);
     for s in &all {
         check_rules(s);
         assert_eq!(s.ext.mask_difficulty.len(), s.ext.mask_num);
@@ -357,4 +447,47 @@ fn difficulty_scores_are_recorded() {
         assert!((s.ext.difficulty.unwrap() - mean).abs() < 1e-9);
         assert!(s.ext.strategy.ends_with("+ppl"));
     }
+    let manifest = RunManifest::load(&RunManifest::path_for(&out))
+        .unwrap()
+        .unwrap();
+    assert_eq!(manifest.config["difficulty_model"], "by-length");
+    // Scores from another model would mix two difficulty scales in one file.
+    let opts = RunOptions {
+        scorer: Some(Arc::new(ByLength("by-length-2"))),
+        ..options(out, 200)
+    };
+    let err = generate(&c, &passages, &opts).await.unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "different settings (difficulty_model: was \"by-length\", now \"by-length-2\")"
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn missing_models_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let passages = wiki18_passages(dir.path());
+    let out = dir.path().join("out.jsonl");
+    let llm = RampConfig {
+        spans: "llm,date".parse().unwrap(),
+        ..config()
+    };
+    let err = generate(&llm, &passages, &options(out.clone(), 100))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RampError::MissingModel), "{err}");
+    let ppl = RampConfig {
+        difficulty: Difficulty::Ppl,
+        ..config()
+    };
+    let err = generate(&ppl, &passages, &options(out.clone(), 100))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RampError::MissingScorer), "{err}");
+    assert!(
+        !out.exists(),
+        "nothing is written before the models are checked"
+    );
 }
