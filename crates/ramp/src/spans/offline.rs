@@ -4,7 +4,10 @@
 use formats::Passage;
 
 use super::{Gazetteer, Span, SpanKind, SpanSet, sources, tidy};
-use crate::{Lang, lexicon::Lexicon};
+use crate::{
+    Lang,
+    lexicon::{self, Lexicon},
+};
 
 /// The offline sources of a run, with what the first pass over the corpus learnt: its titles
 /// and its [`Lexicon`].
@@ -52,12 +55,11 @@ impl OfflineSpans {
             found.extend(sources::anchors(passage));
         }
         if let (true, Some(g)) = (self.set.contains(SpanKind::Title), &self.gazetteer) {
-            // A title inside a longer name is a fragment of it: "Empire" in "Roman Empire".
-            found.extend(g.find(text).into_iter().filter(|t| {
-                !names.iter().any(|n| {
-                    n.start <= t.start && t.end <= n.end && n.end - n.start > t.end - t.start
-                })
-            }));
+            found.extend(
+                g.find(text)
+                    .into_iter()
+                    .filter(|t| !is_fragment(text, t, &names)),
+            );
         }
         if self.set.contains(SpanKind::Date) {
             found.extend(sources::dates(text, self.lang));
@@ -104,6 +106,27 @@ impl OfflineSpans {
     }
 }
 
+/// Whether a title match is part of a longer name: inside a name found in the text ("Empire"
+/// in "Roman Empire"), or next to a capitalised word that does not start a sentence ("Arm" in
+/// "Carina–Sagittarius Arm").
+fn is_fragment(text: &str, title: &Span, names: &[Span]) -> bool {
+    let inside = names.iter().any(|n| {
+        n.start <= title.start && title.end <= n.end && n.end - n.start > title.end - title.start
+    });
+    let before = &text[..title.start];
+    let spaced = before.trim_end_matches([' ', '\u{a0}']);
+    let capital_before = spaced.len() < before.len()
+        && lexicon::tokens(spaced).last().is_some_and(|(at, token)| {
+            token.starts_with(char::is_uppercase)
+                && spaced.len() == at + token.len()
+                && !lexicon::starts_sentence(text, at)
+        });
+    let after = &text[title.end..];
+    let spaced = after.trim_start_matches([' ', '\u{a0}']);
+    let capital_after = spaced.len() < after.len() && spaced.starts_with(char::is_uppercase);
+    inside || capital_before || capital_after
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,7 +140,7 @@ mod tests {
         let mut lexicon = LexiconBuilder::default();
         lexicon.add_batch(&docs);
         let gazetteer =
-            Gazetteer::new(["Well", "Family", "Circus", "Oslo", "Spintronics"]).unwrap();
+            Gazetteer::new(["Well", "Family", "Circus", "Oslo", "Spintronics", "Arm"]).unwrap();
         let offline = OfflineSpans::new(
             SpanSet::offline(),
             Lang::En,
@@ -125,7 +148,8 @@ mod tests {
             Some(lexicon.finish()),
         );
         let text = "Family life in Oslo, as well as spintronics. In the Royal Circus, 1998, \
-                    the family paid US$1 and £2 for 1,950 tickets at the Oslo Circus.";
+                    the family paid US$1 and £2 for 1,950 tickets at the Oslo Circus, in the \
+                    Carina–Sagittarius Arm.";
         let passage = Passage::new("p", "T", text);
         let mut found: Vec<(&str, &str)> = offline
             .find(&passage)
