@@ -154,6 +154,40 @@ enum Item {
     Done,
     /// A question given to the rule teacher, which fills masks only.
     NotRamp(u64),
+    /// The input cannot be read on (an I/O error): the run stops.
+    Unreadable(formats::FormatError),
+}
+
+/// What the `record`-th line of the input is.
+fn classify(
+    line: Result<Value, formats::FormatError>,
+    record: u64,
+    teacher: Teacher,
+    shard: Shard,
+    done: &HashSet<String>,
+    seen: &mut HashSet<String>,
+) -> Item {
+    let value = match line {
+        Ok(value) => value,
+        Err(formats::FormatError::BadLine { .. }) => return Item::Bad,
+        Err(e) => return Item::Unreadable(e),
+    };
+    let Some(job) = job(&value, record) else {
+        return Item::Bad;
+    };
+    if teacher == Teacher::Rule && job.task.kind != TaskKind::Ramp {
+        return Item::NotRamp(record);
+    }
+    if done.contains(&job.id) {
+        return Item::Done;
+    }
+    if !seen.insert(job.id.clone()) {
+        return Item::Duplicate;
+    }
+    if !shard.contains(&job.id) {
+        return Item::OtherShard;
+    }
+    Item::Job(Box::new(job))
 }
 
 /// Runs the teacher of `config` over every record of `options.input`.
@@ -213,29 +247,25 @@ pub async fn run(
     manifest.counts = tally.counts();
     manifest.save(&manifest_path)?;
 
-    let done = seen.clone();
-    let mut record = 0u64;
-    let items = formats::read_jsonl::<Value>(&options.input)?.map(|line| {
-        record += 1;
-        let Ok(value) = line else { return Item::Bad };
-        let Some(job) = job(&value, record) else {
-            return Item::Bad;
-        };
-        if config.teacher == Teacher::Rule && job.task.kind != TaskKind::Ramp {
-            return Item::NotRamp(record);
+    // Reading runs on its own thread: a slow input (a pipe, a network disk) must not stall the
+    // trajectories in flight.
+    let reader = formats::read_jsonl::<Value>(&options.input)?;
+    let (teacher, shard) = (config.teacher, config.shard);
+    let (tx, rx) = tokio::sync::mpsc::channel(options.concurrency.max(1) * 2);
+    tokio::task::spawn_blocking(move || {
+        let done = seen.clone();
+        for (n, line) in reader.enumerate() {
+            let item = classify(line, n as u64 + 1, teacher, shard, &done, &mut seen);
+            let stop = matches!(item, Item::Unreadable(_));
+            if tx.blocking_send(item).is_err() || stop {
+                break;
+            }
         }
-        if done.contains(&job.id) {
-            return Item::Done;
-        }
-        if !seen.insert(job.id.clone()) {
-            return Item::Duplicate;
-        }
-        if !config.shard.contains(&job.id) {
-            return Item::OtherShard;
-        }
-        Item::Job(Box::new(job))
     });
-    let mut results = stream::iter(items)
+    let items = stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let results = items
         .map(|item| async move {
             match item {
                 Item::Job(job) => Ok(attempt(config, options, &job).await),
@@ -243,6 +273,7 @@ pub async fn run(
             }
         })
         .buffered(options.concurrency.max(1));
+    let mut results = std::pin::pin!(results);
     let mut written = 0u64;
     while let Some(result) = results.next().await {
         match result {
@@ -264,6 +295,7 @@ pub async fn run(
             Err(Item::Bad) => tally.bad_records += 1,
             Err(Item::Duplicate) => tally.duplicates += 1,
             Err(Item::OtherShard) => tally.other_shards += 1,
+            Err(Item::Unreadable(e)) => return Err(e.into()),
             Err(Item::NotRamp(record)) => {
                 return Err(AgentError::NotRamp {
                     path: options.input.display().to_string(),
@@ -274,7 +306,6 @@ pub async fn run(
         }
         (options.progress)(&tally);
     }
-    drop(results);
     manifest.counts = tally.counts();
     manifest.complete = true;
     manifest.save(&manifest_path)?;
@@ -328,6 +359,7 @@ fn manifest_config(config: &TrajectoryConfig, options: &RunOptions<'_>) -> Value
         "max_rounds": config.multi.max_rounds,
         "merged_k": config.multi.merged_k,
         "temperature": config.runtime.temperature,
+        "max_tokens": [config.multi.max_tokens, config.runtime.max_tokens_per_turn],
         "rejected": options.rejected.display().to_string(),
     })
 }

@@ -11,6 +11,7 @@ mod progress;
 mod ramp;
 mod search_cmd;
 mod serve;
+mod trajectories;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,9 @@ enum Command {
     Llm(llm::Args),
     /// Generate RAMP samples (masked passages) from passages JSONL; `ramp stats FILE` for stats.
     Ramp(ramp::Args),
+    /// Make verified search trajectories (multi-agent, agent or rule teacher) from RAMP samples
+    /// or questions.
+    Trajectories(trajectories::Args),
 }
 
 fn main() -> ExitCode {
@@ -125,6 +129,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args),
         Command::Llm(args) => llm::run(args),
         Command::Ramp(args) => ramp::run(args),
+        Command::Trajectories(args) => trajectories::run(args),
     }
 }
 

@@ -29,12 +29,21 @@ pub struct Args {
     /// format), or rule (offline, RAMP samples only).
     #[arg(long, default_value = "multi-agent", value_parser = parse_teacher)]
     teacher: Teacher,
-    /// Search backend: bm25 (the local --index).
-    #[arg(long, default_value = "bm25", value_parser = ["bm25"])]
+    /// Search backend: bm25 (the local --index), remote (a Search-R1 /retrieve server at
+    /// --search-url), web (Google through SerpAPI; key in --search-key-env) or simulated (the
+    /// model writes the documents, ZeroSearch-style; recorded as simulated).
+    #[arg(long, default_value = "bm25", value_parser = ["bm25", "remote", "web", "simulated"])]
     search: String,
     /// The local index searched by `--search bm25`.
     #[arg(long, default_value = "work/index")]
     index: PathBuf,
+    /// `--search remote`: the server's URL (e.g. http://127.0.0.1:8000/retrieve);
+    /// `--search web`: SerpAPI's base URL [default: https://serpapi.com].
+    #[arg(long, value_name = "URL")]
+    search_url: Option<String>,
+    /// `--search web`: the environment variable holding the SerpAPI key.
+    #[arg(long, value_name = "VAR", default_value = "SERPAPI_API_KEY")]
+    search_key_env: String,
     #[command(flatten)]
     model: models::ModelArgs,
     /// Accept by the LLM judge (judge), the metric (metric: token recall for questions, masks
@@ -54,6 +63,10 @@ pub struct Args {
     /// as Search-R1 rolls out) or turns (information as user turns).
     #[arg(long, default_value = "continuation", value_parser = ["continuation", "turns"])]
     mode: String,
+    /// Token limit of one generation (a Planner / Observer reply, an agent turn)
+    /// [default: 768 for the multi-agent teacher, 500 for the agent, as Search-R1].
+    #[arg(long)]
+    max_tokens: Option<u32>,
     /// Sampling temperature of the teacher (0 is greedy, replayable from the response cache).
     #[arg(long, default_value_t = 0.0)]
     temperature: f32,
@@ -98,11 +111,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 async fn trajectories(args: Args) -> anyhow::Result<()> {
     let config = config(&args)?;
-    let searcher: Arc<dyn Searcher> = Arc::new(
-        ::index::Bm25Index::open(&args.index)
-            .with_context(|| format!("opening index {}", args.index.display()))?,
-    );
-    let needs_model = args.teacher != Teacher::Rule;
+    let needs_model = args.teacher != Teacher::Rule || args.search == "simulated";
     let opened = args.model.open(needs_model, false, 1)?;
     let model = match opened.chat {
         Some(chat) => {
@@ -125,6 +134,7 @@ async fn trajectories(args: Args) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let searcher = searcher(&args, model.as_ref())?;
     // One request at a time per local model worker; endpoints take `--concurrency`.
     let concurrency = if args.model.base_urls.is_empty() && needs_model {
         1
@@ -198,6 +208,44 @@ async fn trajectories(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The search backend `--search` names.
+fn searcher(
+    args: &Args,
+    model: Option<&Arc<dyn chat::ChatModel>>,
+) -> anyhow::Result<Arc<dyn Searcher>> {
+    Ok(match args.search.as_str() {
+        "remote" => {
+            let Some(url) = &args.search_url else {
+                bail!("--search remote needs --search-url URL (a Search-R1 /retrieve endpoint)");
+            };
+            Arc::new(::backends::Remote::new(&::backends::RemoteConfig::new(
+                url.clone(),
+            ))?)
+        }
+        "web" => {
+            let mut config = ::backends::WebConfig {
+                api_key_env: args.search_key_env.clone(),
+                ..Default::default()
+            };
+            if let Some(url) = &args.search_url {
+                config.base_url = url.clone();
+            }
+            Arc::new(::backends::Web::new(&config)?)
+        }
+        "simulated" => {
+            let model = model.context("simulated search needs a model")?;
+            Arc::new(::backends::Simulated::new(
+                Arc::clone(model),
+                ::backends::SimulatedConfig::default(),
+            ))
+        }
+        _ => Arc::new(
+            ::index::Bm25Index::open(&args.index)
+                .with_context(|| format!("opening index {}", args.index.display()))?,
+        ),
+    })
+}
+
 fn config(args: &Args) -> anyhow::Result<TrajectoryConfig> {
     let today = match &args.today {
         Some(day) => time::Date::parse(
@@ -224,6 +272,15 @@ fn config(args: &Args) -> anyhow::Result<TrajectoryConfig> {
         temperature: Some(args.temperature),
         ..Default::default()
     };
+    let mut multi = ::agent::multi::MultiAgentConfig {
+        max_rounds: args.max_turns,
+        temperature: Some(args.temperature),
+        ..Default::default()
+    };
+    if let Some(n) = args.max_tokens {
+        runtime.max_tokens_per_turn = n;
+        multi.max_tokens = n;
+    }
     let mut rule = ::agent::rule::RuleConfig::default();
     if let Some(k) = args.topk {
         runtime.topk = k;
@@ -232,11 +289,7 @@ fn config(args: &Args) -> anyhow::Result<TrajectoryConfig> {
     Ok(TrajectoryConfig {
         teacher: args.teacher,
         runtime,
-        multi: ::agent::multi::MultiAgentConfig {
-            max_rounds: args.max_turns,
-            temperature: Some(args.temperature),
-            ..Default::default()
-        },
+        multi,
         rule,
         verify: VerifyConfig {
             policy: args.accept,

@@ -259,3 +259,30 @@ async fn retrieve_rejects_bad_requests_with_json_errors() {
         .expect("sent");
     assert_eq!(response.status().as_u16(), 413, "body over the cap");
 }
+
+/// Whatever a model writes, `/retrieve` answers 200 with one list per query (never 5xx).
+#[test]
+fn retrieve_never_answers_5xx() {
+    use proptest::{prelude::*, test_runner::TestRunner};
+    let served = serve();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let client = reqwest::Client::new();
+    let query = "(\\PC|[-+^~*:(){}\\[\\]\"'!?/\\\\]|AND |NOT |title:|text:\\*|/M.*a/){0,40}";
+    let queries = proptest::collection::vec(query, 1..8);
+    let mut runner = TestRunner::new(ProptestConfig::with_cases(150));
+    runner
+        .run(&queries, |queries| {
+            let (status, body) = runtime.block_on(post(
+                &client,
+                &served.url,
+                json!({"queries": queries, "topk": 3, "return_scores": true}),
+            ));
+            prop_assert_eq!(status, 200, "{}", body);
+            prop_assert_eq!(body["result"].as_array().unwrap().len(), queries.len());
+            Ok(())
+        })
+        .expect("every query answered");
+}

@@ -1,0 +1,553 @@
+//! End to end: `masksearch trajectories` on real RAMP samples (made by `masksearch ramp` from
+//! the real wiki-18 sample) and real benchmark questions, with the real index, and — for the
+//! model teachers — the real local model behind the real `masksearch llm serve`. The small
+//! model's answers are usually wrong: these tests check structure, accounting, rejection
+//! reasons and resume, never accuracy.
+
+mod common;
+
+use std::{
+    collections::BTreeSet,
+    fs,
+    io::Write as _,
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use common::{Served, build_index, masksearch, run_ok, testdata};
+use formats::{Rejection, StepKind, Teacher, Trajectory};
+
+/// The wiki-18 sample as passages, an index over them, and RAMP samples of them.
+struct Data {
+    _dir: tempfile::TempDir,
+    index: PathBuf,
+    ramp: PathBuf,
+}
+
+fn data() -> &'static Data {
+    static DATA: OnceLock<Data> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let index = build_index(&testdata("wiki18-sample-1000.jsonl"), dir.path());
+        let ramp = dir.path().join("ramp.jsonl");
+        run_ok(&[
+            "ramp".as_ref(),
+            "--passages".as_ref(),
+            dir.path().join("passages.jsonl").as_os_str(),
+            "--out".as_ref(),
+            ramp.as_os_str(),
+        ]);
+        Data {
+            _dir: dir,
+            index,
+            ramp,
+        }
+    })
+}
+
+/// The first `n` lines of `from`, written to `to`.
+fn head(from: &Path, to: &Path, n: usize) -> PathBuf {
+    let text = fs::read_to_string(from).expect("input");
+    let lines: Vec<&str> = text.lines().take(n).collect();
+    fs::write(to, lines.join("\n") + "\n").expect("write");
+    to.to_path_buf()
+}
+
+fn read(path: &Path) -> Vec<Trajectory> {
+    if !path.exists() {
+        return Vec::new();
+    }
+    fs::read_to_string(path)
+        .expect("output")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a trajectory ({e}): {l}")))
+        .collect()
+}
+
+fn trajectories(input: &Path, out: &Path, extra: &[&str]) -> (String, String) {
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "trajectories".as_ref(),
+        "--input".as_ref(),
+        input.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--index".as_ref(),
+        data().index.as_os_str(),
+        "--today".as_ref(),
+        "2026-11-27".as_ref(),
+    ];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    run_ok(&args)
+}
+
+/// Every record, accepted or not, is whole and consistent.
+fn check_record(t: &Trajectory) {
+    assert_eq!(t.accepted, t.rejection.is_none(), "{}", t.id);
+    let roles: Vec<&str> = t.chatml.messages.iter().map(|m| m.role.as_str()).collect();
+    assert_eq!(&roles[..2], ["system", "user"], "{}", t.id);
+    assert!(t.chatml.messages[0].content.contains("Current time:"));
+    assert_eq!(t.chatml.messages[1].content, t.task.query);
+    assert!(t.chatml.ext.get("response_acc").is_some(), "{}", t.id);
+    let searched: u64 = t
+        .steps
+        .iter()
+        .filter(|s| matches!(s.kind, StepKind::Search | StepKind::Rule))
+        .count() as u64;
+    assert_eq!(t.search.calls, searched, "{}", t.id);
+    let tokens: u64 = t
+        .steps
+        .iter()
+        .map(|s| s.prompt_tokens + s.completion_tokens)
+        .sum();
+    assert_eq!(
+        t.usage.prompt_tokens + t.usage.completion_tokens,
+        tokens,
+        "{}",
+        t.id
+    );
+    if t.accepted {
+        assert!(t.answer.is_some(), "{}", t.id);
+    } else {
+        assert!(!t.detail.is_empty(), "{}: a rejection says why", t.id);
+    }
+}
+
+#[test]
+fn the_rule_teacher_makes_grounded_trajectories_offline() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("rule.jsonl");
+    let (_, stderr) = trajectories(&data().ramp, &out, &["--teacher", "rule"]);
+    let accepted = read(&out);
+    let rejected = read(&dir.path().join("rule.rejected.jsonl"));
+    let samples = fs::read_to_string(&data().ramp)
+        .expect("ramp")
+        .lines()
+        .count();
+    assert_eq!(
+        accepted.len() + rejected.len(),
+        samples,
+        "every sample is written once"
+    );
+    assert!(
+        accepted.len() * 10 >= samples * 8,
+        "{} of {samples} accepted: {stderr}",
+        accepted.len()
+    );
+    assert!(
+        stderr.contains(&format!("trajectories: {} accepted", accepted.len())),
+        "{stderr}"
+    );
+    for t in &accepted {
+        check_record(t);
+        assert_eq!(t.teacher, Teacher::Rule);
+        assert!(t.verdict.masks_recovered.iter().all(|&r| r), "{}", t.id);
+        assert!(
+            metrics::check_format(&t.transcript).is_ok(),
+            "{}",
+            t.transcript
+        );
+        // Grounded: each mask's span is quoted from a retrieved document.
+        for (i, span) in t.task.masks.iter().enumerate() {
+            let said = format!("so mask {} is \"{span}\"", i + 1);
+            assert!(t.transcript.contains(&said), "{}: {said}", t.id);
+        }
+        assert!(t.search.backend.starts_with("bm25:"));
+        assert!(!t.search.simulated);
+    }
+    for t in &rejected {
+        check_record(t);
+        assert_eq!(
+            t.rejection,
+            Some(Rejection::NotGrounded),
+            "{}: {}",
+            t.id,
+            t.detail
+        );
+    }
+    let manifest = formats::RunManifest::load(&formats::RunManifest::path_for(&out))
+        .expect("manifest")
+        .expect("written");
+    assert!(manifest.complete);
+    assert_eq!(manifest.counts["accepted"], accepted.len() as u64);
+    // Shards put together equal the whole run, for a deterministic teacher.
+    let mut union = BTreeSet::new();
+    for shard in ["0/2", "1/2"] {
+        let o = dir.path().join(format!("shard{}.jsonl", &shard[..1]));
+        trajectories(&data().ramp, &o, &["--teacher", "rule", "--shard", shard]);
+        for t in read(&o) {
+            assert!(
+                union.insert(
+                    serde_json::to_string(&Trajectory {
+                        ms: 0,
+                        steps: vec![],
+                        ..t
+                    })
+                    .unwrap()
+                )
+            );
+        }
+    }
+    let whole: BTreeSet<String> = accepted
+        .into_iter()
+        .map(|t| {
+            serde_json::to_string(&Trajectory {
+                ms: 0,
+                steps: vec![],
+                ..t
+            })
+            .unwrap()
+        })
+        .collect();
+    assert_eq!(union, whole);
+}
+
+/// Killed with SIGKILL after its 20th record, while it waits for more input, then resumed: the
+/// outputs equal an uninterrupted run's.
+#[cfg(unix)]
+#[test]
+fn a_killed_run_resumes_without_losing_or_duplicating() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let all = head(&data().ramp, &dir.path().join("all.jsonl"), 60);
+    let whole = dir.path().join("whole.jsonl");
+    trajectories(&all, &whole, &["--teacher", "rule"]);
+
+    let input = dir.path().join("input.jsonl");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&input)
+            .status()
+            .expect("mkfifo")
+            .success()
+    );
+    let out = dir.path().join("part.jsonl");
+    let mut child = masksearch()
+        .args([
+            "trajectories",
+            "--teacher",
+            "rule",
+            "--today",
+            "2026-11-27",
+            "--input",
+        ])
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .arg("--index")
+        .arg(&data().index)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let lines: Vec<String> = fs::read_to_string(&all)
+        .expect("input")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut pipe = fs::OpenOptions::new()
+        .write(true)
+        .open(&input)
+        .expect("fifo");
+    for line in &lines[..20] {
+        writeln!(pipe, "{line}").expect("write");
+    }
+    pipe.flush().expect("flush");
+    let rejected = dir.path().join("part.rejected.jsonl");
+    let written = || read(&out).len() + read(&rejected).len();
+    let waited = Instant::now();
+    while written() < 20 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(120),
+            "only {} written",
+            written()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        child.try_wait().expect("status").is_none(),
+        "still waiting for input"
+    );
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    drop(pipe);
+    // The same input path, now the whole file.
+    fs::remove_file(&input).expect("remove fifo");
+    fs::copy(&all, &input).expect("input");
+    let (_, stderr) = trajectories(&input, &out, &["--teacher", "rule"]);
+    assert!(stderr.contains("resumed: 20 records"), "{stderr}");
+    let strip = |ts: Vec<Trajectory>| -> Vec<Trajectory> {
+        ts.into_iter()
+            .map(|t| Trajectory {
+                ms: 0,
+                steps: vec![],
+                ..t
+            })
+            .collect()
+    };
+    assert_eq!(strip(read(&out)), strip(read(&whole)));
+    assert_eq!(
+        strip(read(&rejected)),
+        strip(read(&dir.path().join("whole.rejected.jsonl")))
+    );
+}
+
+/// A RAMP sample and a benchmark question in one file, through the paper's multi-agent
+/// teacher and through one model in the student format (both ways of talking to it), on the
+/// real local model; a second greedy run replays the first from the response cache.
+#[test]
+fn model_teachers_run_on_the_real_local_model() {
+    let served = Served::llm();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mixed = dir.path().join("mixed.jsonl");
+    let ramp = fs::read_to_string(&data().ramp).expect("ramp");
+    let question = fs::read_to_string(testdata("hotpotqa_500.jsonl")).expect("questions");
+    fs::write(
+        &mixed,
+        format!(
+            "{}\n{}\n",
+            ramp.lines().next().unwrap(),
+            question.lines().next().unwrap()
+        ),
+    )
+    .expect("write");
+    let base = served.v1();
+    let model = [
+        "--base-url",
+        &base,
+        "--model-name",
+        "smollm2",
+        "--max-turns",
+        "2",
+        "--max-tokens",
+        "48",
+    ];
+    let runs = [
+        ("multi-agent", "continuation"),
+        ("agent", "continuation"),
+        ("agent", "turns"),
+    ];
+    for (teacher, mode) in runs {
+        let out = dir.path().join(format!("{teacher}-{mode}.jsonl"));
+        let mut args = vec![
+            "--teacher",
+            teacher,
+            "--mode",
+            mode,
+            "--accept",
+            "both",
+            "--threshold",
+            "0.5",
+        ];
+        args.extend(model);
+        let (_, stderr) = trajectories(&mixed, &out, &args);
+        let rejected = out.with_extension("rejected.jsonl");
+        let all: Vec<Trajectory> = read(&out).into_iter().chain(read(&rejected)).collect();
+        assert_eq!(all.len(), 2, "{teacher} {mode}: {stderr}");
+        for t in &all {
+            check_record(t);
+            assert!(
+                t.usage.model_calls >= 1 && t.usage.prompt_tokens > 0,
+                "{t:?}"
+            );
+            assert_eq!(t.model, "smollm2");
+            let first = t.steps[0].kind;
+            match teacher {
+                "multi-agent" => assert_eq!(first, StepKind::Planner, "{}", t.id),
+                _ => assert_eq!(first, StepKind::Model, "{}", t.id),
+            }
+            if let Some(rejection) = t.rejection {
+                assert!(
+                    matches!(
+                        rejection,
+                        Rejection::Format
+                            | Rejection::MaxTurns
+                            | Rejection::Judge
+                            | Rejection::Metric
+                            | Rejection::ModelError
+                    ),
+                    "{rejection:?}"
+                );
+            }
+            for step in t.steps.iter().filter(|s| s.kind == StepKind::Search) {
+                assert!(step.queries.iter().all(|q| !q.trim().is_empty()));
+                assert!(step.text.contains("<information>"));
+            }
+        }
+        // A second run with the first run's response cache replays it exactly.
+        let again = dir.path().join(format!("again-{teacher}-{mode}.jsonl"));
+        let cache = format!("{}.llm-cache.redb", out.display());
+        let mut args = vec![
+            "--teacher",
+            teacher,
+            "--mode",
+            mode,
+            "--accept",
+            "both",
+            "--threshold",
+            "0.5",
+            "--cache",
+            &cache,
+        ];
+        args.extend(model);
+        trajectories(&mixed, &again, &args);
+        let transcripts = |main: &Path| -> Vec<(String, String)> {
+            read(main)
+                .into_iter()
+                .chain(read(&main.with_extension("rejected.jsonl")))
+                .map(|t| (t.id, t.transcript))
+                .collect()
+        };
+        assert_eq!(transcripts(&out), transcripts(&again), "{teacher} {mode}");
+    }
+}
+
+/// `--search web` through a local stand-in for SerpAPI that answers with a recorded response:
+/// the key travels only in the request, never into the output or the messages.
+#[test]
+fn web_search_goes_through_serpapi_and_keeps_the_key_secret() {
+    use std::sync::{Arc, Mutex};
+    let recorded = fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../backends/testdata/serpapi-google.json"),
+    )
+    .expect("recorded SerpAPI body");
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let url = runtime.block_on({
+        let seen = Arc::clone(&seen);
+        async move {
+            let app = axum::Router::new().route(
+                "/search.json",
+                axum::routing::get(move |uri: axum::http::Uri| {
+                    let (seen, recorded) = (Arc::clone(&seen), recorded.clone());
+                    async move {
+                        seen.lock()
+                            .unwrap()
+                            .push(uri.query().unwrap_or_default().to_string());
+                        ([("content-type", "application/json")], recorded)
+                    }
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let url = format!("http://{}", listener.local_addr().expect("addr"));
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            url
+        }
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = head(&data().ramp, &dir.path().join("ramp2.jsonl"), 2);
+    let out = dir.path().join("web.jsonl");
+    let output = masksearch()
+        .args([
+            "trajectories",
+            "--teacher",
+            "rule",
+            "--search",
+            "web",
+            "--search-url",
+            &url,
+        ])
+        .args(["--search-key-env", "MASKSEARCH_TEST_SERPAPI_KEY", "--input"])
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .env("MASKSEARCH_TEST_SERPAPI_KEY", "key-that-must-not-leak-42")
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let queries = seen.lock().unwrap().clone();
+    assert!(!queries.is_empty());
+    for q in &queries {
+        assert!(
+            q.contains("engine=google") && q.contains("num=10") && q.contains("q="),
+            "{q}"
+        );
+        assert!(q.contains("api_key=key-that-must-not-leak-42"), "{q}");
+    }
+    let all: Vec<Trajectory> = read(&out)
+        .into_iter()
+        .chain(read(&out.with_extension("rejected.jsonl")))
+        .collect();
+    assert_eq!(all.len(), 2);
+    for t in &all {
+        check_record(t);
+        assert!(
+            t.search.backend.starts_with("web:google:"),
+            "{}",
+            t.search.backend
+        );
+        let step = &t.steps[0];
+        assert!(
+            step.doc_ids.iter().all(|id| id.starts_with("https://")),
+            "{:?}",
+            step.doc_ids
+        );
+        assert!(
+            step.text
+                .contains("Doc 1(Title: \"Pavia Cathedral - Wikipedia\")"),
+            "{}",
+            step.text
+        );
+    }
+    for file in [
+        out.clone(),
+        out.with_extension("rejected.jsonl"),
+        formats::RunManifest::path_for(&out),
+    ] {
+        let text = fs::read_to_string(&file).unwrap_or_default();
+        assert!(
+            !text.contains("key-that-must-not-leak-42"),
+            "{}",
+            file.display()
+        );
+    }
+    assert!(!stderr.contains("key-that-must-not-leak-42"));
+}
+
+/// `--search remote` against our own `/retrieve` server over the same index gives the rule
+/// teacher exactly what the local index gives it.
+#[test]
+fn remote_search_equals_the_local_index() {
+    let served = Served::start(&[
+        "serve".as_ref(),
+        "--index".as_ref(),
+        data().index.as_os_str(),
+    ]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = head(&data().ramp, &dir.path().join("ramp10.jsonl"), 10);
+    let local = dir.path().join("local.jsonl");
+    let remote = dir.path().join("remote.jsonl");
+    trajectories(&input, &local, &["--teacher", "rule"]);
+    let url = format!("{}/retrieve", served.url);
+    trajectories(
+        &input,
+        &remote,
+        &[
+            "--teacher",
+            "rule",
+            "--search",
+            "remote",
+            "--search-url",
+            &url,
+        ],
+    );
+    let key = |t: Trajectory| {
+        (
+            t.id,
+            t.accepted,
+            t.transcript,
+            t.steps
+                .iter()
+                .map(|s| s.doc_ids.clone())
+                .collect::<Vec<_>>(),
+        )
+    };
+    let a: Vec<_> = read(&local).into_iter().map(key).collect();
+    let b: Vec<_> = read(&remote).into_iter().map(key).collect();
+    assert!(!a.is_empty());
+    assert_eq!(a, b);
+    assert!(read(&remote)[0].search.backend.starts_with("remote:"));
+}
