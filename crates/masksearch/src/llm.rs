@@ -69,6 +69,10 @@ struct ServeArgs {
     /// Requests decoded at the same time (each needs its own context memory).
     #[arg(long, default_value_t = 1)]
     workers: usize,
+    /// Requests that may wait for a free worker; more are answered 503 with Retry-After
+    /// [default: 8 per worker, what one default client sends at once].
+    #[arg(long, value_name = "N")]
+    max_waiting: Option<usize>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -142,7 +146,11 @@ async fn chat(args: ChatArgs) -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let accounting = Default::default();
-    let model = args.local.load(args.workers, &accounting)?.chat();
+    let max_waiting = args.max_waiting.unwrap_or(8 * args.workers.max(1));
+    let model = args
+        .local
+        .load(args.workers, Some(max_waiting), &accounting)?
+        .chat();
     let app = server::app([server::chat::router(model)], server::DEFAULT_BODY_LIMIT);
     crate::listen_and_serve(args.host, args.port, app, || {}).await
 }

@@ -60,7 +60,7 @@ impl ModelArgs {
         let accounting = Arc::new(Accounting::default());
         let remote = !self.base_urls.is_empty();
         let local = if scorer || (chat && !remote) {
-            Some(self.local.load(workers, &accounting)?)
+            Some(self.local.load(workers, None, &accounting)?)
         } else {
             None
         };
@@ -153,11 +153,19 @@ pub enum Local {}
 
 #[cfg(feature = "local")]
 impl LocalArgs {
-    pub fn load(&self, workers: usize, accounting: &Arc<Accounting>) -> anyhow::Result<Local> {
+    /// Loads the model with `workers` decoding at once and at most `max_waiting` chat requests
+    /// queued (`None`: no limit).
+    pub fn load(
+        &self,
+        workers: usize,
+        max_waiting: Option<usize>,
+        accounting: &Arc<Accounting>,
+    ) -> anyhow::Result<Local> {
         let path = self.path()?;
         let config = ::llm::LocalConfig {
             threads: self.threads,
             workers: workers.max(1),
+            max_waiting,
             context_size: self.context_size,
             ..::llm::LocalConfig::new(&path)
         };
@@ -179,7 +187,12 @@ impl Local {
 
 #[cfg(not(feature = "local"))]
 impl LocalArgs {
-    pub fn load(&self, _workers: usize, _: &Arc<Accounting>) -> anyhow::Result<Local> {
+    pub fn load(
+        &self,
+        _workers: usize,
+        _max_waiting: Option<usize>,
+        _: &Arc<Accounting>,
+    ) -> anyhow::Result<Local> {
         self.path()?;
         bail!(
             "this masksearch was built without the `local` feature; use --base-url URL --model-name NAME"

@@ -5,10 +5,12 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chat::{ChatModel, ChatRequest, Message};
 use common::{Served, masksearch, model};
 use llm::{ClientConfig, OpenAiClient};
+use serde_json::{Value, json};
 
 /// A client of the served model at `base_url`, with no retries.
 fn client(base_url: &str) -> OpenAiClient {
@@ -180,4 +182,335 @@ fn bad_usage_exits_2() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// `masksearch llm serve` on the local model with 2 threads and `extra` flags.
+fn serve_with(extra: &[&str]) -> Served {
+    let model = model();
+    let mut args: Vec<&std::ffi::OsStr> = ["llm", "serve", "--threads", "2"]
+        .iter()
+        .chain(extra)
+        .map(|a| a.as_ref())
+        .collect();
+    args.extend(["--model".as_ref(), model.as_os_str()]);
+    Served::start(&args)
+}
+
+/// The wire body of a greedy request.
+fn greedy_body(prompt: &str, max_tokens: u32) -> Value {
+    json!({
+        "model": "smollm2",
+        "messages": [{"role": "user", "content": prompt}],
+        "temperature": 0,
+        "max_tokens": max_tokens,
+    })
+}
+
+/// A request the model never ends on its own (temperature 2 babbles; `max_tokens` is far
+/// beyond any context), so only the context or a departed client stops it.
+fn endless_body() -> Value {
+    json!({
+        "messages": [{"role": "user", "content": "Write a very long poem."}],
+        "temperature": 2.0,
+        "seed": 7,
+        "max_tokens": 100_000_000,
+    })
+}
+
+fn completions_url(served: &Served) -> String {
+    format!("{}/chat/completions", served.v1())
+}
+
+async fn post(url: &str, body: &Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The JSON `data:` payloads of a server-sent event stream, and whether it ended with `[DONE]`.
+fn sse_chunks(text: &str) -> (Vec<Value>, bool) {
+    let data: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    let done = data.last() == Some(&"[DONE]");
+    let chunks = data
+        .iter()
+        .filter(|d| **d != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    (chunks, done)
+}
+
+/// Starts a streamed request and returns its response once the first content piece arrived:
+/// from then on the request holds a worker.
+async fn streaming_started(url: &str, mut body: Value) -> reqwest::Response {
+    body["stream"] = json!(true);
+    let mut response = post(url, &body).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let mut seen = String::new();
+    let has_piece = |text: &str| {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+            .any(|c| {
+                c["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .is_some_and(|p| !p.is_empty())
+            })
+    };
+    while !has_piece(&seen) {
+        let chunk = response
+            .chunk()
+            .await
+            .unwrap()
+            .expect("the stream ended early");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    response
+}
+
+fn assert_json_error(json: &Value, case: &str) {
+    let error = &json["error"];
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{case}: {json}"
+    );
+    assert!(
+        error["type"].as_str().is_some_and(|t| !t.is_empty()),
+        "{case}: {json}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn models_lists_the_served_gguf() {
+    let served = Served::llm();
+    let models: Value = reqwest::get(format!("{}/models", served.v1()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(models["object"], "list");
+    assert_eq!(models["data"][0]["id"], "SmolLM2-135M-Instruct.Q4_1");
+    assert_eq!(models["data"][0]["object"], "model");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streamed_chunks_add_up_to_the_greedy_answer() {
+    let served = Served::llm();
+    let url = completions_url(&served);
+    let body = greedy_body("Tell me about the sea.", 24);
+    let whole: Value = post(&url, &body).await.json().await.unwrap();
+    let mut streamed = body.clone();
+    streamed["stream"] = json!(true);
+    streamed["stream_options"] = json!({"include_usage": true});
+    let response = post(&url, &streamed).await;
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let (chunks, done) = sse_chunks(&response.text().await.unwrap());
+    assert!(done, "no [DONE]: {chunks:?}");
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c["object"] == "chat.completion.chunk")
+    );
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    let text: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(
+        text,
+        whole["choices"][0]["message"]["content"].as_str().unwrap()
+    );
+    assert!(chunks.len() > 4, "one piece per token or so: {chunks:?}");
+    let n = chunks.len();
+    assert_eq!(
+        chunks[n - 2]["choices"][0]["finish_reason"],
+        whole["choices"][0]["finish_reason"]
+    );
+    assert_eq!(chunks[n - 1]["usage"], whole["usage"]);
+}
+
+/// Every 4xx (and 413) on the chat routes is `{"error": {"message", "type"}}`.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_bad_request_is_a_json_4xx() {
+    let served = Served::llm();
+    let url = completions_url(&served);
+    let hi = |extra: Value| {
+        let mut body = greedy_body("hi", 4);
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    let cases = [
+        (hi(json!({"temperature": -5})), 400),
+        (hi(json!({"temperature": 2.1})), 400),
+        (hi(json!({"top_p": 0})), 400),
+        (hi(json!({"top_p": 1.01})), 400),
+        (hi(json!({"max_tokens": 0})), 400),
+        (hi(json!({"n": 2})), 400),
+        (hi(json!({"frequency_penalty": -2.5})), 400),
+        (hi(json!({"presence_penalty": 9})), 400),
+        (
+            hi(json!({"messages": [{"role": "tool", "content": "x"}]})),
+            400,
+        ),
+        (hi(json!({"messages": []})), 400),
+        (hi(json!({"continue_final_message": true})), 400),
+        (hi(json!({"max_tokens": -3})), 422),
+        (hi(json!({"messages": "hi"})), 422),
+        // Longer than the 2,048-token context.
+        (
+            hi(json!({"messages": [{"role": "user", "content": "word ".repeat(3000)}]})),
+            400,
+        ),
+        (
+            hi(
+                json!({"stream": true, "messages": [{"role": "user", "content": "word ".repeat(3000)}]}),
+            ),
+            400,
+        ),
+        // Over the 4 MiB body cap.
+        (
+            hi(json!({"messages": [{"role": "user", "content": "x".repeat(5 << 20)}]})),
+            413,
+        ),
+    ];
+    for (body, status) in cases {
+        let case: String = body.to_string().chars().take(90).collect();
+        let response = post(&url, &body).await;
+        assert_eq!(response.status().as_u16(), status, "{case}");
+        assert_json_error(&response.json().await.unwrap(), &case);
+    }
+    let client = reqwest::Client::new();
+    let raw = [
+        (
+            client
+                .post(&url)
+                .body("{not json")
+                .header("content-type", "application/json"),
+            400,
+        ),
+        (
+            client.post(&url).body(greedy_body("hi", 4).to_string()),
+            415,
+        ),
+        (client.get(&url), 405),
+        (client.post(format!("{}/models", served.v1())), 405),
+    ];
+    for (request, status) in raw {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status);
+        assert_json_error(&response.json().await.unwrap(), &status.to_string());
+    }
+}
+
+/// Through the client (which sends `continue_final_message` and `add_generation_prompt`):
+/// continuing the first 5 greedy tokens of an answer adds exactly those 5 prompt tokens and
+/// greedily yields the rest of the same answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn continue_final_message_goes_on_with_the_answer() {
+    let served = Served::llm();
+    let client = client(&served.v1());
+    let question = "Write a long story about a lighthouse keeper.";
+    let full = client.chat(&greedy(question, 16)).await.unwrap();
+    let head = client.chat(&greedy(question, 5)).await.unwrap();
+    let mut continued = greedy(question, 11);
+    continued
+        .messages
+        .push(Message::assistant(head.text.clone()));
+    continued.continue_final_message = true;
+    let rest = client.chat(&continued).await.unwrap();
+    assert_eq!(rest.usage.prompt_tokens, head.usage.prompt_tokens + 5);
+    assert_eq!(format!("{}{}", head.text, rest.text), full.text);
+
+    let mut thinking = greedy(question, 8);
+    thinking
+        .messages
+        .push(Message::assistant("<think>The keeper"));
+    thinking.continue_final_message = true;
+    let reply = client.chat(&thinking).await.unwrap();
+    assert!(reply.usage.prompt_tokens > full.usage.prompt_tokens);
+    assert!(!reply.text.contains("assistant"), "{:?}", reply.text);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_tokens_beyond_the_context_stops_at_the_context() {
+    let served = serve_with(&["--context-size", "64"]);
+    let response = post(&completions_url(&served), &endless_body()).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["choices"][0]["finish_reason"], "length", "{body}");
+    assert_eq!(body["usage"]["total_tokens"], 64, "{body}");
+}
+
+/// One worker, one waiting place: while a request generates and another waits, a third is
+/// turned away with 503, `Retry-After` and a JSON error; the waiting one is served once the
+/// first client hangs up.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_queue_answers_503_with_retry_after() {
+    let served = serve_with(&["--workers", "1", "--max-waiting", "1"]);
+    let url = completions_url(&served);
+    let running = streaming_started(&url, endless_body()).await;
+    let ask =
+        |url: String| tokio::spawn(async move { post(&url, &greedy_body("Say hi.", 4)).await });
+    let (mut b, mut c) = (ask(url.clone()), ask(url.clone()));
+    let (turned_away, waiting) = tokio::select! {
+        r = &mut b => (r.unwrap(), c),
+        r = &mut c => (r.unwrap(), b),
+    };
+    assert_eq!(turned_away.status().as_u16(), 503);
+    let retry_after: u64 = turned_away.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1);
+    let json: Value = turned_away.json().await.unwrap();
+    assert_json_error(&json, "busy");
+    assert_eq!(json["error"]["type"], "overloaded_error");
+    drop(running);
+    let served_later = waiting.await.unwrap();
+    assert_eq!(served_later.status().as_u16(), 200);
+}
+
+/// One worker and no waiting place: a client that hangs up (streaming or not) must free the
+/// worker within a token or two. The endless request would hold it for thousands of tokens
+/// (a 4,096-token context); the follow-up is turned away with 503 for as long as it does, and
+/// gives up after 30 tries one `Retry-After` (1 s) apart.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_hangs_up_frees_the_worker() {
+    let served = serve_with(&[
+        "--workers",
+        "1",
+        "--max-waiting",
+        "0",
+        "--context-size",
+        "4096",
+    ]);
+    let url = completions_url(&served);
+    let mut config = ClientConfig::new(served.v1(), "smollm2");
+    config.max_attempts = 30;
+    let follow_up = OpenAiClient::new(config).unwrap();
+
+    let streaming = streaming_started(&url, endless_body()).await;
+    drop(streaming);
+    let reply = follow_up.chat(&greedy("Say hi.", 4)).await.unwrap();
+    assert!(reply.usage.completion_tokens > 0);
+
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let gave_up = impatient.post(&url).json(&endless_body()).send().await;
+    assert!(gave_up.is_err_and(|e| e.is_timeout()));
+    let reply = follow_up.chat(&greedy("Say hi.", 4)).await.unwrap();
+    assert!(reply.usage.completion_tokens > 0);
+    assert_eq!(follow_up.accounting().snapshot().failed_calls, 0);
 }

@@ -37,7 +37,8 @@ pub struct LocalConfig {
     #[serde(default = "default_workers")]
     pub workers: usize,
     /// Chat requests that may wait for a free worker; more are turned away as
-    /// [`ChatError::Busy`]. `None` means four per worker.
+    /// [`ChatError::Busy`]. `None`: no limit, for callers that bound their own concurrency (a
+    /// server facing unknown clients should set one).
     #[serde(default)]
     pub max_waiting: Option<usize>,
     /// Completion length when a request gives no `max_tokens`.

@@ -60,8 +60,8 @@ pub(super) struct Pool {
     jobs: Sender<Job>,
     /// Jobs queued or running.
     in_flight: Arc<AtomicUsize>,
-    /// Chat jobs are refused once this many jobs are queued or running.
-    capacity: usize,
+    /// Chat jobs are refused once this many jobs are queued or running (`None`: never).
+    capacity: Option<usize>,
 }
 
 /// llama.cpp's backend may be initialised once per process.
@@ -131,7 +131,7 @@ impl Pool {
         let pool = Pool {
             jobs,
             in_flight,
-            capacity: workers + config.max_waiting.unwrap_or(4 * workers),
+            capacity: config.max_waiting.map(|waiting| workers + waiting),
         };
         Ok((pool, context_size))
     }
@@ -140,7 +140,7 @@ impl Pool {
     pub(super) fn submit_chat(&self, job: Job) -> Result<(), Refused> {
         self.in_flight
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < self.capacity).then_some(n + 1)
+                self.capacity.is_none_or(|c| n < c).then_some(n + 1)
             })
             .map_err(|_| Refused::Busy {
                 retry_after_secs: RETRY_AFTER_SECS,
