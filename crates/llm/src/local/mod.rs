@@ -1,12 +1,13 @@
 //! A GGUF model run in-process on CPU by llama.cpp (feature `local`).
 //!
 //! [`LocalModel`] checks a request, hands it to the [`pool`] of worker threads and awaits the
-//! pieces and the answer on channels, so async callers never block the runtime. Each worker owns
-//! one llama.cpp context and generates or scores ([`worker`]); prompts are rendered with the chat
-//! template from the GGUF file ([`prompt`]).
+//! pieces and the answer on channels, so async callers never block the runtime. The file is
+//! loaded once ([`weights`]); each worker owns one llama.cpp context and generates or scores
+//! ([`worker`]); prompts are rendered with the chat template from the GGUF file ([`prompt`]).
 
 mod pool;
 mod prompt;
+mod weights;
 mod worker;
 
 use std::fmt;
@@ -20,6 +21,7 @@ use tokio::sync::oneshot;
 
 use crate::{Accounting, LlmError};
 use pool::{Job, Pool, Refused};
+use weights::Weights;
 
 /// How to load and run a local GGUF model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,17 +113,23 @@ impl LocalModel {
         if !path.is_file() {
             return Err(LlmError::ModelNotFound { path: path.clone() });
         }
-        let (pool, context_size) = Pool::start(&config).map_err(|message| LlmError::ModelLoad {
+        let load_error = |message| LlmError::ModelLoad {
             path: path.clone(),
             message,
-        })?;
+        };
+        let weights = Arc::new(Weights::load(&config).map_err(load_error)?);
+        let threads = config
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let pool = Pool::start(&weights, threads, config.workers, config.max_waiting)
+            .map_err(load_error)?;
         let name = path
             .file_stem()
             .map_or_else(|| "local".to_string(), |s| s.to_string_lossy().into_owned());
         Ok(LocalModel {
             name,
             pool,
-            context_size,
+            context_size: weights.context_size,
             accounting: Arc::default(),
         })
     }

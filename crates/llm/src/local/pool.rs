@@ -4,18 +4,16 @@
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use chat::{ChatError, ChatRequest, LogProb};
 use llama_cpp_2::context::params::LlamaContextParams;
-use llama_cpp_2::llama_backend::LlamaBackend;
-use llama_cpp_2::model::params::LlamaModelParams;
-use llama_cpp_2::model::{LlamaChatTemplate, LlamaModel};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
 
+use super::ChatResult;
+use super::weights::Weights;
 use super::worker::Worker;
-use super::{ChatResult, LocalConfig};
 use crate::Accounting;
 
 /// What a busy pool asks callers to wait before they try again: about one short answer.
@@ -46,16 +44,6 @@ pub(super) enum Refused {
     Stopped,
 }
 
-/// The weights and template, shared read-only by all workers.
-pub(super) struct Loaded {
-    pub llama: LlamaModel,
-    pub template: LlamaChatTemplate,
-    pub default_max_tokens: u32,
-    /// Tokens a request may use, prompt and completion together. llama.cpp may give a context
-    /// more room (it rounds up); this is what is promised.
-    pub context_size: u32,
-}
-
 pub(super) struct Pool {
     jobs: Sender<Job>,
     /// Jobs queued or running.
@@ -64,47 +52,18 @@ pub(super) struct Pool {
     capacity: Option<usize>,
 }
 
-/// llama.cpp's backend may be initialised once per process.
-pub(super) fn backend() -> Result<&'static LlamaBackend, String> {
-    static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
-    BACKEND
-        .get_or_init(|| {
-            // llama.cpp logs every tensor at load; route it through `tracing` (target
-            // `llama.cpp` / `ggml`) so it is quiet unless a filter asks for it.
-            llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
-            LlamaBackend::init().map_err(|e| e.to_string())
-        })
-        .as_ref()
-        .map_err(|e| format!("initialising llama.cpp: {e}"))
-}
-
 impl Pool {
-    /// Loads the weights and starts `config.workers` threads, each with its own context.
-    /// Returns the pool and the context size every worker got.
-    pub(super) fn start(config: &LocalConfig) -> Result<(Pool, u32), String> {
-        let backend = backend()?;
-        let llama =
-            LlamaModel::load_from_file(backend, &config.model_path, &LlamaModelParams::default())
-                .map_err(|e| e.to_string())?;
-        let template = match llama.chat_template(None) {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::warn!(model = %config.model_path.display(), "no chat template in the GGUF ({e}); using ChatML");
-                LlamaChatTemplate::new("chatml").map_err(|e| e.to_string())?
-            }
-        };
-        let context_size = config.context_size.min(llama.n_ctx_train()).max(16);
-        let threads = config
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-            .clamp(1, 512) as i32;
-        let loaded = Arc::new(Loaded {
-            llama,
-            template,
-            default_max_tokens: config.default_max_tokens,
-            context_size,
-        });
-        let workers = config.workers.max(1);
+    /// Starts `workers` threads, each with its own context of `weights.context_size` tokens
+    /// computed on `threads` threads; at most `max_waiting` chat jobs may wait for them.
+    pub(super) fn start(
+        weights: &Arc<Weights>,
+        threads: usize,
+        workers: usize,
+        max_waiting: Option<usize>,
+    ) -> Result<Pool, String> {
+        let threads = threads.clamp(1, 512) as i32;
+        let context_size = weights.context_size;
+        let workers = workers.max(1);
         let (jobs, queue) = mpsc::channel();
         let queue = Arc::new(Mutex::new(queue));
         let in_flight = Arc::new(AtomicUsize::new(0));
@@ -112,8 +71,8 @@ impl Pool {
         // model and must not run concurrently.
         for i in 0..workers {
             let (ready_tx, ready_rx) = mpsc::sync_channel(1);
-            let (loaded, queue, in_flight) = (
-                Arc::clone(&loaded),
+            let (weights, queue, in_flight) = (
+                Arc::clone(weights),
                 Arc::clone(&queue),
                 Arc::clone(&in_flight),
             );
@@ -121,19 +80,18 @@ impl Pool {
                 .name(format!("llm-local-{i}"))
                 .spawn(move || {
                     let params = context_params(context_size, threads);
-                    run(&loaded, params, &queue, &in_flight, ready_tx)
+                    run(&weights, params, &queue, &in_flight, ready_tx)
                 })
                 .map_err(|e| format!("starting worker thread: {e}"))?;
             ready_rx
                 .recv()
                 .map_err(|_| "worker thread died while starting".to_string())??;
         }
-        let pool = Pool {
+        Ok(Pool {
             jobs,
             in_flight,
-            capacity: config.max_waiting.map(|waiting| workers + waiting),
-        };
-        Ok((pool, context_size))
+            capacity: max_waiting.map(|waiting| workers + waiting),
+        })
     }
 
     /// Queues a chat job unless every worker is busy and the queue is full.
@@ -176,13 +134,13 @@ fn context_params(size: u32, threads: i32) -> LlamaContextParams {
 /// One worker thread: creates its context, says whether that worked, then takes jobs until
 /// the pool is dropped.
 fn run(
-    loaded: &Loaded,
+    weights: &Weights,
     params: LlamaContextParams,
     queue: &Mutex<Receiver<Job>>,
     in_flight: &AtomicUsize,
     ready: SyncSender<Result<(), String>>,
 ) {
-    let mut worker = match Worker::new(loaded, params) {
+    let mut worker = match Worker::new(weights, params) {
         Ok(worker) => worker,
         Err(e) => {
             let _ = ready.send(Err(e));

@@ -4,7 +4,7 @@
 use chat::{ChatError, ChatRequest, InvalidRequest};
 use llama_cpp_2::model::LlamaChatMessage;
 
-use super::pool::Loaded;
+use super::weights::Weights;
 use super::worker::local_err;
 
 /// Stands in for the content of a message to be continued while the template is applied: plain
@@ -15,7 +15,7 @@ const CONTINUE_HERE: &str = "MASKSEARCH_CONTINUE_FINAL_MESSAGE_HERE";
 /// open: the template renders it with [`CONTINUE_HERE`] as its content, the text is cut where
 /// that marker begins (before the message's end-of-turn marker) and the real content appended,
 /// exactly as written. Otherwise the template adds the assistant turn opener.
-pub(super) fn render(loaded: &Loaded, request: &ChatRequest) -> Result<String, ChatError> {
+pub(super) fn render(weights: &Weights, request: &ChatRequest) -> Result<String, ChatError> {
     let last = request.messages.len().saturating_sub(1);
     let continued = request
         .continue_final_message
@@ -34,9 +34,9 @@ pub(super) fn render(loaded: &Loaded, request: &ChatRequest) -> Result<String, C
                 .map_err(|_| ChatError::Invalid(InvalidRequest::NulInContent { index }))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let rendered = loaded
+    let rendered = weights
         .llama
-        .apply_chat_template(&loaded.template, &messages, continued.is_none())
+        .apply_chat_template(&weights.template, &messages, continued.is_none())
         .map_err(|e| local_err("applying the chat template")(e.to_string()))?;
     match continued {
         None => Ok(rendered),

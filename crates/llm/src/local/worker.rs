@@ -13,13 +13,14 @@ use llama_cpp_2::token::LlamaToken;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::LocalTimings;
-use super::pool::{Job, Loaded, backend};
+use super::pool::Job;
 use super::prompt;
+use super::weights::{Weights, backend};
 use crate::stream::{StopScanner, Utf8Decoder};
 
 pub(super) struct Worker<'m> {
     ctx: LlamaContext<'m>,
-    loaded: &'m Loaded,
+    weights: &'m Weights,
 }
 
 /// How a generation ended.
@@ -30,17 +31,17 @@ enum Ended {
 }
 
 impl<'m> Worker<'m> {
-    pub(super) fn new(loaded: &'m Loaded, params: LlamaContextParams) -> Result<Self, String> {
-        let ctx = loaded
+    pub(super) fn new(weights: &'m Weights, params: LlamaContextParams) -> Result<Self, String> {
+        let ctx = weights
             .llama
             .new_context(backend()?, params)
             .map_err(|e| format!("creating a llama.cpp context: {e}"))?;
-        Ok(Worker { ctx, loaded })
+        Ok(Worker { ctx, weights })
     }
 
     /// The tokens a request may use: the configured size, within what llama.cpp allocated.
     fn n_ctx(&self) -> usize {
-        self.ctx.n_ctx().min(self.loaded.context_size) as usize
+        self.ctx.n_ctx().min(self.weights.context_size) as usize
     }
 
     /// Runs one job, calls `finished` (the worker is free again) and sends the answer (nobody
@@ -98,8 +99,8 @@ impl<'m> Worker<'m> {
             return Ok(Ended::Cancelled(Usage::default()));
         }
         self.ctx.clear_kv_cache();
-        let prompt = prompt::render(self.loaded, request)?;
-        let vocab = self.loaded.llama.vocab();
+        let prompt = prompt::render(self.weights, request)?;
+        let vocab = self.weights.llama.vocab();
         let prompt_tokens = vocab.tokenize(prompt.as_bytes(), true, true);
         let n_ctx = self.n_ctx();
         if prompt_tokens.is_empty() || prompt_tokens.len() >= n_ctx {
@@ -108,7 +109,9 @@ impl<'m> Worker<'m> {
                 context: n_ctx,
             }));
         }
-        let max_tokens = request.max_tokens.unwrap_or(self.loaded.default_max_tokens) as usize;
+        let max_tokens = request
+            .max_tokens
+            .unwrap_or(self.weights.default_max_tokens) as usize;
         // What the context holds after the prompt bounds every completion.
         let budget = max_tokens.min(n_ctx - prompt_tokens.len());
 
@@ -120,7 +123,7 @@ impl<'m> Worker<'m> {
         let mut logits_index = (last % (self.ctx.n_batch() as usize).max(1)) as i32;
 
         let started = Instant::now();
-        let mut sampler = sampler(request, self.loaded.llama.n_vocab(), n_ctx);
+        let mut sampler = sampler(request, self.weights.llama.n_vocab(), n_ctx);
         let mut stops = StopScanner::new(&request.stop);
         let mut utf8 = Utf8Decoder::default();
         let mut batch = LlamaBatch::new(1, 1);
@@ -188,7 +191,7 @@ impl<'m> Worker<'m> {
 
     fn score(&mut self, context: &str, continuation: &str) -> Result<LogProb, ChatError> {
         self.ctx.clear_kv_cache();
-        let vocab = self.loaded.llama.vocab();
+        let vocab = self.weights.llama.vocab();
         let head = context.trim_end();
         let tail = format!("{}{continuation}", &context[head.len()..]);
         let mut context_tokens = vocab.tokenize(head.as_bytes(), true, false);
