@@ -20,7 +20,7 @@
 //! tokens seen in the fewest documents so far are forgotten in bulk to keep memory flat. Only
 //! tokens far too rare to be among the common words are affected.
 
-use std::collections::HashMap;
+use std::{borrow::Cow, collections::HashMap};
 
 use rayon::prelude::*;
 
@@ -156,10 +156,18 @@ impl Counts {
     }
 }
 
-/// Adds the counts of `from` into `into`.
-fn merge(into: &mut HashMap<String, Counts>, from: HashMap<String, Counts>) {
+/// Adds the counts of `from` into `into`, allocating only for words new to `into`.
+fn merge<S: AsRef<str> + Into<String>>(
+    into: &mut HashMap<String, Counts>,
+    from: impl IntoIterator<Item = (S, Counts)>,
+) {
     for (word, counts) in from {
-        into.entry(word).or_default().add(counts);
+        match into.get_mut(word.as_ref()) {
+            Some(c) => c.add(counts),
+            None => {
+                into.insert(word.into(), counts);
+            }
+        }
     }
 }
 
@@ -180,9 +188,10 @@ impl LexiconBuilder {
                 merge(&mut acc, document_counts(doc.as_ref()));
                 acc
             })
-            .reduce(HashMap::new, |mut a, b| {
-                merge(&mut a, b);
-                a
+            .reduce(HashMap::new, |a, b| {
+                let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+                merge(&mut big, small);
+                big
             });
         merge(&mut self.words, batch);
         self.documents += documents.len() as u64;
@@ -224,23 +233,38 @@ impl LexiconBuilder {
 
 /// The tokens of one document, each counted once for its document frequency, with its lower-
 /// and upper-case uses away from sentence starts.
-fn document_counts(text: &str) -> HashMap<String, Counts> {
-    let mut words: HashMap<String, Counts> = HashMap::new();
-    for (at, token) in tokens(text) {
-        let counts = words.entry(token.to_lowercase()).or_insert(Counts {
-            documents: 1,
-            ..Counts::default()
-        });
-        if starts_sentence(text, at) {
-            continue;
+fn document_counts(text: &str) -> Vec<(Cow<'_, str>, Counts)> {
+    let mut uses: Vec<(Cow<'_, str>, Counts)> = tokens(text)
+        .map(|(at, token)| {
+            let word = if token.chars().any(char::is_uppercase) {
+                Cow::Owned(token.to_lowercase())
+            } else {
+                Cow::Borrowed(token)
+            };
+            let mut counts = Counts {
+                documents: 1,
+                ..Counts::default()
+            };
+            if !starts_sentence(text, at) {
+                if token.starts_with(char::is_uppercase) {
+                    counts.upper = 1;
+                } else if is_lower_case_word(token) {
+                    counts.lower = 1;
+                }
+            }
+            (word, counts)
+        })
+        .collect();
+    uses.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    uses.dedup_by(|later, first| {
+        let same = later.0 == first.0;
+        if same {
+            first.1.lower += later.1.lower;
+            first.1.upper += later.1.upper;
         }
-        if token.chars().next().is_some_and(char::is_uppercase) {
-            counts.upper += 1;
-        } else if is_lower_case_word(token) {
-            counts.lower += 1;
-        }
-    }
-    words
+        same
+    });
+    uses
 }
 
 #[cfg(test)]
