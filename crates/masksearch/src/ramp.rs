@@ -22,15 +22,16 @@ pub struct Args {
 
 #[derive(Subcommand)]
 enum RampCommand {
-    /// Print samples, masks per sample, masks by span type, skips and checks of a RAMP JSONL
-    /// file (ours or the original gen_qa.py output).
+    /// Print samples, masks per sample, masks by span type, common-word masks (common words
+    /// counted over the file's own answers), skips and checks of a RAMP JSONL file (ours or
+    /// the original gen_qa.py output).
     Stats { file: PathBuf },
 }
 
 #[derive(clap::Args)]
 struct GenerateArgs {
     /// Passages JSONL (as written by `masksearch ingest`), or an index directory built by
-    /// `masksearch index` (indexes store no link anchors, so `anchors` spans need the JSONL).
+    /// `masksearch index` (indexes store no link anchors, so `anchor` spans need the JSONL).
     #[arg(long, value_name = "FILE|DIR")]
     passages: Option<PathBuf>,
     /// Output RAMP JSONL; its manifest is written beside it.
