@@ -128,7 +128,7 @@ pub async fn run(
             step.notes.push(note);
         }
         if queries.is_empty() {
-            out.end = End::ModelFailed(
+            out.end = End::Malformed(
                 "neither the thought nor the Rewriter gave anything to search".to_string(),
             );
             return out;

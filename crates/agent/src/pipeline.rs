@@ -588,6 +588,11 @@ async fn verdict(
             judged.detail = why.clone();
             return judged;
         }
+        End::Malformed(why) => {
+            judged.rejection = Some(Rejection::Format);
+            judged.detail = why.clone();
+            return judged;
+        }
         End::NotGrounded(why) => {
             judged.rejection = Some(Rejection::NotGrounded);
             judged.detail = why.clone();

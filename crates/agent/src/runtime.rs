@@ -94,6 +94,8 @@ pub enum End {
     MaxTurns,
     SearchFailed(String),
     ModelFailed(String),
+    /// The model's replies were unusable (no action and nothing to search).
+    Malformed(String),
     /// The rule teacher found a masked span in no retrieved document.
     NotGrounded(String),
 }

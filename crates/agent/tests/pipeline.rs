@@ -418,3 +418,51 @@ async fn the_rule_teacher_refuses_questions() {
         "{err}"
     );
 }
+
+/// A backend that goes down for some queries.
+struct Flaky(Arc<dyn Searcher>);
+
+#[async_trait]
+impl Searcher for Flaky {
+    fn name(&self) -> String {
+        "flaky".into()
+    }
+    async fn batch_search(
+        &self,
+        queries: &[String],
+        k: usize,
+    ) -> Result<Vec<Vec<SearchHit>>, SearchError> {
+        if queries.iter().any(|q| q.starts_with("Oslo")) {
+            return Err(SearchError::Backend {
+                backend: "flaky".into(),
+                message: "connection refused".into(),
+            });
+        }
+        self.0.batch_search(queries, k).await
+    }
+}
+
+#[tokio::test]
+async fn a_search_backend_going_down_rejects_that_trajectory_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(dir.path(), input(dir.path()), "flaky.jsonl", false);
+    opts.searcher = Arc::new(Flaky(corpus()));
+    let report = agent::run(&config(Teacher::Rule), &opts).await.unwrap();
+    assert_eq!(
+        report.tally.rejected[&Rejection::SearchFailure],
+        1,
+        "{:?}",
+        report.tally
+    );
+    assert_eq!(report.tally.accepted, 5);
+    let failed = read(&opts.rejected)
+        .into_iter()
+        .find(|t| t.rejection == Some(Rejection::SearchFailure))
+        .unwrap();
+    assert_eq!(failed.id, "Oslo#0");
+    assert!(
+        failed.detail.contains("connection refused"),
+        "{}",
+        failed.detail
+    );
+}
