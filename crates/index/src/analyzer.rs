@@ -9,7 +9,7 @@ use tantivy::tokenizer::{
 /// How text is turned into terms. Recorded in the index so queries are analysed the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Language {
+pub enum Analyzer {
     /// Lower-cased, English stop words removed, Porter-stemmed: close to pyserini's default
     /// analyzer that Search-R1's BM25 index uses.
     #[default]
@@ -18,12 +18,12 @@ pub enum Language {
     Plain,
 }
 
-impl Language {
+impl Analyzer {
     /// The name the analyzer is registered under in tantivy.
     pub(crate) fn tokenizer_name(self) -> &'static str {
         match self {
-            Language::En => "masksearch_en",
-            Language::Plain => "masksearch_plain",
+            Analyzer::En => "masksearch_en",
+            Analyzer::Plain => "masksearch_plain",
         }
     }
 
@@ -32,13 +32,13 @@ impl Language {
             .filter(RemoveLongFilter::limit(40))
             .filter(LowerCaser);
         match self {
-            Language::En => base
+            Analyzer::En => base
                 .filter(
                     StopWordFilter::new(Stem::English).expect("tantivy ships English stop words"),
                 )
                 .filter(Stemmer::new(Stem::English))
                 .build(),
-            Language::Plain => base.build(),
+            Analyzer::Plain => base.build(),
         }
     }
 
@@ -49,13 +49,13 @@ impl Language {
     }
 }
 
-impl std::str::FromStr for Language {
+impl std::str::FromStr for Analyzer {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
-            "en" => Ok(Language::En),
-            "plain" => Ok(Language::Plain),
-            _ => Err(format!("unknown language {s:?}: expected en or plain")),
+            "en" => Ok(Analyzer::En),
+            "plain" => Ok(Analyzer::Plain),
+            _ => Err(format!("unknown analyzer {s:?}: expected en or plain")),
         }
     }
 }

@@ -6,7 +6,7 @@ use formats::Passage;
 use tantivy::{Index, TantivyDocument};
 
 use crate::{
-    IndexError, Language,
+    Analyzer, IndexError,
     meta::IndexMeta,
     schema::{Fields, schema},
 };
@@ -14,7 +14,7 @@ use crate::{
 /// How to build an index.
 #[derive(Debug, Clone)]
 pub struct BuildConfig {
-    pub language: Language,
+    pub analyzer: Analyzer,
     /// Indexing threads (tantivy segments are built in parallel).
     pub threads: usize,
     /// Memory budget per indexing thread, in MiB.
@@ -28,7 +28,7 @@ pub struct BuildConfig {
 impl Default for BuildConfig {
     fn default() -> Self {
         BuildConfig {
-            language: Language::En,
+            analyzer: Analyzer::En,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             memory_mb: 128,
             origin: String::new(),
@@ -66,7 +66,7 @@ where
     let count = write(&staging.path, passages, config, &mut progress)?;
     IndexMeta {
         passages: count,
-        language: config.language,
+        analyzer: config.analyzer,
         origin: config.origin.clone(),
         version: env!("CARGO_PKG_VERSION").into(),
     }
@@ -85,8 +85,8 @@ fn write<E>(
 where
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let index = Index::create_in_dir(path, schema(config.language))?;
-    config.language.register(&index);
+    let index = Index::create_in_dir(path, schema(config.analyzer))?;
+    config.analyzer.register(&index);
     let fields = Fields::of(&index.schema())?;
     let threads = config.threads.max(1);
     let mut writer = index.writer_with_num_threads::<TantivyDocument>(

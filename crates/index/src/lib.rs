@@ -11,7 +11,7 @@ mod meta;
 mod query;
 mod schema;
 
-pub use analyzer::Language;
+pub use analyzer::Analyzer;
 pub use build::{BuildConfig, BuildReport, build};
 pub use meta::IndexMeta;
 pub use query::{Bm25Index, QueryMode};

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{IndexError, Language};
+use crate::{Analyzer, IndexError};
 
 pub(crate) const META_FILE: &str = "masksearch-index.json";
 
@@ -12,7 +12,9 @@ pub(crate) const META_FILE: &str = "masksearch-index.json";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IndexMeta {
     pub passages: u64,
-    pub language: Language,
+    /// How text was analysed (written `language` by earlier versions).
+    #[serde(alias = "language")]
+    pub analyzer: Analyzer,
     /// Where the passages came from, as given by the caller.
     #[serde(alias = "source")]
     pub origin: String,

@@ -53,7 +53,7 @@ impl Bm25Index {
     pub fn open(dir: &Path) -> Result<Bm25Index, IndexError> {
         let meta = IndexMeta::load(dir)?;
         let index = Index::open_in_dir(dir)?;
-        meta.language.register(&index);
+        meta.analyzer.register(&index);
         let fields = Fields::of(&index.schema())?;
         let reader = index
             .reader_builder()
@@ -140,7 +140,7 @@ impl Inner {
 
     /// Every analysed term of `text`, OR-ed, over both fields.
     fn words(&self, text: &str) -> Box<dyn Query> {
-        let mut analyzer = self.meta.language.analyzer();
+        let mut analyzer = self.meta.analyzer.analyzer();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let mut stream = analyzer.token_stream(text);
         while let Some(token) = stream.next() {
@@ -260,7 +260,7 @@ impl std::fmt::Debug for Bm25Index {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{BuildConfig, Language, build};
+    use crate::{Analyzer, BuildConfig, build};
 
     fn passage(id: &str, title: &str, text: &str) -> Result<Passage, std::io::Error> {
         Ok(Passage::new(id, title, text))
@@ -407,7 +407,7 @@ mod tests {
         assert!(matches!(again, Err(IndexError::Exists { .. })), "{again:?}");
         let config = BuildConfig {
             overwrite: true,
-            language: Language::Plain,
+            analyzer: Analyzer::Plain,
             ..BuildConfig::default()
         };
         let report = build(

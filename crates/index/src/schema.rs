@@ -4,7 +4,7 @@ use tantivy::schema::{
     Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 
-use crate::Language;
+use crate::Analyzer;
 
 /// `id` (exact, stored), `title` and `text` (analysed, stored), and `contents` (stored only,
 /// set when the input's own Search-R1 `contents` string would not be rebuilt exactly).
@@ -17,11 +17,11 @@ pub(crate) struct Fields {
     pub contents: Option<Field>,
 }
 
-pub(crate) fn schema(language: Language) -> Schema {
+pub(crate) fn schema(analyzer: Analyzer) -> Schema {
     let mut builder = Schema::builder();
     let analysed = TextOptions::default().set_stored().set_indexing_options(
         TextFieldIndexing::default()
-            .set_tokenizer(language.tokenizer_name())
+            .set_tokenizer(analyzer.tokenizer_name())
             .set_index_option(IndexRecordOption::WithFreqs),
     );
     builder.add_text_field("id", STRING | STORED);

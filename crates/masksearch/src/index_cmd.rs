@@ -18,7 +18,7 @@ pub struct Args {
     out: PathBuf,
     /// Text analysis: `en` (stop words + Porter stemming, like pyserini) or `plain` (any language).
     #[arg(long, default_value = "en")]
-    language: ::index::Language,
+    language: ::index::Analyzer,
     /// Indexing threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -36,7 +36,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .context("cannot read passages; create them with `masksearch ingest`")?;
     let defaults = ::index::BuildConfig::default();
     let config = ::index::BuildConfig {
-        language: args.language,
+        analyzer: args.language,
         threads: args.threads.unwrap_or(defaults.threads),
         origin: args.passages.display().to_string(),
         overwrite: args.overwrite,
