@@ -1,8 +1,8 @@
 //! End to end: `masksearch trajectories` on real RAMP samples (made by `masksearch ramp` from
-//! the real wiki-18 sample) and real benchmark questions, with the real index, and — for the
-//! model teachers — the real local model behind the real `masksearch llm serve`. The small
-//! model's answers are usually wrong: these tests check structure, accounting, rejection
-//! reasons and resume, never accuracy.
+//! the demo corpus of Wikipedia summaries) and real benchmark questions, with the real index,
+//! and — for the model teachers — the real local model behind the real `masksearch llm serve`.
+//! The small model's answers are usually wrong: these tests check structure, accounting,
+//! rejection reasons and resume, never accuracy.
 
 mod common;
 
@@ -16,10 +16,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Served, build_index, masksearch, run_ok, testdata};
+use common::{Served, asset, build_index, masksearch, run_ok, testdata};
 use formats::{Rejection, StepKind, Teacher, Trajectory};
 
-/// The wiki-18 sample as passages, an index over them, and RAMP samples of them.
+/// The demo corpus (10,033 Wikipedia lead summaries) as passages, an index over them, and the
+/// first 300 RAMP samples made from them.
 struct Data {
     _dir: tempfile::TempDir,
     index: PathBuf,
@@ -30,15 +31,16 @@ fn data() -> &'static Data {
     static DATA: OnceLock<Data> = OnceLock::new();
     DATA.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temp dir");
-        let index = build_index(&testdata("wiki18-sample-1000.jsonl"), dir.path());
-        let ramp = dir.path().join("ramp.jsonl");
+        let index = build_index(&asset("corpus/wiki-summaries.jsonl"), dir.path());
+        let all = dir.path().join("ramp-all.jsonl");
         run_ok(&[
             "ramp".as_ref(),
             "--passages".as_ref(),
             dir.path().join("passages.jsonl").as_os_str(),
             "--out".as_ref(),
-            ramp.as_os_str(),
+            all.as_os_str(),
         ]);
+        let ramp = head(&all, &dir.path().join("ramp.jsonl"), 300);
         Data {
             _dir: dir,
             index,
