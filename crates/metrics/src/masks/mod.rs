@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::normalize::{normalize_answer, tokens};
 
+mod raw;
+
 /// The placeholder that stands for a masked span in a RAMP query (as the original writes it).
 pub const MASK: &str = "[mask]";
 
@@ -91,7 +93,7 @@ pub fn score_mask_spans<S: AsRef<str>, T: AsRef<str>>(masks: &[S], spans: &[T]) 
                 let filler = normalize_answer(span.as_ref());
                 let window: Vec<&str> = tokens(&filler).collect();
                 let gold: Vec<&str> = tokens(gold).collect();
-                let recovered = recover_in_order(&[gold], &window)[0];
+                let recovered = occurs(&gold, &window);
                 MaskScore {
                     recovered,
                     filler: Some(filler),
@@ -105,8 +107,25 @@ pub fn score_mask_spans<S: AsRef<str>, T: AsRef<str>>(masks: &[S], spans: &[T]) 
 /// Scores masks against a predicted paragraph by aligning it to the masked passage, so that each
 /// mask is looked for only where it belongs.
 ///
-/// The algorithm, on normalised tokens (the passage is split at each [`MASK`] first, so the
-/// placeholder's own letters never count):
+/// The passage is cut at its first `masks.len()` placeholders into segments; any later `[mask]`
+/// is read as text, so a whole RAMP query, whose instruction ("Fill in all the `[mask]` and
+/// ...") has a placeholder of its own, can be passed as is. Two stages find each mask's
+/// *filler*, the prediction text standing where the mask stood; a mask is recovered when its
+/// normalised tokens occur contiguously in its normalised filler, and each reported `filler`
+/// is that normalised text.
+///
+/// **On the raw text**, when the prediction copies the text between the masks verbatim: the
+/// segments are found in the prediction in order, exact substrings, and the fillers are what
+/// lies between. A preamble before the copy is skipped, and the prediction may stop where the
+/// text after the last mask breaks a line (a query's instruction, after a blank line, is never
+/// copied). Where a segment occurs more
+/// than once, the placement recovering the most masks wins (ties prefer recovering earlier
+/// masks, then earlier placements). So the exact original passage recovers every mask, even one
+/// glued to its neighbours (`[mask]'s`, `US[mask]`, `‘[mask]’`), and adjacent masks each get
+/// their own filler.
+///
+/// **On normalised tokens**, when the segments cannot all be found (the prediction reworded the
+/// text around the masks), or past the raw stage's work bound:
 ///
 /// 1. Align the prediction to the passage's words, with a slot for each mask: as many passage
 ///    words as possible are matched to prediction words in order (an LCS); among such alignments,
@@ -116,28 +135,54 @@ pub fn score_mask_spans<S: AsRef<str>, T: AsRef<str>>(masks: &[S], spans: &[T]) 
 ///    Prediction words in a gap without a slot (edits to the surrounding text) are ignored, and
 ///    passage words the prediction dropped or changed just match nothing, so a reworded
 ///    neighbourhood widens a filler instead of losing it.
-/// 3. A mask is recovered when its tokens occur contiguously in its filler. Masks sharing a gap
-///    (adjacent masks, or masks whose separating words were rewritten) share its words and are
-///    looked for in order there; each reports the whole gap as its filler.
+/// 3. Masks sharing a gap (adjacent masks, or masks whose separating words were rewritten)
+///    share its words and are looked for in order there; each reports the whole gap as its
+///    filler.
 ///
-/// The first `masks.len()` placeholders are the slots; any later `[mask]` is read as text, so a
-/// whole RAMP query, whose instruction ("Fill in all the `[mask]` and ...") has a placeholder of
-/// its own, can be passed as is. A prediction that is only the fillers aligns to nothing, so it
-/// is searched as a whole, as [`score_masks`] does. With fewer placeholders than masks (files
-/// written by the original can list a span twice but show one `[mask]`), or past the
-/// alignment's size bound, the result is [`score_masks`]'s.
+/// A mask glued to a word of the passage can be missed by this stage (`"[mask]'s"` normalises
+/// to a separate `"s"`, the filled `"viola's"` to `"violas"`): it is what the raw stage is for.
+///
+/// A prediction that is only the fillers aligns to nothing, so it is searched as a whole, as
+/// [`score_masks`] does. With fewer placeholders than masks (files written by the original can
+/// list a span twice but show one `[mask]`), or past the token alignment's size bound, the
+/// result is [`score_masks`]'s.
 pub fn score_masks_aligned<S: AsRef<str>>(
     masks: &[S],
     masked_passage: &str,
     prediction: &str,
 ) -> MaskScores {
-    let segments: Vec<String> = masked_passage
-        .splitn(masks.len() + 1, MASK)
-        .map(normalize_answer)
-        .collect();
-    if segments.len() != masks.len() + 1 {
+    let pieces: Vec<&str> = masked_passage.splitn(masks.len() + 1, MASK).collect();
+    if pieces.len() != masks.len() + 1 {
         return score_masks(masks, prediction);
     }
+    let golds = Normalized::all(masks);
+    let gold_tokens = golds.token_lists();
+    if let Some(ranges) = raw::fillers(&pieces, &gold_tokens, prediction) {
+        return MaskScores::new(
+            ranges
+                .into_iter()
+                .zip(&gold_tokens)
+                .map(|(range, gold)| {
+                    let filler = &prediction[range];
+                    MaskScore {
+                        recovered: raw::recovers(gold, filler),
+                        filler: Some(normalize_answer(filler)),
+                    }
+                })
+                .collect(),
+        );
+    }
+    score_by_tokens(&pieces, &gold_tokens, masks, prediction)
+}
+
+/// The token stage of [`score_masks_aligned`], over the passage's `pieces` between masks.
+fn score_by_tokens<S: AsRef<str>>(
+    pieces: &[&str],
+    gold_tokens: &[Vec<&str>],
+    masks: &[S],
+    prediction: &str,
+) -> MaskScores {
+    let segments: Vec<String> = pieces.iter().map(|p| normalize_answer(p)).collect();
     let mut passage = Vec::new();
     for (i, segment) in segments.iter().enumerate() {
         if i > 0 {
@@ -150,8 +195,6 @@ pub fn score_masks_aligned<S: AsRef<str>>(
     let Some(pairs) = align(&words, &passage) else {
         return score_masks(masks, prediction);
     };
-    let golds = Normalized::all(masks);
-    let gold_tokens = golds.token_lists();
     let mut scores = vec![
         MaskScore {
             recovered: false,
@@ -265,6 +308,11 @@ fn align(words: &[&str], items: &[Item<'_>]) -> Option<Vec<(usize, usize)>> {
     }
     pairs.reverse();
     Some(pairs)
+}
+
+/// Whether `mask` occurs contiguously in `window` (the empty mask always does).
+fn occurs(mask: &[&str], window: &[&str]) -> bool {
+    mask.is_empty() || window.windows(mask.len()).any(|w| w == mask)
 }
 
 /// Which of `masks` occur in `window` in order, without overlap, recovering as many as possible
@@ -456,12 +504,19 @@ mod tests {
             "Andrew Barto got his B.S. degree with distinction mathematics from the University of Michigan in 1970.",
             &[(true, Some("bs degree")), (true, Some("mathematics"))],
         );
-        // A sentence appended after a final mask joins its filler.
+        // The text after a final mask not copied: a sentence appended joins its filler.
+        check_aligned(
+            &["Paris"],
+            "The capital of France is [mask].",
+            "The capital of France is Paris I hope this helps!",
+            &[(true, Some("paris i hope this helps"))],
+        );
+        // Copied: the filler ends where the passage's text resumes.
         check_aligned(
             &["Paris"],
             "The capital of France is [mask].",
             "The capital of France is Paris. I hope this helps!",
-            &[(true, Some("paris i hope this helps"))],
+            &[(true, Some("paris"))],
         );
     }
 
@@ -482,24 +537,85 @@ mod tests {
     }
 
     #[test]
-    fn adjacent_masks_share_their_gap() {
+    fn adjacent_masks_get_their_own_fillers_from_a_verbatim_copy() {
+        let passage = "painted by [mask] [mask] in 1503";
+        let pred = "painted by Leonardo da Vinci in 1503";
         check_aligned(
             &["Leonardo", "da Vinci"],
-            "painted by [mask] [mask] in 1503",
-            "painted by Leonardo da Vinci in 1503",
+            passage,
+            pred,
+            &[(true, Some("leonardo")), (true, Some("da vinci"))],
+        );
+        // Swapped, neither mask is where it belongs; the earliest cut is reported.
+        check_aligned(
+            &["da Vinci", "Leonardo"],
+            passage,
+            pred,
+            &[(false, Some("leonardo")), (false, Some("da vinci"))],
+        );
+    }
+
+    #[test]
+    fn adjacent_masks_share_their_gap_in_a_reworded_copy() {
+        // "in" became "around": the token stage cannot cut between the masks.
+        let passage = "painted by [mask] [mask] in 1503";
+        let pred = "painted by Leonardo da Vinci around 1503";
+        check_aligned(
+            &["Leonardo", "da Vinci"],
+            passage,
+            pred,
             &[
-                (true, Some("leonardo da vinci")),
-                (true, Some("leonardo da vinci")),
+                (true, Some("leonardo da vinci around")),
+                (true, Some("leonardo da vinci around")),
             ],
         );
         check_aligned(
             &["da Vinci", "Leonardo"],
-            "painted by [mask] [mask] in 1503",
-            "painted by Leonardo da Vinci in 1503",
+            passage,
+            pred,
             &[
-                (true, Some("leonardo da vinci")),
-                (false, Some("leonardo da vinci")),
+                (true, Some("leonardo da vinci around")),
+                (false, Some("leonardo da vinci around")),
             ],
+        );
+    }
+
+    #[test]
+    fn masks_glued_to_their_neighbours_are_recovered_from_the_original() {
+        check_aligned(
+            &["viola"],
+            "Like the [mask]'s four strings, the cello's are tuned in fifths.",
+            "Like the viola's four strings, the cello's are tuned in fifths.",
+            &[(true, Some("viola"))],
+        );
+        check_aligned(
+            &["$1", "Instrument of Accession", "glass"],
+            "It cost US[mask] under the ‘[mask]’ ([mask]-based).",
+            "It cost US$1 under the ‘Instrument of Accession’ (glass-based).",
+            &[
+                (true, Some("1")),
+                (true, Some("instrument of accession")),
+                (true, Some("glass")),
+            ],
+        );
+        // A wrong filler glued the same way is still wrong.
+        check_aligned(
+            &["viola"],
+            "Like the [mask]'s four strings",
+            "Like the violin's four strings",
+            &[(false, Some("violin"))],
+        );
+    }
+
+    #[test]
+    fn instruction_words_do_not_split_a_final_mask() {
+        // The token stage matched "and" / "all" to the instruction's words and cut the filler.
+        let query = "It borders [mask].\n\nFill in all the [mask] and output the whole paragraph without changing its format.";
+        check_aligned(
+            &["Trinidad and Tobago"],
+            query,
+            "It borders Trinidad and Tobago.",
+            &[(true, Some("trinidad and tobago"))],
         );
     }
 
