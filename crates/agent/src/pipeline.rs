@@ -142,6 +142,8 @@ struct Job {
     ext: Value,
     /// RAMP: the page title (the rule teacher searches with it).
     title: String,
+    /// RAMP: the id of the passage the sample was cut from.
+    source_id: String,
 }
 
 /// A record read from the input: a job, or why it is not one.
@@ -358,6 +360,7 @@ fn manifest_config(config: &TrajectoryConfig, options: &RunOptions<'_>) -> Value
         "mode": format!("{:?}", config.runtime.mode).to_lowercase(),
         "max_rounds": config.multi.max_rounds,
         "merged_k": config.multi.merged_k,
+        "exclude_source": config.rule.exclude_source,
         "temperature": config.runtime.temperature,
         "max_tokens": [config.multi.max_tokens, config.runtime.max_tokens_per_turn],
         "rejected": options.rejected.display().to_string(),
@@ -378,8 +381,14 @@ fn job(value: &Value, record: u64) -> Option<Job> {
             sample.id.clone()
         };
         let ext = value.get("ext").cloned().unwrap_or(Value::Null);
+        let source_id = if sample.ext.passage_id.is_empty() {
+            id.clone()
+        } else {
+            sample.ext.passage_id.clone()
+        };
         return Some(Job {
             id,
+            source_id,
             title: sample.ext.title.clone(),
             task: Task {
                 kind: TaskKind::Ramp,
@@ -395,6 +404,7 @@ fn job(value: &Value, record: u64) -> Option<Job> {
         ext: json!({ "golden_answer": qa.golden_answers[0], "golden_answers": qa.golden_answers }),
         id: qa.id,
         title: String::new(),
+        source_id: String::new(),
         task: Task {
             kind: TaskKind::Qa,
             query: qa.question,
@@ -424,7 +434,14 @@ async fn attempt(config: &TrajectoryConfig, options: &RunOptions<'_>, job: &Job)
     let model = options.model.as_deref();
     let produced = match (config.teacher, model) {
         (Teacher::Rule, _) | (_, None) => {
-            let out = rule::run(searcher, &job.task, &job.title, &config.rule).await;
+            let out = rule::run(
+                searcher,
+                &job.task,
+                &job.title,
+                &job.source_id,
+                &config.rule,
+            )
+            .await;
             Produced {
                 rounds: out.rounds,
                 final_text: out.final_text,

@@ -26,6 +26,9 @@ pub struct RuleConfig {
     pub topk: usize,
     /// Words taken on each side of a mask for the first query.
     pub context_words: usize,
+    /// Leave out the passage the sample was cut from, so every mask must be found elsewhere
+    /// in the corpus (a harder, knowledge-seeking baseline).
+    pub exclude_source: bool,
 }
 
 impl Default for RuleConfig {
@@ -33,6 +36,7 @@ impl Default for RuleConfig {
         RuleConfig {
             topk: 5,
             context_words: 6,
+            exclude_source: false,
         }
     }
 }
@@ -50,11 +54,13 @@ pub struct RuleOutcome {
     pub grounded: usize,
 }
 
-/// Fills the masks of a RAMP `task` (whose page title is `title`) by searching.
+/// Fills the masks of a RAMP `task` by searching. `title` is the page title, `source_id` the id
+/// of the passage the sample was cut from.
 pub async fn run(
     searcher: &dyn Searcher,
     task: &Task,
     title: &str,
+    source_id: &str,
     config: &RuleConfig,
 ) -> RuleOutcome {
     let name = searcher.name();
@@ -93,8 +99,14 @@ pub async fn run(
         for query in queries {
             let thought = format!("<think>{plan}</think>\n<search> {query} </search>");
             let started = Instant::now();
-            let hits = match searcher.search(&query, config.topk).await {
-                Ok(hits) => hits,
+            let hits = match searcher.search(&query, config.topk + 1).await {
+                Ok(mut hits) => {
+                    if config.exclude_source {
+                        hits.retain(|h| h.passage.id != source_id);
+                    }
+                    hits.truncate(config.topk);
+                    hits
+                }
                 Err(e) => {
                     out.end = End::SearchFailed(e.to_string());
                     return out;
@@ -273,7 +285,7 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let out = rt.block_on(run(&Never, &task, "T", &RuleConfig::default()));
+        let out = rt.block_on(run(&Never, &task, "T", "T#0", &RuleConfig::default()));
         assert_eq!(out.end, End::Answered("x".into()));
     }
 }

@@ -53,6 +53,10 @@ pub struct Args {
     /// The metric an answer must reach with --accept metric|both.
     #[arg(long, default_value_t = 1.0)]
     threshold: f64,
+    /// Rule teacher: leave out the passage a sample was cut from, so every mask must be found
+    /// elsewhere in the corpus.
+    #[arg(long)]
+    exclude_source: bool,
     /// Searches allowed (the agent's turns, the multi-agent rounds).
     #[arg(long, default_value_t = 4)]
     max_turns: usize,
@@ -281,7 +285,10 @@ fn config(args: &Args) -> anyhow::Result<TrajectoryConfig> {
         runtime.max_tokens_per_turn = n;
         multi.max_tokens = n;
     }
-    let mut rule = ::agent::rule::RuleConfig::default();
+    let mut rule = ::agent::rule::RuleConfig {
+        exclude_source: args.exclude_source,
+        ..Default::default()
+    };
     if let Some(k) = args.topk {
         runtime.topk = k;
         rule.topk = k;
