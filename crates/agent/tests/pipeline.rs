@@ -466,3 +466,23 @@ async fn a_search_backend_going_down_rejects_that_trajectory_only() {
         failed.detail
     );
 }
+
+#[tokio::test]
+async fn excluding_the_source_passage_leaves_masks_only_other_passages_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(dir.path(), input(dir.path()), "x.jsonl", false);
+    let mut c = config(Teacher::Rule);
+    c.rule.exclude_source = true;
+    let report = agent::run(&c, &opts).await.unwrap();
+    // Every fact is in its own passage only: nothing is grounded elsewhere.
+    assert_eq!(report.tally.accepted, 0, "{:?}", report.tally);
+    assert_eq!(report.tally.rejected[&Rejection::NotGrounded], 7);
+    for t in read(&opts.rejected) {
+        let own = format!("{}", t.id);
+        assert!(
+            t.steps.iter().all(|s| !s.doc_ids.contains(&own)),
+            "{}",
+            t.id
+        );
+    }
+}
