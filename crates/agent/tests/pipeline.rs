@@ -478,7 +478,7 @@ async fn excluding_the_source_passage_leaves_masks_only_other_passages_hold() {
     assert_eq!(report.tally.accepted, 0, "{:?}", report.tally);
     assert_eq!(report.tally.rejected[&Rejection::NotGrounded], 7);
     for t in read(&opts.rejected) {
-        let own = format!("{}", t.id);
+        let own = t.id.clone();
         assert!(
             t.steps.iter().all(|s| !s.doc_ids.contains(&own)),
             "{}",
