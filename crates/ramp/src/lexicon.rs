@@ -38,19 +38,37 @@ pub const MAX_TRACKED: usize = 2_000_000;
 
 /// The tokens of `text` with their byte offsets.
 pub fn tokens(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    let mut rest = text.char_indices().peekable();
+    let mut at = 0;
     std::iter::from_fn(move || {
-        let (start, _) = rest.find(|&(_, c)| is_word_char(c))?;
-        let mut end = text.len();
-        while let Some(&(i, c)) = rest.peek() {
-            if !is_word_char(c) {
-                end = i;
-                break;
-            }
-            rest.next();
+        at = skip_while_word(text, at, false);
+        if at >= text.len() {
+            return None;
         }
-        Some((start, &text[start..end]))
+        let start = at;
+        at = skip_while_word(text, at, true);
+        Some((start, &text[start..at]))
     })
+}
+
+/// The first byte offset from `at` on whose character is (`word`) or is not a word character;
+/// ASCII is decided byte by byte.
+fn skip_while_word(text: &str, mut at: usize, word: bool) -> usize {
+    let bytes = text.as_bytes();
+    while let Some(&b) = bytes.get(at) {
+        let (is_word, len) = if b.is_ascii() {
+            (b.is_ascii_alphanumeric(), 1)
+        } else {
+            match text[at..].chars().next() {
+                Some(c) => (is_word_char(c), c.len_utf8()),
+                None => break,
+            }
+        };
+        if is_word != word {
+            break;
+        }
+        at += len;
+    }
+    at
 }
 
 /// Whether the token at byte offset `at` starts a sentence (see the module docs).
