@@ -29,6 +29,10 @@ pub struct RuleConfig {
     /// Leave out the passage the sample was cut from, so every mask must be found elsewhere
     /// in the corpus (a harder, knowledge-seeking baseline).
     pub exclude_source: bool,
+    /// Words of the mask's neighbourhood (or of the page title) a document's sentence or title
+    /// must share besides the span itself, so a span that merely occurs somewhere ("United
+    /// States" in an unrelated sentence) does not count as found.
+    pub min_support: usize,
 }
 
 impl Default for RuleConfig {
@@ -37,6 +41,7 @@ impl Default for RuleConfig {
             topk: 5,
             context_words: 6,
             exclude_source: false,
+            min_support: 2,
         }
     }
 }
@@ -90,7 +95,9 @@ pub async fn run(
         let plan = format!(
             "{found_before}Mask {n} comes after \"{before}\" and before \"{after}\". I search for the words around it."
         );
-        let mut queries = vec![join_query(&[title, &before, &after])];
+        let context = content_words(&format!("{title} {before} {after}"), span);
+        let with_title = if before.contains(title) { "" } else { title };
+        let mut queries = vec![join_query(&[with_title, &before, &after])];
         let sentence = sentence_around(&pieces, i);
         if sentence != queries[0] && !sentence.is_empty() {
             queries.push(sentence);
@@ -131,23 +138,27 @@ pub async fn run(
                 queries: vec![query],
                 information: block,
             });
-            if let Some((doc, quote)) = hits
-                .iter()
-                .enumerate()
-                .find_map(|(j, h)| quote(h, span).map(|q| (j + 1, q)))
-            {
-                grounded = Some((doc, quote));
+            let supported = hits.iter().enumerate().find_map(|(j, h)| {
+                let quote = quote(h, span)?;
+                let shared = shared_words(&context, &format!("{} {quote}", h.passage.title));
+                (shared.len() >= config.min_support).then_some((j + 1, quote, shared))
+            });
+            if let Some(found) = supported {
+                grounded = Some(found);
                 break;
             }
         }
-        let Some((doc, quote)) = grounded else {
+        let Some((doc, quote, shared)) = grounded else {
             out.end = End::NotGrounded(format!(
-                "mask {n} ({span:?}) is in none of the retrieved documents"
+                "mask {n} ({span:?}) is in no retrieved document that shares its context"
             ));
             return out;
         };
         out.grounded += 1;
-        found_before = format!("Doc {doc} reads \"{quote}\", so mask {n} is \"{span}\". ");
+        found_before = format!(
+            "Doc {doc} reads \"{quote}\", which matches \"{}\", so mask {n} is \"{span}\". ",
+            shared.join("\", \"")
+        );
     }
     let answer = task.golds.first().cloned().unwrap_or_default();
     let all = match task.masks.len() {
@@ -159,6 +170,45 @@ pub async fn run(
     out.final_text = Some(text);
     out.end = End::Answered(answer);
     out
+}
+
+/// Function words of four letters or more: sharing them says nothing about a fact.
+const FUNCTION_WORDS: [&str; 40] = [
+    "also", "been", "before", "being", "between", "both", "could", "does", "during", "each",
+    "from", "have", "into", "many", "more", "most", "much", "only", "other", "over", "same",
+    "some", "such", "than", "that", "their", "them", "then", "there", "these", "they", "this",
+    "those", "through", "until", "very", "were", "what", "when", "which",
+];
+
+/// The lower-cased words of `text` worth matching (four letters or more, not function words),
+/// minus the words of `span` itself.
+fn content_words(text: &str, span: &str) -> Vec<String> {
+    let span: Vec<String> = words(span).collect();
+    let mut out: Vec<String> = Vec::new();
+    for w in words(text) {
+        let useful = w.chars().count() >= 4 && !FUNCTION_WORDS.contains(&w.as_str());
+        if useful && !span.contains(&w) && !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out
+}
+
+/// Which of `context` occur in `text`, in `context`'s order.
+fn shared_words(context: &[String], text: &str) -> Vec<String> {
+    let present: Vec<String> = words(text).collect();
+    context
+        .iter()
+        .filter(|w| present.contains(w))
+        .cloned()
+        .collect()
+}
+
+/// Lower-cased alphanumeric words.
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
 }
 
 /// Up to `n` words of text on each side of mask `i` (other masks left out).
@@ -258,6 +308,77 @@ mod tests {
         );
         assert_eq!(quote(&hit, "math"), None);
         assert_eq!(whole_word("US$1 and $1", "$1"), Some(9));
+    }
+
+    /// Serves fixed passages to every query.
+    struct Fixed(Vec<Passage>);
+
+    #[async_trait::async_trait]
+    impl Searcher for Fixed {
+        fn name(&self) -> String {
+            "fixed".into()
+        }
+        async fn batch_search(
+            &self,
+            queries: &[String],
+            k: usize,
+        ) -> Result<Vec<Vec<SearchHit>>, search::SearchError> {
+            let hits: Vec<SearchHit> = self
+                .0
+                .iter()
+                .take(k)
+                .map(|p| SearchHit {
+                    passage: p.clone(),
+                    score: 1.0,
+                })
+                .collect();
+            Ok(queries.iter().map(|_| hits.clone()).collect())
+        }
+    }
+
+    #[test]
+    fn a_span_counts_as_found_only_where_its_context_is() {
+        let task = Task {
+            kind: TaskKind::Ramp,
+            query: "In the constitutional law of the [mask], ordered liberty means creating a balanced society.\n\nFill in all the [mask].".into(),
+            golds: vec!["In the constitutional law of the United States, ordered liberty means creating a balanced society.".into()],
+            masks: vec!["United States".into()],
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let unrelated = Fixed(vec![Passage::new(
+            "s",
+            "Statue of Liberty",
+            "The statue was a gift to the United States from France.",
+        )]);
+        let out = rt.block_on(run(
+            &unrelated,
+            &task,
+            "Liberty",
+            "L#0",
+            &RuleConfig::default(),
+        ));
+        assert!(matches!(out.end, End::NotGrounded(_)), "{:?}", out.end);
+        let related = Fixed(vec![Passage::new(
+            "c",
+            "Ordered liberty",
+            "Ordered liberty is a concept of the constitutional law of the United States.",
+        )]);
+        let out = rt.block_on(run(
+            &related,
+            &task,
+            "Liberty",
+            "L#0",
+            &RuleConfig::default(),
+        ));
+        assert!(matches!(out.end, End::Answered(_)), "{:?}", out.end);
+        assert!(
+            out.transcript
+                .contains("which matches \"liberty\", \"constitutional\""),
+            "{}",
+            out.transcript
+        );
     }
 
     #[test]
