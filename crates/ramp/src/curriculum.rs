@@ -50,14 +50,6 @@ impl LevelMix {
             weights: [1.0 / MAX_LEVEL as f64; MAX_LEVEL],
         }
     }
-
-    /// The highest level with a positive share.
-    pub fn max_level(&self) -> usize {
-        self.weights
-            .iter()
-            .rposition(|&w| w > 0.0)
-            .map_or(0, |i| i + 1)
-    }
 }
 
 impl FromStr for LevelMix {

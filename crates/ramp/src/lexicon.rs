@@ -75,8 +75,7 @@ fn skip_while_word(text: &str, mut at: usize, word: bool) -> usize {
 pub fn starts_sentence(text: &str, at: usize) -> bool {
     for c in text[..at].chars().rev() {
         match c {
-            '\n' => return true,
-            '.' | '!' | '?' | ':' => return true,
+            '\n' | '.' | '!' | '?' | ':' => return true,
             c if c.is_whitespace() => {}
             '"' | '\'' | '(' | '[' | '{' | '“' | '”' | '‘' | '’' | '«' | '»' | ')' | ']' =>
                 {}
