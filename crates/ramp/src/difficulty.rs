@@ -160,14 +160,7 @@ mod tests {
             anchors: vec![],
             original_contents: None,
         };
-        let span = |s: &str| {
-            let start = text.find(s).unwrap();
-            Span {
-                start,
-                end: start + s.len(),
-                kind: SpanKind::Name,
-            }
-        };
+        let span = |s: &str| Span::first(text, s, SpanKind::Name);
         let mut prepared = prepare(&p, vec![span("Ann Lee"), span("Bob Ray")], Lang::En).unwrap();
         let scorer = Recorder::default();
         prescore(&scorer, &mut prepared).unwrap();

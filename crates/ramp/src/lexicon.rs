@@ -296,12 +296,7 @@ mod tests {
     }
 
     fn span(text: &str, surface: &str) -> Span {
-        let start = text.find(surface).unwrap();
-        Span {
-            start,
-            end: start + surface.len(),
-            kind: SpanKind::Title,
-        }
+        Span::first(text, surface, SpanKind::Title)
     }
 
     #[test]

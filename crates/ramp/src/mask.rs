@@ -509,14 +509,7 @@ mod tests {
     fn choice_follows_length_weights() {
         const N: u64 = 20_000;
         let text = "x Ab, Cd Ef, Gh Ij Kl, Mn Op Qr St.";
-        let span = |s: &str| {
-            let start = text.find(s).unwrap();
-            Span {
-                start,
-                end: start + s.len(),
-                kind: SpanKind::Name,
-            }
-        };
+        let span = |s: &str| Span::first(text, s, SpanKind::Name);
         let spans = vec![
             span("Ab"),
             span("Cd Ef"),

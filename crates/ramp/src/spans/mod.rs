@@ -152,6 +152,17 @@ impl Span {
     pub fn overlaps(&self, other: &Span) -> bool {
         self.start < other.end && other.start < self.end
     }
+
+    /// The first occurrence of `surface` in `text`, as a span of `kind` (for tests).
+    #[cfg(test)]
+    pub(crate) fn first(text: &str, surface: &str, kind: SpanKind) -> Span {
+        let start = text.find(surface).expect("surface in text");
+        Span {
+            start,
+            end: start + surface.len(),
+            kind,
+        }
+    }
 }
 
 /// Whether `c` belongs to a word: letters, digits and combining marks (a mark glued to the
@@ -341,13 +352,8 @@ mod tests {
 
     /// `tidy` of the first occurrence of `raw` in `text`, as a string.
     fn check(text: &str, raw: &str, expect: Option<&str>) {
-        let start = text.find(raw).unwrap();
-        let span = Span {
-            start,
-            end: start + raw.len(),
-            kind: SpanKind::Anchor,
-        };
-        let got = tidy(text, span).map(|s| &text[s.start..s.end]);
+        let got =
+            tidy(text, Span::first(text, raw, SpanKind::Anchor)).map(|s| &text[s.start..s.end]);
         assert_eq!(got, expect, "{raw:?} in {text:?}");
     }
 
