@@ -72,7 +72,18 @@ impl OfflineSpans {
             .filter_map(|s| self.select(text, s))
             .collect();
         if self.set.contains(SpanKind::Name) {
-            found.extend(names);
+            // A name inside a title or an anchor is a piece of it: "One Thousand" and
+            // "One Nights" in "One Thousand and One Nights".
+            let whole: Vec<Span> = found
+                .iter()
+                .filter(|s| s.kind.is_word_source())
+                .copied()
+                .collect();
+            found.extend(
+                names
+                    .into_iter()
+                    .filter(|n| !whole.iter().any(|w| strictly_inside(n, w))),
+            );
         }
         found
     }
@@ -106,13 +117,18 @@ impl OfflineSpans {
     }
 }
 
+/// Whether `inner` lies within `outer` and is shorter.
+fn strictly_inside(inner: &Span, outer: &Span) -> bool {
+    outer.start <= inner.start
+        && inner.end <= outer.end
+        && outer.end - outer.start > inner.end - inner.start
+}
+
 /// Whether a title match is part of a longer name: inside a name found in the text ("Empire"
 /// in "Roman Empire"), or next to a capitalised word that does not start a sentence ("Arm" in
 /// "Carina–Sagittarius Arm").
 fn is_fragment(text: &str, title: &Span, names: &[Span]) -> bool {
-    let inside = names.iter().any(|n| {
-        n.start <= title.start && title.end <= n.end && n.end - n.start > title.end - title.start
-    });
+    let inside = names.iter().any(|n| strictly_inside(title, n));
     let before = &text[..title.start];
     let spaced = before.trim_end_matches([' ', '\u{a0}']);
     let capital_before = spaced.len() < before.len()
@@ -139,8 +155,16 @@ mod tests {
             .collect();
         let mut lexicon = LexiconBuilder::default();
         lexicon.add_batch(&docs);
-        let gazetteer =
-            Gazetteer::new(["Well", "Family", "Circus", "Oslo", "Spintronics", "Arm"]).unwrap();
+        let gazetteer = Gazetteer::new([
+            "Well",
+            "Family",
+            "Circus",
+            "Oslo",
+            "Spintronics",
+            "Arm",
+            "One Thousand and One Nights",
+        ])
+        .unwrap();
         let offline = OfflineSpans::new(
             SpanSet::offline(),
             Lang::En,
@@ -149,7 +173,7 @@ mod tests {
         );
         let text = "Family life in Oslo, as well as spintronics. In the Royal Circus, 1998, \
                     the family paid US$1 and £2 for 1,950 tickets at the Oslo Circus, in the \
-                    Carina–Sagittarius Arm.";
+                    Carina–Sagittarius Arm, reading One Thousand and One Nights.";
         let passage = Passage::new("p", "T", text);
         let mut found: Vec<(&str, &str)> = offline
             .find(&passage)
@@ -165,6 +189,7 @@ mod tests {
                 ("name", "Royal Circus"),
                 ("number", "1,950"),
                 ("number", "£2"),
+                ("title", "One Thousand and One Nights"),
                 ("title", "Oslo"),
                 ("title", "spintronics"),
             ]
