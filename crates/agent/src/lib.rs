@@ -24,8 +24,7 @@ pub use prompts::Prompts;
 pub use runtime::{Mode, RuntimeConfig, rollout};
 pub use verify::{AcceptPolicy, VerifyConfig};
 
-/// The token that stands for a masked span in a RAMP query.
-pub const MASK: &str = "[mask]";
+pub use formats::MASK;
 
 /// What stops a trajectories run. A failed model call or search is not an error: it rejects that
 /// one trajectory, with its reason.

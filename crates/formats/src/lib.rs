@@ -18,7 +18,7 @@ mod trajectory;
 pub use hash::{seed_for, stable_hash};
 pub use passage::{Anchor, Passage};
 pub use qa::QaExample;
-pub use ramp::{RAMP_INSTRUCTION_EN, RAMP_INSTRUCTION_ZH, RampExt, RampSample};
+pub use ramp::{MASK, RAMP_INSTRUCTION_EN, RAMP_INSTRUCTION_ZH, RampExt, RampSample};
 pub use runlog::{JsonlReader, RunLog, RunManifest, read_jsonl};
 pub use shard::{Shard, ShardParseError};
 pub use source::{JsonlPassages, PassageSource, Passages};

@@ -2,6 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The token that replaces a masked span in a RAMP query (lower case, square brackets, no
+/// index, as the original writes it).
+pub const MASK: &str = "[mask]";
+
 /// The instruction appended to every English masked passage (as in the original `gen_qa.py`).
 pub const RAMP_INSTRUCTION_EN: &str =
     "Fill in all the [mask] and output the whole paragraph without changing its format.";
@@ -36,11 +40,12 @@ pub struct RampExt {
     /// Empty in files written by the original.
     #[serde(default)]
     pub passage_id: String,
-    /// Which span sources produced the candidates, e.g. `"anchors+dates"` or `"llm"`.
+    /// Which span sources produced the candidates, e.g. `"anchor+date"` or `"llm"` (`+ppl` with
+    /// difficulty scoring).
     #[serde(default)]
     pub strategy: String,
     /// Difficulty of the chosen masks (mean negative log-likelihood per token under the local
-    /// model; higher = harder to guess without search); `None` unless `--difficulty ppl`.
+    /// model; higher = harder to guess without search); `None` without difficulty scoring.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub difficulty: Option<f64>,
     /// Where each mask's span came from (`anchor`, `title`, `llm`, `date`, `number`, `name`),
@@ -48,7 +53,7 @@ pub struct RampExt {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mask_kinds: Vec<String>,
     /// Per-mask difficulty (mean negative log-likelihood per token), parallel to `masks`;
-    /// empty unless `--difficulty ppl`.
+    /// empty without difficulty scoring.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mask_difficulty: Vec<f64>,
     /// Whether the title was put in front of the passage (as a first line) because the passage

@@ -31,8 +31,7 @@ use crate::{
     spans::{Span, tidy, title_core, word_occurrences},
 };
 
-/// The token that replaces a span.
-pub const MASK: &str = "[mask]";
+pub use formats::MASK;
 
 /// Why a passage produced no sample. Expected bad input is data: each reason is counted.
 /// (Named apart from `corpus`'s page skips: this is about samples.)

@@ -17,8 +17,7 @@ use crate::normalize::{normalize_answer, tokens};
 
 mod raw;
 
-/// The placeholder that stands for a masked span in a RAMP query (as the original writes it).
-pub const MASK: &str = "[mask]";
+pub use formats::MASK;
 
 /// The largest dynamic-programming table (cells) a scorer builds; beyond it the scorers fall
 /// back to cheaper rules, so that no input can take unbounded memory.
