@@ -333,6 +333,42 @@ fn load() -> String {
         .join(" ")
 }
 
+/// How busy the machine was, to tell what other processes took while a phase ran.
+struct Machine {
+    started: Instant,
+    /// Busy ticks of all cores (`/proc/stat`: user, nice, system, irq, softirq, steal).
+    busy: u64,
+    process: u64,
+}
+
+impl Machine {
+    fn now() -> Machine {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        let field = |i: usize| ticks.get(i).copied().unwrap_or(0);
+        Machine {
+            started: Instant::now(),
+            busy: [0, 1, 2, 5, 6, 7].into_iter().map(field).sum(),
+            process: Cpu::now().process,
+        }
+    }
+
+    /// Cores that other processes kept busy, on average, since `self`.
+    fn others_since(&self) -> f64 {
+        let now = Machine::now();
+        let others = now.busy.saturating_sub(self.busy) as f64
+            - now.process.saturating_sub(self.process) as f64;
+        (others / TICKS_PER_SEC / self.started.elapsed().as_secs_f64()).max(0.0)
+    }
+}
+
 // ---------------------------------------------------------------- inputs
 
 /// The demo corpus, read as passages (each lead summary is about one passage long).
@@ -520,6 +556,7 @@ fn time_local_model(
         return None;
     }
     let model = llm::LocalModel::load(llm::LocalConfig::new(&path)).expect("local model");
+    let machine = Machine::now();
     println!(
         "local model {} (1 worker, all cores, context {}), greedy, max_tokens ≤ 128:",
         model.name(),
@@ -547,6 +584,10 @@ fn time_local_model(
         );
         times.insert(*kind, (secs, prompt, completion));
     }
+    println!(
+        "  (other processes kept {:.2} cores busy while the model ran)",
+        machine.others_since()
+    );
     Some(times)
 }
 
@@ -640,6 +681,7 @@ fn main() {
     bench.run(&warm, 8);
 
     print_header();
+    let machine = Machine::now();
     let mut share_basis = None;
     for (name, path) in &inputs {
         for concurrency in [1, 64, 256] {
@@ -652,7 +694,11 @@ fn main() {
             }
         }
     }
-    println!("load average {} after", load());
+    println!(
+        "load average {} after; other processes kept {:.2} of {cores} cores busy during these runs",
+        load(),
+        machine.others_since()
+    );
 
     let kept = scripted.kept.lock().map(|k| k.clone()).unwrap_or_default();
     let (Some(times), Some((pipeline_secs, calls))) =
