@@ -99,12 +99,17 @@ fn position_of_same(
     })
 }
 
-/// Lower case, white space runs collapsed to one space, trimmed.
+/// Lower case, white space runs collapsed to one space, trimmed; one allocation (this runs for
+/// every hit of every merge).
 fn normalise(text: &str) -> String {
-    text.split_whitespace()
-        .map(str::to_lowercase)
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().flat_map(char::to_lowercase));
+    }
+    out
 }
 
 #[cfg(test)]
