@@ -18,26 +18,42 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/wiki18-sample-1000.jsonl");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/wiki18-sample-1000.jsonl"
+        );
         let passages: Vec<Passage> = std::fs::read_to_string(path)
             .expect("fixture")
             .lines()
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).expect("json");
-                Passage::from_contents(v["id"].as_str().expect("id"), v["contents"].as_str().expect("contents"))
+                Passage::from_contents(
+                    v["id"].as_str().expect("id"),
+                    v["contents"].as_str().expect("contents"),
+                )
             })
             .collect();
         let mut words: Vec<String> = passages
             .iter()
-            .flat_map(|p| p.text.split(|c: char| !c.is_alphanumeric()).map(str::to_string).collect::<Vec<_>>())
+            .flat_map(|p| {
+                p.text
+                    .split(|c: char| !c.is_alphanumeric())
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
             .filter(|w| (6..=40).contains(&w.chars().count()))
             .collect();
         words.sort();
         words.dedup();
         let dir = tempfile::tempdir().expect("temp dir");
         let at = dir.path().join("idx");
-        build(&at, passages.into_iter().map(Ok::<_, std::io::Error>), &BuildConfig::default(), |_| {})
-            .expect("build");
+        build(
+            &at,
+            passages.into_iter().map(Ok::<_, std::io::Error>),
+            &BuildConfig::default(),
+            |_| {},
+        )
+        .expect("build");
         Fixture {
             index: Bm25Index::open(&at).expect("open"),
             _dir: dir,
@@ -91,6 +107,16 @@ proptest! {
 
 #[test]
 fn eight_kilobytes_of_punctuation_is_answered() {
-    let query: String = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~".chars().cycle().take(8192).collect();
-    assert!(fixture().index.query(&query, 3).expect("answered").is_empty());
+    let query: String = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+        .chars()
+        .cycle()
+        .take(8192)
+        .collect();
+    assert!(
+        fixture()
+            .index
+            .query(&query, 3)
+            .expect("answered")
+            .is_empty()
+    );
 }
