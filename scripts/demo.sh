@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole pipeline on the embedded demo corpus (10,033 English Wikipedia lead summaries),
-# offline: ingest → index → search → serve /retrieve → RAMP samples → local model.
+# offline: ingest → index → search → serve /retrieve → RAMP samples → trajectories → local model.
 # `masksearch ramp stats work/ramp.jsonl` reprints the RAMP statistics of any sample file.
 # Run by `make demo` after setup and build; every step is a plain `masksearch` command you can
 # rerun by hand. Outputs go to ./work (git-ignored).
@@ -34,5 +34,8 @@ kill $SERVER; trap - EXIT
 step ramp --passages work/passages.jsonl --out work/ramp.jsonl --spans anchors,titles,dates,numbers,names --overwrite
 head -n 1 work/ramp.jsonl | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print("\nexample query:", r["query"][:400], "\nmasks:", r["ext"]["masks"])'
 
+step trajectories --teacher rule --input work/ramp.jsonl --out work/trajectories.jsonl --index work/index --overwrite
+head -n 1 work/trajectories.jsonl | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print("\nexample trajectory:", r["transcript"][:600], "…")'
+
 step llm chat "In one sentence, what is Wikipedia?" --max-tokens 48
-printf '\ndemo: done; outputs in work/ (passages.jsonl, index/, ramp.jsonl)\n' >&2
+printf '\ndemo: done; outputs in work/ (passages.jsonl, index/, ramp.jsonl, trajectories.jsonl)\n' >&2
