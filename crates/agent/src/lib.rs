@@ -7,6 +7,7 @@
 //! `search::Searcher`; it opens no index, loads no weights and never evaluates model output.
 //! Every teacher writes one record shape, `formats::Trajectory`.
 
+pub mod attempt;
 pub mod chatml;
 pub mod information;
 pub mod multi;
@@ -19,6 +20,7 @@ pub mod verify;
 
 use std::path::PathBuf;
 
+pub use attempt::{Attempt, End};
 pub use pipeline::{Report, RunOptions, Tally, TrajectoryConfig, run};
 pub use prompts::Prompts;
 pub use runtime::{Mode, RuntimeConfig, rollout};

@@ -13,16 +13,16 @@
 
 use std::time::Instant;
 
-use chat::{ChatError, ChatModel, ChatRequest, ChatResponse, Message};
-use formats::{Note, SearchUse, Step, StepKind, TokenUse};
+use chat::{ChatModel, ChatRequest, ChatResponse, Message};
+use formats::{Note, Step, StepKind};
 use search::Searcher;
 use serde_json::Value;
 
 use crate::{
+    attempt::{Attempt, End},
     chatml::Round,
     information::information_block,
     prompts::{Prompts, fill},
-    runtime::End,
     tags::{Action, parse_turn},
 };
 
@@ -52,21 +52,6 @@ impl Default for MultiAgentConfig {
     }
 }
 
-/// What the agents did.
-#[derive(Debug, Clone)]
-pub struct MultiOutcome {
-    pub rounds: Vec<Round>,
-    /// The planned sub-question of each search round, in order (the student transcript's
-    /// `<search>` text).
-    pub subqueries: Vec<String>,
-    /// The final Planner / Observer reply (with the answer), when there is one.
-    pub final_text: Option<String>,
-    pub end: End,
-    pub steps: Vec<Step>,
-    pub usage: TokenUse,
-    pub search: SearchUse,
-}
-
 /// Runs the agents on `query` (a question, or a masked passage with its instruction).
 pub async fn run(
     model: &dyn ChatModel,
@@ -76,120 +61,109 @@ pub async fn run(
     query: &str,
     config: &MultiAgentConfig,
     seed: Option<u64>,
-) -> MultiOutcome {
-    let name = searcher.name();
-    let mut out = MultiOutcome {
-        rounds: Vec::new(),
-        subqueries: Vec::new(),
-        final_text: None,
-        end: End::MaxTurns,
-        steps: Vec::new(),
-        usage: TokenUse::default(),
-        search: SearchUse {
-            simulated: name.starts_with("simulated:"),
-            backend: name,
-            ..SearchUse::default()
-        },
-    };
+) -> Attempt {
     let agent = Agent {
         model,
+        searcher,
+        prompts,
         system,
         config,
         seed,
     };
-    let planner = fill(&prompts.planner, &[("question", query)]);
-    let mut reply = match agent.ask(StepKind::Planner, planner, &mut out).await {
-        Ok(reply) => reply,
-        Err(e) => return out.failed(e),
-    };
-    // Every thought so far, each with the Rewriter's JSON appended, as the Observer sees them.
-    let mut thoughts: Vec<String> = Vec::new();
-    loop {
-        let thought = read_thought(&reply);
-        let subquery = match thought.action {
-            Action::Answer(answer) => {
-                out.final_text = Some(thought.text);
-                out.end = End::Answered(answer);
-                return out;
-            }
-            Action::Search(payload) => subquery(&payload),
-            Action::Invalid => String::new(),
-        };
-        if out.rounds.len() == config.max_rounds {
-            return out;
-        }
-        let rewriter = fill(&prompts.rewriter, &[("thought", &thought.text)]);
-        let rewritten = match agent.ask(StepKind::Rewriter, rewriter, &mut out).await {
-            Ok(reply) => reply.text,
-            Err(e) => return out.failed(e),
-        };
-        let (queries, note) = read_queries(&rewritten, &subquery);
-        if let (Some(note), Some(step)) = (note, out.steps.last_mut()) {
-            step.notes.push(note);
-        }
-        if queries.is_empty() {
-            out.end = End::Malformed(
-                "neither the thought nor the Rewriter gave anything to search".to_string(),
-            );
-            return out;
-        }
-        let information = match search_all(searcher, &queries, config, &mut out).await {
-            Ok(block) => block,
-            Err(message) => {
-                out.end = End::SearchFailed(message);
-                return out;
-            }
-        };
-        let arguments = serde_json::json!({ "queries": queries }).to_string();
-        thoughts.push(format!("Thought: {}\n{arguments}", thought.text));
-        out.subqueries.push(if subquery.is_empty() {
-            queries[0].clone()
-        } else {
-            subquery
-        });
-        out.rounds.push(Round::Search {
-            thought: thought.text,
-            queries,
-            information: information.clone(),
-        });
-        let observer = fill(
-            &prompts.observer,
-            &[
-                ("question", query),
-                ("thoughts", &thoughts.join("\n")),
-                ("observation", information.trim()),
-            ],
-        );
-        reply = match agent.ask(StepKind::Observer, observer, &mut out).await {
-            Ok(reply) => reply,
-            Err(e) => return out.failed(e),
-        };
-    }
+    let mut out = Attempt::new(searcher);
+    // The planned sub-question of each search round: the student transcript's `<search>`.
+    let mut subqueries = Vec::new();
+    agent.drive(query, &mut out, &mut subqueries).await;
+    out.transcript = transcript(&out, &subqueries);
+    out
 }
 
-impl MultiOutcome {
-    fn failed(mut self, e: ChatError) -> MultiOutcome {
-        self.end = End::ModelFailed(e.to_string());
-        self
+impl Agent<'_> {
+    /// The Planner / Rewriter / search / Observer loop; sets `out.end`.
+    async fn drive(&self, query: &str, out: &mut Attempt, subqueries: &mut Vec<String>) {
+        let planner = fill(&self.prompts.planner, &[("question", query)]);
+        let Some(mut reply) = self.ask(StepKind::Planner, planner, out).await else {
+            return;
+        };
+        // Every thought so far, each with the Rewriter's JSON appended, as the Observer sees them.
+        let mut thoughts: Vec<String> = Vec::new();
+        loop {
+            let thought = read_thought(&reply);
+            let subquery = match thought.action {
+                Action::Answer(answer) => {
+                    out.final_text = Some(thought.text);
+                    out.end = End::Answered(answer);
+                    return;
+                }
+                Action::Search(payload) => subquery(&payload),
+                Action::Invalid => String::new(),
+            };
+            if out.rounds.len() == self.config.max_rounds {
+                return;
+            }
+            let rewriter = fill(&self.prompts.rewriter, &[("thought", &thought.text)]);
+            let Some(rewritten) = self.ask(StepKind::Rewriter, rewriter, out).await else {
+                return;
+            };
+            let rewritten = rewritten.text;
+            let (queries, note) = read_queries(&rewritten, &subquery);
+            if let (Some(note), Some(step)) = (note, out.steps.last_mut()) {
+                step.notes.push(note);
+            }
+            if queries.is_empty() {
+                out.end = End::Malformed(
+                    "neither the thought nor the Rewriter gave anything to search".to_string(),
+                );
+                return;
+            }
+            let information = match search_all(self.searcher, &queries, self.config, out).await {
+                Ok(block) => block,
+                Err(message) => {
+                    out.end = End::SearchFailed(message);
+                    return;
+                }
+            };
+            let arguments = serde_json::json!({ "queries": queries }).to_string();
+            thoughts.push(format!("Thought: {}\n{arguments}", thought.text));
+            subqueries.push(if subquery.is_empty() {
+                queries[0].clone()
+            } else {
+                subquery
+            });
+            out.rounds.push(Round::Search {
+                thought: thought.text,
+                queries,
+                information: information.clone(),
+            });
+            let observer = fill(
+                &self.prompts.observer,
+                &[
+                    ("question", query),
+                    ("thoughts", &thoughts.join("\n")),
+                    ("observation", information.trim()),
+                ],
+            );
+            let Some(next) = self.ask(StepKind::Observer, observer, out).await else {
+                return;
+            };
+            reply = next;
+        }
     }
 }
 
 /// One model, one system message, used for every role.
 struct Agent<'a> {
     model: &'a dyn ChatModel,
+    searcher: &'a dyn Searcher,
+    prompts: &'a Prompts,
     system: &'a str,
     config: &'a MultiAgentConfig,
     seed: Option<u64>,
 }
 
 impl Agent<'_> {
-    /// Sends one prompt and records the step.
-    async fn ask(
-        &self,
-        kind: StepKind,
-        prompt: String,
-        out: &mut MultiOutcome,
-    ) -> Result<ChatResponse, ChatError> {
+    /// Sends one prompt and records the step; `None` (with `out.end` set) when the call failed.
+    async fn ask(&self, kind: StepKind, prompt: String, out: &mut Attempt) -> Option<ChatResponse> {
         let started = Instant::now();
         // A few-shot prompt invites the model to write the next example: stop it there.
         let mut stop = vec!["\nQuestion:".to_string(), "\nExample".to_string()];
@@ -208,17 +182,18 @@ impl Agent<'_> {
             seed: self.seed,
             ..ChatRequest::default()
         };
-        let reply = self.model.chat(&request).await?;
+        let reply = match self.model.chat(&request).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                out.end = End::ModelFailed(e.to_string());
+                return None;
+            }
+        };
         let mut step = Step::new(kind);
         step.ms = started.elapsed().as_millis() as u64;
         step.text = reply.text.clone();
-        step.prompt_tokens = reply.usage.prompt_tokens;
-        step.completion_tokens = reply.usage.completion_tokens;
-        out.steps.push(step);
-        out.usage.model_calls += 1;
-        out.usage.prompt_tokens += reply.usage.prompt_tokens;
-        out.usage.completion_tokens += reply.usage.completion_tokens;
-        Ok(reply)
+        out.model_step(step, &reply);
+        Some(reply)
     }
 }
 
@@ -294,7 +269,7 @@ async fn search_all(
     searcher: &dyn Searcher,
     queries: &[String],
     config: &MultiAgentConfig,
-    out: &mut MultiOutcome,
+    out: &mut Attempt,
 ) -> Result<String, String> {
     let started = Instant::now();
     let lists = searcher
@@ -313,18 +288,16 @@ async fn search_all(
     if hits.is_empty() {
         step.notes.push(Note::NoResults);
     }
-    out.steps.push(step);
-    out.search.calls += 1;
-    out.search.queries += queries.len() as u64;
+    out.search_step(step);
     Ok(block)
 }
 
 /// The student-format transcript of a multi-agent attempt: each round's thought with its
 /// `<search>` holding the planned sub-question, the information the merged search returned,
 /// then the final reply.
-pub fn transcript(outcome: &MultiOutcome) -> String {
+fn transcript(outcome: &Attempt, subqueries: &[String]) -> String {
     let mut out = String::new();
-    for (round, subquery) in outcome.rounds.iter().zip(&outcome.subqueries) {
+    for (round, subquery) in outcome.rounds.iter().zip(subqueries) {
         let Round::Search {
             thought,
             information,

@@ -28,10 +28,11 @@ use serde_json::{Value, json};
 
 use crate::{
     AgentError, Prompts,
-    chatml::{self, Round},
+    attempt::End,
+    chatml,
     multi::{self, MultiAgentConfig},
     rule::{self, RuleConfig},
-    runtime::{self, End, RuntimeConfig},
+    runtime::{self, RuntimeConfig},
     verify::{self, VerifyConfig},
 };
 
@@ -414,17 +415,6 @@ fn job(value: &Value, record: u64) -> Option<Job> {
     })
 }
 
-/// What a teacher produced, before verification.
-struct Produced {
-    rounds: Vec<Round>,
-    final_text: Option<String>,
-    transcript: String,
-    end: End,
-    steps: Vec<formats::Step>,
-    usage: TokenUse,
-    search: formats::SearchUse,
-}
-
 /// One task through the configured teacher and the verifier.
 async fn attempt(config: &TrajectoryConfig, options: &RunOptions<'_>, job: &Job) -> Trajectory {
     let started = Instant::now();
@@ -432,81 +422,34 @@ async fn attempt(config: &TrajectoryConfig, options: &RunOptions<'_>, job: &Job)
     let system = chatml::system_message(config.today, sample_seed);
     let searcher = options.searcher.as_ref();
     let model = options.model.as_deref();
+    let seed = Some(sample_seed);
     let produced = match (config.teacher, model) {
+        (Teacher::MultiAgent, Some(model)) => {
+            let (prompts, query) = (&config.prompts, &job.task.query);
+            multi::run(
+                model,
+                searcher,
+                prompts,
+                &system,
+                query,
+                &config.multi,
+                seed,
+            )
+            .await
+        }
+        (Teacher::Agent, Some(model)) => {
+            runtime::rollout(model, searcher, &job.task.query, &config.runtime, seed).await
+        }
+        // Model teachers without a model were refused when the run started.
         (Teacher::Rule, _) | (_, None) => {
-            let out = rule::run(
+            rule::run(
                 searcher,
                 &job.task,
                 &job.title,
                 &job.source_id,
                 &config.rule,
             )
-            .await;
-            Produced {
-                rounds: out.rounds,
-                final_text: out.final_text,
-                transcript: out.transcript,
-                end: out.end,
-                steps: out.steps,
-                usage: TokenUse::default(),
-                search: out.search,
-            }
-        }
-        (Teacher::MultiAgent, Some(model)) => {
-            let out = multi::run(
-                model,
-                searcher,
-                &config.prompts,
-                &system,
-                &job.task.query,
-                &config.multi,
-                Some(sample_seed),
-            )
-            .await;
-            Produced {
-                transcript: multi::transcript(&out),
-                rounds: out.rounds,
-                final_text: out.final_text,
-                end: out.end,
-                steps: out.steps,
-                usage: out.usage,
-                search: out.search,
-            }
-        }
-        (Teacher::Agent, Some(model)) => {
-            let out = runtime::rollout(
-                model,
-                searcher,
-                &job.task.query,
-                &config.runtime,
-                Some(sample_seed),
-            )
-            .await;
-            let mut rounds = Vec::new();
-            let mut final_text = None;
-            for exchange in &out.exchanges {
-                match (&exchange.query, &exchange.observation) {
-                    (Some(query), Some(information)) => rounds.push(Round::Search {
-                        thought: exchange.text.clone(),
-                        queries: vec![query.clone()],
-                        information: information.clone(),
-                    }),
-                    (None, Some(correction)) => rounds.push(Round::Invalid {
-                        text: exchange.text.clone(),
-                        correction: correction.clone(),
-                    }),
-                    _ => final_text = Some(exchange.text.clone()),
-                }
-            }
-            Produced {
-                rounds,
-                final_text,
-                transcript: out.transcript,
-                end: out.end,
-                steps: out.steps,
-                usage: out.usage,
-                search: out.search,
-            }
+            .await
         }
     };
     let mut judged = verdict(config, options, job, &produced.end, sample_seed).await;

@@ -14,10 +14,14 @@
 
 use std::time::Instant;
 
-use formats::{Note, SearchUse, Step, StepKind, Task};
+use formats::{Note, Step, StepKind, Task};
 use search::{SearchHit, Searcher};
 
-use crate::{chatml::Round, information::information_block, runtime::End};
+use crate::{
+    attempt::{Attempt, End},
+    chatml::Round,
+    information::information_block,
+};
 
 /// How the rule teacher searches.
 #[derive(Debug, Clone)]
@@ -46,19 +50,6 @@ impl Default for RuleConfig {
     }
 }
 
-/// What the rule teacher did.
-#[derive(Debug, Clone)]
-pub struct RuleOutcome {
-    pub rounds: Vec<Round>,
-    pub transcript: String,
-    pub final_text: Option<String>,
-    pub end: End,
-    pub steps: Vec<Step>,
-    pub search: SearchUse,
-    /// Masks found in a retrieved document, in order (all of them when the outcome answered).
-    pub grounded: usize,
-}
-
 /// Fills the masks of a RAMP `task` by searching. `title` is the page title, `source_id` the id
 /// of the passage the sample was cut from.
 pub async fn run(
@@ -67,21 +58,8 @@ pub async fn run(
     title: &str,
     source_id: &str,
     config: &RuleConfig,
-) -> RuleOutcome {
-    let name = searcher.name();
-    let mut out = RuleOutcome {
-        rounds: Vec::new(),
-        transcript: String::new(),
-        final_text: None,
-        end: End::MaxTurns,
-        steps: Vec::new(),
-        search: SearchUse {
-            simulated: name.starts_with("simulated:"),
-            backend: name,
-            ..SearchUse::default()
-        },
-        grounded: 0,
-    };
+) -> Attempt {
+    let mut out = Attempt::new(searcher);
     let masked = task
         .query
         .rsplit_once("\n\n")
@@ -128,9 +106,7 @@ pub async fn run(
             if hits.is_empty() {
                 step.notes.push(Note::NoResults);
             }
-            out.steps.push(step);
-            out.search.calls += 1;
-            out.search.queries += 1;
+            out.search_step(step);
             out.transcript.push_str(&thought);
             out.transcript.push_str(&block);
             out.rounds.push(Round::Search {
@@ -154,7 +130,6 @@ pub async fn run(
             ));
             return out;
         };
-        out.grounded += 1;
         found_before = format!(
             "Doc {doc} reads \"{quote}\", which matches \"{}\", so mask {n} is \"{span}\". ",
             shared.join("\", \"")

@@ -13,10 +13,12 @@
 use std::time::Instant;
 
 use chat::{ChatModel, ChatRequest, Message};
-use formats::{Note, SearchUse, Step, StepKind, TokenUse};
+use formats::{Note, Step, StepKind};
 use search::Searcher;
 
 use crate::{
+    attempt::{Attempt, End},
+    chatml::Round,
     information::information_block,
     tags::{Action, INVALID_ACTION_OBSERVATION, STOPS, parse_turn},
 };
@@ -74,46 +76,6 @@ impl RuntimeConfig {
     }
 }
 
-/// One generation and what followed it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Exchange {
-    /// The generation as kept in the transcript.
-    pub text: String,
-    /// The query searched, if the turn searched.
-    pub query: Option<String>,
-    /// The information block (after a search) or the corrective observation (after an invalid
-    /// action); `None` after the answer.
-    pub observation: Option<String>,
-}
-
-/// How a rollout ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum End {
-    Answered(String),
-    /// Every turn was used and no answer came.
-    MaxTurns,
-    SearchFailed(String),
-    ModelFailed(String),
-    /// The model's replies were unusable (no action and nothing to search).
-    Malformed(String),
-    /// The rule teacher found a masked span in no retrieved document.
-    NotGrounded(String),
-}
-
-/// A finished rollout.
-#[derive(Debug, Clone)]
-pub struct Rollout {
-    /// The user turn.
-    pub prompt: String,
-    /// Everything the model wrote and was shown, in the student format.
-    pub transcript: String,
-    pub exchanges: Vec<Exchange>,
-    pub end: End,
-    pub steps: Vec<Step>,
-    pub usage: TokenUse,
-    pub search: SearchUse,
-}
-
 /// Runs `model` on `question` with `searcher` until it answers or the turns run out.
 pub async fn rollout(
     model: &dyn ChatModel,
@@ -121,29 +83,16 @@ pub async fn rollout(
     question: &str,
     config: &RuntimeConfig,
     seed: Option<u64>,
-) -> Rollout {
+) -> Attempt {
     let prompt = config.prompt(question);
-    let name = searcher.name();
-    let mut r = Rollout {
-        prompt,
-        transcript: String::new(),
-        exchanges: Vec::new(),
-        end: End::MaxTurns,
-        steps: Vec::new(),
-        usage: TokenUse::default(),
-        search: SearchUse {
-            simulated: name.starts_with("simulated:"),
-            backend: name,
-            ..SearchUse::default()
-        },
-    };
+    let mut r = Attempt::new(searcher);
     let mut thought = false;
     // Every turn but the last may search; the last only answers.
     for turn_index in 0..=config.max_turns {
         let can_search = turn_index < config.max_turns;
         let started = Instant::now();
         let request = ChatRequest {
-            messages: messages(&r, config.mode),
+            messages: messages(&prompt, &r, config.mode),
             temperature: config.temperature,
             max_tokens: Some(config.max_tokens_per_turn),
             stop: config.stops.clone(),
@@ -163,26 +112,17 @@ pub async fn rollout(
         let mut step = Step::new(StepKind::Model);
         step.ms = started.elapsed().as_millis() as u64;
         step.text = turn.text.clone();
-        step.prompt_tokens = response.usage.prompt_tokens;
-        step.completion_tokens = response.usage.completion_tokens;
         step.notes = turn.notes.clone();
-        r.usage.model_calls += 1;
-        r.usage.prompt_tokens += response.usage.prompt_tokens;
-        r.usage.completion_tokens += response.usage.completion_tokens;
         r.transcript.push_str(&turn.text);
         match turn.action {
             Action::Answer(answer) => {
-                r.steps.push(step);
-                r.exchanges.push(Exchange {
-                    text: turn.text,
-                    query: None,
-                    observation: None,
-                });
+                r.model_step(step, &response);
+                r.final_text = Some(turn.text);
                 r.end = End::Answered(answer);
                 return r;
             }
             Action::Search(query) if can_search => {
-                r.steps.push(step);
+                r.model_step(step, &response);
                 let started = Instant::now();
                 let hits = match searcher.search(&query, config.topk).await {
                     Ok(hits) => hits,
@@ -200,26 +140,23 @@ pub async fn rollout(
                 if hits.is_empty() {
                     step.notes.push(Note::NoResults);
                 }
-                r.steps.push(step);
-                r.search.calls += 1;
-                r.search.queries += 1;
+                r.search_step(step);
                 r.transcript.push_str(&block);
-                r.exchanges.push(Exchange {
-                    text: turn.text,
-                    query: Some(query),
-                    observation: Some(block),
+                r.rounds.push(Round::Search {
+                    thought: turn.text,
+                    queries: vec![query],
+                    information: block,
                 });
             }
             action => {
                 if matches!(action, Action::Search(_)) {
                     step.notes.push(Note::SearchDisabled);
                 }
-                r.steps.push(step);
+                r.model_step(step, &response);
                 r.transcript.push_str(INVALID_ACTION_OBSERVATION);
-                r.exchanges.push(Exchange {
+                r.rounds.push(Round::Invalid {
                     text: turn.text,
-                    query: None,
-                    observation: Some(INVALID_ACTION_OBSERVATION.to_string()),
+                    correction: INVALID_ACTION_OBSERVATION.to_string(),
                 });
             }
         }
@@ -228,8 +165,8 @@ pub async fn rollout(
 }
 
 /// The conversation so far, as the mode presents it.
-fn messages(r: &Rollout, mode: Mode) -> Vec<Message> {
-    let mut messages = vec![Message::user(r.prompt.clone())];
+fn messages(prompt: &str, r: &Attempt, mode: Mode) -> Vec<Message> {
+    let mut messages = vec![Message::user(prompt)];
     match mode {
         Mode::Continuation => {
             if !r.transcript.is_empty() {
@@ -237,11 +174,17 @@ fn messages(r: &Rollout, mode: Mode) -> Vec<Message> {
             }
         }
         Mode::Turns => {
-            for exchange in &r.exchanges {
-                messages.push(Message::assistant(exchange.text.clone()));
-                if let Some(observation) = &exchange.observation {
-                    messages.push(Message::user(observation.trim().to_string()));
-                }
+            for round in &r.rounds {
+                let (text, observation) = match round {
+                    Round::Search {
+                        thought,
+                        information,
+                        ..
+                    } => (thought, information),
+                    Round::Invalid { text, correction } => (text, correction),
+                };
+                messages.push(Message::assistant(text.clone()));
+                messages.push(Message::user(observation.trim()));
             }
         }
     }
