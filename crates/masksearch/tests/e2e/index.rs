@@ -1,8 +1,6 @@
 //! End to end: `masksearch index` is all or nothing. A malformed passages line or a kill -9 in
 //! the middle of a build leaves the previous index byte for byte as it was.
 
-mod common;
-
 use std::{
     fs,
     io::Write,
@@ -11,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{masksearch, run_ok, testdata};
+use crate::common::{masksearch, run_ok, testdata};
 
 /// Every file under `dir` with its bytes, sorted by path.
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {

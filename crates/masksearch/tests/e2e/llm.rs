@@ -2,13 +2,11 @@
 //! port, driven by the real HTTP client and by `masksearch llm chat`. Greedy decoding of the
 //! small model is deterministic, but the tests assert structure, never wording.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use chat::{ChatModel, ChatRequest, Message};
-use common::{Served, masksearch, model};
+use crate::common::{Served, masksearch, model};
 use llm::{ClientConfig, OpenAiClient};
 use serde_json::{Value, json};
 

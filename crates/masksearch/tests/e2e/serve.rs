@@ -1,11 +1,9 @@
 //! End to end: ingest and index the real wiki-18 sample, query it from the CLI, and start the
 //! real `/retrieve` server on a free port, checked with a real HTTP client.
 
-mod common;
-
 use std::sync::OnceLock;
 
-use common::{Served, build_index, masksearch, testdata};
+use crate::common::{Served, build_index, masksearch, testdata};
 use serde_json::{Value, json};
 
 /// One index of the 1,000 wiki-18 passages shared by every test of this file.

@@ -5,8 +5,6 @@
 //! the whole run; curricula reach the output; the LLM path and difficulty scoring run against
 //! the real local model.
 
-mod common;
-
 use std::{
     fs,
     io::{Read as _, Seek as _, SeekFrom},
@@ -14,7 +12,7 @@ use std::{
     process::Stdio,
 };
 
-use common::{Served, asset, build_index, masksearch, model, run_ok, testdata};
+use crate::common::{Served, asset, build_index, masksearch, model, run_ok, testdata};
 use formats::{RAMP_INSTRUCTION_EN, RampSample};
 
 /// `masksearch ingest INPUT` into `dir/passages.jsonl`.

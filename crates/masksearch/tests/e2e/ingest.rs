@@ -1,10 +1,8 @@
 //! End-to-end tests of `masksearch ingest`: the real binary on the real fixtures in `testdata/`.
 
-mod common;
-
 use std::{collections::BTreeMap, fs, path::Path};
 
-use common::{masksearch, testdata};
+use crate::common::{masksearch, testdata};
 use formats::{Passage, RunManifest};
 
 /// Runs `masksearch ingest ARGS --out <dir>/out.jsonl`; returns (exit code, stderr, passages).

@@ -4,8 +4,6 @@
 //! The small model's answers are usually wrong: these tests check structure, accounting,
 //! rejection reasons and resume, never accuracy.
 
-mod common;
-
 use std::{
     collections::BTreeSet,
     fs,
@@ -16,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Served, asset, build_index, masksearch, run_ok, testdata};
+use crate::common::{Served, asset, build_index, masksearch, run_ok, testdata};
 use formats::{Rejection, StepKind, Teacher, Trajectory};
 
 /// The demo corpus (10,033 Wikipedia lead summaries) as passages, an index over them, and the

@@ -1,5 +1,4 @@
 //! Shared by the end-to-end tests: run the real binary, start real servers on free ports.
-#![allow(dead_code)] // each test file uses a different subset
 
 use std::{
     io::{BufRead, BufReader, Read},

@@ -2,12 +2,10 @@
 //! real `masksearch serve` over the real wiki-18 index, and `backends::Simulated` writing
 //! documents with the real local model behind `masksearch llm serve`.
 
-mod common;
-
 use std::sync::Arc;
 
 use backends::{HttpConfig, Remote, RemoteConfig, Simulated, SimulatedConfig};
-use common::{Served, build_index, testdata};
+use crate::common::{Served, build_index, testdata};
 use llm::{ClientConfig, OpenAiClient};
 use search::{SearchError, Searcher};
 

@@ -1,0 +1,12 @@
+//! End-to-end tests of the `masksearch` binary: the real CLI, the real index, real servers on
+//! free ports and the real local model. One test binary (each separate one would link the whole
+//! dependency tree, llama.cpp included, again); one module per command.
+
+mod backends;
+mod common;
+mod index;
+mod ingest;
+mod llm;
+mod ramp;
+mod serve;
+mod trajectories;
