@@ -1,7 +1,7 @@
 //! Search agents: the student-format runtime (Search-R1 compatible), the paper's multi-agent
 //! teacher (Planner, Rewriter, search, Observer) with its LLM-judge verifier, an offline rule
-//! teacher, and the `trajectories` pipeline that runs any of them over RAMP samples or
-//! questions.
+//! teacher, the `trajectories` pipeline that runs any of them over RAMP samples or questions,
+//! and the self-evolving rounds that grow the trajectories with a student trained on them.
 //!
 //! `agent` sees models only through `chat::ChatModel` and search only through
 //! `search::Searcher`; it opens no index, loads no weights and never evaluates model output.
@@ -9,6 +9,7 @@
 
 pub mod attempt;
 pub mod chatml;
+pub mod evolve;
 pub mod information;
 pub mod multi;
 pub mod pipeline;
@@ -47,6 +48,33 @@ pub enum AgentError {
     /// The teacher needs a model and none was given.
     #[error("the {teacher} teacher needs a model")]
     NoModel { teacher: &'static str },
+    /// A self-evolving round after the first has no student model to act.
+    #[error(
+        "round {round} needs a student: an endpoint serving it or a command that trains and serves it"
+    )]
+    NoStudent { round: u32 },
+    /// The input holds fewer samples than the rounds need.
+    #[error("{}: {samples} distinct samples leave round {round} none (batches of {batch})", path.display())]
+    TooFewSamples {
+        path: PathBuf,
+        samples: usize,
+        round: u32,
+        batch: usize,
+    },
+    /// The command that trains and serves a round's student failed.
+    #[error("round {round}: the training command {message} (its output: {})", log.display())]
+    TrainCommand {
+        round: u32,
+        message: String,
+        log: PathBuf,
+    },
+    /// The round's student could not be reached.
+    #[error("round {round}: the student at {base_url}: {message}")]
+    Student {
+        round: u32,
+        base_url: String,
+        message: String,
+    },
     /// The rule teacher was given a record that is not a RAMP sample.
     #[error("{path}: record {record} is not a RAMP sample; the rule teacher fills masks only")]
     NotRamp { path: String, record: u64 },

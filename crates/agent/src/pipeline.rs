@@ -136,8 +136,8 @@ pub struct Report {
 }
 
 /// One input record, ready to run.
-struct Job {
-    id: String,
+pub(crate) struct Job {
+    pub(crate) id: String,
     task: Task,
     /// The input's `ext` (kept in the chatml record).
     ext: Value,
@@ -344,34 +344,53 @@ fn manifest_config(config: &TrajectoryConfig, options: &RunOptions<'_>) -> Value
         .as_ref()
         .or(options.model.as_ref())
         .map(|m| m.name().to_string());
-    json!({
-        "teacher": config.teacher.as_str(),
-        "model": model,
-        "judge": judge,
-        "search": options.searcher.name(),
-        "seed": config.seed,
-        "today": config.today.to_string(),
-        "round": config.round,
-        "shard": config.shard.to_string(),
-        "accept": config.verify.policy.as_str(),
-        "threshold": config.verify.threshold,
-        "prompts": config.prompts.fingerprint(),
-        "max_turns": config.runtime.max_turns,
-        "topk": config.runtime.topk,
-        "mode": format!("{:?}", config.runtime.mode).to_lowercase(),
-        "max_rounds": config.multi.max_rounds,
-        "merged_k": config.multi.merged_k,
-        "exclude_source": config.rule.exclude_source,
-        "temperature": config.runtime.temperature,
-        "max_tokens": [config.multi.max_tokens, config.runtime.max_tokens_per_turn],
-        "rejected": options.rejected.display().to_string(),
-    })
+    let mut settings = settings(config);
+    settings.extend([
+        ("teacher".into(), json!(config.teacher.as_str())),
+        ("model".into(), json!(model)),
+        ("judge".into(), json!(judge)),
+        ("search".into(), json!(options.searcher.name())),
+        ("round".into(), json!(config.round)),
+        ("shard".into(), json!(config.shard.to_string())),
+        (
+            "rejected".into(),
+            json!(options.rejected.display().to_string()),
+        ),
+    ]);
+    Value::Object(settings)
+}
+
+/// The settings of `config` that shape every attempt whatever its teacher, round or shard (a
+/// resume must match them).
+pub(crate) fn settings(config: &TrajectoryConfig) -> serde_json::Map<String, Value> {
+    let runtime = &config.runtime;
+    [
+        ("seed", json!(config.seed)),
+        ("today", json!(config.today.to_string())),
+        ("accept", json!(config.verify.policy.as_str())),
+        ("threshold", json!(config.verify.threshold)),
+        ("prompts", json!(config.prompts.fingerprint())),
+        ("max_turns", json!(runtime.max_turns)),
+        ("topk", json!(runtime.topk)),
+        ("mode", json!(format!("{:?}", runtime.mode).to_lowercase())),
+        ("max_rounds", json!(config.multi.max_rounds)),
+        ("merged_k", json!(config.multi.merged_k)),
+        ("exclude_source", json!(config.rule.exclude_source)),
+        ("temperature", json!(runtime.temperature)),
+        (
+            "max_tokens",
+            json!([config.multi.max_tokens, runtime.max_tokens_per_turn]),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 /// The task in a record: a RAMP sample (`query`, `answer`, `ext.masks`) or a question in any
 /// shape [`formats::QaExample`] reads. `record` is the 1-based record number, the id of a
 /// record without one.
-fn job(value: &Value, record: u64) -> Option<Job> {
+pub(crate) fn job(value: &Value, record: u64) -> Option<Job> {
     let is_ramp =
         value.get("query").is_some() && value.get("ext").and_then(|e| e.get("masks")).is_some();
     if is_ramp {

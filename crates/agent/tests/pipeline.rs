@@ -1,7 +1,7 @@
 //! The trajectories pipeline's own logic — order, resume, duplicates, shards, rejections — with
 //! the deterministic rule teacher over an in-memory searcher, and a scripted model for the
 //! model teachers. (The real index and the real model are exercised end to end by the
-//! `masksearch trajectories` tests.)
+//! `masksearch trajectories` tests.) The self-evolving rounds over the same pieces at the end.
 
 use std::{
     fs,
@@ -484,5 +484,167 @@ async fn excluding_the_source_passage_leaves_masks_only_other_passages_hold() {
             "{}",
             t.id
         );
+    }
+}
+
+/// Self-evolving rounds over the facts: the rule teacher in round 0, a scripted student (it
+/// always answers, and a zero threshold accepts every answer) in later rounds.
+mod evolve {
+    use super::*;
+    use agent::evolve::{self, Event, EvolveConfig, EvolveOptions, StudentSource};
+
+    fn student_reply(_: &ChatRequest) -> Result<&'static str, ChatError> {
+        Ok("<think> I recall it. </think>\n<answer> a guess </answer>")
+    }
+
+    fn sample_ids(path: &Path) -> Vec<String> {
+        formats::read_jsonl::<serde_json::Value>(path)
+            .unwrap()
+            .map(|v| v.unwrap()["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn settings(rounds: u32) -> EvolveConfig {
+        let mut trajectory = config(Teacher::Rule);
+        trajectory.verify.policy = agent::AcceptPolicy::Metric;
+        trajectory.verify.threshold = 0.0;
+        EvolveConfig {
+            trajectory,
+            today_given: false,
+            round0: Teacher::Rule,
+            rounds,
+            batch: 3,
+            student: StudentSource::Endpoint {
+                base_url: "http://student-{round}/v1".into(),
+                model: "s{round}".into(),
+            },
+        }
+    }
+
+    /// Runs `config`; returns the report (or error) and the students it connected to.
+    async fn run(
+        config: &EvolveConfig,
+        input: &Path,
+        out: &Path,
+    ) -> (
+        Result<evolve::EvolveReport, agent::AgentError>,
+        Vec<(String, PathBuf)>,
+    ) {
+        let connected = Mutex::new(Vec::new());
+        let connect = |e: &evolve::Endpoint, dir: &Path| {
+            connected
+                .lock()
+                .unwrap()
+                .push((format!("{} {}", e.base_url, e.model), dir.to_path_buf()));
+            Ok(Arc::new(Scripted {
+                reply: student_reply,
+                calls: Mutex::new(0),
+            }) as Arc<dyn ChatModel>)
+        };
+        let progress = |_: Event<'_>| {};
+        let options = EvolveOptions {
+            input: input.to_path_buf(),
+            out: out.to_path_buf(),
+            overwrite: false,
+            model: None,
+            searcher: corpus(),
+            concurrency: 2,
+            student_concurrency: 2,
+            connect: &connect,
+            progress: &progress,
+        };
+        let report = evolve::run(config, &options).await;
+        (report, connected.into_inner().unwrap())
+    }
+
+    #[tokio::test]
+    async fn rounds_merge_their_accepted_data_and_more_rounds_can_be_added() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, out) = (input(dir.path()), dir.path().join("evolve"));
+        let (report, connected) = run(&settings(2), &input, &out).await;
+        let report = report.unwrap();
+        assert_eq!(
+            connected,
+            [("http://student-1/v1 s1".into(), out.join("round-1"))]
+        );
+        let rows = &report.rows;
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[1].tried, rows[1].accepted), (3, 3));
+        assert_eq!(rows[1].model, "scripted");
+        assert_eq!(rows[1].merged, rows[0].accepted + 3);
+        let merged1 = ids(&out.join("round-1/merged.jsonl"));
+        assert_eq!(merged1.len() as u64, rows[1].merged);
+        assert_eq!(
+            ids(&out.join("round-0/merged.jsonl")),
+            merged1[..rows[0].merged as usize]
+        );
+
+        // More rounds on another day: rounds 0 and 1 are kept (no student started for them),
+        // round 2 takes the one sample left, the day the run started is kept.
+        let mut more = settings(3);
+        more.trajectory.today = time::macros::date!(2026 - 12 - 01);
+        let (report, connected) = run(&more, &input, &out).await;
+        let report = report.unwrap();
+        assert_eq!(connected.len(), 1, "{connected:?}");
+        assert_eq!(connected[0].0, "http://student-2/v1 s2");
+        assert_eq!(report.rows[..2], rows[..]);
+        assert_eq!(report.rows[2].tried, 1);
+        assert!(
+            read(&out.join("round-2/trajectories.jsonl"))
+                .iter()
+                .all(|t| t.round == 2)
+        );
+        let all: Vec<String> = (0..3)
+            .flat_map(|r| sample_ids(&out.join(format!("round-{r}/samples.jsonl"))))
+            .collect();
+        let distinct: std::collections::BTreeSet<&String> = all.iter().collect();
+        assert_eq!((all.len(), distinct.len()), (7, 7), "every sample once");
+
+        // Nothing is left for a fourth round; another day given explicitly is refused.
+        let (err, _) = run(&settings(4), &input, &out).await;
+        let err = err.unwrap_err();
+        assert!(
+            matches!(err, agent::AgentError::TooFewSamples { round: 3, .. }),
+            "{err}"
+        );
+        let mut other_day = settings(3);
+        other_day.today_given = true;
+        other_day.trajectory.today = time::macros::date!(2026 - 12 - 01);
+        let err = run(&other_day, &input, &out)
+            .await
+            .0
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("today"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_round_killed_after_its_attempts_only_merges() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, out) = (input(dir.path()), dir.path().join("evolve"));
+        run(&settings(2), &input, &out).await.0.unwrap();
+        let merged = fs::read(out.join("round-1/merged.jsonl")).unwrap();
+        // As if killed after round 1's last attempt, before its merge and its row.
+        fs::remove_file(out.join("round-1/merged.jsonl")).unwrap();
+        fs::remove_file(out.join("round-1/round.json")).unwrap();
+        let (report, connected) = run(&settings(2), &input, &out).await;
+        assert!(connected.is_empty(), "the student is not started again");
+        assert_eq!(fs::read(out.join("round-1/merged.jsonl")).unwrap(), merged);
+        assert_eq!(report.unwrap().rows[1].model, "scripted");
+    }
+
+    #[tokio::test]
+    async fn student_rounds_need_a_student() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = settings(2);
+        config.student = StudentSource::None;
+        let (err, _) = run(&config, &input(dir.path()), &dir.path().join("e")).await;
+        assert!(matches!(
+            err,
+            Err(agent::AgentError::NoStudent { round: 1 })
+        ));
+        config.rounds = 1;
+        let (report, _) = run(&config, &input(dir.path()), &dir.path().join("e")).await;
+        assert_eq!(report.unwrap().rows.len(), 1);
     }
 }
