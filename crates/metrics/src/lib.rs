@@ -47,10 +47,16 @@
 //!
 //! [`score_masks`], [`score_mask_spans`] and [`score_masks_aligned`] judge each masked span on
 //! its own (see [`masks`] for the rules) and give the mean.
+//!
+//! # Rewards
+//!
+//! [`reward`] turns these scores into RL rewards: the item verl's reward function receives,
+//! named presets (`search-r1`, `masksearch-hybrid`, one score alone) and a batch scorer.
 
 mod answer;
 pub mod masks;
 mod normalize;
+pub mod reward;
 mod tags;
 mod word_chars;
 

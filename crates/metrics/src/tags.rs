@@ -20,15 +20,25 @@ use crate::normalize::is_python_whitespace;
 /// takes the response alone; one answer is enough.
 pub fn extract_answer(response: &str) -> Option<&str> {
     let (mut from, mut last) = (0, None);
-    while let Some(open) = response[from..].find(OPEN_ANSWER) {
-        let start = from + open + OPEN_ANSWER.len();
-        let Some(close) = response[start..].find(CLOSE_ANSWER) else {
+    while let Some(open) = find_tag(response, from, OPEN_ANSWER) {
+        let start = open + OPEN_ANSWER.len();
+        let Some(close) = find_tag(response, start, CLOSE_ANSWER) else {
             break;
         };
-        last = Some(&response[start..start + close]);
-        from = start + close + CLOSE_ANSWER.len();
+        last = Some(&response[start..close]);
+        from = close + CLOSE_ANSWER.len();
     }
     last.map(|a| a.trim_matches(is_python_whitespace))
+}
+
+/// The byte offset of the first `tag` (which starts with `<`) in `text` at or after `from`.
+/// Looks for `<` (memchr: rare in prose) rather than for the whole tag, several times faster on
+/// long responses than a substring search.
+fn find_tag(text: &str, from: usize, tag: &str) -> Option<usize> {
+    text[from..]
+        .match_indices('<')
+        .map(|(at, _)| from + at)
+        .find(|&at| text[at..].starts_with(tag))
 }
 
 const OPEN_ANSWER: &str = "<answer>";

@@ -93,3 +93,87 @@ fn answer_extraction_and_format_check_match_python() {
         failures.join("\n")
     );
 }
+
+/// The table of tricky cases scored by the official SQuAD v1.1 and HotpotQA definitions: EM
+/// agrees with both; F1 with HotpotQA's (its yes/no rule included, maximised over aliases as
+/// FlashRAG does), and with SQuAD's except where that rule fires; the reward presets, reading
+/// the prediction from an `<answer>`, agree too.
+#[test]
+fn tricky_cases_agree_with_the_official_squad_and_hotpotqa_definitions() {
+    use metrics::reward::{ExtraInfo, GroundTruth, Preset, RewardItem};
+    let cases = cases("official");
+    let categories: std::collections::BTreeSet<&str> = cases
+        .iter()
+        .map(|c| c["category"].as_str().expect("category"))
+        .collect();
+    assert_eq!(
+        categories.into_iter().collect::<Vec<_>>(),
+        [
+            "articles",
+            "empty",
+            "lists",
+            "numbers",
+            "punctuation",
+            "unicode",
+            "yes/no"
+        ]
+    );
+    let close = |a: f64, b: &Value| (a - b.as_f64().expect("a number")).abs() < 1e-12;
+    let mut failures = Vec::new();
+    let mut yes_no_differences = 0;
+    for case in &cases {
+        let prediction = case["prediction"].as_str().expect("prediction");
+        let golds = strings(&case["golds"]);
+        let first = &golds[..1];
+        let what = format!("{prediction:?} vs {golds:?}");
+        if !close(metrics::exact_match(prediction, &golds), &case["squad_em"])
+            || !close(metrics::exact_match(prediction, first), &case["hotpot_em"])
+        {
+            failures.push(format!("EM of {what}"));
+        }
+        let f1 = metrics::token_f1(prediction, first);
+        if !close(f1.f1, &case["hotpot_f1"])
+            || !close(f1.precision, &case["hotpot_precision"])
+            || !close(f1.recall, &case["hotpot_recall"])
+        {
+            failures.push(format!("HotpotQA F1 of {what}: {f1:?}"));
+        }
+        let best = metrics::token_f1(prediction, &golds).f1;
+        if !close(best, &case["squad_f1"]) {
+            let special = |s: &str| {
+                matches!(
+                    metrics::normalize_answer(s).as_str(),
+                    "yes" | "no" | "noanswer"
+                )
+            };
+            if special(prediction) || golds.iter().any(|g| special(g)) {
+                yes_no_differences += 1;
+            } else {
+                failures.push(format!("SQuAD F1 of {what}: {best}"));
+            }
+        }
+        let item = RewardItem {
+            data_source: "official".into(),
+            solution_str: format!("<think>t</think><answer>{prediction}</answer>"),
+            ground_truth: GroundTruth(golds.clone()),
+            extra_info: ExtraInfo::default(),
+        };
+        let em = metrics::reward::score(&item, Preset::SearchR1)
+            .expect("scores")
+            .score;
+        let f1 = metrics::reward::score(&item, Preset::F1)
+            .expect("scores")
+            .score;
+        if !close(em, &case["squad_em"]) || f1 != best {
+            failures.push(format!("reward presets of {what}: em {em}, f1 {f1}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // "Yes, it is" vs "yes" and "no" vs "no way": SQuAD gives partial F1, HotpotQA and we give 0.
+    assert_eq!(yes_no_differences, 2);
+}

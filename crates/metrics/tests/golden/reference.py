@@ -9,7 +9,11 @@ Every line is one JSON object with a "kind":
 - "answer": a prediction and its gold aliases, with the normalised strings and every answer score
   (FlashRAG's em / acc / f1 / precision / recall, R1-Searcher's cover-EM, and token recall);
 - "tags": a response, the last <answer> Search-R1 would extract from it and whether Search-R1's
-  state machine calls its tag sequence valid.
+  state machine calls its tag sequence valid;
+- "official": a tricky case (articles, punctuation, unicode, numbers, lists, empty answers,
+  yes/no) with the scores of the official SQuAD v1.1 `evaluate-v1.1.py` (EM and F1, maximised over
+  the gold answers) and of HotpotQA's `hotpot_evaluate_v1.py` (EM, F1, precision, recall of the
+  first gold, the only one HotpotQA has).
 
 The definitions below are written from the peers' documented behaviour (see the crate docs), not
 copied; `tests/golden.rs` checks the Rust implementation against every line, and
@@ -122,6 +126,136 @@ def valid_sequence(response):
         elif not state.startswith("in_"):
             return False
     return state == "end"
+
+
+# The official scripts' definitions, written the way they are laid out there (a normaliser of four
+# nested helpers; F1 from a Counter intersection; SQuAD maximises over its gold answers, HotpotQA
+# has one gold and zeroes F1 when a side is yes / no / noanswer and the two differ).
+
+
+def squad_normalize_answer(s):
+    def remove_articles(text):
+        return re.sub(r"\b(a|an|the)\b", " ", text)
+
+    def white_space_fix(text):
+        return " ".join(text.split())
+
+    def remove_punc(text):
+        exclude = set(string.punctuation)
+        return "".join(ch for ch in text if ch not in exclude)
+
+    def lower(text):
+        return text.lower()
+
+    return white_space_fix(remove_articles(remove_punc(lower(s))))
+
+
+def squad_f1_score(prediction, ground_truth):
+    prediction_tokens = squad_normalize_answer(prediction).split()
+    ground_truth_tokens = squad_normalize_answer(ground_truth).split()
+    common = Counter(prediction_tokens) & Counter(ground_truth_tokens)
+    num_same = sum(common.values())
+    if num_same == 0:
+        return 0
+    precision = 1.0 * num_same / len(prediction_tokens)
+    recall = 1.0 * num_same / len(ground_truth_tokens)
+    return (2 * precision * recall) / (precision + recall)
+
+
+def squad_exact_match_score(prediction, ground_truth):
+    return squad_normalize_answer(prediction) == squad_normalize_answer(ground_truth)
+
+
+def metric_max_over_ground_truths(metric_fn, prediction, ground_truths):
+    return max(metric_fn(prediction, gt) for gt in ground_truths)
+
+
+def hotpot_f1_score(prediction, ground_truth):
+    normalized_prediction = squad_normalize_answer(prediction)
+    normalized_ground_truth = squad_normalize_answer(ground_truth)
+    zero_metric = (0, 0, 0)
+    special = ["yes", "no", "noanswer"]
+    if normalized_prediction in special and normalized_prediction != normalized_ground_truth:
+        return zero_metric
+    if normalized_ground_truth in special and normalized_prediction != normalized_ground_truth:
+        return zero_metric
+    prediction_tokens = normalized_prediction.split()
+    ground_truth_tokens = normalized_ground_truth.split()
+    common = Counter(prediction_tokens) & Counter(ground_truth_tokens)
+    num_same = sum(common.values())
+    if num_same == 0:
+        return zero_metric
+    precision = 1.0 * num_same / len(prediction_tokens)
+    recall = 1.0 * num_same / len(ground_truth_tokens)
+    f1 = (2 * precision * recall) / (precision + recall)
+    return f1, precision, recall
+
+
+# (category, prediction, gold answers); HotpotQA scores against the first gold.
+OFFICIAL = [
+    ("articles", "The Beatles", ["Beatles"]),
+    ("articles", "an Apple a day", ["apple day"]),
+    ("articles", "A", ["an"]),
+    ("articles", "Theodore", ["odore"]),
+    ("articles", "the the the beatles", ["Beatles"]),
+    ("articles", "Anne of the Thousand Days", ["Anne of Thousand Days"]),
+    ("punctuation", "U.S.", ["US"]),
+    ("punctuation", "U.S.", ["U S"]),
+    ("punctuation", "rock-and-roll", ["rock and roll"]),
+    ("punctuation", "O'Neill", ["ONeill"]),
+    ("punctuation", "\"Hey Jude\"", ["Hey Jude"]),
+    ("punctuation", "Hey, Jude!", ["hey jude"]),
+    ("punctuation", "(1999)", ["1999"]),
+    ("punctuation", "‘Hey Jude’", ["Hey Jude"]),
+    ("punctuation", "1939–1945", ["1939 1945"]),
+    ("unicode", "Zürich", ["Zurich"]),
+    ("unicode", "ZÜRICH", ["zürich"]),
+    ("unicode", "Ελλάδα", ["ελλάδα"]),
+    ("unicode", "東京都", ["東京"]),
+    ("unicode", "the\u00a0Beatles", ["Beatles"]),
+    ("unicode", "Straße", ["strasse"]),
+    ("unicode", "café", ["cafe\u0301"]),
+    ("numbers", "1,000", ["1000"]),
+    ("numbers", "3.14", ["3.14"]),
+    ("numbers", "3.14", ["3 14"]),
+    ("numbers", "$5 million", ["5 million"]),
+    ("numbers", "1990s", ["1990"]),
+    ("numbers", "50%", ["50 percent"]),
+    ("numbers", "twenty two", ["22"]),
+    ("numbers", "22", ["22", "twenty-two"]),
+    ("lists", "Paris, London and Berlin", ["Paris"]),
+    ("lists", "London and Paris", ["Paris and London"]),
+    ("lists", "Paris Paris Paris", ["Paris"]),
+    ("lists", "Paris", ["Paris Paris"]),
+    ("lists", "red green", ["red", "red green blue black"]),
+    ("lists", "Lennon", ["Paul McCartney", "John Lennon"]),
+    ("empty", "", ["Paris"]),
+    ("empty", "Paris", [""]),
+    ("empty", "", [""]),
+    ("empty", "...", ["the"]),
+    ("empty", "   ", ["Paris"]),
+    ("yes/no", "yes", ["Yes."]),
+    ("yes/no", "yes", ["no"]),
+    ("yes/no", "Yes, it is", ["yes"]),
+    ("yes/no", "no", ["no way"]),
+    ("yes/no", "noanswer", ["no answer"]),
+]
+
+
+def official_case(category, pred, golds):
+    f1, precision, recall = hotpot_f1_score(pred, golds[0])
+    return {
+        "kind": "official",
+        "category": category,
+        "prediction": pred,
+        "golds": golds,
+        "squad_em": float(metric_max_over_ground_truths(squad_exact_match_score, pred, golds)),
+        "squad_f1": float(metric_max_over_ground_truths(squad_f1_score, pred, golds)),
+        "hotpot_em": float(squad_exact_match_score(pred, golds[0])),
+        "hotpot_f1": float(f1),
+        "hotpot_precision": float(precision),
+        "hotpot_recall": float(recall),
+    }
 
 
 # --- the cases -----------------------------------------------------------------------------------
@@ -308,6 +442,7 @@ def main():
         cases.append(tags_case(mutate(rng, well_formed(rng))))
     for _ in range(50):
         cases.append(tags_case("".join(rng.choice(TAG_PIECES) for _ in range(rng.randint(0, 10)))))
+    cases += [official_case(*case) for case in OFFICIAL]
     for case in cases:
         print(json.dumps(case, ensure_ascii=False))
 
