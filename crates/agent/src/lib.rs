@@ -14,6 +14,7 @@ pub mod information;
 pub mod multi;
 pub mod pipeline;
 pub mod prompts;
+pub mod reward;
 pub mod rule;
 pub mod runtime;
 pub mod tags;

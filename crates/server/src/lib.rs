@@ -1,12 +1,14 @@
-//! The masksearch HTTP API: Search-R1-compatible `/retrieve`, an OpenAI-compatible chat endpoint
-//! for the local model, and health checks.
+//! The masksearch HTTP API: Search-R1-compatible `/retrieve`, `/reward` for RL trainers, an
+//! OpenAI-compatible chat endpoint for the local model, and health checks.
 //!
 //! `server` sees search and models only through the `search::Searcher` and `chat::ChatModel`
-//! traits; it never opens an index or loads weights itself.
+//! traits and scores rewards with `agent::reward`; it never opens an index or loads weights
+//! itself.
 
 pub mod chat;
 mod error;
 pub mod retrieve;
+pub mod reward;
 
 use std::net::SocketAddr;
 
@@ -16,6 +18,7 @@ use tokio::net::TcpListener;
 
 pub use error::ApiError;
 pub use retrieve::RetrieveConfig;
+pub use reward::RewardConfig;
 
 /// Default cap on request bodies: a batch of 4096 long queries fits, a runaway client does not.
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
