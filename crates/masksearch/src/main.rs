@@ -3,6 +3,7 @@
 //!
 //! Each subcommand is a module with an `Args` struct (clap) and a `run` function.
 
+mod export;
 mod index_cmd;
 mod ingest;
 mod llm;
@@ -41,6 +42,10 @@ enum Command {
     /// Make verified search trajectories (multi-agent, agent or rule teacher) from RAMP samples
     /// or questions.
     Trajectories(trajectories::Args),
+    /// Training data out: `export sft` (LLaMA-Factory sharegpt + dataset_info.json from
+    /// trajectories), `export rl` (verl parquet in Search-R1's schema from RAMP samples and
+    /// questions).
+    Export(export::Args),
 }
 
 fn main() -> ExitCode {
@@ -104,6 +109,24 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
                 _ => None,
             };
         }
+        if let Some(e) = cause.downcast_ref::<::export::ExportError>() {
+            use ::export::ExportError;
+            return match e {
+                ExportError::TemplateWithoutQuestion => {
+                    Some("put {question} where the question goes in the --template file")
+                }
+                ExportError::CurriculumNeedsMasks { .. } => Some(
+                    "export questions without --curriculum, or in a separate `export rl` run",
+                ),
+                ExportError::NotADatasetInfo { .. } => {
+                    Some("export to another --out folder, or fix or remove that file")
+                }
+                ExportError::Empty { .. } => Some(
+                    "check the input and the filters (--only-correct, --teacher, --round, --max-turns)",
+                ),
+                _ => None,
+            };
+        }
         if let Some(e) = cause.downcast_ref::<corpus::CorpusError>() {
             return match e {
                 corpus::CorpusError::UnknownFormat { .. } => {
@@ -130,6 +153,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Llm(args) => llm::run(args),
         Command::Ramp(args) => ramp::run(args),
         Command::Trajectories(args) => trajectories::run(args),
+        Command::Export(args) => export::run(args),
     }
 }
 

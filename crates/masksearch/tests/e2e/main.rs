@@ -4,6 +4,7 @@
 
 mod backends;
 mod common;
+mod export;
 mod index;
 mod ingest;
 mod llm;
