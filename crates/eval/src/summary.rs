@@ -96,13 +96,16 @@ impl Summary {
     }
 }
 
+/// `(searches, answers, mean token recall ×100)` points, by number of searches.
+pub type Curve = Vec<(u64, u64, f64)>;
+
 /// Mean token recall ×100 and the number of answers, by number of searches (the last bucket
 /// holds `cap` searches and more), per method in row order.
 pub fn by_searches(
     predictions: &[Prediction],
     methods: &[String],
     cap: u64,
-) -> Vec<(String, Vec<(u64, u64, f64)>)> {
+) -> Vec<(String, Curve)> {
     methods
         .iter()
         .map(|m| {

@@ -117,7 +117,7 @@ pub fn lines(
     x_label: &str,
     y_label: &str,
     xs: &[u64],
-    series: &[(String, Vec<(u64, u64, f64)>)],
+    series: &[(String, crate::summary::Curve)],
 ) -> String {
     let top = 100.0;
     let mut svg = frame(title, y_label, top);
@@ -256,7 +256,7 @@ fn short(v: f64) -> String {
     if (v - v.round()).abs() < 1e-9 {
         format!("{v:.0}")
     } else if v < 10.0 {
-        format!("{v:.1}")
+        format!("{v:.2}").trim_end_matches('0').to_string()
     } else {
         format!("{v:.0}")
     }

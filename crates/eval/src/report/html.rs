@@ -34,8 +34,8 @@ tr.paper td { color: var(--muted); font-style: italic; }
 tr.first-ours td { border-top: 1px solid var(--rule); }
 td.best { font-weight: bold; }
 td.avg, th.avg { border-left: 1px solid var(--hair); }
-.charts { display: grid; grid-template-columns: 1fr 1fr; gap: 8px 24px; }
-.charts figure:first-child { grid-column: 1 / span 2; }
+.charts { display: grid; grid-template-columns: 1fr; gap: 8px; }
+table.details th:nth-child(2), table.details td:nth-child(2) { text-align: left; }
 figure { margin: 12px 0; }
 figcaption { color: var(--muted); font-size: 12.5px; margin-top: 2px; }
 svg.chart { width: 100%; height: auto; font-family: Helvetica, Arial, sans-serif; }
@@ -53,12 +53,12 @@ article.q { border-top: 1px solid var(--hair); padding: 10px 0; }
 article.q p { margin: 2px 0; }
 .tag { display: inline-block; font: 11px Helvetica, Arial, sans-serif; padding: 1px 6px; border-radius: 3px; background: #eef3f8; color: #234; margin-right: 6px; }
 .tag.warn { background: #fdecea; color: #8a1c12; }
-table.answers td:nth-child(2) { white-space: normal; text-align: left; width: 60%; }
+table.answers td:nth-child(2), table.answers th:nth-child(2) { white-space: normal; text-align: left; width: 60%; }
 details { margin-top: 6px; }
 summary { cursor: pointer; color: var(--accent); font-size: 13px; }
 pre { white-space: pre-wrap; word-break: break-word; background: #f6f6f4; border: 1px solid var(--hair); padding: 8px; font-size: 12px; max-height: 320px; overflow: auto; }
 code { font-size: 12.5px; }
-@media (max-width: 760px) { main { padding: 16px; } .charts { grid-template-columns: 1fr; } .charts figure:first-child { grid-column: auto; } }
+@media (max-width: 760px) { main { padding: 16px; } }
 "#;
 
 /// The HTML page of `predictions`.
@@ -96,10 +96,12 @@ fn table_section(h: &mut String, summary: &Summary, options: &ReportOptions) {
     h.push_str(r#"<section id="table2"><h2>Token-level recall (×100)</h2>"#);
     let caption = match &options.paper_rows {
         Some((b, _)) => format!(
-            "Laid out as the paper's Table 2. Italic rows: the paper's published numbers for {}; the rows below them are this run. Bold: the best of this run's rows per column.",
+            "Laid out as the paper's Table 2. Italic rows: the paper's published numbers for {}; the rows below them are this run. Bold: the best of this run's rows per column (above 0).",
             backbone_label(b)
         ),
-        None => "Laid out as the paper's Table 2. Bold: the best row per column.".to_string(),
+        None => {
+            "Laid out as the paper's Table 2. Bold: the best row per column (above 0).".to_string()
+        }
     };
     let _ = write!(h, r#"<p class="caption">{}</p>"#, esc(&caption));
     h.push_str(r#"<table class="booktabs table2"><thead><tr><th>Method</th>"#);
@@ -128,7 +130,8 @@ fn table_section(h: &mut String, summary: &Summary, options: &ReportOptions) {
         };
         let _ = write!(h, r#"<tr class="{class}"><td>{}</td>"#, esc(&row.label));
         for (i, v) in row.values.iter().enumerate() {
-            let bold = !row.paper && ours.len() > 1 && v.is_some_and(|v| v == best(Some(i)));
+            let bold =
+                !row.paper && ours.len() > 1 && v.is_some_and(|v| v > 0.0 && v == best(Some(i)));
             let _ = write!(
                 h,
                 r#"<td class="{}">{}</td>"#,
@@ -136,7 +139,8 @@ fn table_section(h: &mut String, summary: &Summary, options: &ReportOptions) {
                 fmt(*v)
             );
         }
-        let bold = !row.paper && ours.len() > 1 && row.avg.is_some_and(|v| v == best(None));
+        let bold =
+            !row.paper && ours.len() > 1 && row.avg.is_some_and(|v| v > 0.0 && v == best(None));
         let _ = write!(
             h,
             r#"<td class="avg{}">{}</td></tr>"#,
@@ -232,7 +236,7 @@ fn charts(h: &mut String, predictions: &[Prediction], summary: &Summary, options
         .max()
         .unwrap_or(0)
         .clamp(1, 4);
-    let curve: Vec<(String, Vec<(u64, u64, f64)>)> =
+    let curve: Vec<(String, crate::summary::Curve)> =
         by_searches(predictions, &summary.methods, cap)
             .into_iter()
             .map(|(m, points)| (Method::label(&m), points))
@@ -269,7 +273,7 @@ fn details_section(h: &mut String, summary: &Summary) {
             first = false;
             let _ = write!(
                 h,
-                r#"<tr class="{class}"><td>{name}</td><td style="text-align:left">{}</td>"#,
+                r#"<tr class="{class}"><td>{name}</td><td>{}</td>"#,
                 esc(&Method::label(m))
             );
             for v in detail(c) {
