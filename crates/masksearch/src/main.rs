@@ -10,6 +10,7 @@ mod llm;
 mod models;
 mod progress;
 mod ramp;
+mod reward;
 mod search_cmd;
 mod serve;
 mod trajectories;
@@ -46,6 +47,9 @@ enum Command {
     /// trajectories), `export rl` (verl parquet in Search-R1's schema from RAMP samples and
     /// questions).
     Export(export::Args),
+    /// Score RL rollouts (JSONL in, one score line out per item) with the presets /reward
+    /// serves: search-r1, masksearch-hybrid, one score alone, or an LLM judge.
+    Reward(reward::Args),
 }
 
 fn main() -> ExitCode {
@@ -154,6 +158,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Ramp(args) => ramp::run(args),
         Command::Trajectories(args) => trajectories::run(args),
         Command::Export(args) => export::run(args),
+        Command::Reward(args) => reward::run(args),
     }
 }
 

@@ -1,9 +1,11 @@
-//! `masksearch serve`: the Search-R1-compatible retrieval server.
+//! `masksearch serve`: the Search-R1-compatible retrieval server, with `/reward` for RL trainers.
 
 use std::{path::PathBuf, sync::Arc};
 
 use anyhow::Context;
-use server::RetrieveConfig;
+use server::{RetrieveConfig, RewardConfig};
+
+use crate::models;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -29,6 +31,15 @@ pub struct Args {
     /// bags of words; a query that does not parse is then answered 400.
     #[arg(long)]
     query_syntax: bool,
+    /// Serve the judge preset on /reward, judging with the model of --model (local GGUF) or
+    /// --base-url (endpoints); without it /reward answers the rule presets only.
+    #[arg(long)]
+    judge: bool,
+    #[command(flatten)]
+    model: models::ModelArgs,
+    /// A folder whose judge.txt replaces the built-in judge prompt.
+    #[arg(long, value_name = "DIR")]
+    prompts: Option<PathBuf>,
 }
 
 /// `--query-syntax` as an index query mode.
@@ -51,13 +62,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_queries: args.max_queries,
         ..RetrieveConfig::default()
     };
-    let routes = [server::retrieve::router(Arc::new(index), config)];
+    let judge = if args.judge {
+        args.model.open(true, false, 1)?.chat
+    } else {
+        None
+    };
+    let reward = RewardConfig {
+        judge_concurrency: args.model.concurrency,
+        prompts: match &args.prompts {
+            Some(dir) => ::agent::Prompts::load(dir)?,
+            None => ::agent::Prompts::default(),
+        },
+        judge,
+        ..RewardConfig::default()
+    };
+    let routes = [
+        server::retrieve::router(Arc::new(index), config),
+        server::reward::router(reward),
+    ];
     let app = server::app(routes, args.body_limit);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(crate::listen_and_serve(args.host, args.port, app, || {
         eprintln!(
-            "serve: {passages} passages from {}; POST /retrieve, GET /health (Ctrl-C to stop)",
-            args.index.display()
+            "serve: {passages} passages from {}; POST /retrieve, POST /reward{}, GET /health (Ctrl-C to stop)",
+            args.index.display(),
+            if args.judge { " (judge preset on)" } else { "" }
         );
     }))
 }

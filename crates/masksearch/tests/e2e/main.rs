@@ -9,5 +9,6 @@ mod index;
 mod ingest;
 mod llm;
 mod ramp;
+mod reward;
 mod serve;
 mod trajectories;

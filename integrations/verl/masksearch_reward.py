@@ -1,0 +1,122 @@
+"""verl custom reward function backed by masksearch's ``POST /reward``.
+
+Point verl at this file (standard library only; nothing to install)::
+
+    custom_reward_function.path=integrations/verl/masksearch_reward.py
+    custom_reward_function.name=compute_score
+
+or, to score a whole batch in one request, with verl's batch reward manager::
+
+    reward_model.reward_manager=batch
+    custom_reward_function.name=compute_score_batch
+
+and start the server beside the trainer (``masksearch serve --index work/index``; add ``--judge``
+and a model for the ``judge`` preset). Environment:
+
+- ``MASKSEARCH_REWARD_URL``: the server (``http://127.0.0.1:8000`` or ``.../reward``); required.
+- ``MASKSEARCH_REWARD_PRESET``: ``masksearch-hybrid`` (default), ``search-r1``,
+  ``search-r1-format``, ``em``, ``f1``, ``recall``, ``cover-em``, ``sub-em``, ``masks``,
+  ``format`` or ``judge``.
+- ``MASKSEARCH_REWARD_TIMEOUT``: seconds to wait for an answer (default 60).
+
+``ground_truth`` is what the parquet holds: Search-R1's ``{"target": [...]}``, a list or a string
+(numpy arrays, as pandas reads them back, are turned into lists). A RAMP sample carries
+``extra_info["mask_num"]`` and its masked spans in order as the targets; it is scored mask by
+mask. A failure raises ``MaskSearchRewardError`` with the server's reason: a reward that silently
+fell back to 0 would train the policy on noise.
+"""
+
+import json
+import os
+import urllib.error
+import urllib.request
+
+DEFAULT_PRESET = "masksearch-hybrid"
+DEFAULT_TIMEOUT = 60.0
+
+
+class MaskSearchRewardError(RuntimeError):
+    """The reward server could not be reached or refused the request."""
+
+
+def compute_score(data_source, solution_str, ground_truth, extra_info=None):
+    """verl's custom reward function: the reward of one response, a float in [0, 1]."""
+    return compute_score_batch([data_source], [solution_str], [ground_truth], [extra_info])[0]
+
+
+def compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos=None):
+    """verl's batch reward function: the rewards of many responses, in order, in one request."""
+    if extra_infos is None:
+        extra_infos = [None] * len(solution_strs)
+    items = [
+        {
+            "data_source": _plain(source) or "",
+            "solution_str": solution,
+            "ground_truth": _plain(truth),
+            "extra_info": _plain(extra),
+        }
+        for source, solution, truth, extra in zip(data_sources, solution_strs, ground_truths, extra_infos)
+    ]
+    answer = _post({"items": items, "preset": os.environ.get("MASKSEARCH_REWARD_PRESET", DEFAULT_PRESET)})
+    scores = answer.get("scores")
+    if not isinstance(scores, list) or len(scores) != len(items):
+        raise MaskSearchRewardError(f"/reward answered {len(scores or [])} scores for {len(items)} items")
+    return [float(s["score"]) for s in scores]
+
+
+def _url():
+    url = os.environ.get("MASKSEARCH_REWARD_URL", "").strip()
+    if not url:
+        raise MaskSearchRewardError(
+            "MASKSEARCH_REWARD_URL is not set: start `masksearch serve` and set it to the server's "
+            "address, e.g. http://127.0.0.1:8000"
+        )
+    url = url.rstrip("/")
+    return url if url.endswith("/reward") else url + "/reward"
+
+
+def _post(body):
+    url = _url()
+    timeout = float(os.environ.get("MASKSEARCH_REWARD_TIMEOUT", DEFAULT_TIMEOUT))
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode("utf-8"),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as e:
+        raise MaskSearchRewardError(f"{url}: HTTP {e.code}: {_reason(e)}") from None
+    except TimeoutError:
+        raise MaskSearchRewardError(f"{url}: no answer within {timeout} s") from None
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise MaskSearchRewardError(f"{url}: cannot reach the reward server ({reason})") from None
+
+
+def _reason(error):
+    """The message of the server's JSON error body, or the raw body."""
+    try:
+        body = error.read().decode("utf-8", "replace")
+    except OSError:
+        return error.reason
+    try:
+        return json.loads(body)["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return body or error.reason
+
+
+def _plain(value):
+    """Turns what pandas / numpy hand verl (arrays, numpy scalars, NaN for a missing number)
+    into JSON values."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
