@@ -3,6 +3,8 @@
 //!
 //! Each subcommand is a module with an `Args` struct (clap) and a `run` function.
 
+mod eval;
+mod evolve;
 mod export;
 mod index_cmd;
 mod ingest;
@@ -11,6 +13,7 @@ mod models;
 mod progress;
 mod ramp;
 mod reward;
+mod search_backend;
 mod search_cmd;
 mod serve;
 mod trajectories;
@@ -43,6 +46,13 @@ enum Command {
     /// Make verified search trajectories (multi-agent, agent or rule teacher) from RAMP samples
     /// or questions.
     Trajectories(trajectories::Args),
+    /// Answer benchmark questions with each method (direct, RAG-PE, Agent-PE, agent,
+    /// multi-agent), score them, and write predictions and a report laid out like the paper's
+    /// Table 2; `--rescore FILE` scores predictions written before, ours or other tools'.
+    Eval(Box<eval::Args>),
+    /// Self-evolving rounds: round 0's teacher, then students trained on the merged accepted
+    /// trajectories, each on a fresh batch; the rounds table.
+    Evolve(evolve::Args),
     /// Training data out: `export sft` (LLaMA-Factory sharegpt + dataset_info.json from
     /// trajectories), `export rl` (verl parquet in Search-R1's schema from RAMP samples and
     /// questions).
@@ -113,6 +123,40 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
                 _ => None,
             };
         }
+        if let Some(e) = cause.downcast_ref::<::agent::AgentError>() {
+            use ::agent::AgentError;
+            return match e {
+                AgentError::Resume { .. }
+                | AgentError::Format(formats::FormatError::ManifestMismatch { .. }) => {
+                    Some("write to a new --out, or pass --overwrite to start over")
+                }
+                AgentError::NoStudent { .. } => Some(
+                    "name the student: --student-url URL [--student-model NAME], or --train-command TEMPLATE",
+                ),
+                AgentError::TooFewSamples { .. } => {
+                    Some("lower --batch or --rounds, or give more samples")
+                }
+                AgentError::TrainCommand { .. } => Some(
+                    "the command must keep serving the model and print `listening on URL` on stdout once it answers",
+                ),
+                _ => None,
+            };
+        }
+        if let Some(e) = cause.downcast_ref::<::eval::EvalError>() {
+            use ::eval::EvalError;
+            return match e {
+                EvalError::Format(formats::FormatError::ManifestMismatch { .. }) => {
+                    Some("write to a new --out, or pass --overwrite to start over")
+                }
+                EvalError::NoSearcher { .. } => {
+                    Some("pass --search bm25 --index DIR (or remote / web / simulated)")
+                }
+                EvalError::UnknownShape { .. } => Some(
+                    "for --rescore, name the fields: --question-field, --gold-field, --prediction-field",
+                ),
+                _ => None,
+            };
+        }
         if let Some(e) = cause.downcast_ref::<::export::ExportError>() {
             use ::export::ExportError;
             return match e {
@@ -157,6 +201,8 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Llm(args) => llm::run(args),
         Command::Ramp(args) => ramp::run(args),
         Command::Trajectories(args) => trajectories::run(args),
+        Command::Eval(args) => eval::run(*args),
+        Command::Evolve(args) => evolve::run(args),
         Command::Export(args) => export::run(args),
         Command::Reward(args) => reward::run(args),
     }

@@ -4,6 +4,8 @@
 
 mod backends;
 mod common;
+mod eval;
+mod evolve;
 mod export;
 mod index;
 mod ingest;

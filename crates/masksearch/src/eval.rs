@@ -1,0 +1,390 @@
+//! `masksearch eval`: answer benchmark questions with each method (direct, RAG-PE, Agent-PE, a
+//! trained agent, the multi-agent system), score them and write the predictions and a report
+//! (Markdown and HTML, laid out like the paper's Table 2); `--rescore` scores predictions
+//! written before, ours or other tools'.
+
+use std::{path::PathBuf, sync::Arc};
+
+use ::agent::{Mode, Prompts, RuntimeConfig};
+use ::eval::{
+    Benchmark, EvalConfig, EvalOptions, FieldMap, Method, Prediction, Tally, report::ReportOptions,
+};
+use ::llm::CachePolicy;
+use anyhow::{Context as _, bail};
+use indicatif::HumanCount;
+
+use crate::{models, progress, search_backend::SearchArgs};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Benchmark files, each `PATH` or `NAME=PATH`: FlashRAG / R1-Searcher / MuSiQue JSONL, the
+    /// native HotpotQA, 2Wiki or FanoutQA dev JSON, FreshQA or Bamboogle CSV (the shape is read
+    /// from the content; the name from the file unless given).
+    #[arg(value_name = "BENCHMARK", required_unless_present = "rescore")]
+    benchmarks: Vec<String>,
+    /// Score predictions files written earlier (ours, FlashRAG's intermediate_data.json,
+    /// R1-Searcher's eval JSONL, …) instead of answering; one report over all of them.
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with = "benchmarks")]
+    rescore: Vec<PathBuf>,
+    /// The methods, comma-separated: direct, rag-pe, agent-pe, agent, multi-agent.
+    #[arg(long, value_delimiter = ',', default_value = "direct,rag-pe,agent-pe")]
+    methods: Vec<Method>,
+    /// The output folder: predictions.jsonl (with its manifest), report.md, report.html.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Only the first N questions of each benchmark.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    #[command(flatten)]
+    search: SearchArgs,
+    #[command(flatten)]
+    model: models::ModelArgs,
+    /// Ask the model, as an LLM judge, whether each answer is correct (ACC_L).
+    #[arg(long)]
+    judge: bool,
+    /// Searches an agent may make before its final, search-disabled turn.
+    #[arg(long, default_value_t = 4)]
+    max_turns: usize,
+    /// Documents per search (the agents) and documents RAG-PE retrieves.
+    #[arg(long, default_value_t = 3)]
+    topk: usize,
+    /// How the `agent` method talks to its trained model: continuation (one growing assistant
+    /// message, as Search-R1 rolls out) or turns (information as user turns).
+    #[arg(long, default_value = "continuation", value_parser = ["continuation", "turns"])]
+    mode: String,
+    /// The `agent` method's prompt, a file with `{question}` [default: Search-R1's].
+    #[arg(long, value_name = "FILE")]
+    agent_prompt: Option<PathBuf>,
+    /// Token limit of an agent turn (500 as Search-R1) or a multi-agent reply.
+    #[arg(long, default_value_t = 500)]
+    max_tokens: u32,
+    /// Token limit of a direct or RAG-PE answer.
+    #[arg(long, default_value_t = 32)]
+    answer_max_tokens: u32,
+    /// Sampling temperature (0 is greedy, replayable from the response cache).
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f32,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// The day the multi-agent system messages' "current time" counts back from [default: today].
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    today: Option<String>,
+    /// Show the paper's Table 2 rows for this backbone beside ours.
+    #[arg(long, value_name = "BACKBONE", value_parser = ["qwen2.5-1.5b", "qwen2.5-3b", "qwen2.5-7b"])]
+    paper_rows: Option<String>,
+    /// The report's title.
+    #[arg(long, default_value = "Search agent evaluation")]
+    title: String,
+    /// At most this many disagreements between methods are listed in the reports.
+    #[arg(long, default_value_t = 40)]
+    max_disagreements: usize,
+    /// Start over instead of resuming what --out holds.
+    #[arg(long)]
+    overwrite: bool,
+    /// Response cache [default: OUT/llm-cache.redb, so a resumed run replays answers].
+    #[arg(long, value_name = "PATH")]
+    cache: Option<PathBuf>,
+    /// --rescore: the field holding the question (a dotted path, e.g. `output.question`).
+    #[arg(long, value_name = "FIELD", requires = "rescore")]
+    question_field: Option<String>,
+    /// --rescore: the field holding the gold answer(s) (a string or a list).
+    #[arg(long, value_name = "FIELD", requires = "rescore")]
+    gold_field: Option<String>,
+    /// --rescore: the field holding the prediction (its last `<answer>` when it has one).
+    #[arg(long, value_name = "FIELD", requires = "rescore")]
+    prediction_field: Option<String>,
+    /// --rescore: the field holding the question id.
+    #[arg(long, value_name = "FIELD", requires = "rescore")]
+    id_field: Option<String>,
+    /// --rescore: the method label of every record [default: the record's, else the file stem].
+    #[arg(long, value_name = "LABEL", requires = "rescore")]
+    method_label: Option<String>,
+    /// --rescore: the dataset of every record [default: the record's, else the file's name].
+    #[arg(long, value_name = "NAME", requires = "rescore")]
+    dataset_label: Option<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(eval(args))
+}
+
+async fn eval(args: Args) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let predictions_path = args.out.join("predictions.jsonl");
+    let needs_model = args.judge || args.rescore.is_empty();
+    let opened = args.model.open(needs_model, false, 1)?;
+    let model = match opened.chat {
+        Some(chat) => {
+            let cache = args
+                .cache
+                .clone()
+                .unwrap_or_else(|| args.out.join("llm-cache.redb"));
+            let policy = if args.temperature > 0.0 {
+                CachePolicy::Off
+            } else {
+                CachePolicy::Deterministic
+            };
+            Some(models::with_cache(
+                chat,
+                &cache,
+                policy,
+                &opened.accounting,
+                true,
+            )?)
+        }
+        None => None,
+    };
+    // One request at a time per local model worker; endpoints take `--concurrency`.
+    let concurrency = if args.model.base_urls.is_empty() {
+        1
+    } else {
+        args.model.concurrency
+    };
+    let mut about = Vec::new();
+    let (predictions, line) = if args.rescore.is_empty() {
+        let model = model.context("answering needs a model")?;
+        about.push(format!(
+            "model: {} · methods: {}",
+            model.name(),
+            args.methods
+                .iter()
+                .map(|m| m.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        answer(&args, model, concurrency, &predictions_path, &mut about).await?
+    } else {
+        rescore(&args, model, concurrency, &predictions_path, &mut about).await?
+    };
+    let options = ReportOptions {
+        title: args.title.clone(),
+        about,
+        max_disagreements: args.max_disagreements,
+        ..ReportOptions::default()
+    }
+    .with_paper_rows(args.paper_rows.as_deref())?;
+    let md = args.out.join("report.md");
+    let html = args.out.join("report.html");
+    write(&md, &::eval::report::markdown(&predictions, &options))?;
+    write(&html, &::eval::report::html(&predictions, &options))?;
+    let summary = ::eval::Summary::of(&predictions);
+    let scores: Vec<String> = summary
+        .methods
+        .iter()
+        .filter_map(|m| {
+            Some(format!(
+                "{m} {:.1}",
+                summary.average(m, |c| c.token_recall)?
+            ))
+        })
+        .collect();
+    eprintln!(
+        "eval: {line}; token recall ×100 (mean over datasets): {} → {}, {} and {}",
+        scores.join(", "),
+        predictions_path.display(),
+        md.display(),
+        html.display(),
+    );
+    Ok(())
+}
+
+/// Runs the methods over the benchmarks; returns every prediction and the summary's counts.
+async fn answer(
+    args: &Args,
+    model: Arc<dyn chat::ChatModel>,
+    concurrency: usize,
+    out: &std::path::Path,
+    about: &mut Vec<String>,
+) -> anyhow::Result<(Vec<Prediction>, String)> {
+    let benchmarks = args
+        .benchmarks
+        .iter()
+        .map(|spec| {
+            let (name, path) = match spec.split_once('=') {
+                Some((name, path)) if !std::path::Path::new(spec).exists() => (Some(name), path),
+                _ => (None, spec.as_str()),
+            };
+            ::eval::load(path.as_ref(), name, args.limit)
+                .with_context(|| format!("reading benchmark {path}"))
+        })
+        .collect::<anyhow::Result<Vec<Benchmark>>>()?;
+    let searcher = if args.methods.iter().any(|m| m.searches()) {
+        Some(args.search.open(Some(&model))?)
+    } else {
+        None
+    };
+    if let Some(s) = &searcher {
+        about.push(format!("search: {} · top {}", s.name(), args.topk));
+    }
+    let config = config(args)?;
+    let bar = progress::bar(Some(0), "answers");
+    let show = |t: &Tally| {
+        bar.set_length(t.total);
+        bar.set_position(t.written);
+        bar.set_message(format!(
+            "{} failed, {} searches, {} tokens",
+            t.failed,
+            HumanCount(t.searches),
+            HumanCount(t.tokens)
+        ));
+    };
+    let options = EvalOptions {
+        benchmarks,
+        out: out.to_path_buf(),
+        resume: !args.overwrite,
+        model,
+        judge: None,
+        searcher,
+        concurrency,
+        progress: &show,
+    };
+    let report = ::eval::run(&config, &options).await.context("evaluating")?;
+    bar.finish_and_clear();
+    let t = &report.tally;
+    if t.resumed > 0 {
+        eprintln!("resumed: {} answers were already written", t.resumed);
+    }
+    let predictions = ::eval::run::read_predictions(out)?;
+    let line = format!(
+        "{} answers ({} failed) over {} benchmarks ({} bad records, {} duplicates); {} model calls, {} tokens, {} searches; {:.1} s",
+        HumanCount(t.written),
+        t.failed,
+        options.benchmarks.len(),
+        t.bad_records,
+        t.duplicates,
+        HumanCount(t.model_calls),
+        HumanCount(t.tokens + t.judge_tokens),
+        HumanCount(t.searches),
+        report.elapsed_secs
+    );
+    Ok((predictions, line))
+}
+
+/// Reads and scores predictions files (judging them when asked) and writes them in our shape.
+async fn rescore(
+    args: &Args,
+    model: Option<Arc<dyn chat::ChatModel>>,
+    concurrency: usize,
+    out: &std::path::Path,
+    about: &mut Vec<String>,
+) -> anyhow::Result<(Vec<Prediction>, String)> {
+    let map = FieldMap {
+        question: args.question_field.clone(),
+        golds: args.gold_field.clone(),
+        prediction: args.prediction_field.clone(),
+        id: args.id_field.clone(),
+        method: args.method_label.clone(),
+        dataset: args.dataset_label.clone(),
+    };
+    let mut predictions = Vec::new();
+    let mut skipped = 0;
+    for path in &args.rescore {
+        if path == out {
+            bail!(
+                "--rescore {} would be overwritten; pass another --out",
+                path.display()
+            );
+        }
+        let (read, bad) =
+            ::eval::rescore(path, &map).with_context(|| format!("rescoring {}", path.display()))?;
+        predictions.extend(read);
+        skipped += bad;
+    }
+    let mut judged = 0;
+    if let Some(judge) = model.filter(|_| args.judge) {
+        judged = ::eval::rescore::judge_all(
+            &mut predictions,
+            judge.as_ref(),
+            &Prompts::default(),
+            args.seed,
+            concurrency,
+        )
+        .await;
+        about.push(format!("judge: {}", judge.name()));
+    }
+    about.push(format!(
+        "rescored: {}",
+        args.rescore
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let mut text = String::new();
+    for p in &predictions {
+        text.push_str(&serde_json::to_string(p)?);
+        text.push('\n');
+    }
+    write(out, &text)?;
+    let line = format!(
+        "{} predictions rescored from {} files ({skipped} records without a question, gold or prediction){}",
+        HumanCount(predictions.len() as u64),
+        args.rescore.len(),
+        if args.judge {
+            format!("; judge used {} tokens", HumanCount(judged))
+        } else {
+            String::new()
+        }
+    );
+    Ok((predictions, line))
+}
+
+fn config(args: &Args) -> anyhow::Result<EvalConfig> {
+    if args.max_turns == 0 {
+        bail!("--max-turns must be at least 1");
+    }
+    let today = match &args.today {
+        Some(day) => time::Date::parse(
+            day,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .with_context(|| format!("--today {day:?}: expected YYYY-MM-DD"))?,
+        None => time::OffsetDateTime::now_utc().date(),
+    };
+    let runtime = RuntimeConfig {
+        max_turns: args.max_turns,
+        topk: args.topk,
+        max_tokens_per_turn: args.max_tokens,
+        temperature: Some(args.temperature),
+        ..RuntimeConfig::default()
+    };
+    let mut agent_runtime = RuntimeConfig {
+        mode: if args.mode == "turns" {
+            Mode::Turns
+        } else {
+            Mode::Continuation
+        },
+        ..runtime.clone()
+    };
+    if let Some(path) = &args.agent_prompt {
+        agent_runtime.template = std::fs::read_to_string(path)
+            .with_context(|| format!("reading --agent-prompt {}", path.display()))?;
+    }
+    Ok(EvalConfig {
+        methods: args.methods.clone(),
+        runtime,
+        agent_runtime,
+        multi: ::agent::multi::MultiAgentConfig {
+            max_rounds: args.max_turns,
+            max_tokens: args.max_tokens,
+            temperature: Some(args.temperature),
+            ..Default::default()
+        },
+        prompts: Prompts::default(),
+        rag_topk: args.topk,
+        answer_max_tokens: args.answer_max_tokens,
+        judge: args.judge,
+        seed: args.seed,
+        today,
+    })
+}
+
+/// Writes `text` to `path` whole (a temporary file renamed over it).
+fn write(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}

@@ -1,0 +1,346 @@
+//! End to end: `masksearch eval` on slices of the five shipped benchmarks (R1-Searcher and
+//! FlashRAG shape) with direct, RAG-PE and Agent-PE, against the real local model behind the
+//! real `masksearch llm serve` and a real index; a run killed with SIGKILL and resumed;
+//! `--rescore` on FlashRAG- and R1-Searcher-style prediction files; the HTML report rendered by
+//! headless Chromium. The small model scores low: these tests check structure, counts and
+//! resume, never accuracy.
+
+use std::{
+    collections::HashSet,
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use crate::common::{Served, build_index, masksearch, run_ok, testdata};
+
+/// The five shipped benchmarks, three questions each (copies of `../shared/data/benchmarks`).
+const BENCHMARKS: [&str; 5] = [
+    "benchmarks/hotpotqa_500.first3.jsonl",
+    "benchmarks/2wiki_500.first3.jsonl",
+    "benchmarks/musique_500.first3.jsonl",
+    "benchmarks/bamboogle.first3.jsonl",
+    "benchmarks/nq-sample.first3.jsonl",
+];
+
+fn predictions(dir: &Path) -> Vec<serde_json::Value> {
+    let path = dir.join("predictions.jsonl");
+    if !path.exists() {
+        return Vec::new();
+    }
+    fs::read_to_string(path)
+        .expect("predictions")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a prediction ({e}): {l}")))
+        .collect()
+}
+
+fn key(p: &serde_json::Value) -> (String, String, String) {
+    let s = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+    (s("method"), s("dataset"), s("id"))
+}
+
+fn eval_args<'a>(index: &'a Path, out: &'a Path, served: &'a str) -> Vec<&'a std::ffi::OsStr> {
+    vec![
+        "eval".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--index".as_ref(),
+        index.as_os_str(),
+        "--base-url".as_ref(),
+        served.as_ref(),
+        "--model-name".as_ref(),
+        "smollm2".as_ref(),
+        "--limit".as_ref(),
+        "2".as_ref(),
+        "--today".as_ref(),
+        "2026-11-27".as_ref(),
+    ]
+}
+
+/// Direct, RAG-PE and Agent-PE on two questions of each shipped benchmark: every answer
+/// written once with its scores and transcript, the report written, a rerun resumes it all.
+/// Then a `direct` run killed with SIGKILL mid-way and rerun loses and duplicates nothing.
+#[test]
+fn direct_rag_pe_and_agent_pe_on_the_shipped_benchmarks_with_the_local_model() {
+    let served = Served::llm();
+    let v1 = served.v1();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let index = build_index(&testdata("wiki18-sample-1000.jsonl"), dir.path());
+    let out = dir.path().join("eval");
+    let files: Vec<PathBuf> = BENCHMARKS.iter().map(|b| testdata(b)).collect();
+    let mut args = eval_args(&index, &out, &v1);
+    args.extend(
+        [
+            "--max-turns",
+            "1",
+            "--max-tokens",
+            "48",
+            "--paper-rows",
+            "qwen2.5-1.5b",
+        ]
+        .map(std::ffi::OsStr::new),
+    );
+    args.extend(files.iter().map(|f| f.as_os_str()));
+    let (_, stderr) = run_ok(&args);
+    let ps = predictions(&out);
+    assert_eq!(ps.len(), 5 * 2 * 3, "{stderr}");
+    let keys: HashSet<_> = ps.iter().map(key).collect();
+    assert_eq!(keys.len(), ps.len(), "each answer once");
+    let datasets: HashSet<&str> = ps.iter().filter_map(|p| p["dataset"].as_str()).collect();
+    assert_eq!(
+        datasets,
+        HashSet::from(["HotpotQA", "2Wiki", "MuSiQue", "Bamboogle", "NQ"])
+    );
+    for p in &ps {
+        assert!(p["failed"].is_null(), "{p}");
+        assert_eq!(p["model"], "smollm2");
+        for score in ["em", "f1", "token_recall", "cover_em"] {
+            let v = p["scores"][score].as_f64().expect("score");
+            assert!((0.0..=1.0).contains(&v), "{p}");
+        }
+        let (searches, turns) = (
+            p["searches"].as_u64().unwrap(),
+            p["turns"].as_u64().unwrap(),
+        );
+        match p["method"].as_str().unwrap() {
+            "direct" => assert_eq!((searches, turns), (0, 1), "{p}"),
+            "rag-pe" => {
+                assert_eq!((searches, turns), (1, 1), "{p}");
+                assert!(
+                    p["transcript"].as_str().unwrap().contains("Doc 1(Title:"),
+                    "{p}"
+                );
+            }
+            "agent-pe" => {
+                assert!(searches <= 1 && (1..=2).contains(&turns), "{p}");
+                assert!(
+                    p["transcript"].as_str().is_some_and(|t| !t.is_empty()),
+                    "{p}"
+                );
+            }
+            other => panic!("unexpected method {other}"),
+        }
+        assert!(p["prompt_tokens"].as_u64().unwrap() > 0, "{p}");
+    }
+    assert!(
+        stderr.contains("eval: 30 answers (0 failed) over 5 benchmarks"),
+        "{stderr}"
+    );
+    let md = fs::read_to_string(out.join("report.md")).expect("report.md");
+    assert!(
+        md.contains(
+            "| Method | HotpotQA | FanoutQA | MuSiQue | 2Wiki | Bamboogle | FreshQA | NQ | Avg. |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("| *RAG-PE — paper, Qwen2.5-1.5B* | 29.45 |"),
+        "{md}"
+    );
+    for row in ["| **Direct** |", "| **RAG-PE** |", "| **Agent-PE** |"] {
+        assert!(md.contains(row), "{row}: {md}");
+    }
+    assert!(out.join("report.html").exists());
+
+    // Everything is written: a rerun resumes it all and asks the model nothing.
+    let before = fs::read_to_string(out.join("predictions.jsonl")).unwrap();
+    let (_, stderr) = run_ok(&args);
+    assert!(stderr.contains("resumed: 30 answers"), "{stderr}");
+    assert!(stderr.contains("0 model calls"), "{stderr}");
+    assert_eq!(
+        fs::read_to_string(out.join("predictions.jsonl")).unwrap(),
+        before
+    );
+
+    // Killed mid-run, then rerun: what was written stays, the rest is added, nothing twice.
+    let killed = dir.path().join("killed");
+    let mut args = eval_args(&index, &killed, &v1);
+    args.extend(["--methods", "direct", "--concurrency", "1"].map(std::ffi::OsStr::new));
+    args.extend(files.iter().map(|f| f.as_os_str()));
+    let mut child = masksearch()
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let waited = Instant::now();
+    let written = || {
+        fs::read_to_string(killed.join("predictions.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+            .count()
+    };
+    while written() < 3 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(120),
+            "nothing written"
+        );
+        assert!(
+            child.try_wait().expect("status").is_none(),
+            "finished before the kill"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    let prefix = fs::read_to_string(killed.join("predictions.jsonl")).unwrap();
+    let whole_lines = prefix
+        .lines()
+        .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+        .count();
+    let (_, stderr) = run_ok(&args);
+    assert!(
+        stderr.contains(&format!("resumed: {whole_lines} answers")),
+        "{stderr}"
+    );
+    let after = fs::read_to_string(killed.join("predictions.jsonl")).unwrap();
+    let kept: String = prefix
+        .lines()
+        .take(whole_lines)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        after.starts_with(&kept),
+        "the answers written before the kill are kept as written"
+    );
+    let ps = predictions(&killed);
+    let keys: HashSet<_> = ps.iter().map(key).collect();
+    assert_eq!((ps.len(), keys.len()), (10, 10), "{after}");
+}
+
+/// A FlashRAG `intermediate_data.json` and an R1-Searcher eval JSONL, scored again, in one
+/// report; then the R1-Searcher file with its fields named on the command line.
+#[test]
+fn rescore_reads_flashrag_and_r1_searcher_predictions() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let flashrag = testdata("predictions/hotpotqa/intermediate_data.json");
+    let r1 = testdata("predictions/musique_500-qwen-7b_temp0.0.jsonl");
+    let (_, stderr) = run_ok(&[
+        "eval".as_ref(),
+        "--rescore".as_ref(),
+        flashrag.as_os_str(),
+        r1.as_os_str(),
+        "--out".as_ref(),
+        dir.path().as_os_str(),
+    ]);
+    assert!(
+        stderr.contains("eval: 6 predictions rescored from 2 files (0 records"),
+        "{stderr}"
+    );
+    let ps = predictions(dir.path());
+    assert_eq!(ps.len(), 6);
+    let recalls: Vec<f64> = ps
+        .iter()
+        .map(|p| p["scores"]["token_recall"].as_f64().unwrap())
+        .collect();
+    assert_eq!(recalls, [1.0, 0.0, 1.0, 1.0, 0.0, 1.0]);
+    let md = fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(
+        md.contains("| Method | HotpotQA | MuSiQue | Avg. |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| **intermediate_data** | 66.67 | – | 66.67 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| **musique_500-qwen-7b_temp0** | – | 66.67 | 66.67 |"),
+        "{md}"
+    );
+
+    let mapped = dir.path().join("mapped");
+    let (_, stderr) = run_ok(&[
+        "eval".as_ref(),
+        "--rescore".as_ref(),
+        r1.as_os_str(),
+        "--prediction-field".as_ref(),
+        "gen_text_store".as_ref(),
+        "--method-label".as_ref(),
+        "R1-Searcher".as_ref(),
+        "--out".as_ref(),
+        mapped.as_os_str(),
+    ]);
+    assert!(
+        stderr.contains("2 predictions rescored from 1 files (1 records without"),
+        "{stderr}"
+    );
+    let ps = predictions(&mapped);
+    assert!(ps.iter().all(|p| p["method"] == "R1-Searcher"));
+    assert_eq!(
+        ps[0]["prediction"],
+        "Academy Award for Best Live Action Short Film"
+    );
+}
+
+/// The HTML report opened in headless Chromium: the rendered DOM holds the table and the three
+/// SVG charts; a screenshot is kept under target/ for a human to look at.
+#[test]
+fn the_html_report_renders_in_headless_chromium() {
+    let chromium = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .expect("chromium is missing: run `make setup` (scripts/setup.sh installs it)");
+    let dir = tempfile::tempdir().expect("temp dir");
+    run_ok(&[
+        "eval".as_ref(),
+        "--rescore".as_ref(),
+        testdata("predictions/hotpotqa/intermediate_data.json").as_os_str(),
+        testdata("predictions/musique_500-qwen-7b_temp0.0.jsonl").as_os_str(),
+        "--paper-rows".as_ref(),
+        "qwen2.5-7b".as_ref(),
+        "--out".as_ref(),
+        dir.path().as_os_str(),
+    ]);
+    let page = format!("file://{}", dir.path().join("report.html").display());
+    let browse = |extra: &[&str]| {
+        let profile = tempfile::tempdir().expect("profile dir");
+        let out = Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(&page)
+            .output()
+            .expect("chromium runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let dom = browse(&["--dump-dom"]);
+    assert!(dom.contains(r#"<table class="booktabs table2">"#), "{dom}");
+    assert!(dom.contains("Agent-PE — paper, Qwen2.5-7B"));
+    assert_eq!(dom.matches("<svg class=\"chart\"").count(), 3);
+    assert!(dom.matches("class=\"bar\"").count() >= 4, "bars drawn");
+    let png = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("eval-report.png");
+    let _ = fs::remove_file(&png);
+    browse(&[
+        &format!("--screenshot={}", png.display()),
+        "--window-size=1200,1800",
+        "--hide-scrollbars",
+    ]);
+    let bytes = fs::read(&png).expect("screenshot written");
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 10_000,
+        "{} bytes",
+        bytes.len()
+    );
+}
