@@ -78,6 +78,23 @@ impl ModelArgs {
         })
     }
 
+    /// A client of another endpoint (a self-evolving round's student) with these flags'
+    /// concurrency; no API key is sent to it.
+    pub fn endpoint(
+        &self,
+        base_url: &str,
+        name: &str,
+        accounting: &Arc<Accounting>,
+    ) -> anyhow::Result<OpenAiClient> {
+        ModelArgs {
+            base_urls: vec![base_url.to_string()],
+            model_name: Some(name.to_string()),
+            api_key_env: None,
+            ..self.clone()
+        }
+        .client(accounting)
+    }
+
     fn client(&self, accounting: &Arc<Accounting>) -> anyhow::Result<OpenAiClient> {
         let Some(name) = &self.model_name else {
             bail!("--base-url needs --model-name (the model id the endpoint serves)");

@@ -11,7 +11,7 @@ use formats::{Rejection, Shard, Teacher};
 use indicatif::HumanCount;
 use search::Searcher;
 
-use crate::{models, progress};
+use crate::{models, progress, search_backend::SearchArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -29,27 +29,33 @@ pub struct Args {
     /// format), or rule (offline, RAMP samples only).
     #[arg(long, default_value = "multi-agent", value_parser = parse_teacher)]
     teacher: Teacher,
-    /// Search backend: bm25 (the local --index), remote (a Search-R1 /retrieve server at
-    /// --search-url), web (Google through SerpAPI; key in --search-key-env) or simulated (the
-    /// model writes the documents, ZeroSearch-style; recorded as simulated).
-    #[arg(long, default_value = "bm25", value_parser = ["bm25", "remote", "web", "simulated"])]
-    search: String,
-    /// The local index searched by `--search bm25`.
-    #[arg(long, default_value = "work/index")]
-    index: PathBuf,
-    /// `--search remote`: the server's URL (e.g. http://127.0.0.1:8000/retrieve);
-    /// `--search web`: SerpAPI's base URL [default: https://serpapi.com].
-    #[arg(long, value_name = "URL")]
-    search_url: Option<String>,
-    /// `--search web`: the environment variable holding the SerpAPI key.
-    #[arg(long, value_name = "VAR", default_value = "SERPAPI_API_KEY")]
-    search_key_env: String,
     #[command(flatten)]
-    model: models::ModelArgs,
+    teaching: TeacherArgs,
+    /// The self-evolution round recorded in each trajectory.
+    #[arg(long, default_value_t = 0)]
+    round: u32,
+    /// Only the records of shard i of n (by a stable hash of the record id).
+    #[arg(long, value_name = "i/n")]
+    shard: Option<Shard>,
+    /// Start over instead of resuming what --out and the rejected file hold.
+    #[arg(long)]
+    overwrite: bool,
+    /// Response cache [default: OUT with `.llm-cache.redb`, so a resumed run replays answers].
+    #[arg(long, value_name = "PATH")]
+    cache: Option<PathBuf>,
+}
+
+/// How a teacher works and is judged, and what it searches — shared with `evolve`.
+#[derive(clap::Args)]
+pub struct TeacherArgs {
+    #[command(flatten)]
+    pub search: SearchArgs,
+    #[command(flatten)]
+    pub model: models::ModelArgs,
     /// Accept by the LLM judge (judge), the metric (metric: token recall for questions, masks
     /// recovered for RAMP samples) or both.
     #[arg(long, default_value = "judge")]
-    accept: AcceptPolicy,
+    pub accept: AcceptPolicy,
     /// The metric an answer must reach with --accept metric|both.
     #[arg(long, default_value_t = 1.0)]
     threshold: f64,
@@ -73,7 +79,7 @@ pub struct Args {
     max_tokens: Option<u32>,
     /// Sampling temperature of the teacher (0 is greedy, replayable from the response cache).
     #[arg(long, default_value_t = 0.0)]
-    temperature: f32,
+    pub temperature: f32,
     /// A folder with prompt files (planner.txt, rewriter.txt, observer.txt, judge.txt) that
     /// replace the built-in ones.
     #[arg(long, value_name = "DIR")]
@@ -82,22 +88,10 @@ pub struct Args {
     seed: u64,
     /// The day the random "current time" of system messages counts back from [default: today].
     #[arg(long, value_name = "YYYY-MM-DD")]
-    today: Option<String>,
-    /// The self-evolution round recorded in each trajectory.
-    #[arg(long, default_value_t = 0)]
-    round: u32,
-    /// Only the records of shard i of n (by a stable hash of the record id).
-    #[arg(long, value_name = "i/n")]
-    shard: Option<Shard>,
-    /// Start over instead of resuming what --out and the rejected file hold.
-    #[arg(long)]
-    overwrite: bool,
-    /// Response cache [default: OUT with `.llm-cache.redb`, so a resumed run replays answers].
-    #[arg(long, value_name = "PATH")]
-    cache: Option<PathBuf>,
+    pub today: Option<String>,
 }
 
-fn parse_teacher(s: &str) -> Result<Teacher, String> {
+pub fn parse_teacher(s: &str) -> Result<Teacher, String> {
     match s {
         "multi-agent" => Ok(Teacher::MultiAgent),
         "agent" => Ok(Teacher::Agent),
@@ -114,58 +108,43 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn trajectories(args: Args) -> anyhow::Result<()> {
-    let config = config(&args)?;
-    let needs_model = args.teacher != Teacher::Rule || args.search == "simulated";
-    let opened = args.model.open(needs_model, false, 1)?;
+    let teaching = &args.teaching;
+    let config = TrajectoryConfig {
+        round: args.round,
+        shard: args.shard.unwrap_or(Shard::ALL),
+        ..teaching.config(args.teacher)?
+    };
+    let needs_model = args.teacher != Teacher::Rule || teaching.search.search == "simulated";
+    let opened = teaching.model.open(needs_model, false, 1)?;
     let model = match opened.chat {
         Some(chat) => {
             let cache = args
                 .cache
                 .clone()
                 .unwrap_or_else(|| sibling(&args.out, ".llm-cache.redb"));
-            let policy = if args.temperature > 0.0 {
-                CachePolicy::Off
-            } else {
-                CachePolicy::Deterministic
-            };
             Some(models::with_cache(
                 chat,
                 &cache,
-                policy,
+                teaching.cache_policy(),
                 &opened.accounting,
                 true,
             )?)
         }
         None => None,
     };
-    let searcher = searcher(&args, model.as_ref())?;
+    let searcher = teaching.searcher(model.as_ref())?;
     // One request at a time per local model worker; endpoints take `--concurrency`.
-    let concurrency = if args.model.base_urls.is_empty() && needs_model {
+    let concurrency = if teaching.model.base_urls.is_empty() && needs_model {
         1
     } else {
-        args.model.concurrency
+        teaching.model.concurrency
     };
     let rejected = args
         .rejected
         .clone()
         .unwrap_or_else(|| args.out.with_extension("rejected.jsonl"));
     let bar = progress::bar(None, "records");
-    let show = |t: &Tally| {
-        bar.set_position(
-            t.accepted + t.rejected_total() + t.bad_records + t.duplicates + t.other_shards,
-        );
-        bar.set_message(format!(
-            "{} accepted, {} rejected, {} errors, {} tokens",
-            t.accepted,
-            t.rejected_total(),
-            t.rejected.get(&Rejection::ModelError).copied().unwrap_or(0)
-                + t.rejected
-                    .get(&Rejection::SearchFailure)
-                    .copied()
-                    .unwrap_or(0),
-            HumanCount(t.usage.prompt_tokens + t.usage.completion_tokens)
-        ));
-    };
+    let show = |t: &Tally| show_tally(&bar, t);
     let options = RunOptions {
         input: args.input.clone(),
         out: args.out.clone(),
@@ -212,106 +191,107 @@ async fn trajectories(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The search backend `--search` names.
-fn searcher(
-    args: &Args,
-    model: Option<&Arc<dyn chat::ChatModel>>,
-) -> anyhow::Result<Arc<dyn Searcher>> {
-    Ok(match args.search.as_str() {
-        "remote" => {
-            let Some(url) = &args.search_url else {
-                bail!("--search remote needs --search-url URL (a Search-R1 /retrieve endpoint)");
-            };
-            Arc::new(::backends::Remote::new(&::backends::RemoteConfig::new(
-                url.clone(),
-            ))?)
+impl TeacherArgs {
+    /// The search backend `--search` names (the model writes simulated documents).
+    pub fn searcher(
+        &self,
+        model: Option<&Arc<dyn chat::ChatModel>>,
+    ) -> anyhow::Result<Arc<dyn Searcher>> {
+        self.search.open(model)
+    }
+
+    /// The teacher's settings (round 0, every shard).
+    pub fn config(&self, teacher: Teacher) -> anyhow::Result<TrajectoryConfig> {
+        let args = self;
+        let today = match &args.today {
+            Some(day) => time::Date::parse(
+                day,
+                time::macros::format_description!("[year]-[month]-[day]"),
+            )
+            .with_context(|| format!("--today {day:?}: expected YYYY-MM-DD"))?,
+            None => time::OffsetDateTime::now_utc().date(),
+        };
+        let prompts = match &args.prompts {
+            Some(dir) => Prompts::load(dir)?,
+            None => Prompts::default(),
+        };
+        if args.max_turns == 0 {
+            bail!("--max-turns must be at least 1");
         }
-        "web" => {
-            let mut config = ::backends::WebConfig {
-                api_key_env: args.search_key_env.clone(),
-                ..Default::default()
-            };
-            if let Some(url) = &args.search_url {
-                config.base_url = url.clone();
-            }
-            Arc::new(::backends::Web::new(&config)?)
+        let mut runtime = ::agent::RuntimeConfig {
+            max_turns: args.max_turns,
+            mode: if args.mode == "turns" {
+                Mode::Turns
+            } else {
+                Mode::Continuation
+            },
+            temperature: Some(args.temperature),
+            ..Default::default()
+        };
+        let mut multi = ::agent::multi::MultiAgentConfig {
+            max_rounds: args.max_turns,
+            temperature: Some(args.temperature),
+            ..Default::default()
+        };
+        if let Some(n) = args.max_tokens {
+            runtime.max_tokens_per_turn = n;
+            multi.max_tokens = n;
         }
-        "simulated" => {
-            let model = model.context("simulated search needs a model")?;
-            Arc::new(::backends::Simulated::new(
-                Arc::clone(model),
-                ::backends::SimulatedConfig::default(),
-            ))
+        let mut rule = ::agent::rule::RuleConfig {
+            exclude_source: args.exclude_source,
+            ..Default::default()
+        };
+        if let Some(k) = args.topk {
+            runtime.topk = k;
+            rule.topk = k;
         }
-        _ => Arc::new(
-            ::index::Bm25Index::open(&args.index)
-                .with_context(|| format!("opening index {}", args.index.display()))?,
-        ),
-    })
+        Ok(TrajectoryConfig {
+            teacher,
+            runtime,
+            multi,
+            rule,
+            verify: VerifyConfig {
+                policy: args.accept,
+                threshold: args.threshold,
+            },
+            prompts,
+            seed: args.seed,
+            today,
+            round: 0,
+            shard: Shard::ALL,
+        })
+    }
+
+    /// Greedy answers are replayable from the cache; sampled ones are not cached.
+    pub fn cache_policy(&self) -> CachePolicy {
+        if self.temperature > 0.0 {
+            CachePolicy::Off
+        } else {
+            CachePolicy::Deterministic
+        }
+    }
 }
 
-fn config(args: &Args) -> anyhow::Result<TrajectoryConfig> {
-    let today = match &args.today {
-        Some(day) => time::Date::parse(
-            day,
-            time::macros::format_description!("[year]-[month]-[day]"),
-        )
-        .with_context(|| format!("--today {day:?}: expected YYYY-MM-DD"))?,
-        None => time::OffsetDateTime::now_utc().date(),
-    };
-    let prompts = match &args.prompts {
-        Some(dir) => Prompts::load(dir)?,
-        None => Prompts::default(),
-    };
-    if args.max_turns == 0 {
-        bail!("--max-turns must be at least 1");
-    }
-    let mut runtime = ::agent::RuntimeConfig {
-        max_turns: args.max_turns,
-        mode: if args.mode == "turns" {
-            Mode::Turns
-        } else {
-            Mode::Continuation
-        },
-        temperature: Some(args.temperature),
-        ..Default::default()
-    };
-    let mut multi = ::agent::multi::MultiAgentConfig {
-        max_rounds: args.max_turns,
-        temperature: Some(args.temperature),
-        ..Default::default()
-    };
-    if let Some(n) = args.max_tokens {
-        runtime.max_tokens_per_turn = n;
-        multi.max_tokens = n;
-    }
-    let mut rule = ::agent::rule::RuleConfig {
-        exclude_source: args.exclude_source,
-        ..Default::default()
-    };
-    if let Some(k) = args.topk {
-        runtime.topk = k;
-        rule.topk = k;
-    }
-    Ok(TrajectoryConfig {
-        teacher: args.teacher,
-        runtime,
-        multi,
-        rule,
-        verify: VerifyConfig {
-            policy: args.accept,
-            threshold: args.threshold,
-        },
-        prompts,
-        seed: args.seed,
-        today,
-        round: args.round,
-        shard: args.shard.unwrap_or(Shard::ALL),
-    })
+/// Shows a trajectories run's counts on `bar`.
+pub fn show_tally(bar: &indicatif::ProgressBar, t: &Tally) {
+    bar.set_position(
+        t.accepted + t.rejected_total() + t.bad_records + t.duplicates + t.other_shards,
+    );
+    bar.set_message(format!(
+        "{} accepted, {} rejected, {} errors, {} tokens",
+        t.accepted,
+        t.rejected_total(),
+        t.rejected.get(&Rejection::ModelError).copied().unwrap_or(0)
+            + t.rejected
+                .get(&Rejection::SearchFailure)
+                .copied()
+                .unwrap_or(0),
+        HumanCount(t.usage.prompt_tokens + t.usage.completion_tokens)
+    ));
 }
 
 /// `path` with `suffix` appended to its whole name.
-fn sibling(path: &std::path::Path, suffix: &str) -> PathBuf {
+pub fn sibling(path: &std::path::Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
