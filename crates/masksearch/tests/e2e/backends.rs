@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use backends::{HttpConfig, Remote, RemoteConfig, Simulated, SimulatedConfig};
 use crate::common::{Served, build_index, testdata};
+use backends::{HttpConfig, Remote, RemoteConfig, Simulated, SimulatedConfig};
 use llm::{ClientConfig, OpenAiClient};
 use search::{SearchError, Searcher};
 

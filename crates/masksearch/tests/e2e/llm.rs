@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat::{ChatModel, ChatRequest, Message};
 use crate::common::{Served, masksearch, model};
+use chat::{ChatModel, ChatRequest, Message};
 use llm::{ClientConfig, OpenAiClient};
 use serde_json::{Value, json};
 
