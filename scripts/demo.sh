@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole pipeline on the embedded demo corpus (10,033 English Wikipedia lead summaries),
-# offline: ingest → index → search → serve /retrieve → RAMP samples → trajectories → local model.
+# offline: ingest → index → search → serve /retrieve → RAMP samples → trajectories → SFT and RL
+# exports → local model.
 # `masksearch ramp stats work/ramp.jsonl` reprints the RAMP statistics of any sample file.
 # Run by `make demo` after setup and build; every step is a plain `masksearch` command you can
 # rerun by hand. Outputs go to ./work (git-ignored).
@@ -37,5 +38,9 @@ head -n 1 work/ramp.jsonl | python3 -c 'import json,sys; r=json.loads(sys.stdin.
 step trajectories --teacher rule --input work/ramp.jsonl --out work/trajectories.jsonl --index work/index --overwrite
 head -n 1 work/trajectories.jsonl | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print("\nexample trajectory:", r["transcript"][:600], "…")'
 
+# Training data: LLaMA-Factory sharegpt for SFT, verl parquet (Search-R1 schema) for RL.
+step export sft --input work/trajectories.jsonl --out work/sft --style tags
+step export rl --input work/ramp.jsonl --out work/rl --curriculum easy-to-hard
+
 step llm chat "In one sentence, what is Wikipedia?" --max-tokens 48
-printf '\ndemo: done; outputs in work/ (passages.jsonl, index/, ramp.jsonl, trajectories.jsonl)\n' >&2
+printf '\ndemo: done; outputs in work/ (passages.jsonl, index/, ramp.jsonl, trajectories.jsonl, sft/, rl/)\n' >&2
