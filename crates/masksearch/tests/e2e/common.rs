@@ -1,6 +1,7 @@
 //! Shared by the end-to-end tests: run the real binary, start real servers on free ports.
 
 use std::{
+    fs,
     io::{BufRead, BufReader, Read},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -70,6 +71,29 @@ pub fn build_index(input: &Path, dir: &Path) -> PathBuf {
         index.as_os_str(),
     ]);
     index
+}
+
+/// [`build_index`] over a corpus file, then `ramp` over the passages it ingested; returns the
+/// index directory and the samples file (`dir/ramp-all.jsonl`).
+pub fn index_and_samples(input: &Path, dir: &Path) -> (PathBuf, PathBuf) {
+    let index = build_index(input, dir);
+    let samples = dir.join("ramp-all.jsonl");
+    run_ok(&[
+        "ramp".as_ref(),
+        "--passages".as_ref(),
+        dir.join("passages.jsonl").as_os_str(),
+        "--out".as_ref(),
+        samples.as_os_str(),
+    ]);
+    (index, samples)
+}
+
+/// The first `n` lines of `from`, written to `to`.
+pub fn head(from: &Path, to: &Path, n: usize) -> PathBuf {
+    let text = fs::read_to_string(from).expect("input");
+    let lines: Vec<&str> = text.lines().take(n).collect();
+    fs::write(to, lines.join("\n") + "\n").expect("write");
+    to.to_path_buf()
 }
 
 /// A server started from the real binary on port 0; killed on drop.

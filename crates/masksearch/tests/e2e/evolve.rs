@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::common::{asset, build_index, masksearch, model, run_ok};
+use crate::common::{asset, head, index_and_samples, masksearch, model, run_ok};
 use formats::{Teacher, Trajectory};
 use serde_json::Value;
 
@@ -29,19 +29,12 @@ fn data() -> &'static Data {
     static DATA: OnceLock<Data> = OnceLock::new();
     DATA.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temp dir");
-        let corpus = fs::read_to_string(asset("corpus/wiki-summaries.jsonl")).expect("corpus");
-        let pages = dir.path().join("pages.jsonl");
-        let head: Vec<&str> = corpus.lines().take(500).collect();
-        fs::write(&pages, head.join("\n") + "\n").expect("write");
-        let index = build_index(&pages, dir.path());
-        let ramp = dir.path().join("ramp.jsonl");
-        run_ok(&[
-            "ramp".as_ref(),
-            "--passages".as_ref(),
-            dir.path().join("passages.jsonl").as_os_str(),
-            "--out".as_ref(),
-            ramp.as_os_str(),
-        ]);
+        let pages = head(
+            &asset("corpus/wiki-summaries.jsonl"),
+            &dir.path().join("pages.jsonl"),
+            500,
+        );
+        let (index, ramp) = index_and_samples(&pages, dir.path());
         Data {
             _dir: dir,
             index,

@@ -11,7 +11,7 @@ use std::{
     sync::OnceLock,
 };
 
-use crate::common::{build_index, masksearch, run_ok, testdata};
+use crate::common::{head, index_and_samples, masksearch, run_ok, testdata};
 
 /// RAMP samples of the 1,000 wiki-18 passages, the rule teacher's trajectories for the first
 /// 60, and a file of bad records.
@@ -26,22 +26,8 @@ fn data() -> &'static Data {
     static DATA: OnceLock<Data> = OnceLock::new();
     DATA.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temp dir");
-        let index = build_index(&testdata("wiki18-sample-1000.jsonl"), dir.path());
-        let all = dir.path().join("ramp-all.jsonl");
-        run_ok(&[
-            "ramp".as_ref(),
-            "--passages".as_ref(),
-            dir.path().join("passages.jsonl").as_os_str(),
-            "--out".as_ref(),
-            all.as_os_str(),
-        ]);
-        let ramp = dir.path().join("ramp.jsonl");
-        let text = fs::read_to_string(&all).expect("ramp output");
-        fs::write(
-            &ramp,
-            text.lines().take(60).collect::<Vec<_>>().join("\n") + "\n",
-        )
-        .expect("write");
+        let (index, all) = index_and_samples(&testdata("wiki18-sample-1000.jsonl"), dir.path());
+        let ramp = head(&all, &dir.path().join("ramp.jsonl"), 60);
         let trajectories = dir.path().join("rule.jsonl");
         run_ok(&[
             "trajectories".as_ref(),

@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::common::{Served, asset, build_index, masksearch, run_ok, testdata};
+use crate::common::{Served, asset, head, index_and_samples, masksearch, run_ok, testdata};
 use formats::{Rejection, StepKind, Teacher, Trajectory};
 
 /// The demo corpus (10,033 Wikipedia lead summaries) as passages, an index over them, and the
@@ -29,15 +29,7 @@ fn data() -> &'static Data {
     static DATA: OnceLock<Data> = OnceLock::new();
     DATA.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temp dir");
-        let index = build_index(&asset("corpus/wiki-summaries.jsonl"), dir.path());
-        let all = dir.path().join("ramp-all.jsonl");
-        run_ok(&[
-            "ramp".as_ref(),
-            "--passages".as_ref(),
-            dir.path().join("passages.jsonl").as_os_str(),
-            "--out".as_ref(),
-            all.as_os_str(),
-        ]);
+        let (index, all) = index_and_samples(&asset("corpus/wiki-summaries.jsonl"), dir.path());
         let ramp = head(&all, &dir.path().join("ramp.jsonl"), 300);
         Data {
             _dir: dir,
@@ -45,14 +37,6 @@ fn data() -> &'static Data {
             ramp,
         }
     })
-}
-
-/// The first `n` lines of `from`, written to `to`.
-fn head(from: &Path, to: &Path, n: usize) -> PathBuf {
-    let text = fs::read_to_string(from).expect("input");
-    let lines: Vec<&str> = text.lines().take(n).collect();
-    fs::write(to, lines.join("\n") + "\n").expect("write");
-    to.to_path_buf()
 }
 
 fn read(path: &Path) -> Vec<Trajectory> {
