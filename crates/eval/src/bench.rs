@@ -87,20 +87,27 @@ pub fn dataset_name(path: &Path) -> String {
     stem.to_string()
 }
 
-/// JSONL or a JSON array of records.
-fn from_json(path: &Path, text: &str) -> Result<(Vec<QaExample>, u64), EvalError> {
-    let records: Vec<Option<Value>> = if text.trim_start().starts_with('[') {
+/// The records of a JSON array, or of JSONL (blank lines skipped; a line that is not JSON is
+/// `None`, for the caller to count).
+pub(crate) fn json_records(path: &Path, text: &str) -> Result<Vec<Option<Value>>, EvalError> {
+    if text.trim_start().starts_with('[') {
         let all: Vec<Value> = serde_json::from_str(text).map_err(|e| EvalError::UnknownShape {
             path: path.to_path_buf(),
             message: format!("not a JSON array of records: {e}"),
         })?;
-        all.into_iter().map(Some).collect()
+        Ok(all.into_iter().map(Some).collect())
     } else {
-        text.lines()
+        Ok(text
+            .lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| serde_json::from_str(l).ok())
-            .collect()
-    };
+            .collect())
+    }
+}
+
+/// JSONL or a JSON array of records.
+fn from_json(path: &Path, text: &str) -> Result<(Vec<QaExample>, u64), EvalError> {
+    let records = json_records(path, text)?;
     let mut questions = Vec::new();
     let mut bad = 0;
     for (n, record) in records.iter().enumerate() {

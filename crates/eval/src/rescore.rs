@@ -36,18 +36,7 @@ const ID: &[&str] = &["id", "idx", "_id"];
 /// predictions and the number of records lacking a question, gold or prediction field.
 pub fn rescore(path: &Path, map: &FieldMap) -> Result<(Vec<Prediction>, u64), EvalError> {
     let text = std::fs::read_to_string(path).map_err(|e| EvalError::io(path, e))?;
-    let records: Vec<Option<Value>> = if text.trim_start().starts_with('[') {
-        let all: Vec<Value> = serde_json::from_str(&text).map_err(|e| EvalError::UnknownShape {
-            path: path.to_path_buf(),
-            message: format!("not a JSON array of records: {e}"),
-        })?;
-        all.into_iter().map(Some).collect()
-    } else {
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).ok())
-            .collect()
-    };
+    let records = crate::bench::json_records(path, &text)?;
     let stem = path
         .file_name()
         .map(|f| {
