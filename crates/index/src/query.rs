@@ -101,6 +101,25 @@ impl Bm25Index {
             .collect()
     }
 
+    /// The passage stored under `id` (an exact match of the passage id), searched on this thread.
+    pub fn passage(&self, id: &str) -> Result<Option<Passage>, SearchError> {
+        let inner = &self.inner;
+        let query = TermQuery::new(
+            Term::from_field_text(inner.fields.id, id),
+            IndexRecordOption::Basic,
+        );
+        let searcher = inner.reader.searcher();
+        let top = searcher
+            .search(&query, &TopDocs::with_limit(1).order_by_score())
+            .map_err(|e| inner.backend_error(e))?;
+        top.first()
+            .map(|&(_, address)| {
+                let doc = searcher.doc(address).map_err(|e| inner.backend_error(e))?;
+                Ok(stored_passage(&doc, inner.fields))
+            })
+            .transpose()
+    }
+
     /// Every passage stored in the index, segment by segment, streamed (anchors are not stored,
     /// so they come back empty). The order is the index's, not the original input's.
     pub fn passages(&self) -> impl Iterator<Item = Result<Passage, IndexError>> + Send + 'static {
@@ -223,6 +242,10 @@ impl Searcher for Bm25Index {
         rx.await
             .map_err(|_| self.inner.backend_error("the search task stopped"))?
     }
+
+    async fn passage(&self, id: &str) -> Result<Option<Passage>, SearchError> {
+        Bm25Index::passage(self, id)
+    }
 }
 
 /// An index as a RAMP (or any) passage input.
@@ -286,6 +309,19 @@ mod tests {
         ];
         build(dir, passages, &BuildConfig::default(), |_| {}).unwrap();
         Bm25Index::open(dir).unwrap()
+    }
+
+    #[test]
+    fn looks_passages_up_by_exact_id() {
+        let tmp = tempfile::tempdir().unwrap();
+        let index = small_index(&tmp.path().join("idx"));
+        assert_eq!(index.passage("1").unwrap().unwrap().title, "Milan");
+        assert_eq!(index.passage("3").unwrap(), None);
+        assert_eq!(
+            index.passage("milan").unwrap(),
+            None,
+            "ids are not analysed"
+        );
     }
 
     #[test]

@@ -58,4 +58,11 @@ pub trait Searcher: Send + Sync {
         let mut results = self.batch_search(&[query.to_string()], k).await?;
         Ok(results.pop().unwrap_or_default())
     }
+
+    /// The passage stored under `id`, for backends that keep passages by id (the local index);
+    /// `None` when there is none or the backend cannot look passages up (remote and web search).
+    async fn passage(&self, id: &str) -> Result<Option<Passage>, SearchError> {
+        let _ = id;
+        Ok(None)
+    }
 }
