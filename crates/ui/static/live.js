@@ -1,0 +1,1 @@
+// live agent: filled in by live.rs's page
