@@ -4,7 +4,7 @@
 //! how the numbers were computed, and the questions the methods disagree on; the HTML page adds
 //! charts and the transcripts.
 
-mod chart;
+pub mod chart;
 mod html;
 mod markdown;
 
