@@ -159,6 +159,27 @@ impl LineFile {
         }
         Ok(scan)
     }
+
+    /// Every line that contains `needle`, read through the whole file.
+    pub fn find(&self, needle: &[u8]) -> io::Result<Vec<(usize, String)>> {
+        let finder = memchr::memmem::Finder::new(needle);
+        self.refresh()?;
+        let total = self.starts().len() - 1;
+        let mut reader = BufReader::with_capacity(1 << 20, File::open(&self.path)?);
+        let mut found = Vec::new();
+        let mut line = Vec::new();
+        for n in 0..total {
+            line.clear();
+            if reader.read_until(b'\n', &mut line)? == 0 {
+                break;
+            }
+            if finder.find(&line).is_some() {
+                let text = String::from_utf8_lossy(&line);
+                found.push((n, text.trim_end_matches(['\n', '\r']).to_string()));
+            }
+        }
+        Ok(found)
+    }
 }
 
 #[cfg(test)]
@@ -213,5 +234,8 @@ mod tests {
         assert_eq!(last.hits, vec![(6, 6), (8, 8)]);
         assert_eq!(last.next, None);
         assert!(file.scan(99, 10, even).unwrap().hits.is_empty());
+        let found = file.find(b"1").unwrap();
+        // "1" alone: line 1 (line 10 does not exist).
+        assert_eq!(found, vec![(1, "1".to_string())]);
     }
 }

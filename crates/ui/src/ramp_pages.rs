@@ -28,11 +28,11 @@ const PAGE: usize = 20;
 
 #[derive(Template)]
 #[template(path = "files.html")]
-struct Files {
-    what: &'static str,
-    base: &'static str,
-    files: Vec<FileRef>,
-    flag: &'static str,
+pub(crate) struct Files {
+    pub what: &'static str,
+    pub base: &'static str,
+    pub files: Vec<FileRef>,
+    pub flag: &'static str,
 }
 
 async fn files(State(state): State<Shared>) -> Result<Html<String>, PageError> {
