@@ -84,6 +84,24 @@ pub async fn rollout(
     config: &RuntimeConfig,
     seed: Option<u64>,
 ) -> Attempt {
+    rollout_observed(model, searcher, question, config, seed, &|_| {}).await
+}
+
+/// [`rollout`], calling `on_step` with each step as soon as it is recorded (a model turn, then
+/// its search), for a caller that shows the agent at work.
+pub async fn rollout_observed(
+    model: &dyn ChatModel,
+    searcher: &dyn Searcher,
+    question: &str,
+    config: &RuntimeConfig,
+    seed: Option<u64>,
+    on_step: &(dyn Fn(&Step) + Send + Sync),
+) -> Attempt {
+    let observe = |r: &Attempt| {
+        if let Some(step) = r.steps.last() {
+            on_step(step);
+        }
+    };
     let prompt = config.prompt(question);
     let mut r = Attempt::new(searcher);
     let mut thought = false;
@@ -117,12 +135,14 @@ pub async fn rollout(
         match turn.action {
             Action::Answer(answer) => {
                 r.model_step(step, &response);
+                observe(&r);
                 r.final_text = Some(turn.text);
                 r.end = End::Answered(answer);
                 return r;
             }
             Action::Search(query) if can_search => {
                 r.model_step(step, &response);
+                observe(&r);
                 let started = Instant::now();
                 let hits = match searcher.search(&query, config.topk).await {
                     Ok(hits) => hits,
@@ -141,6 +161,7 @@ pub async fn rollout(
                     step.notes.push(Note::NoResults);
                 }
                 r.search_step(step);
+                observe(&r);
                 r.transcript.push_str(&block);
                 r.rounds.push(Round::Search {
                     thought: turn.text,
@@ -153,6 +174,7 @@ pub async fn rollout(
                     step.notes.push(Note::SearchDisabled);
                 }
                 r.model_step(step, &response);
+                observe(&r);
                 r.transcript.push_str(INVALID_ACTION_OBSERVATION);
                 r.rounds.push(Round::Invalid {
                     text: turn.text,
@@ -324,6 +346,29 @@ mod tests {
         let kinds: Vec<StepKind> = r.steps.iter().map(|s| s.kind).collect();
         assert_eq!(kinds, [StepKind::Model, StepKind::Search, StepKind::Model]);
         assert_eq!(r.steps[1].doc_ids, ["Mona Lisa#0"]);
+    }
+
+    #[tokio::test]
+    async fn the_observer_sees_every_step_as_it_is_recorded() {
+        let model = Scripted::new(vec![
+            ("no tags", Stop),
+            ("<think>a</think><search>q", Stop),
+            ("<think>b</think><answer>x", Stop),
+        ]);
+        let seen = Mutex::new(Vec::new());
+        let on_step = |step: &Step| seen.lock().unwrap().push(step.clone());
+        let r = rollout_observed(
+            &model,
+            &Echo,
+            "q",
+            &RuntimeConfig::default(),
+            None,
+            &on_step,
+        )
+        .await;
+        assert_eq!(r.end, End::Answered("x".into()));
+        assert_eq!(*seen.lock().unwrap(), r.steps);
+        assert_eq!(r.steps.len(), 4);
     }
 
     #[tokio::test]
