@@ -104,6 +104,11 @@ where
         }
     }
     writer.commit()?;
+    // One segment per index: a query then looks each term up once, not once per segment.
+    let segments = index.searchable_segment_ids()?;
+    if segments.len() > 1 {
+        writer.merge(&segments).wait()?;
+    }
     writer.wait_merging_threads()?;
     progress(count);
     Ok(count)

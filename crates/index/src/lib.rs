@@ -7,6 +7,7 @@
 
 mod analyzer;
 mod build;
+mod impact;
 mod meta;
 mod query;
 mod schema;

@@ -55,11 +55,17 @@ pub struct RetrieveResponse {
 
 impl RetrieveDocument {
     pub fn new(passage: &Passage) -> Self {
+        Self::from_passage(passage.clone())
+    }
+
+    /// The document for `passage`, taking its strings rather than copying them.
+    pub fn from_passage(passage: Passage) -> Self {
+        let contents = passage.contents().into_owned();
         RetrieveDocument {
-            id: passage.id.clone(),
-            title: passage.title.clone(),
-            text: passage.text.clone(),
-            contents: passage.contents().into_owned(),
+            id: passage.id,
+            title: passage.title,
+            text: passage.text,
+            contents,
         }
     }
 
@@ -79,7 +85,12 @@ impl RetrieveDocument {
 
 impl RetrieveHit {
     pub fn new(hit: &SearchHit, with_score: bool) -> Self {
-        let document = RetrieveDocument::new(&hit.passage);
+        Self::from_hit(hit.clone(), with_score)
+    }
+
+    /// The hit as sent, taking the passage's strings rather than copying them.
+    pub fn from_hit(hit: SearchHit, with_score: bool) -> Self {
+        let document = RetrieveDocument::from_passage(hit.passage);
         if with_score {
             RetrieveHit::Scored {
                 document,

@@ -92,10 +92,10 @@ async fn retrieve(
             backend => ApiError::internal(backend),
         })?;
     let result = results
-        .iter()
+        .into_iter()
         .map(|hits| {
-            hits.iter()
-                .map(|h| RetrieveHit::new(h, request.return_scores))
+            hits.into_iter()
+                .map(|h| RetrieveHit::from_hit(h, request.return_scores))
                 .collect()
         })
         .collect();
