@@ -17,6 +17,7 @@ mod search_backend;
 mod search_cmd;
 mod serve;
 mod trajectories;
+mod ui;
 
 use std::process::ExitCode;
 
@@ -60,6 +61,9 @@ enum Command {
     /// Score RL rollouts (JSONL in, one score line out per item) with the presets /reward
     /// serves: search-r1, masksearch-hybrid, one score alone, or an LLM judge.
     Reward(reward::Args),
+    /// The web UI: search the index, browse RAMP samples, trajectories and eval reports, and
+    /// watch an agent search live (the demo's outputs when no file is named).
+    Ui(ui::Args),
 }
 
 fn main() -> ExitCode {
@@ -205,6 +209,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Evolve(args) => evolve::run(args),
         Command::Export(args) => export::run(args),
         Command::Reward(args) => reward::run(args),
+        Command::Ui(args) => ui::run(args),
     }
 }
 

@@ -40,6 +40,12 @@ pub struct Args {
     /// A folder whose judge.txt replaces the built-in judge prompt.
     #[arg(long, value_name = "DIR")]
     prompts: Option<PathBuf>,
+    /// Serve the web UI beside the API (search over this index, the files below, a live agent
+    /// on the model of --model / --base-url).
+    #[arg(long)]
+    ui: bool,
+    #[command(flatten)]
+    ui_files: crate::ui::Files,
 }
 
 /// `--query-syntax` as an index query mode.
@@ -76,17 +82,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         judge,
         ..RewardConfig::default()
     };
-    let routes = [
-        server::retrieve::router(Arc::new(index), config),
+    let index: Arc<dyn search::Searcher> = Arc::new(index);
+    let mut routes = vec![
+        server::retrieve::router(Arc::clone(&index), config),
         server::reward::router(reward),
     ];
+    if args.ui {
+        let ui = crate::ui::config(Some(index), &args.ui_files, Some(&args.model), None)?;
+        routes.push(::ui::router(ui)?);
+    }
     let app = server::app(routes, args.body_limit);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(crate::listen_and_serve(args.host, args.port, app, || {
         eprintln!(
-            "serve: {passages} passages from {}; POST /retrieve, POST /reward{}, GET /health (Ctrl-C to stop)",
+            "serve: {passages} passages from {}; POST /retrieve, POST /reward{}, GET /health{} (Ctrl-C to stop)",
             args.index.display(),
-            if args.judge { " (judge preset on)" } else { "" }
+            if args.judge { " (judge preset on)" } else { "" },
+            if args.ui { ", the web UI at /" } else { "" }
         );
     }))
 }

@@ -169,7 +169,10 @@ impl StepView {
             StepKind::Model => "model",
             StepKind::Rule => "rule",
         };
-        let docs = if step.kind == StepKind::Search {
+        // Search steps, and rule steps that searched, hold an information block.
+        let docs = if step.kind == StepKind::Search
+            || step.text.trim_start().starts_with("<information>")
+        {
             docs(&step.text)
         } else {
             Vec::new()

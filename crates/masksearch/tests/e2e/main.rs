@@ -14,3 +14,4 @@ mod ramp;
 mod reward;
 mod serve;
 mod trajectories;
+mod ui;

@@ -1,0 +1,342 @@
+//! `masksearch ui` in a real browser: headless Chromium driven over WebDriver (Debian's
+//! `chromedriver`, installed by scripts/setup.sh) against the real binary serving the demo
+//! corpus's index, RAMP samples, rule-teacher trajectories, eval predictions and the local model.
+//! Each test keeps a screenshot of its page under target/tmp/ui-*.png.
+
+use std::{
+    fs,
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::OnceLock,
+    time::Duration,
+};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::common::{Served, asset, head, index_and_samples, model, run_ok, testdata};
+
+/// The demo corpus indexed, 200 of its RAMP samples, the rule teacher's trajectories of them and
+/// a rescored predictions file.
+struct Data {
+    _dir: tempfile::TempDir,
+    index: PathBuf,
+    ramp: PathBuf,
+    accepted: PathBuf,
+    rejected: PathBuf,
+    eval: PathBuf,
+}
+
+fn data() -> &'static Data {
+    static DATA: OnceLock<Data> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (index, all) = index_and_samples(&asset("corpus/wiki-summaries.jsonl"), dir.path());
+        let ramp = head(&all, &dir.path().join("ramp.jsonl"), 200);
+        let accepted = dir.path().join("trajectories.jsonl");
+        run_ok(&[
+            "trajectories".as_ref(),
+            "--teacher".as_ref(),
+            "rule".as_ref(),
+            "--input".as_ref(),
+            ramp.as_os_str(),
+            "--index".as_ref(),
+            index.as_os_str(),
+            "--out".as_ref(),
+            accepted.as_os_str(),
+        ]);
+        let out = dir.path().join("eval");
+        run_ok(&[
+            "eval".as_ref(),
+            "--rescore".as_ref(),
+            testdata("predictions/hotpotqa/intermediate_data.json").as_os_str(),
+            testdata("predictions/musique_500-qwen-7b_temp0.0.jsonl").as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ]);
+        Data {
+            rejected: dir.path().join("trajectories.rejected.jsonl"),
+            eval: out.join("predictions.jsonl"),
+            _dir: dir,
+            index,
+            ramp,
+            accepted,
+        }
+    })
+}
+
+/// `masksearch ui` over [`data`], the live agent on the local model.
+fn ui() -> Served {
+    let d = data();
+    let model = model();
+    Served::start(&[
+        "ui".as_ref(),
+        "--index".as_ref(),
+        d.index.as_os_str(),
+        "--ramp".as_ref(),
+        d.ramp.as_os_str(),
+        "--trajectories".as_ref(),
+        d.accepted.as_os_str(),
+        "--trajectories".as_ref(),
+        d.rejected.as_os_str(),
+        "--eval".as_ref(),
+        d.eval.as_os_str(),
+        "--model".as_ref(),
+        model.as_os_str(),
+        "--threads".as_ref(),
+        "2".as_ref(),
+        "--context-size".as_ref(),
+        "4096".as_ref(),
+    ])
+}
+
+/// Headless Chromium behind chromedriver on a free port; both stop on drop.
+struct Browser {
+    driver: Child,
+    client: Client,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is missing: run `make setup` (scripts/setup.sh installs it)");
+        let profile = tempfile::tempdir().expect("profile dir");
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({"args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1280,1400", "--hide-scrollbars", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]}),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last = None;
+        for _ in 0..100 {
+            match ClientBuilder::new(connector.clone())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => {
+                    return Browser {
+                        driver,
+                        client,
+                        _profile: profile,
+                    };
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not answer: {last:?}");
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client.goto(url).await.expect("page loads");
+    }
+
+    async fn texts(&self, css: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in self.client.find_all(Locator::Css(css)).await.expect("find") {
+            out.push(e.text().await.expect("text"));
+        }
+        out
+    }
+
+    /// Waits up to `secs` for `css` to match; its elements' texts.
+    async fn wait_for(&self, css: &str, secs: u64) -> Vec<String> {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(secs))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} never appeared: {e}"));
+        self.texts(css).await
+    }
+
+    /// Keeps a screenshot of the page as target/tmp/ui-NAME.png (a test artefact).
+    async fn screenshot(&self, name: &str) -> PathBuf {
+        let png = self.client.screenshot().await.expect("screenshot");
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000);
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ui-{name}.png"));
+        fs::write(&path, png).expect("write screenshot");
+        path
+    }
+
+    async fn stop(self) {
+        let _ = self.client.close().await;
+        let mut driver = self.driver;
+        let _ = driver.kill();
+        let _ = driver.wait();
+    }
+}
+
+/// Typing a query into the search box returns the same ranked passages `/retrieve` gives, with
+/// the query's words marked; a hit's passage page shows its neighbours.
+#[tokio::test(flavor = "multi_thread")]
+async fn search_returns_marked_hits_and_their_pages() {
+    let ui = ui();
+    let b = Browser::start().await;
+    b.goto(&format!("{}/search", ui.url)).await;
+    let q = b.client.find(Locator::Id("q")).await.expect("query box");
+    q.send_keys("who painted the Mona Lisa")
+        .await
+        .expect("type");
+    b.client
+        .find(Locator::Css("#search-form button"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("submit");
+    let titles = b.wait_for(".hit .title", 10).await;
+    assert_eq!(titles.len(), 10, "{titles:?}");
+    assert_eq!(titles[0], "Mona Lisa");
+    let marked = b.texts(".hit mark").await;
+    assert!(marked.iter().any(|m| m == "Lisa"), "{marked:?}");
+    let ids: Vec<String> = {
+        let mut ids = Vec::new();
+        for e in b.client.find_all(Locator::Css(".hit")).await.expect("hits") {
+            ids.push(e.attr("data-id").await.expect("attr").expect("data-id"));
+        }
+        ids
+    };
+    b.screenshot("search").await;
+    b.client
+        .find(Locator::Css(".hit .title"))
+        .await
+        .expect("first hit")
+        .click()
+        .await
+        .expect("open the passage");
+    let id = b.wait_for("#passage-id", 10).await;
+    assert_eq!(id, [ids[0].clone()]);
+    assert!(!b.texts("#page tbody tr").await.is_empty());
+    b.stop().await;
+    drop(ui);
+    // The ranking /retrieve serves for the same query.
+    let served = Served::start(&[
+        "serve".as_ref(),
+        "--index".as_ref(),
+        data().index.as_os_str(),
+    ]);
+    let body = reqwest::Client::new()
+        .post(format!("{}/retrieve", served.url))
+        .json(&serde_json::json!({"queries": ["who painted the Mona Lisa"], "topk": 10}))
+        .send()
+        .await
+        .expect("retrieve")
+        .json::<serde_json::Value>()
+        .await
+        .expect("json");
+    let retrieved: Vec<String> = body["result"][0]
+        .as_array()
+        .expect("hits")
+        .iter()
+        .map(|h| h["document"]["id"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(ids, retrieved);
+}
+
+/// A RAMP page shows the masked and original passage with numbered, highlighted masks; the
+/// list filters by mask count; the statistics page draws its charts.
+#[tokio::test(flavor = "multi_thread")]
+async fn ramp_pages_show_highlighted_masks() {
+    let ui = ui();
+    let b = Browser::start().await;
+    b.goto(&format!("{}/ramp/0?masks=2", ui.url)).await;
+    let rows = b.wait_for("#samples tr.sample", 10).await;
+    assert!(!rows.is_empty());
+    let counts = b.texts("#samples tr.sample td:nth-child(3)").await;
+    assert!(counts.iter().all(|c| c == "2"), "{counts:?}");
+    b.screenshot("ramp-list").await;
+    b.client
+        .find(Locator::Css("#samples tr.sample a"))
+        .await
+        .expect("a sample")
+        .click()
+        .await
+        .expect("open it");
+    let masked = b.wait_for("#masked mark.mask", 10).await;
+    assert_eq!(masked, ["1[mask]", "2[mask]"]);
+    let original = b.texts("#original mark.mask").await;
+    assert_eq!(original.len(), 2);
+    assert!(
+        original.iter().all(|o| !o.contains("[mask]")),
+        "{original:?}"
+    );
+    b.screenshot("ramp").await;
+    b.goto(&format!("{}/ramp/0/stats", ui.url)).await;
+    assert_eq!(b.wait_for("svg.chart", 20).await.len(), 2);
+    b.stop().await;
+}
+
+/// A trajectory page shows the timeline and verdict; clicking a document expands it; a file the
+/// UI was not given cannot be reached; the eval page frames the report and lists the questions.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trajectory_page_expands_a_document_and_the_eval_page_drills_down() {
+    let ui = ui();
+    let b = Browser::start().await;
+    b.goto(&format!("{}/trajectories/0/0", ui.url)).await;
+    b.wait_for("#verdict", 10).await;
+    assert!(
+        b.texts("#verdict .pill.ok")
+            .await
+            .contains(&"accepted".to_string())
+    );
+    let doc = b
+        .client
+        .find(Locator::Css("details.doc"))
+        .await
+        .expect("a document");
+    assert_eq!(
+        doc.attr("open").await.expect("attr"),
+        None,
+        "collapsed at first"
+    );
+    doc.find(Locator::Css("summary"))
+        .await
+        .expect("summary")
+        .click()
+        .await
+        .expect("expand");
+    assert!(doc.attr("open").await.expect("attr").is_some(), "expanded");
+    assert!(
+        !doc.find(Locator::Css("p"))
+            .await
+            .expect("text")
+            .text()
+            .await
+            .expect("text")
+            .is_empty()
+    );
+    b.screenshot("trajectory").await;
+    b.goto(&format!("{}/trajectories/1?status=rejected", ui.url))
+        .await;
+    b.wait_for("#trajectories", 10).await;
+    b.goto(&format!("{}/trajectories/2/0", ui.url)).await;
+    assert_eq!(b.wait_for("h1", 10).await, ["Error 404"]);
+    b.goto(&format!("{}/eval/0", ui.url)).await;
+    assert!(
+        !b.wait_for("#question-table tr.question", 10)
+            .await
+            .is_empty()
+    );
+    b.client.enter_frame(0).await.expect("the report frame");
+    assert_eq!(b.wait_for("svg.chart", 10).await.len(), 3);
+    b.client.enter_parent_frame().await.expect("back");
+    b.screenshot("eval").await;
+    b.stop().await;
+}
