@@ -1,6 +1,7 @@
 //! The live agent page: a question (typed, or a RAMP sample picked by file and line), a model
 //! and a search backend, and the agent's turns, searches and answer streamed to the page as
-//! server-sent events while it works, ending with the finished trajectory record.
+//! server-sent events while it works, ending with the finished trajectory record (a RAMP
+//! sample's record carries its masks and is scored against the original passage).
 //!
 //! The rollout runs in a spawned task owned by the event stream: when the page stops listening
 //! (its stop button, a closed tab) the stream is dropped, the task is aborted at its next await
@@ -12,7 +13,7 @@ use std::{
     time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
-use agent::{Attempt, End, RuntimeConfig, chatml, runtime::rollout_observed};
+use agent::{Attempt, End, RuntimeConfig, chatml, runtime::rollout_observed, verify};
 use askama::Template;
 use axum::{
     Json, Router,
@@ -24,7 +25,9 @@ use axum::{
     routing::get,
 };
 use chat::ChatModel;
-use formats::{RampSample, Rejection, Step, StepKind, Task, TaskKind, Teacher, Trajectory};
+use formats::{
+    RampSample, Rejection, Step, StepKind, Task, TaskKind, Teacher, Trajectory, Verdict,
+};
 use futures_util::{Stream, stream};
 use search::Searcher;
 use serde::{Deserialize, Serialize};
@@ -91,16 +94,19 @@ async fn sample(
     State(state): State<Shared>,
     Query(at): Query<SampleAt>,
 ) -> Result<Json<Value>, PageError> {
-    let f = file(&state.ramp, at.file)?;
-    let text = f.line(at.line)?.ok_or_else(|| {
-        PageError::NotFound(format!("RAMP file {} has no line {}", at.file, at.line))
-    })?;
-    let sample: RampSample = serde_json::from_str(&text).map_err(|e| {
-        PageError::BadRequest(format!("line {} is not a RAMP sample: {e}", at.line))
-    })?;
+    let sample = ramp_sample(&state, at.file, at.line)?;
     Ok(Json(
         json!({ "id": sample.id, "title": sample.ext.title, "query": sample.query }),
     ))
+}
+
+/// The RAMP sample on line `line` of the `n`-th file; 404 past the files or the lines.
+fn ramp_sample(state: &crate::State, n: usize, line: usize) -> Result<RampSample, PageError> {
+    let text = file(&state.ramp, n)?
+        .line(line)?
+        .ok_or_else(|| PageError::NotFound(format!("RAMP file {n} has no line {line}")))?;
+    serde_json::from_str(&text)
+        .map_err(|e| PageError::BadRequest(format!("line {line} is not a RAMP sample: {e}")))
 }
 
 /// `GET /agent/stream`: what to run; models and backends by their position on the page.
@@ -115,11 +121,18 @@ struct Ask {
     turns: Option<usize>,
     #[serde(default, deserialize_with = "empty_is_none")]
     topk: Option<usize>,
+    /// The RAMP sample the question is, as `(file, line)`: its record then carries the masks.
+    #[serde(default, deserialize_with = "empty_is_none")]
+    sample_file: Option<usize>,
+    #[serde(default, deserialize_with = "empty_is_none")]
+    sample_line: Option<usize>,
 }
 
 /// One checked request, ready to run.
 struct Run {
-    question: String,
+    /// The record's id.
+    id: String,
+    task: Task,
     model: Arc<dyn ChatModel>,
     searcher: Arc<dyn Searcher>,
     config: RuntimeConfig,
@@ -154,8 +167,36 @@ impl Run {
             topk: ask.topk.unwrap_or(live.runtime.topk).clamp(1, MAX_TOPK),
             ..live.runtime.clone()
         };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let mut id = format!("live-{}", now.as_millis());
+        let mut task = Task {
+            kind: TaskKind::Qa,
+            query: question.to_string(),
+            golds: Vec::new(),
+            masks: Vec::new(),
+        };
+        if let (Some(n), Some(line)) = (ask.sample_file, ask.sample_line) {
+            let sample = ramp_sample(state, n, line)?;
+            if sample.query.trim() != question {
+                return Err(PageError::BadRequest(format!(
+                    "the question is not the query of RAMP sample {n}:{line}"
+                )));
+            }
+            if !sample.id.is_empty() {
+                id = format!("{id}-{}", sample.id);
+            }
+            task = Task {
+                kind: TaskKind::Ramp,
+                query: sample.query,
+                golds: vec![sample.answer],
+                masks: sample.ext.masks,
+            };
+        }
         Ok(Run {
-            question: question.to_string(),
+            id,
+            task,
             model: model.clone(),
             searcher: searcher.clone(),
             config,
@@ -173,7 +214,7 @@ impl Run {
         let attempt = rollout_observed(
             self.model.as_ref(),
             self.searcher.as_ref(),
-            &self.question,
+            &self.task.query,
             &self.config,
             None,
             &on_step,
@@ -184,7 +225,8 @@ impl Run {
         }
         let record = record(
             attempt,
-            &self.question,
+            self.id,
+            self.task,
             self.model.name(),
             started.elapsed().as_millis() as u64,
         );
@@ -321,16 +363,19 @@ fn parts(text: &str) -> Vec<Part<'_>> {
 }
 
 /// The finished attempt as a trajectory record of the agent teacher, in the shape
-/// `masksearch trajectories --teacher agent` writes. A live question has no gold answer, so
-/// the record is not verified: never accepted, rejected with a reason only when the attempt
-/// failed.
-fn record(attempt: Attempt, question: &str, model: &str, ms: u64) -> Trajectory {
+/// `masksearch trajectories --teacher agent` writes. A live run is not verified (no judge, no
+/// accept policy): never accepted, rejected with a reason only when the attempt failed; the
+/// answer to a RAMP sample is scored against it.
+fn record(attempt: Attempt, id: String, task: Task, model: &str, ms: u64) -> Trajectory {
+    let mut verdict = Verdict::default();
     let (answer, rejection, detail) = match attempt.end {
-        End::Answered(answer) => (
-            Some(answer),
-            None,
-            "not verified: a live question has no gold answer".to_string(),
-        ),
+        End::Answered(answer) => {
+            if !task.golds.is_empty() {
+                verify::score(&task, &answer, &mut verdict);
+            }
+            let why = "not verified: a live run has no judge";
+            (Some(answer), None, why.to_string())
+        }
         End::MaxTurns => (
             None,
             Some(Rejection::MaxTurns),
@@ -341,29 +386,21 @@ fn record(attempt: Attempt, question: &str, model: &str, ms: u64) -> Trajectory 
         End::Malformed(why) => (None, Some(Rejection::Format), why),
         End::NotGrounded(why) => (None, Some(Rejection::NotGrounded), why),
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
     let today = time::OffsetDateTime::now_utc().date();
     let chatml = chatml::record(
         &chatml::system_message(today, 0),
-        question,
+        &task.query,
         &attempt.rounds,
         attempt.final_text.as_deref(),
         &Value::Null,
         Value::Null,
     );
     Trajectory {
-        id: format!("live-{}", now.as_millis()),
+        id,
         teacher: Teacher::Agent,
         round: 0,
         model: model.to_string(),
-        task: Task {
-            kind: TaskKind::Qa,
-            query: question.to_string(),
-            golds: Vec::new(),
-            masks: Vec::new(),
-        },
+        task,
         accepted: false,
         rejection,
         detail,
@@ -372,7 +409,7 @@ fn record(attempt: Attempt, question: &str, model: &str, ms: u64) -> Trajectory 
         chatml,
         steps: attempt.steps,
         search: attempt.search,
-        verdict: Default::default(),
+        verdict,
         usage: attempt.usage,
         ms,
     }
@@ -626,6 +663,8 @@ mod tests {
             search: 0,
             turns,
             topk,
+            sample_file: None,
+            sample_line: None,
         };
         let run = Run::new(&state, ask(Some(1000), Some(0))).unwrap();
         assert_eq!((run.config.max_turns, run.config.topk), (MAX_TURNS, 1));
@@ -667,17 +706,55 @@ mod tests {
         assert_eq!(model.calls.load(Ordering::SeqCst), 2);
     }
 
-    #[tokio::test]
-    async fn the_page_offers_the_models_backends_and_samples() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A RAMP file of two samples, `A is [mask].` and `B is [mask].`, the mask being `x`.
+    fn ramp_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
         let path = dir.path().join("ramp.jsonl");
         let line = |title: &str| {
-            json!({"id": title, "query": format!("{title} is [mask].\n\nFill in."), "answer": "x",
+            json!({"id": title, "query": format!("{title} is [mask].\n\nFill in."), "answer": format!("{title} is x."),
                    "ext": {"mask_num": 1, "masks": ["x"], "entities": ["x"], "source": "wiki", "title": title}})
             .to_string()
         };
         std::fs::write(&path, format!("{}\n{}\n", line("A"), line("B"))).unwrap();
-        let app = app(Scripted::new(&[], false), vec![path]);
+        path
+    }
+
+    #[tokio::test]
+    async fn a_ramp_samples_record_carries_its_masks_and_scores() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = Scripted::new(&["<think>t</think><answer> B is x. "], false);
+        let app = app(model, vec![ramp_file(&dir)]);
+        let question = "question=B+is+%5Bmask%5D.%0A%0AFill+in.";
+        let (status, body) = get(
+            &app,
+            &format!("/agent/stream?{question}&sample_file=0&sample_line=1"),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let (name, done) = events(&body).pop().unwrap();
+        assert_eq!(name, "done");
+        let record: Trajectory = serde_json::from_value(done).unwrap();
+        assert_eq!(record.task.kind, TaskKind::Ramp);
+        assert_eq!(record.task.masks, ["x"]);
+        assert_eq!(record.verdict.masks_recovered, [true]);
+        assert!(record.id.ends_with("-B"), "{}", record.id);
+        let (status, _) = get(
+            &app,
+            &format!("/agent/stream?{question}&sample_file=0&sample_line=0"),
+        )
+        .await;
+        assert_eq!(status, 400, "the question is not sample 0's query");
+        let (status, _) = get(
+            &app,
+            &format!("/agent/stream?{question}&sample_file=0&sample_line=2"),
+        )
+        .await;
+        assert_eq!(status, 404);
+    }
+
+    #[tokio::test]
+    async fn the_page_offers_the_models_backends_and_samples() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(Scripted::new(&[], false), vec![ramp_file(&dir)]);
         let (status, page) = get(&app, "/agent").await;
         assert_eq!(status, 200);
         for id in [

@@ -9,6 +9,7 @@
   let source = null; // the EventSource of the run in progress
   let record = null; // the finished trajectory
   let failure = null; // the reason a model call or search failed
+  let picked = null; // the RAMP sample last put in the question: { file, line, query }
 
   const el = (tag, cls, text) => {
     const e = document.createElement(tag);
@@ -85,6 +86,11 @@
       turns: $("turns").value,
       topk: $("topk").value,
     });
+    // The record of a RAMP sample, asked unchanged, carries its masks and scores.
+    if (picked && picked.query.trim() === question) {
+      params.set("sample_file", picked.file);
+      params.set("sample_line", picked.line);
+    }
     const es = new EventSource(`/agent/stream?${params}`);
     source = es;
     $("start").disabled = true;
@@ -141,13 +147,15 @@
     line.max = String(Math.max(lines - 1, 0));
   };
   async function pick() {
-    const response = await fetch(`/agent/sample?file=${encodeURIComponent(file.value)}&line=${encodeURIComponent(line.value)}`);
+    const at = { file: file.value, line: line.value };
+    const response = await fetch(`/agent/sample?${new URLSearchParams(at)}`);
     if (!response.ok) {
       note.textContent = `no sample there (${response.status})`;
       return;
     }
     const sample = await response.json();
     $("question").value = sample.query;
+    picked = { ...at, query: sample.query };
     note.textContent = [sample.title, sample.id].filter(Boolean).join(" · ");
   }
   bound();
