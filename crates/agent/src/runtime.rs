@@ -27,6 +27,12 @@ use crate::{
 /// question (a trailing `?` added when missing, as Search-R1 does).
 pub const SEARCH_R1_TEMPLATE: &str = "Answer the given question. You must conduct reasoning inside <think> and </think> first every time you get new information. After reasoning, if you find you lack some knowledge, you can call a search engine by <search> query </search> and it will return the top searched results between <information> and </information>. You can search as many times as your want. If you find no further external knowledge needed, you can directly provide the answer inside <answer> and </answer>, without detailed illustrations. For example, <answer> Beijing </answer>. Question: {question}\n";
 
+/// The Search-R1 grammar taught by one worked example, for small prompted models that ignore the
+/// bare instruction (SmolLM2-135M answers at once under [`SEARCH_R1_TEMPLATE`]; after this
+/// example it writes `<search>` for some questions, e.g. "Which river flows through Paris?").
+/// The example's question is not from any benchmark.
+pub const FEW_SHOT_TEMPLATE: &str = "Answer questions by searching first. Always write a search as <search> query </search>, read the results, then answer as <answer> answer </answer>.\n\nExample:\nQuestion: Where was Marie Curie born?\n<search> Marie Curie birthplace </search>\n<information>Doc 1(Title: \"Marie Curie\") Marie Curie was born in Warsaw.</information>\n<answer> Warsaw </answer>\n\nQuestion: {question}\n";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     #[default]

@@ -13,7 +13,7 @@
 mod error;
 mod eval_pages;
 mod highlight;
-pub mod lines;
+mod lines;
 mod live;
 mod ramp_pages;
 mod search_pages;

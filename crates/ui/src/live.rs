@@ -121,6 +121,10 @@ struct Ask {
     turns: Option<usize>,
     #[serde(default, deserialize_with = "empty_is_none")]
     topk: Option<usize>,
+    /// `few-shot` for [`agent::runtime::FEW_SHOT_TEMPLATE`] (small models); anything else keeps
+    /// the configured template (Search-R1's instruction by default).
+    #[serde(default)]
+    prompt: String,
     /// The RAMP sample the question is, as `(file, line)`: its record then carries the masks.
     #[serde(default, deserialize_with = "empty_is_none")]
     sample_file: Option<usize>,
@@ -165,6 +169,10 @@ impl Run {
         let config = RuntimeConfig {
             max_turns: ask.turns.unwrap_or(live.runtime.max_turns).min(MAX_TURNS),
             topk: ask.topk.unwrap_or(live.runtime.topk).clamp(1, MAX_TOPK),
+            template: match ask.prompt.as_str() {
+                "few-shot" => agent::runtime::FEW_SHOT_TEMPLATE.to_string(),
+                _ => live.runtime.template.clone(),
+            },
             ..live.runtime.clone()
         };
         let now = SystemTime::now()
@@ -645,7 +653,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn bounds_turns_and_topk() {
+    async fn bounds_turns_and_topk_and_picks_the_prompt() {
         let state = crate::State {
             searcher: None,
             ramp: Vec::new(),
@@ -663,6 +671,7 @@ mod tests {
             search: 0,
             turns,
             topk,
+            prompt: String::new(),
             sample_file: None,
             sample_line: None,
         };
@@ -674,6 +683,16 @@ mod tests {
             (run.config.max_turns, run.config.topk),
             (default.max_turns, MAX_TOPK)
         );
+        assert_eq!(run.config.template, default.template);
+        let few = Run::new(
+            &state,
+            Ask {
+                prompt: "few-shot".into(),
+                ..ask(None, None)
+            },
+        )
+        .unwrap();
+        assert_eq!(few.config.template, agent::runtime::FEW_SHOT_TEMPLATE);
     }
 
     #[tokio::test]

@@ -216,10 +216,9 @@ pub(crate) fn docs(block: &str) -> Vec<Doc> {
 /// `Doc {n}(Title: {title}) {text}`: a quoted title may hold `) `.
 fn doc_head(line: &str, n: usize) -> Option<Doc> {
     let rest = line.strip_prefix(&format!("Doc {n}(Title: "))?;
-    let end = if rest.starts_with('"') {
-        rest[1..].find("\") ").map(|i| i + 2)
-    } else {
-        rest.find(") ")
+    let end = match rest.strip_prefix('"') {
+        Some(quoted) => quoted.find("\") ").map(|i| i + 2),
+        None => rest.find(") "),
     }
     .or_else(|| rest.ends_with(')').then(|| rest.len() - 1))?;
     Some(Doc {

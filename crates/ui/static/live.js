@@ -85,6 +85,7 @@
       search: $("search").value,
       turns: $("turns").value,
       topk: $("topk").value,
+      prompt: $("prompt").value,
     });
     // The record of a RAMP sample, asked unchanged, carries its masks and scores.
     if (picked && picked.query.trim() === question) {
