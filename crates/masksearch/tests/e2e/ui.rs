@@ -183,13 +183,21 @@ impl Browser {
     }
 }
 
-/// Typing a query into the search box returns the same ranked passages `/retrieve` gives, with
-/// the query's words marked; a hit's passage page shows its neighbours.
+/// Typing a query into the search box of `serve --ui` returns the ranked passages its own
+/// `/retrieve` gives, with the query's words marked; a hit's passage page shows its page.
 #[tokio::test(flavor = "multi_thread")]
 async fn search_returns_marked_hits_and_their_pages() {
-    let ui = ui();
+    let model = model();
+    let served = Served::start(&[
+        "serve".as_ref(),
+        "--ui".as_ref(),
+        "--index".as_ref(),
+        data().index.as_os_str(),
+        "--model".as_ref(),
+        model.as_os_str(),
+    ]);
     let b = Browser::start().await;
-    b.goto(&format!("{}/search", ui.url)).await;
+    b.goto(&format!("{}/search", served.url)).await;
     let q = b.client.find(Locator::Id("q")).await.expect("query box");
     q.send_keys("who painted the Mona Lisa")
         .await
@@ -206,13 +214,10 @@ async fn search_returns_marked_hits_and_their_pages() {
     assert_eq!(titles[0], "Mona Lisa");
     let marked = b.texts(".hit mark").await;
     assert!(marked.iter().any(|m| m == "Lisa"), "{marked:?}");
-    let ids: Vec<String> = {
-        let mut ids = Vec::new();
-        for e in b.client.find_all(Locator::Css(".hit")).await.expect("hits") {
-            ids.push(e.attr("data-id").await.expect("attr").expect("data-id"));
-        }
-        ids
-    };
+    let mut ids = Vec::new();
+    for e in b.client.find_all(Locator::Css(".hit")).await.expect("hits") {
+        ids.push(e.attr("data-id").await.expect("attr").expect("data-id"));
+    }
     b.screenshot("search").await;
     b.client
         .find(Locator::Css(".hit .title"))
@@ -225,13 +230,6 @@ async fn search_returns_marked_hits_and_their_pages() {
     assert_eq!(id, [ids[0].clone()]);
     assert!(!b.texts("#page tbody tr").await.is_empty());
     b.stop().await;
-    drop(ui);
-    // The ranking /retrieve serves for the same query.
-    let served = Served::start(&[
-        "serve".as_ref(),
-        "--index".as_ref(),
-        data().index.as_os_str(),
-    ]);
     let body = reqwest::Client::new()
         .post(format!("{}/retrieve", served.url))
         .json(&serde_json::json!({"queries": ["who painted the Mona Lisa"], "topk": 10, "return_scores": true}))
