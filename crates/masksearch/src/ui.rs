@@ -142,7 +142,11 @@ pub fn config(
             }) => {
                 let label = match &args.model_name {
                     Some(name) => format!("{name} at {}", args.base_urls.join(", ")),
-                    None => args.local.path()?.display().to_string(),
+                    None => {
+                        let path = args.local.path()?;
+                        let name = path.file_name().unwrap_or(path.as_os_str());
+                        format!("local: {}", name.to_string_lossy())
+                    }
                 };
                 live.searchers.push((
                     "simulated (the model writes the documents)".into(),

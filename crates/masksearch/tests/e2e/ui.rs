@@ -339,3 +339,66 @@ async fn a_trajectory_page_expands_a_document_and_the_eval_page_drills_down() {
     b.screenshot("eval").await;
     b.stop().await;
 }
+
+/// The live agent on the local model: typed question, one worked example as the prompt, the
+/// local index; at least one search round streams in (the model's search, then its documents)
+/// and the run finishes with a record the page can save.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_live_agent_streams_a_search_round_from_the_local_model() {
+    let ui = ui();
+    let b = Browser::start().await;
+    b.goto(&format!("{}/agent", ui.url)).await;
+    b.client
+        .find(Locator::Id("question"))
+        .await
+        .expect("question box")
+        .send_keys("Which river flows through Paris?")
+        .await
+        .expect("type");
+    b.client
+        .find(Locator::Css("#prompt option[value=few-shot]"))
+        .await
+        .expect("the one-example prompt")
+        .click()
+        .await
+        .expect("choose it");
+    b.client
+        .find(Locator::Id("start"))
+        .await
+        .expect("start")
+        .click()
+        .await
+        .expect("start");
+    b.client
+        .wait()
+        .at_most(Duration::from_secs(240))
+        .for_element(Locator::Css("#status[data-state=finished]"))
+        .await
+        .unwrap_or_else(|e| panic!("the run did not finish: {e}"));
+    let searches = b.texts("#live-log .step.search").await;
+    assert!(!searches.is_empty(), "no search round streamed");
+    assert!(
+        b.client
+            .find_all(Locator::Css("#live-log .step.search details.doc"))
+            .await
+            .expect("documents")
+            .len()
+            >= 1,
+        "the search's documents"
+    );
+    let models = b
+        .texts("#live-log .step.model, #live-log .step.answer")
+        .await;
+    assert!(
+        models.len() >= 2,
+        "a model turn before and after the search: {models:?}"
+    );
+    let save = b.client.find(Locator::Id("save")).await.expect("save");
+    assert_eq!(
+        save.attr("disabled").await.expect("attr"),
+        None,
+        "the record can be saved"
+    );
+    b.screenshot("agent").await;
+    b.stop().await;
+}
