@@ -5,7 +5,7 @@
 
 CARGO ?= cargo
 
-.PHONY: setup build demo test lint bench
+.PHONY: setup build demo test lint bench bench-peers
 
 setup:
 	@bash scripts/setup.sh
@@ -25,3 +25,7 @@ lint:
 
 bench: setup
 	$(CARGO) bench --workspace
+
+# masksearch serve beside bm25s (numba) and pyserini, one client, the ratio table (see the script).
+bench-peers: setup
+	@bash benches/peers/bench-peers.sh

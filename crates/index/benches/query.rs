@@ -7,14 +7,14 @@
 //! resident memory is the phase's own):
 //!
 //! ```text
-//! cargo bench -p index --bench query -- build SOURCE DIR   # SOURCE: passages JSONL, or synthetic:N
+//! cargo bench -p index --bench query -- build SOURCE DIR   # passages JSONL, iid:N or remix:N
 //! cargo bench -p index --bench query -- query DIR          # batched queries/s, latency, RSS
 //! cargo bench -p index --bench query -- topk DIR K OUT     # each question's top-k ids as JSONL
 //! ```
 //!
-//! `synthetic:N` makes N passages drawn from the demo corpus's word frequencies and passage
-//! lengths (seeded, so every run makes the same corpus); they are labelled synthetic. Prints
-//! numbers; asserts nothing about speed.
+//! `iid:N` and `remix:N` make N synthetic passages from the demo corpus's words and passage
+//! lengths (seeded, so every run makes the same corpus; see [`synthetic`]). Prints numbers;
+//! asserts nothing about speed.
 
 use std::{
     path::{Path, PathBuf},
@@ -79,34 +79,37 @@ impl Rng {
     }
 }
 
-/// Passages whose words are drawn from the demo corpus's word occurrences (so frequencies
-/// follow the real distribution) and whose lengths are real passage lengths.
-fn synthetic(n: usize) -> impl Iterator<Item = Passage> {
+/// Synthetic passages. `iid`: every word drawn from the demo corpus's word occurrences (so
+/// frequencies follow the real distribution) and lengths taken from real passages — no topic
+/// structure, the worst case for pruning. Otherwise each passage is a real passage (cycled) with
+/// every word replaced, with probability one half, by such a random word: real co-occurrence,
+/// no two passages alike.
+fn synthetic(n: usize, iid: bool) -> impl Iterator<Item = Passage> {
     let real = demo_passages();
-    let mut words: Vec<String> = Vec::new();
-    let mut lengths: Vec<usize> = Vec::new();
-    let mut title_lengths: Vec<usize> = Vec::new();
-    for p in &real {
-        let before = words.len();
-        words.extend(p.text.split_whitespace().map(str::to_string));
-        lengths.push(words.len() - before);
-        title_lengths.push(p.title.split_whitespace().count().max(1));
-    }
+    let words: Vec<String> = real
+        .iter()
+        .flat_map(|p| p.text.split_whitespace().map(str::to_string))
+        .collect();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     (0..n).map(move |i| {
-        let mut sentence = |len: usize| {
-            let mut s = String::new();
-            for w in 0..len {
+        let template = &real[(i * 7919) % real.len()];
+        let mut remix = |text: &str| {
+            let mut out = String::with_capacity(text.len() + 16);
+            for (w, word) in text.split_whitespace().enumerate() {
                 if w > 0 {
-                    s.push(' ');
+                    out.push(' ');
                 }
-                s.push_str(&words[rng.below(words.len())]);
+                let random = iid || rng.next().is_multiple_of(2);
+                out.push_str(if random {
+                    &words[rng.below(words.len())]
+                } else {
+                    word
+                });
             }
-            s
+            out
         };
-        let title_len = title_lengths[i % title_lengths.len()];
-        let title = sentence(title_len);
-        let text = sentence(lengths[(i * 7919) % lengths.len()]);
+        let title = remix(&real[i % real.len()].title);
+        let text = remix(&template.text);
         Passage::new(format!("synthetic-{i}"), title, text)
     })
 }
@@ -139,11 +142,14 @@ fn build(source: &str, dir: &Path) {
         ..BuildConfig::default()
     };
     let started = Instant::now();
-    let report = if let Some(n) = source.strip_prefix("synthetic:") {
-        let n: usize = n.replace('_', "").parse().expect("synthetic:N");
+    let synthetic_kind = [("iid:", true), ("remix:", false)]
+        .into_iter()
+        .find_map(|(prefix, iid)| Some((source.strip_prefix(prefix)?, iid)));
+    let report = if let Some((n, iid)) = synthetic_kind {
+        let n: usize = n.replace('_', "").parse().expect("iid:N or remix:N");
         index::build(
             dir,
-            synthetic(n).map(Ok::<_, std::io::Error>),
+            synthetic(n, iid).map(Ok::<_, std::io::Error>),
             &config,
             |_| {},
         )
