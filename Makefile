@@ -1,11 +1,12 @@
 # The two commands a new user needs (see README.md):
 #   make demo   set up (system packages, pinned offline assets), build, run the pipeline on the demo corpus
 #   make test   set up, build, run the whole test suite
+#   make ui     the web UI over the demo's outputs (after make demo), at http://127.0.0.1:8080/
 # `make lint` is what CI adds on top (rustfmt and clippy, warnings are errors).
 
 CARGO ?= cargo
 
-.PHONY: setup build demo test lint bench bench-peers
+.PHONY: setup build demo ui test lint bench bench-peers
 
 setup:
 	@bash scripts/setup.sh
@@ -15,6 +16,9 @@ build: setup
 
 demo: build
 	@bash scripts/demo.sh
+
+ui: build
+	target/debug/masksearch ui
 
 test: setup
 	$(CARGO) test --workspace
