@@ -195,6 +195,45 @@ async fn asset(
 }
 
 #[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::get;
+
+    #[tokio::test]
+    async fn serves_its_own_assets_and_nothing_else_by_name() {
+        let app = router(UiConfig::default()).unwrap();
+        let (status, css) = get(&app, "/static/app.css").await;
+        assert_eq!(status, 200);
+        assert!(css.contains("mark.mask"));
+        for uri in [
+            "/static/..%2F..%2FCargo.toml",
+            "/static/%2Fetc%2Fpasswd",
+            "/static/lib.rs",
+            "/ramp/0",
+            "/trajectories/0/0",
+            "/eval/0",
+        ] {
+            let (status, page) = get(&app, uri).await;
+            assert_eq!(status, 404, "{uri}: {page}");
+        }
+        let (status, home) = get(&app, "/").await;
+        assert_eq!(status, 200);
+        assert!(home.contains("start with --ramp FILE"), "{home}");
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_read_stops_the_start_with_its_path() {
+        let err = router(UiConfig {
+            ramp: vec!["/no/such/ramp.jsonl".into()],
+            ..UiConfig::default()
+        })
+        .err()
+        .expect("an error");
+        assert!(err.to_string().contains("/no/such/ramp.jsonl"), "{err}");
+    }
+}
+
+#[cfg(test)]
 pub(crate) mod test_support {
     //! Requests against the router without a socket.
 
