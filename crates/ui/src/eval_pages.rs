@@ -46,6 +46,19 @@ impl Predictions {
         })
     }
 
+    /// The files, for the pages that list them.
+    pub fn refs(files: &[Predictions]) -> Vec<FileRef> {
+        files
+            .iter()
+            .enumerate()
+            .map(|(index, p)| FileRef {
+                index,
+                name: p.path.display().to_string(),
+                lines: p.records.len(),
+            })
+            .collect()
+    }
+
     /// `(dataset, id)` → that question's predictions, in the summary's method order.
     fn questions(&self, summary: &Summary) -> BTreeMap<(String, String), Vec<&Prediction>> {
         let mut out: BTreeMap<(String, String), Vec<&Prediction>> = BTreeMap::new();
@@ -75,16 +88,7 @@ async fn files(State(state): State<Shared>) -> Result<Html<String>, PageError> {
     render(&crate::ramp_pages::Files {
         what: "Eval",
         base: "/eval",
-        files: state
-            .eval
-            .iter()
-            .enumerate()
-            .map(|(index, p)| FileRef {
-                index,
-                name: p.path.display().to_string(),
-                lines: p.records.len(),
-            })
-            .collect(),
+        files: Predictions::refs(&state.eval),
         flag: "--eval predictions.jsonl",
     })
 }

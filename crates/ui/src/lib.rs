@@ -138,16 +138,7 @@ async fn home(axum::extract::State(state): axum::extract::State<Shared>) -> impl
         index: state.searcher.as_ref().map(|s| s.name()),
         ramp: FileRef::list(&state.ramp),
         trajectories: FileRef::list(&state.trajectories),
-        eval: state
-            .eval
-            .iter()
-            .enumerate()
-            .map(|(index, p)| FileRef {
-                index,
-                name: p.path.display().to_string(),
-                lines: p.records.len(),
-            })
-            .collect(),
+        eval: eval_pages::Predictions::refs(&state.eval),
         models: state.live.models.iter().map(|(l, _)| l.clone()).collect(),
     })
 }
@@ -223,12 +214,12 @@ mod tests {
 
     #[test]
     fn a_file_that_cannot_be_read_stops_the_start_with_its_path() {
-        let err = router(UiConfig {
+        let Err(err) = router(UiConfig {
             ramp: vec!["/no/such/ramp.jsonl".into()],
             ..UiConfig::default()
-        })
-        .err()
-        .expect("an error");
+        }) else {
+            panic!("started without its file");
+        };
         assert!(err.to_string().contains("/no/such/ramp.jsonl"), "{err}");
     }
 }

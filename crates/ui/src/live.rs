@@ -37,7 +37,7 @@ use tokio::{sync::mpsc, task::JoinHandle};
 use crate::{
     FileRef, Shared,
     error::PageError,
-    ramp_pages::{empty_is_none, file},
+    ramp_pages::{self, empty_is_none},
     render,
     trajectory_pages::docs,
 };
@@ -102,11 +102,7 @@ async fn sample(
 
 /// The RAMP sample on line `line` of the `n`-th file; 404 past the files or the lines.
 fn ramp_sample(state: &crate::State, n: usize, line: usize) -> Result<RampSample, PageError> {
-    let text = file(&state.ramp, n)?
-        .line(line)?
-        .ok_or_else(|| PageError::NotFound(format!("RAMP file {n} has no line {line}")))?;
-    serde_json::from_str(&text)
-        .map_err(|e| PageError::BadRequest(format!("line {line} is not a RAMP sample: {e}")))
+    ramp_pages::record(&state.ramp, n, line, "a RAMP sample")
 }
 
 /// `GET /agent/stream`: what to run; models and backends by their position on the page.

@@ -54,6 +54,22 @@ pub(crate) fn file(files: &[LineFile], n: usize) -> Result<&LineFile, PageError>
     })
 }
 
+/// The record on line `line` of the `n`-th file, read as `what`: 404 past the files or the
+/// lines, 400 when the line is not one.
+pub(crate) fn record<T: serde::de::DeserializeOwned>(
+    files: &[LineFile],
+    n: usize,
+    line: usize,
+    what: &str,
+) -> Result<T, PageError> {
+    let f = file(files, n)?;
+    let text = f
+        .line(line)?
+        .ok_or_else(|| PageError::NotFound(format!("{} has no line {line}", f.path().display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| PageError::BadRequest(format!("line {line} is not {what}: {e}")))
+}
+
 /// List filters; empty fields filter nothing.
 #[derive(Debug, Default, Deserialize)]
 struct Filter {
@@ -278,12 +294,7 @@ async fn sample(
     State(state): State<Shared>,
     Path((n, line)): Path<(usize, usize)>,
 ) -> Result<Html<String>, PageError> {
-    let f = file(&state.ramp, n)?;
-    let text = f
-        .line(line)?
-        .ok_or_else(|| PageError::NotFound(format!("{} has no line {line}", f.path().display())))?;
-    let sample: RampSample = serde_json::from_str(&text)
-        .map_err(|e| PageError::BadRequest(format!("line {line} is not a RAMP sample: {e}")))?;
+    let sample: RampSample = record(&state.ramp, n, line, "a RAMP sample")?;
     let (masked, original) = sides(&sample);
     let masks = sample
         .ext
@@ -305,7 +316,7 @@ async fn sample(
     render(&Sample {
         file: n,
         line,
-        total: f.len()?,
+        total: file(&state.ramp, n)?.len()?,
         sample,
         masked,
         original,

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::{
     FileRef, Shared,
     error::PageError,
-    ramp_pages::{empty_is_none, encode, file},
+    ramp_pages::{empty_is_none, encode, file, record},
     render,
 };
 
@@ -280,12 +280,8 @@ async fn one(
     State(state): State<Shared>,
     Path((n, line)): Path<(usize, usize)>,
 ) -> Result<Html<String>, PageError> {
+    let t: Trajectory = record(&state.trajectories, n, line, "a trajectory")?;
     let f = file(&state.trajectories, n)?;
-    let text = f
-        .line(line)?
-        .ok_or_else(|| PageError::NotFound(format!("{} has no line {line}", f.path().display())))?;
-    let t: Trajectory = serde_json::from_str(&text)
-        .map_err(|e| PageError::BadRequest(format!("line {line} is not a trajectory: {e}")))?;
     render(&One {
         v: TrajectoryView::new(t, n, line),
         total: f.len()?,
