@@ -77,6 +77,9 @@ start masksearch "$BIN" serve --index "$OUT/index" --port 0; MS=$URL
 start bm25s-stdlib "$PY" benches/peers/peers.py serve bm25s-stdlib "$PASSAGES"; BS=$URL
 start bm25s-fastapi "$PY" benches/peers/peers.py serve bm25s-fastapi "$PASSAGES"; BF=$URL
 start pyserini "$PY" benches/peers/peers.py serve pyserini-fastapi "$PASSAGES" --pyserini-index "$OUT/pyserini-index"; PS=$URL
+# Not a search engine: the stdlib server replaying masksearch's recorded answers, byte for byte.
+# Its rate is what this client can reach at all; no server can be measured above it.
+start canned "$PY" benches/peers/peers.py serve canned "$MS"; CS=$URL
 
 say "in-process search (no HTTP)"
 $CARGO bench -p index --bench query -- query "$PWD/$OUT/index"  # cargo runs benches in the crate folder
@@ -84,8 +87,9 @@ $CARGO bench -p index --bench query -- query "$PWD/$OUT/index"  # cargo runs ben
 
 say "one client, every server"
 "$PY" benches/peers/peers.py client "masksearch serve=$MS" "bm25s (numba), http.server=$BS" \
-  "bm25s (numba), FastAPI=$BF" "pyserini, FastAPI=$PS" --previous benches/peers/previous-top10.jsonl
-NAMES=(masksearch bm25s-stdlib bm25s-fastapi pyserini)
+  "bm25s (numba), FastAPI=$BF" "pyserini, FastAPI=$PS" \
+  "client ceiling: masksearch's answers replayed by http.server=$CS" --previous benches/peers/previous-top10.jsonl
+NAMES=(masksearch bm25s-stdlib bm25s-fastapi pyserini canned)
 for i in "${!PIDS[@]}"; do
   printf '%s server RSS: %s MB\n' "${NAMES[$i]}" "$(( $(awk '/VmRSS/ {print $2}' "/proc/${PIDS[$i]}/status") / 1024 ))"
 done

@@ -4,6 +4,7 @@ Run by benches/peers/bench-peers.sh (`make bench-peers`), inside the virtualenv 
 
     peers.py serve bm25s-stdlib|bm25s-fastapi|pyserini-fastapi PASSAGES [--pyserini-index DIR]
         prints `listening on http://ADDR` first, then serves POST /retrieve
+    peers.py serve canned URL    the stdlib server replaying URL's answers (the client's ceiling)
     peers.py inprocess-bm25s PASSAGES    bm25s (numba) queries/s in-process, no HTTP
     peers.py pyserini-corpus PASSAGES OUT   writes pyserini's JsonCollection input
     peers.py client NAME=URL... [--previous FILE]   prints the table
@@ -143,6 +144,23 @@ def answer(engine, queries, k, return_scores):
 
 
 def serve_stdlib(engine):
+    """bm25s behind the standard library's server: the body decoded, searched, encoded."""
+
+    def respond(body):
+        request = json.loads(body)
+        result = answer(engine, request["queries"], request.get("topk"), request.get("return_scores"))
+        return json.dumps(result).encode()
+
+    serve_http(respond)
+
+
+def serve_canned(url):
+    """The client's ceiling: the same server answering each request with bytes recorded from
+    `url` at start, so no search and no JSON happens on the server side."""
+    serve_http(canned_answers(url).__getitem__)
+
+
+def serve_http(respond):
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class Handler(BaseHTTPRequestHandler):
@@ -150,9 +168,7 @@ def serve_stdlib(engine):
         disable_nagle_algorithm = True
 
         def do_POST(self):
-            request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            result = answer(engine, request["queries"], request.get("topk"), request.get("return_scores"))
-            data = json.dumps(result).encode()
+            data = respond(self.rfile.read(int(self.headers["Content-Length"])))
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -204,13 +220,28 @@ class Client:
         self.connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def retrieve(self, queries, k=TOPK):
+        return json.loads(self.post(request_body(queries, k)))["result"]
+
+    def post(self, body):
         # Bytes, so headers and body leave in one write (no Nagle / delayed-ACK stall).
-        body = json.dumps({"queries": queries, "topk": k, "return_scores": True}).encode()
         self.connection.request("POST", "/retrieve", body, {"Content-Type": "application/json"})
         response = self.connection.getresponse()
         data = response.read()
         assert response.status == 200, data[:200]
-        return json.loads(data)["result"]
+        return data
+
+
+def request_body(queries, k):
+    return json.dumps({"queries": queries, "topk": k, "return_scores": True}).encode()
+
+
+def canned_answers(url):
+    """Every request `measure` sends, with the bytes the server at `url` answers it with."""
+    upstream = Client(url)
+    texts = [q for q, _ in questions()]
+    bodies = [request_body(texts[i : i + BATCH], k) for k in (10, TOPK) for i in range(0, len(texts), BATCH)]
+    bodies += [request_body([q], TOPK) for q in texts]
+    return {body: upstream.post(body) for body in bodies}
 
 
 def measure(url, qs, seconds):
@@ -331,6 +362,8 @@ def main():
             serve_stdlib(Bm25s(path))
         elif kind == "bm25s-fastapi":
             serve_fastapi(Bm25s(path))
+        elif kind == "canned":
+            serve_canned(path)
         else:
             sys.exit(f"unknown server {kind}")
     elif args[0] == "client":

@@ -109,6 +109,28 @@ async fn bench_endpoint(url: &str, questions: &[String], clients: usize, batch: 
     rate(clients * requests * batch, started.elapsed())
 }
 
+/// One client, one query per request, each timed from send to the last byte of the answer:
+/// (p50, p99) in milliseconds — the server's latency without a Python client's share.
+async fn bench_latency(url: &str, questions: &[String]) -> (f64, f64) {
+    let http = reqwest::Client::new();
+    let url = format!("{url}/retrieve");
+    let mut millis = Vec::with_capacity(questions.len());
+    for (i, q) in questions.iter().enumerate() {
+        let body = json!({"queries": [q], "topk": 3, "return_scores": true});
+        let started = Instant::now();
+        let response = http.post(&url).json(&body).send().await.expect("sent");
+        assert!(response.status().is_success());
+        response.bytes().await.expect("body");
+        // The first requests open the connection and warm caches.
+        if i >= 20 {
+            millis.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    millis.sort_by(f64::total_cmp);
+    let at = |q: f64| millis[((millis.len() - 1) as f64 * q) as usize];
+    (at(0.5), at(0.99))
+}
+
 fn main() {
     let passages = passages();
     let questions = questions();
@@ -139,6 +161,8 @@ fn main() {
         let (listener, addr) = server::bind("127.0.0.1:0".parse().expect("addr")).await.expect("bind");
         tokio::spawn(async move { axum::serve(listener, app).await });
         let url = format!("http://{addr}");
+        let (p50, p99) = bench_latency(&url, &questions).await;
+        println!("/retrieve 1 query per request  p50 {p50:.3} ms  p99 {p99:.3} ms (Rust client, topk 3)");
         for (clients, batch) in [(1, 1), (8, 1), (8, 64), (4, 512)] {
             let qps = bench_endpoint(&url, &questions, clients, batch).await;
             println!("/retrieve {clients} clients × batch {batch:<3}  {qps:>8.0} queries/s (topk 3, scores on)");
