@@ -78,7 +78,7 @@ start bm25s-stdlib "$PY" benches/peers/peers.py serve bm25s-stdlib "$PASSAGES"; 
 start bm25s-fastapi "$PY" benches/peers/peers.py serve bm25s-fastapi "$PASSAGES"; BF=$URL
 start pyserini "$PY" benches/peers/peers.py serve pyserini-fastapi "$PASSAGES" --pyserini-index "$OUT/pyserini-index"; PS=$URL
 # Not a search engine: the stdlib server replaying masksearch's recorded answers, byte for byte.
-# Its rate is what this client can reach at all; no server can be measured above it.
+# Its rate is what this client reaches against a server doing nothing but Python's HTTP handling.
 start canned "$PY" benches/peers/peers.py serve canned "$MS"; CS=$URL
 
 say "in-process search (no HTTP)"

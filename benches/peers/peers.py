@@ -4,7 +4,7 @@ Run by benches/peers/bench-peers.sh (`make bench-peers`), inside the virtualenv 
 
     peers.py serve bm25s-stdlib|bm25s-fastapi|pyserini-fastapi PASSAGES [--pyserini-index DIR]
         prints `listening on http://ADDR` first, then serves POST /retrieve
-    peers.py serve canned URL    the stdlib server replaying URL's answers (the client's ceiling)
+    peers.py serve canned URL    the stdlib server replaying URL's answers (near the client's ceiling)
     peers.py inprocess-bm25s PASSAGES    bm25s (numba) queries/s in-process, no HTTP
     peers.py pyserini-corpus PASSAGES OUT   writes pyserini's JsonCollection input
     peers.py client NAME=URL... [--previous FILE]   prints the table
@@ -155,8 +155,8 @@ def serve_stdlib(engine):
 
 
 def serve_canned(url):
-    """The client's ceiling: the same server answering each request with bytes recorded from
-    `url` at start, so no search and no JSON happens on the server side."""
+    """Near the client's ceiling: the same stdlib server answering each request with bytes
+    recorded from `url` at start, so the server does no search and no JSON."""
     serve_http(canned_answers(url).__getitem__)
 
 
@@ -231,6 +231,10 @@ class Client:
         return data
 
 
+def batches(texts):
+    return [texts[i : i + BATCH] for i in range(0, len(texts), BATCH)]
+
+
 def request_body(queries, k):
     return json.dumps({"queries": queries, "topk": k, "return_scores": True}).encode()
 
@@ -239,7 +243,7 @@ def canned_answers(url):
     """Every request `measure` sends, with the bytes the server at `url` answers it with."""
     upstream = Client(url)
     texts = [q for q, _ in questions()]
-    bodies = [request_body(texts[i : i + BATCH], k) for k in (10, TOPK) for i in range(0, len(texts), BATCH)]
+    bodies = [request_body(batch, k) for k in (10, TOPK) for batch in batches(texts)]
     bodies += [request_body([q], TOPK) for q in texts]
     return {body: upstream.post(body) for body in bodies}
 
@@ -247,15 +251,16 @@ def canned_answers(url):
 def measure(url, qs, seconds):
     client = Client(url)
     texts = [q for q, _ in qs]
+    batched_texts = batches(texts)
     # Quality and the top-k ids, one batch at a time.
     top = []
-    for i in range(0, len(texts), BATCH):
-        top += client.retrieve(texts[i : i + BATCH], 10)
+    for batch in batched_texts:
+        top += client.retrieve(batch, 10)
     batched = 0
     started = time.perf_counter()
     while time.perf_counter() - started < seconds:
-        for i in range(0, len(texts), BATCH):
-            batched += len(client.retrieve(texts[i : i + BATCH]))
+        for batch in batched_texts:
+            batched += len(client.retrieve(batch))
     batched_rate = batched / (time.perf_counter() - started)
     latencies = []
     started = time.perf_counter()
@@ -325,20 +330,20 @@ def client(args):
 def inprocess_bm25s(path):
     engine = Bm25s(path)
     texts = [q for q, _ in questions()]
-    batches = [texts[i : i + BATCH] for i in range(0, len(texts), BATCH)]
+    batched = batches(texts)
 
     def rate(step):
         done = 0
         started = time.perf_counter()
         while time.perf_counter() - started < 4:
-            for batch in batches:
+            for batch in batched:
                 done += len(step(batch))
         return done / (time.perf_counter() - started)
 
     whole = rate(lambda batch: engine.search(batch, TOPK))
-    tokenized = [engine.tokenize(batch) for batch in batches]
+    tokenized = [engine.tokenize(batch) for batch in batched]
     index = iter(range(10**9))
-    scoring = rate(lambda batch: engine.top(tokenized[next(index) % len(batches)], TOPK)[0])
+    scoring = rate(lambda batch: engine.top(tokenized[next(index) % len(batched)], TOPK)[0])
     print(
         f"bm25s (numba) in-process, batches of {BATCH}, topk {TOPK}: {whole:,.0f} queries/s with tokenising "
         f"and documents, {scoring:,.0f} queries/s scoring pre-tokenised queries; index built in {engine.build_seconds:.1f} s"
