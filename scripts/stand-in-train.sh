@@ -18,4 +18,4 @@ sha=$(sha256sum "$data" | cut -d ' ' -f 1)
 printf '{"stand_in": true, "trained": false, "data": "%s", "lines": %s, "sha256": "%s"}\n' \
   "$data" "$lines" "$sha" > "$out/stand-in-training.json"
 echo "stand-in training command: $lines trajectories recorded, nothing trained; serving $model"
-exec "$masksearch" llm serve --model "$model" --port "$port" --threads 2 --context-size 2048
+exec "$masksearch" llm serve --model "$model" --port "$port" --context-size 2048

@@ -22,12 +22,14 @@ fn model_path() -> PathBuf {
     path
 }
 
-/// One model for most tests (llama.cpp's backend is process-wide anyway).
+/// One model for most tests (llama.cpp's backend is process-wide anyway). Every model here
+/// computes on one thread: the harness runs two tests at once, and llama.cpp's threads spin at
+/// barriers, so more threads than cores crawl (two 2-thread models on 2 cores: 15× slower).
 fn model() -> Arc<LocalModel> {
     static MODEL: OnceLock<Arc<LocalModel>> = OnceLock::new();
     Arc::clone(MODEL.get_or_init(|| {
         let config = LocalConfig {
-            threads: Some(2),
+            threads: Some(1),
             context_size: 1024,
             workers: 2,
             ..LocalConfig::new(model_path())
@@ -136,7 +138,7 @@ fn endless() -> ChatRequest {
 #[tokio::test]
 async fn max_tokens_beyond_the_context_ends_at_the_context_with_length() {
     let small = LocalModel::load(LocalConfig {
-        threads: Some(2),
+        threads: Some(1),
         context_size: 96,
         ..LocalConfig::new(model_path())
     })
@@ -158,7 +160,7 @@ async fn max_tokens_beyond_the_context_ends_at_the_context_with_length() {
 #[tokio::test]
 async fn one_busy_worker_turns_requests_away_and_stops_for_callers_that_leave() {
     let model = LocalModel::load(LocalConfig {
-        threads: Some(2),
+        threads: Some(1),
         context_size: 2048,
         workers: 1,
         max_waiting: Some(0),

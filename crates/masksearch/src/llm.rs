@@ -147,10 +147,16 @@ async fn chat(args: ChatArgs) -> anyhow::Result<()> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let accounting = Default::default();
     let max_waiting = args.max_waiting.unwrap_or(8 * args.workers.max(1));
-    let model = args
+    let local = args
         .local
-        .load(args.workers, Some(max_waiting), &accounting)?
-        .chat();
-    let app = server::app([server::chat::router(model)], server::DEFAULT_BODY_LIMIT);
-    crate::listen_and_serve(args.host, args.port, app, || {}).await
+        .load(args.workers, Some(max_waiting), &accounting)?;
+    let about = local.about();
+    let app = server::app(
+        [server::chat::router(local.chat())],
+        server::DEFAULT_BODY_LIMIT,
+    );
+    crate::listen_and_serve(args.host, args.port, app, || {
+        eprintln!("serving {about}; up to {max_waiting} requests wait for a worker");
+    })
+    .await
 }

@@ -17,8 +17,8 @@ pub struct LocalArgs {
     /// GGUF model run in-process [default: assets/models/SmolLM2-135M-Instruct.Q4_1.gguf].
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
-    /// Local model: CPU threads per worker [default: all cores].
-    #[arg(long)]
+    /// Local model: CPU threads per worker [default: the cores shared among the workers].
+    #[arg(long, env = "MASKSEARCH_THREADS", value_name = "N")]
     pub threads: Option<usize>,
     /// Local model: context window in tokens (prompt + completion).
     #[arg(long, default_value_t = 4096)]
@@ -197,6 +197,19 @@ impl Local {
         Arc::clone(&self.0) as Arc<dyn ChatModel>
     }
 
+    /// `NAME: W worker(s) × T thread(s), C-token context`, for a startup line.
+    pub fn about(&self) -> String {
+        let m = &self.0;
+        let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        format!(
+            "{}: {} × {}, {}-token context",
+            ChatModel::name(m.as_ref()),
+            plural(m.workers(), "worker"),
+            plural(m.threads(), "thread"),
+            m.context_size()
+        )
+    }
+
     pub fn scorer(&self) -> Arc<dyn TokenScorer> {
         Arc::clone(&self.0) as Arc<dyn TokenScorer>
     }
@@ -220,6 +233,10 @@ impl LocalArgs {
 #[cfg(not(feature = "local"))]
 impl Local {
     pub fn chat(&self) -> Arc<dyn ChatModel> {
+        match *self {}
+    }
+
+    pub fn about(&self) -> String {
         match *self {}
     }
 

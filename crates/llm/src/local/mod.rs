@@ -28,14 +28,15 @@ use weights::Weights;
 #[serde(deny_unknown_fields)]
 pub struct LocalConfig {
     pub model_path: PathBuf,
-    /// CPU threads per worker; `None` means every available core.
+    /// CPU threads per worker; `None` shares the available cores among the workers (at least
+    /// one each). More threads than cores in all is slow: llama.cpp's threads spin at barriers.
     #[serde(default)]
     pub threads: Option<usize>,
     /// Context window in tokens (prompt + completion), capped at the model's training context.
     #[serde(default = "default_context_size")]
     pub context_size: u32,
-    /// Requests decoded at the same time, each in its own context. Keep
-    /// `workers × threads` at or below the number of cores.
+    /// Requests decoded at the same time, each in its own context; with explicit `threads`,
+    /// keep `workers × threads` at or below the number of cores.
     #[serde(default = "default_workers")]
     pub workers: usize,
     /// Chat requests that may wait for a free worker; more are turned away as
@@ -92,6 +93,8 @@ pub struct LocalModel {
     name: String,
     pool: Pool,
     context_size: u32,
+    workers: usize,
+    threads: usize,
     accounting: Arc<Accounting>,
 }
 
@@ -120,7 +123,11 @@ impl LocalModel {
         let weights = Arc::new(Weights::load(&config).map_err(load_error)?);
         let threads = config
             .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            .unwrap_or_else(|| {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                cores / config.workers.max(1)
+            })
+            .clamp(1, 512);
         let pool = Pool::start(&weights, threads, config.workers, config.max_waiting)
             .map_err(load_error)?;
         let name = path
@@ -130,6 +137,8 @@ impl LocalModel {
             name,
             pool,
             context_size: weights.context_size,
+            workers: config.workers.max(1),
+            threads,
             accounting: Arc::default(),
         })
     }
@@ -147,6 +156,16 @@ impl LocalModel {
     /// The context window each request gets (prompt + completion).
     pub fn context_size(&self) -> u32 {
         self.context_size
+    }
+
+    /// Requests decoded at the same time.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// CPU threads each worker computes on.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     /// Generates a reply and says how long prompt evaluation and generation took.

@@ -61,7 +61,7 @@ impl Pool {
         workers: usize,
         max_waiting: Option<usize>,
     ) -> Result<Pool, String> {
-        let threads = threads.clamp(1, 512) as i32;
+        let threads = i32::try_from(threads).unwrap_or(i32::MAX);
         let context_size = weights.context_size;
         let workers = workers.max(1);
         let (jobs, queue) = mpsc::channel();

@@ -35,9 +35,13 @@ pub fn model() -> PathBuf {
 }
 
 /// The `masksearch` binary under test, with logging at its default level.
+/// The binary, with the local model on one thread per worker (`MASKSEARCH_THREADS`, inherited
+/// by the servers it starts): the harness runs two tests at once, and llama.cpp's threads spin
+/// at barriers, so more threads than cores crawl (two 2-thread models on 2 cores: 15× slower).
 pub fn masksearch() -> Command {
     let mut cmd = Command::cargo_bin("masksearch").expect("binary built by cargo test");
     cmd.env_remove("MASKSEARCH_LOG");
+    cmd.env("MASKSEARCH_THREADS", "1");
     cmd
 }
 
@@ -106,8 +110,15 @@ pub struct Served {
 impl Served {
     /// Starts `masksearch <args> --port 0` and waits for its `listening on` line.
     pub fn start(args: &[&std::ffi::OsStr]) -> Served {
-        let mut child = masksearch()
-            .args(args)
+        let mut cmd = masksearch();
+        cmd.args(args);
+        Served::spawn(cmd)
+    }
+
+    /// Starts `cmd` (the binary with its arguments) with `--port 0` and waits for its
+    /// `listening on` line.
+    pub fn spawn(mut cmd: Command) -> Served {
+        let mut child = cmd
             .args(["--port", "0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -133,19 +144,27 @@ impl Served {
         }
     }
 
-    /// Starts `masksearch llm serve` on the local [`model`] (2 threads, 2,048-token context).
+    /// Starts `masksearch llm serve` on the local [`model`] (2,048-token context).
     pub fn llm() -> Served {
         let model = model();
         Served::start(&[
             "llm".as_ref(),
             "serve".as_ref(),
-            "--threads".as_ref(),
-            "2".as_ref(),
             "--context-size".as_ref(),
             "2048".as_ref(),
             "--model".as_ref(),
             model.as_os_str(),
         ])
+    }
+
+    /// The next line the server wrote to stderr.
+    pub fn stderr_line(&mut self) -> String {
+        let stderr = self.child.stderr.as_mut().expect("piped stderr");
+        let mut line = String::new();
+        BufReader::new(stderr)
+            .read_line(&mut line)
+            .expect("read stderr");
+        line
     }
 
     /// The OpenAI-compatible base URL, `http://127.0.0.1:PORT/v1`.

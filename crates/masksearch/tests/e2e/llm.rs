@@ -182,10 +182,46 @@ fn bad_usage_exits_2() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-/// `masksearch llm serve` on the local model with 2 threads and `extra` flags.
+/// The workers share the cores unless `--threads` or `MASKSEARCH_THREADS` says otherwise, and
+/// the startup line says how they were shared.
+#[test]
+fn workers_share_the_cores_unless_told_otherwise() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started = |env: Option<&str>, extra: &[&str]| {
+        let mut cmd = masksearch();
+        match env {
+            Some(threads) => cmd.env("MASKSEARCH_THREADS", threads),
+            None => cmd.env_remove("MASKSEARCH_THREADS"),
+        };
+        cmd.args(["llm", "serve", "--context-size", "256", "--model"])
+            .arg(model())
+            .args(extra);
+        Served::spawn(cmd).stderr_line()
+    };
+    let shared = (cores / 2).max(1);
+    let threads = if shared == 1 {
+        "1 thread"
+    } else {
+        &format!("{shared} threads")
+    };
+    let line = started(None, &["--workers", "2"]);
+    assert!(line.contains(&format!("2 workers × {threads}")), "{line}");
+    let line = started(Some("3"), &[]);
+    assert!(
+        line.contains("1 worker × 3 threads, 256-token context"),
+        "{line}"
+    );
+    let line = started(Some("3"), &["--threads", "1", "--max-waiting", "4"]);
+    assert!(
+        line.contains("1 worker × 1 thread, 256-token context; up to 4 requests wait"),
+        "{line}"
+    );
+}
+
+/// `masksearch llm serve` on the local model with `extra` flags.
 fn serve_with(extra: &[&str]) -> Served {
     let model = model();
-    let mut args: Vec<&std::ffi::OsStr> = ["llm", "serve", "--threads", "2"]
+    let mut args: Vec<&std::ffi::OsStr> = ["llm", "serve"]
         .iter()
         .chain(extra)
         .map(|a| a.as_ref())

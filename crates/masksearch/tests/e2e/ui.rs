@@ -83,8 +83,6 @@ fn ui() -> Served {
         d.eval.as_os_str(),
         "--model".as_ref(),
         model.as_os_str(),
-        "--threads".as_ref(),
-        "2".as_ref(),
         "--context-size".as_ref(),
         "4096".as_ref(),
     ])
