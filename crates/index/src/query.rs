@@ -282,18 +282,30 @@ fn stored_passage(doc: &TantivyDocument, fields: Fields) -> Passage {
     passage
 }
 
+/// At most this many queries on an eager-scored index are searched without leaving the
+/// caller's thread.
+const INLINE_QUERIES: usize = 4;
+
 #[async_trait::async_trait]
 impl Searcher for Bm25Index {
     fn name(&self) -> String {
         format!("bm25:{}", self.inner.dir.display())
     }
 
-    /// Searches on the rayon pool; the async caller only awaits the answer.
+    /// Searches on the rayon pool; the async caller only awaits the answer. A few queries on
+    /// an eager-scored index (tens of microseconds each) are answered on the caller's thread:
+    /// handing them to the pool and back would take longer than the search.
     async fn batch_search(
         &self,
         queries: &[String],
         k: usize,
     ) -> Result<Vec<Vec<SearchHit>>, SearchError> {
+        if self.inner.impacts.is_some() && queries.len() <= INLINE_QUERIES {
+            return queries
+                .iter()
+                .map(|q| self.inner.run(q, self.mode, k))
+                .collect();
+        }
         let (this, queries) = (self.clone(), queries.to_vec());
         let (tx, rx) = tokio::sync::oneshot::channel();
         rayon::spawn(move || {
@@ -647,6 +659,41 @@ mod tests {
         std::fs::create_dir_all(tmp.path().join("idx.partial/junk")).unwrap();
         small_index(&dir);
         assert!(!tmp.path().join("idx.partial").exists());
+    }
+
+    /// A few queries are answered on the caller's thread, more on the rayon pool: either way
+    /// what `query_batch` answers.
+    #[tokio::test]
+    async fn batch_search_answers_alike_inline_and_on_the_pool() {
+        let tmp = tempfile::tempdir().unwrap();
+        let index = small_index(&tmp.path().join("idx"));
+        let queries = [
+            "dome",
+            "Milan capital",
+            "cathedral of Pavia",
+            "sphere",
+            "Italy",
+        ]
+        .map(String::from);
+        let ranked = |lists: Vec<Vec<SearchHit>>| {
+            lists
+                .into_iter()
+                .map(|hits| {
+                    hits.into_iter()
+                        .map(|h| (h.passage.id, h.score))
+                        .collect::<Vec<_>>()
+                })
+                .collect::<Vec<_>>()
+        };
+        assert!(queries.len() > INLINE_QUERIES);
+        for n in [1, INLINE_QUERIES, queries.len()] {
+            let asked = &queries[..n];
+            let searched = Searcher::batch_search(&index, asked, 2).await.unwrap();
+            assert_eq!(
+                ranked(searched),
+                ranked(index.query_batch(asked, 2).unwrap())
+            );
+        }
     }
 
     #[test]
