@@ -121,15 +121,16 @@ impl LocalModel {
             message,
         };
         let weights = Arc::new(Weights::load(&config).map_err(load_error)?);
+        let workers = config.workers.max(1);
         let threads = config
             .threads
             .unwrap_or_else(|| {
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                cores / config.workers.max(1)
+                cores / workers
             })
             .clamp(1, 512);
-        let pool = Pool::start(&weights, threads, config.workers, config.max_waiting)
-            .map_err(load_error)?;
+        let pool =
+            Pool::start(&weights, threads, workers, config.max_waiting).map_err(load_error)?;
         let name = path
             .file_stem()
             .map_or_else(|| "local".to_string(), |s| s.to_string_lossy().into_owned());
@@ -137,7 +138,7 @@ impl LocalModel {
             name,
             pool,
             context_size: weights.context_size,
-            workers: config.workers.max(1),
+            workers,
             threads,
             accounting: Arc::default(),
         })

@@ -34,10 +34,10 @@ pub fn model() -> PathBuf {
     asset("models/SmolLM2-135M-Instruct.Q4_1.gguf")
 }
 
-/// The `masksearch` binary under test, with logging at its default level.
-/// The binary, with the local model on one thread per worker (`MASKSEARCH_THREADS`, inherited
-/// by the servers it starts): the harness runs two tests at once, and llama.cpp's threads spin
-/// at barriers, so more threads than cores crawl (two 2-thread models on 2 cores: 15× slower).
+/// The `masksearch` binary under test, with logging at its default level and the local model
+/// on one thread per worker (`MASKSEARCH_THREADS`, inherited by the servers it starts): the
+/// harness runs two tests at once, and llama.cpp's threads spin at barriers, so more threads
+/// than cores crawl (two 2-thread models on 2 cores: 15× slower).
 pub fn masksearch() -> Command {
     let mut cmd = Command::cargo_bin("masksearch").expect("binary built by cargo test");
     cmd.env_remove("MASKSEARCH_LOG");
