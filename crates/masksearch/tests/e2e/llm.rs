@@ -206,6 +206,8 @@ fn workers_share_the_cores_unless_told_otherwise() {
     };
     let line = started(None, &["--workers", "2"]);
     assert!(line.contains(&format!("2 workers × {threads}")), "{line}");
+    // The wait queue is bounded by default: 8 requests per worker.
+    assert!(line.contains("up to 16 requests wait"), "{line}");
     let line = started(Some("3"), &[]);
     assert!(
         line.contains("1 worker × 3 threads, 256-token context"),

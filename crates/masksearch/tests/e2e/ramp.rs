@@ -121,6 +121,14 @@ fn check_rules(s: &RampSample) {
         );
         assert_eq!(m.trim(), m, "{id}: {m:?} not trimmed");
     }
+    // The entity list is as clean as the masks drawn from it ("2000," never beside "2000").
+    for e in &s.ext.entities {
+        assert_eq!(e.trim(), e, "{id}: entity {e:?} not trimmed");
+        assert!(
+            !e.is_empty() && !e.ends_with([',', ';', ':', '!', '?', '"', '\'']),
+            "{id}: entity {e:?} carries punctuation"
+        );
+    }
 }
 
 #[test]

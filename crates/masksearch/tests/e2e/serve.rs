@@ -69,6 +69,41 @@ fn search_prints_ranked_text() {
     assert!(text.contains("\n 2. "), "{text}");
 }
 
+/// The titles `masksearch search` ranks for `query`, with `extra` flags.
+fn search_titles(query: &str, extra: &[&str]) -> Result<Vec<String>, String> {
+    let out = masksearch()
+        .args(["search", query, "-k", "10", "--json", "--index"])
+        .arg(wiki18_index())
+        .args(extra)
+        .output()
+        .expect("runs");
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| {
+            let hit: Value = serde_json::from_str(l).expect("json line");
+            hit["title"].as_str().expect("title").to_string()
+        })
+        .collect())
+}
+
+#[test]
+fn query_syntax_is_an_opt_in_of_the_command_line() {
+    // By default `-pavia` is one more word to look for; with the flag it excludes.
+    let words = search_titles("cathedral -pavia", &[]).expect("answered");
+    assert_eq!(words[0], "Pavia Cathedral", "{words:?}");
+    let syntax = search_titles("cathedral -pavia", &["--query-syntax"]).expect("answered");
+    assert!(!syntax.is_empty(), "cathedrals other than Pavia's");
+    assert!(syntax.iter().all(|t| !t.contains("Pavia")), "{syntax:?}");
+    // A query the parser cannot read is answered as words by default, refused with the flag.
+    assert!(search_titles("((cathedral", &[]).is_ok());
+    let refused = search_titles("((cathedral", &["--query-syntax"]).expect_err("refused");
+    assert!(refused.contains("query"), "{refused}");
+}
+
 fn serve() -> Served {
     Served::start(&[
         "serve".as_ref(),
@@ -229,6 +264,37 @@ async fn retrieve_defaults_and_plain_documents() {
     let (status, body) = post(&client, &served.url, json!({"queries": odd, "topk": 2})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"].as_array().expect("result").len(), odd.len());
+}
+
+#[tokio::test]
+async fn serve_with_query_syntax_reads_operators_and_refuses_what_it_cannot_parse() {
+    let served = Served::start(&[
+        "serve".as_ref(),
+        "--query-syntax".as_ref(),
+        "--index".as_ref(),
+        wiki18_index().as_os_str(),
+    ]);
+    let client = reqwest::Client::new();
+    let (status, body) = post(
+        &client,
+        &served.url,
+        json!({"queries": ["cathedral -pavia"], "topk": 10}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let titles: Vec<&str> = body["result"][0]
+        .as_array()
+        .expect("hits")
+        .iter()
+        .map(|h| h["title"].as_str().expect("title"))
+        .collect();
+    assert!(
+        !titles.is_empty() && titles.iter().all(|t| !t.contains("Pavia")),
+        "{titles:?}"
+    );
+    let (status, body) = post(&client, &served.url, json!({"queries": ["((cathedral"]})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["message"].as_str().is_some(), "{body}");
 }
 
 #[tokio::test]
