@@ -207,6 +207,7 @@ pub async fn judge_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::tests::{Echo, prompts};
 
     fn testdata(name: &str) -> std::path::PathBuf {
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -285,6 +286,26 @@ mod tests {
             rescore(&path, &wrong),
             Err(EvalError::UnknownShape { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn the_judge_grades_rescored_predictions_and_an_empty_one_is_incorrect_unasked() {
+        let (mut ps, _) = rescore(
+            &testdata("hotpotqa/intermediate_data.json"),
+            &FieldMap::default(),
+        )
+        .unwrap();
+        ps[1].prediction.clear();
+        let judge = Echo::new();
+        let tokens = judge_all(&mut ps, judge.as_ref(), &prompts(), 1, 2).await;
+        let verdicts: Vec<Option<bool>> = ps.iter().map(|p| p.judge).collect();
+        // "Yes" for yes; nothing; "the Home Rule League party" for The Home Rule League.
+        assert_eq!(verdicts, [Some(true), Some(false), Some(true)]);
+        assert_eq!((judge.seen.lock().unwrap().len(), tokens), (2, 10));
+        let summary = crate::Summary::of(&ps);
+        let cell = summary.cell("intermediate_data", "HotpotQA").unwrap();
+        assert_eq!(cell.judged, 3);
+        assert!((cell.judge.unwrap() - 200.0 / 3.0).abs() < 1e-9, "{cell:?}");
     }
 
     #[test]

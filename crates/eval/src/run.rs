@@ -301,20 +301,33 @@ pub fn read_predictions(path: &std::path::Path) -> Result<Vec<Prediction>, EvalE
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Mutex;
+pub(crate) mod tests {
+    use std::{path::Path, sync::Mutex, time::Duration};
 
+    use agent::runtime::Mode;
     use async_trait::async_trait;
-    use chat::{ChatError, ChatRequest, ChatResponse, FinishReason, Usage};
+    use chat::{ChatError, ChatRequest, ChatResponse, FinishReason, Role, Usage};
     use formats::{Passage, QaExample};
     use search::{SearchError, SearchHit};
 
     use super::*;
+    use crate::summary::Summary;
 
-    /// Replies with the question's last word, fails on "down", answers Search-R1 prompts with
-    /// one search then an answer.
-    struct Echo {
-        calls: Mutex<u64>,
+    /// A scripted model that answers by what it is asked, and records every request. It fails
+    /// when the last message mentions "down"; judges ([`prompts`]) by whether the normalised
+    /// response holds the gold; plays the multi-agent roles; says it does not know a "riddle";
+    /// searches on a runtime's first turn and answers Paris once it has read the information;
+    /// answers Paris from documents and London from its own knowledge.
+    pub(crate) struct Echo {
+        pub(crate) seen: Mutex<Vec<ChatRequest>>,
+    }
+
+    impl Echo {
+        pub(crate) fn new() -> Arc<Echo> {
+            Arc::new(Echo {
+                seen: Mutex::default(),
+            })
+        }
     }
 
     #[async_trait]
@@ -323,25 +336,43 @@ mod tests {
             "echo"
         }
         async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ChatError> {
-            *self.calls.lock().unwrap() += 1;
-            let last = request.messages.last().unwrap().content.clone();
+            self.seen.lock().unwrap().push(request.clone());
+            // Every call takes a moment, so every answer has a latency to measure.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            let last = request.messages.last().unwrap().content.as_str();
             if last.contains("down") {
                 return Err(ChatError::Unavailable {
                     backend: "echo".into(),
                     message: "down".into(),
                 });
             }
-            let text = if request.continue_final_message {
-                "<think>found</think><answer> Paris ".to_string()
-            } else if last.contains("Answer the given question") {
-                "<think>look</think><search> capital of France ".to_string()
+            let text = if let Some(judged) = last.strip_prefix("JUDGE ") {
+                let (response, gold) = judged.split_once(" | ").unwrap();
+                let norm = metrics::normalize_answer;
+                if norm(response).contains(&norm(gold)) {
+                    "correct"
+                } else {
+                    "incorrect"
+                }
+            } else if last.starts_with("PLAN") {
+                "<think>I need the capital</think>\n<search> [{\"query\": \"capital of France\", \"intent\": 1}] "
+            } else if last.starts_with("REWRITE") {
+                r#"{"queries": ["capital of France", "France capital", "French capital city"]}"#
+            } else if last.starts_with("OBSERVE") {
+                "<think>Doc 1 says Paris</think> <answer> Paris "
+            } else if last.contains("riddle") {
+                "I do not know."
+            } else if request.messages.len() == 1 {
+                "<think>look</think><search> capital of France "
+            } else if request.continue_final_message || last.starts_with("<information>") {
+                "<think>found</think><answer> Paris "
             } else if request.messages[0].content.contains("given documents") {
-                "Paris".to_string()
+                "Paris"
             } else {
-                "London".to_string()
+                "London"
             };
             Ok(ChatResponse {
-                text,
+                text: text.to_string(),
                 usage: Usage {
                     prompt_tokens: 3,
                     completion_tokens: 2,
@@ -375,13 +406,23 @@ mod tests {
         }
     }
 
+    /// Multi-agent and judge prompts [`Echo`] knows by their first word.
+    pub(crate) fn prompts() -> Prompts {
+        Prompts {
+            planner: "PLAN {question}".into(),
+            rewriter: "REWRITE {thought}".into(),
+            observer: "OBSERVE {observation}".into(),
+            judge: "JUDGE {response} | {answer}".into(),
+        }
+    }
+
     fn config() -> EvalConfig {
         EvalConfig {
             methods: vec![Method::Direct, Method::RagPe, Method::AgentPe],
             runtime: RuntimeConfig::default(),
             agent_runtime: RuntimeConfig::default(),
             multi: MultiAgentConfig::default(),
-            prompts: Prompts::default(),
+            prompts: prompts(),
             rag_topk: 3,
             answer_max_tokens: 32,
             judge: false,
@@ -407,19 +448,24 @@ mod tests {
         }
     }
 
-    async fn eval(out: &std::path::Path, questions: &[(&str, &str)], resume: bool) -> Report {
-        let model = Arc::new(Echo {
-            calls: Mutex::new(0),
-        });
-        let options = EvalOptions {
+    /// `questions` answered by `model`, searching [`OneDoc`], resuming `out`.
+    fn options(out: &Path, questions: &[(&str, &str)], model: Arc<Echo>) -> EvalOptions<'static> {
+        EvalOptions {
             benchmarks: vec![bench(questions)],
             out: out.to_path_buf(),
-            resume,
+            resume: true,
             model,
             judge: None,
             searcher: Some(Arc::new(OneDoc)),
             concurrency: 4,
             progress: &|_| {},
+        }
+    }
+
+    async fn eval(out: &Path, questions: &[(&str, &str)], resume: bool) -> Report {
+        let options = EvalOptions {
+            resume,
+            ..options(out, questions, Echo::new())
         };
         run(&config(), &options).await.unwrap()
     }
@@ -491,5 +537,226 @@ mod tests {
             (fresh.tally.resumed, read_predictions(&out).unwrap().len()),
             (0, 3)
         );
+    }
+
+    #[tokio::test]
+    async fn a_trained_agent_runs_in_its_own_mode_with_its_own_prompt_and_turn_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("p.jsonl");
+        let model = Echo::new();
+        let mut config = config();
+        config.methods = vec![Method::AgentPe, Method::Agent];
+        config.agent_runtime = RuntimeConfig {
+            mode: Mode::Turns,
+            template: "Trained. Question: {question}\n".into(),
+            max_turns: 2,
+            ..RuntimeConfig::default()
+        };
+        let questions = [("1", "capital of France"), ("2", "riddle")];
+        run(&config, &options(&out, &questions, model.clone()))
+            .await
+            .unwrap();
+        let got = read_predictions(&out).unwrap();
+        let agent = &got[1];
+        assert_eq!(
+            (
+                agent.method.as_str(),
+                agent.prediction.as_str(),
+                agent.end.as_str()
+            ),
+            ("agent", "Paris", "answered")
+        );
+        assert_eq!(
+            (agent.searches, agent.turns, agent.scores.token_recall),
+            (1, 2, 1.0)
+        );
+        assert_eq!(
+            agent.transcript,
+            "<think>look</think><search> capital of France </search>\n\n<information>Doc 1(Title: \"Paris\") Paris is the capital of France.</information>\n\n<think>found</think><answer> Paris </answer>"
+        );
+        // An agent that never answers is not a failure: no answer, score 0, its own budget used.
+        let stuck = &got[3];
+        assert_eq!(
+            (
+                stuck.method.as_str(),
+                stuck.prediction.as_str(),
+                stuck.end.as_str()
+            ),
+            ("agent", "", "max_turns")
+        );
+        assert_eq!(
+            (
+                stuck.failed.as_deref(),
+                stuck.turns,
+                stuck.scores.token_recall
+            ),
+            (None, 3, 0.0)
+        );
+        let seen = model.seen.lock().unwrap();
+        let trained: Vec<&ChatRequest> = seen
+            .iter()
+            .filter(|r| r.messages[0].content == "Trained. Question: capital of France?\n")
+            .collect();
+        // Turns mode: the information comes back as a user turn, never as a continued message.
+        let roles: Vec<Vec<Role>> = trained
+            .iter()
+            .map(|r| r.messages.iter().map(|m| m.role).collect())
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                vec![Role::User],
+                vec![Role::User, Role::Assistant, Role::User]
+            ]
+        );
+        assert!(trained.iter().all(|r| !r.continue_final_message));
+        // Agent-PE keeps the prompted runtime's continuation.
+        assert!(seen.iter().any(|r| r.continue_final_message));
+    }
+
+    #[tokio::test]
+    async fn the_multi_agent_system_plans_rewrites_searches_observes_and_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("p.jsonl");
+        let mut config = config();
+        config.methods = vec![Method::MultiAgent];
+        let questions = [("1", "capital of France"), ("2", "down")];
+        run(&config, &options(&out, &questions, Echo::new()))
+            .await
+            .unwrap();
+        let got = read_predictions(&out).unwrap();
+        let answered = &got[0];
+        assert_eq!(
+            (
+                answered.prediction.as_str(),
+                answered.end.as_str(),
+                answered.failed.as_deref(),
+                answered.scores.token_recall
+            ),
+            ("Paris", "answered", None, 1.0)
+        );
+        // Planner, Rewriter and Observer calls; the three rewritten queries are one search.
+        assert_eq!(
+            (
+                answered.turns,
+                answered.searches,
+                answered.prompt_tokens,
+                answered.completion_tokens
+            ),
+            (3, 1, 9, 6)
+        );
+        // In the student format, the planned sub-question as its search.
+        assert_eq!(
+            answered.transcript,
+            "<think>I need the capital</think>\n<search> capital of France </search>\n\n<information>Doc 1(Title: \"Paris\") Paris is the capital of France.</information>\n\n<think>Doc 1 says Paris</think> <answer> Paris</answer>"
+        );
+        let failed = &got[1];
+        assert_eq!(
+            (
+                failed.failed.as_deref(),
+                failed.end.as_str(),
+                failed.prediction.as_str()
+            ),
+            (Some("echo: down"), "model_failed", "")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_judge_model_grades_every_answer_that_ran_and_cells_carry_its_score() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("p.jsonl");
+        let (model, judge) = (Echo::new(), Echo::new());
+        let mut config = config();
+        config.methods = vec![Method::Direct, Method::RagPe];
+        config.judge = true;
+        let options = EvalOptions {
+            judge: Some(judge.clone()),
+            ..options(
+                &out,
+                &[("1", "capital of France"), ("2", "down")],
+                model.clone(),
+            )
+        };
+        let report = run(&config, &options).await.unwrap();
+        let got = read_predictions(&out).unwrap();
+        let verdicts: Vec<Option<bool>> = got.iter().map(|p| p.judge).collect();
+        // Direct says London, RAG-PE Paris; the failed answers are not judged.
+        assert_eq!(verdicts, [Some(false), Some(true), None, None]);
+        assert_eq!(judge.seen.lock().unwrap().len(), 2);
+        assert!(
+            model
+                .seen
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|r| !r.messages[0].content.starts_with("JUDGE"))
+        );
+        assert_eq!(report.tally.judge_tokens, 10);
+        let s = Summary::of(&got);
+        let acc_l = |m: &str| {
+            let c = s.cell(m, "HotpotQA").unwrap();
+            (c.judge, c.judged)
+        };
+        assert_eq!(
+            (acc_l("direct"), acc_l("rag-pe")),
+            ((Some(0.0), 1), (Some(100.0), 1))
+        );
+    }
+
+    #[tokio::test]
+    async fn cells_carry_the_mean_searches_turns_and_tokens_of_the_run_and_its_latency() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("p.jsonl");
+        let report = eval(
+            &out,
+            &[("1", "capital of France"), ("2", "capital of Paris")],
+            true,
+        )
+        .await;
+        let got = read_predictions(&out).unwrap();
+        let s = Summary::of(&got);
+        let cost = |m: &str| {
+            let c = s.cell(m, "HotpotQA").unwrap();
+            assert!(c.seconds > 0.0, "{m}: {c:?}");
+            (c.searches, c.turns, c.tokens)
+        };
+        assert_eq!(
+            [cost("direct"), cost("rag-pe"), cost("agent-pe")],
+            [(0.0, 1.0, 5.0), (1.0, 1.0, 5.0), (1.0, 2.0, 10.0)]
+        );
+        assert_eq!(
+            (
+                report.tally.searches,
+                report.tally.model_calls,
+                report.tally.tokens
+            ),
+            (4, 8, 40)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_searching_method_without_a_search_backend_is_refused_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("p.jsonl");
+        let mut config = config();
+        config.methods = vec![Method::Direct, Method::MultiAgent];
+        let options = EvalOptions {
+            searcher: None,
+            ..options(&out, &[("1", "capital of France")], Echo::new())
+        };
+        let refused = run(&config, &options).await;
+        assert!(
+            matches!(
+                refused,
+                Err(EvalError::NoSearcher {
+                    method: "multi-agent"
+                })
+            ),
+            "{refused:?}"
+        );
+        assert!(!out.exists());
+        config.methods = vec![Method::Direct];
+        let report = run(&config, &options).await.unwrap();
+        assert_eq!((report.tally.written, report.tally.searches), (1, 0));
     }
 }

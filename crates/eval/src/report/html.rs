@@ -351,7 +351,7 @@ fn disagreement_section(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::tests::sample;
+    use crate::report::tests::{assert_states_the_methodology, sample};
 
     #[test]
     fn the_page_is_self_contained_and_holds_table_charts_and_drill_down() {
@@ -384,5 +384,6 @@ mod tests {
         assert!(page.contains("the first 1 are shown"));
         assert_eq!(page.matches(r#"<article class="q">"#).count(), 1);
         assert!(page.contains("<details><summary>Transcripts</summary>"));
+        assert_states_the_methodology(&page);
     }
 }

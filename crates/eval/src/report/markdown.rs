@@ -117,7 +117,7 @@ fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::tests::sample;
+    use crate::report::tests::{assert_states_the_methodology, sample};
 
     #[test]
     fn the_markdown_report_has_the_table_the_details_the_method_and_the_disagreements() {
@@ -141,7 +141,12 @@ mod tests {
         assert!(md.contains("| **Direct** | 0.00 | – |"), "{md}");
         assert!(md.contains("### Bamboogle\n\n| Method | n | failed | Recall |"));
         assert!(md.contains("| Agent-PE | 1 | 1 | 0.00 |"), "{md}");
-        assert!(md.contains("maximum over the gold aliases"));
+        // Searches, turns, tokens and seconds are the cell's means.
+        assert!(
+            md.contains("| RAG-PE | 1 | 0 | 100.00 | 100.00 | 100.00 | 100.00 | – | 1.00 | 1.00 | 12 | 0.50 |"),
+            "{md}"
+        );
+        assert_states_the_methodology(&md);
         assert!(
             md.contains("## Where the methods disagree (2 questions)"),
             "{md}"

@@ -166,6 +166,20 @@ mod tests {
     use super::*;
     use crate::summary::tests::prediction;
 
+    /// Asserts that `report` states the normalisation and the aggregation behind its scores.
+    pub(super) fn assert_states_the_methodology(report: &str) {
+        for said in [
+            "lower-case",
+            "remove punctuation",
+            "remove the articles a, an, the",
+            "collapse whitespace",
+            "maximum over the gold aliases",
+            "mean over the questions",
+        ] {
+            assert!(report.contains(said), "{said:?} is not stated");
+        }
+    }
+
     pub(super) fn sample() -> Vec<Prediction> {
         let mut failed = prediction("agent-pe", "Bamboogle", "2", "", "Titan IIIE");
         failed.failed = Some("model: connection refused".into());

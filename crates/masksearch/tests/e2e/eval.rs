@@ -279,6 +279,72 @@ fn rescore_reads_flashrag_and_r1_searcher_predictions() {
     );
 }
 
+/// A file whose question, gold and id fields have other names, mapped by flags: the mapped
+/// fields are read even where a field with a usual name holds something else.
+#[test]
+fn rescore_reads_the_question_gold_and_id_fields_named_by_flags() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("bamboogle-run.jsonl");
+    let records = [
+        serde_json::json!({
+            "id": "row-1", "qid": "b7", "question": "decoy", "answer": "Christopher Marlowe",
+            "input": {"text": "Who wrote Hamlet?"}, "truth": ["William Shakespeare", "Shakespeare"],
+            "prediction": "<answer> Shakespeare </answer>",
+        }),
+        serde_json::json!({
+            "id": "row-2", "qid": "b8", "question": "decoy", "answer": "William Shakespeare",
+            "input": {"text": "Who wrote Doctor Faustus?"}, "truth": ["Christopher Marlowe"],
+            "prediction": "Marlowe",
+        }),
+    ];
+    let lines: Vec<String> = records.iter().map(|r| r.to_string() + "\n").collect();
+    fs::write(&file, lines.concat()).unwrap();
+    let out = dir.path().join("out");
+    let (_, stderr) = run_ok(&[
+        "eval".as_ref(),
+        "--rescore".as_ref(),
+        file.as_os_str(),
+        "--question-field".as_ref(),
+        "input.text".as_ref(),
+        "--gold-field".as_ref(),
+        "truth".as_ref(),
+        "--id-field".as_ref(),
+        "qid".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(
+        stderr.contains("2 predictions rescored from 1 files (0 records without"),
+        "{stderr}"
+    );
+    let ps = predictions(&out);
+    let read: Vec<(&str, &str, f64, f64)> = ps
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap(),
+                p["question"].as_str().unwrap(),
+                p["scores"]["token_recall"].as_f64().unwrap(),
+                p["scores"]["em"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    // The best alias counts: "Shakespeare" is all of one gold; "Marlowe" half of the other.
+    assert_eq!(
+        read,
+        [
+            ("b7", "Who wrote Hamlet?", 1.0, 1.0),
+            ("b8", "Who wrote Doctor Faustus?", 0.5, 0.0)
+        ]
+    );
+    assert_eq!(
+        ps[0]["golds"],
+        serde_json::json!(["William Shakespeare", "Shakespeare"])
+    );
+    let md = fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("| **bamboogle-run** | 75.00 | 75.00 |"), "{md}");
+}
+
 /// The HTML report opened in headless Chromium: the rendered DOM holds the table and the three
 /// SVG charts; a screenshot is kept under target/ for a human to look at.
 #[test]
