@@ -284,11 +284,12 @@ async fn question(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::{UiConfig, router, test_support::get};
 
-    fn prediction(method: &str, id: &str, answer: &str) -> String {
+    /// A scored prediction line of a hotpotqa question whose gold is Leonardo da Vinci.
+    pub(crate) fn prediction(method: &str, id: &str, answer: &str) -> String {
         let mut p = Prediction {
             method: method.into(),
             dataset: "hotpotqa".into(),

@@ -187,8 +187,12 @@ async fn asset(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::{HashSet, VecDeque};
+
+    use formats::Passage;
+
     use super::*;
-    use crate::test_support::get;
+    use crate::test_support::{Memory, get};
 
     #[tokio::test]
     async fn serves_its_own_assets_and_nothing_else_by_name() {
@@ -222,14 +226,186 @@ mod tests {
         };
         assert!(err.to_string().contains("/no/such/ramp.jsonl"), "{err}");
     }
+
+    /// A UI with something on every page: an index, and a RAMP, a trajectory and an eval file.
+    fn every_page(dir: &std::path::Path) -> Router {
+        let write = |name: &str, lines: &[String]| {
+            let path = dir.join(name);
+            std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+            path
+        };
+        let ramp = write(
+            "ramp.jsonl",
+            &[ramp_pages::tests::sample(
+                "s0",
+                "Mona Lisa",
+                &["Leonardo"],
+                "anchor",
+                Some(0.4),
+            )],
+        );
+        let trajectories = write(
+            "trajectories.jsonl",
+            &[trajectory_pages::tests::trajectory("q0", "multi-agent", 0, true).to_string()],
+        );
+        let eval = write(
+            "predictions.jsonl",
+            &[
+                eval_pages::tests::prediction("direct", "q1", "Michelangelo"),
+                eval_pages::tests::prediction("rag-pe", "q1", "Leonardo da Vinci"),
+            ],
+        );
+        // The trajectory's document is passage 7.
+        let searcher = Memory(vec![
+            Passage::new("7", "Mona Lisa", "The Mona Lisa is a portrait by Leonardo."),
+            Passage::new("8", "Mona Lisa", "It hangs in the Louvre."),
+        ]);
+        router(UiConfig {
+            searcher: Some(Arc::new(searcher)),
+            ramp: vec![ramp],
+            trajectories: vec![trajectories],
+            eval: vec![eval],
+            ..UiConfig::default()
+        })
+        .unwrap()
+    }
+
+    /// What `text` makes a browser load or go to: `src`, `href` and `action` attributes, CSS
+    /// `url(…)` and `@import`, script `fetch(…)` and `EventSource(…)`; HTML entities decoded.
+    fn references(text: &str) -> Vec<String> {
+        // ASCII lowercasing keeps byte offsets, so a match in `lower` cuts `text` at the same place.
+        let lower = text.to_ascii_lowercase();
+        let mut out = Vec::new();
+        for marker in [
+            "src=",
+            "href=",
+            "action=",
+            "url(",
+            "@import",
+            "fetch(",
+            "eventsource(",
+        ] {
+            for (at, _) in lower.match_indices(marker) {
+                let rest = text[at + marker.len()..].trim_start();
+                let url = match rest.chars().next() {
+                    Some(quote @ ('"' | '\'' | '`')) => rest[1..].split(quote).next(),
+                    _ => rest.split([' ', '>', ')', '\n']).next(),
+                };
+                out.push(url.unwrap_or_default().replace("&#38;", "&"));
+            }
+        }
+        out
+    }
+
+    /// A URL on the server that sent the page: a path, a query or a fragment, never a scheme
+    /// (`https:`, `data:`) or another host (`//cdn…`).
+    fn on_this_server(url: &str) -> bool {
+        let head = url.split(['/', '?', '#']).next().unwrap_or_default();
+        !url.starts_with("//") && !head.contains(':')
+    }
+
+    #[test]
+    fn tells_references_to_this_server_from_references_elsewhere() {
+        let page = r#"<link href="/static/app.css"><script SRC='https://cdn.example/x.js'></script>
+            <a href=//example.org/>x</a><style>b { background: url(data:image/png;base64,AA) }</style>
+            <form action="/ramp/0?from=1&#38;masks=2#top">"#;
+        let refs = references(page);
+        assert_eq!(
+            refs,
+            [
+                "https://cdn.example/x.js",
+                "/static/app.css",
+                "//example.org/",
+                "/ramp/0?from=1&masks=2#top",
+                "data:image/png;base64,AA",
+            ]
+        );
+        let local: Vec<bool> = refs.iter().map(|r| on_this_server(r)).collect();
+        assert_eq!(local, [false, true, false, true, false]);
+        assert!(on_this_server("#questions") && on_this_server("?from=20"));
+    }
+
+    /// No CDN: the UI works offline because nothing it serves loads or links another host.
+    #[tokio::test]
+    async fn every_page_reachable_from_home_and_every_asset_they_load_stay_on_this_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = every_page(dir.path());
+        let mut queue = VecDeque::from(["/".to_string()]);
+        let mut seen = HashSet::new();
+        while let Some(uri) = queue.pop_front() {
+            if !seen.insert(uri.clone()) {
+                continue;
+            }
+            assert!(seen.len() < 500, "the crawl does not end: {seen:?}");
+            let (status, body) = get(&app, &uri).await;
+            assert_eq!(status, 200, "{uri}: {body}");
+            for url in references(&body) {
+                assert!(on_this_server(&url), "{uri} refers to {url}");
+                // Script templates (`/agent/stream?${params}`) are filled in by the page.
+                if url.starts_with('/') && !url.contains("${") {
+                    let path = url.split('#').next().unwrap_or_default();
+                    queue.push_back(path.to_string());
+                }
+            }
+        }
+        for page in [
+            "/static/app.css",
+            "/static/app.js",
+            "/static/live.js",
+            "/search?q=Mona%20Lisa",
+            "/passage?id=7",
+            "/ramp/0/0",
+            "/ramp/0/stats",
+            "/trajectories/0/0",
+            "/trajectories/compare?id=q0",
+            "/eval/0/report",
+            "/agent",
+        ] {
+            assert!(seen.contains(page), "{page} was not reached: {seen:?}");
+        }
+    }
 }
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    //! Requests against the router without a socket.
+    //! Requests against the router without a socket, and an index in memory.
 
+    use async_trait::async_trait;
     use axum::{Router, body::Body, http::Request};
+    use formats::Passage;
+    use search::{SearchError, SearchHit, Searcher};
     use tower::ServiceExt;
+
+    /// Passages in memory: every query gets the first `k`, scored 1, 1/2, 1/3, …; each can be
+    /// looked up by id, as in the local index.
+    pub struct Memory(pub Vec<Passage>);
+
+    #[async_trait]
+    impl Searcher for Memory {
+        fn name(&self) -> String {
+            "memory".into()
+        }
+        async fn batch_search(
+            &self,
+            queries: &[String],
+            k: usize,
+        ) -> Result<Vec<Vec<SearchHit>>, SearchError> {
+            let hits: Vec<SearchHit> = self
+                .0
+                .iter()
+                .take(k)
+                .enumerate()
+                .map(|(i, p)| SearchHit {
+                    passage: p.clone(),
+                    score: 1.0 / (i + 1) as f64,
+                })
+                .collect();
+            Ok(queries.iter().map(|_| hits.clone()).collect())
+        }
+        async fn passage(&self, id: &str) -> Result<Option<Passage>, SearchError> {
+            Ok(self.0.iter().find(|p| p.id == id).cloned())
+        }
+    }
 
     /// `GET uri`: the status and the body as text.
     pub async fn get(app: &Router, uri: &str) -> (u16, String) {

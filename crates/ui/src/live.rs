@@ -435,12 +435,14 @@ mod tests {
     use chat::{ChatError, ChatRequest, ChatResponse, FinishReason, Usage};
     use formats::Passage;
     use futures_util::StreamExt;
-    use search::{SearchError, SearchHit};
     use tokio::sync::{Notify, oneshot};
     use tower::ServiceExt;
 
     use super::*;
-    use crate::{LiveConfig, UiConfig, router, test_support::get};
+    use crate::{
+        LiveConfig, UiConfig, router,
+        test_support::{Memory, get},
+    };
 
     /// Replies with the scripted generations in order and counts its calls; past the script it
     /// fails, or, when `hang` is set, blocks until cancelled and then says so on `cancelled`.
@@ -505,37 +507,12 @@ mod tests {
         }
     }
 
-    /// Two passages in memory, both returned for every query.
-    struct Memory;
-
-    #[async_trait]
-    impl Searcher for Memory {
-        fn name(&self) -> String {
-            "memory".into()
-        }
-        async fn batch_search(
-            &self,
-            queries: &[String],
-            k: usize,
-        ) -> Result<Vec<Vec<SearchHit>>, SearchError> {
-            let passages = [
-                Passage::new("p1", "Mona Lisa", "A portrait by Leonardo da Vinci."),
-                Passage::new("p2", "Louvre", "A museum in <Paris>."),
-            ];
-            Ok(queries
-                .iter()
-                .map(|_| {
-                    passages
-                        .iter()
-                        .take(k)
-                        .map(|p| SearchHit {
-                            passage: p.clone(),
-                            score: 1.0,
-                        })
-                        .collect()
-                })
-                .collect())
-        }
+    /// Two passages, both returned for every query.
+    fn memory() -> Arc<Memory> {
+        Arc::new(Memory(vec![
+            Passage::new("p1", "Mona Lisa", "A portrait by Leonardo da Vinci."),
+            Passage::new("p2", "Louvre", "A museum in <Paris>."),
+        ]))
     }
 
     fn app(model: Arc<Scripted>, ramp: Vec<std::path::PathBuf>) -> Router {
@@ -543,7 +520,7 @@ mod tests {
             ramp,
             live: LiveConfig {
                 models: vec![("local <b>model</b>".into(), model)],
-                searchers: vec![("memory".into(), Arc::new(Memory))],
+                searchers: vec![("memory".into(), memory())],
                 runtime: RuntimeConfig::default(),
             },
             ..UiConfig::default()
@@ -657,7 +634,7 @@ mod tests {
             eval: Vec::new(),
             live: LiveConfig {
                 models: vec![("m".into(), Scripted::new(&[], false))],
-                searchers: vec![("s".into(), Arc::new(Memory))],
+                searchers: vec![("s".into(), memory())],
                 runtime: RuntimeConfig::default(),
             },
         };

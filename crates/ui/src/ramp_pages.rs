@@ -401,13 +401,20 @@ async fn stats(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::path::PathBuf;
 
     use super::*;
     use crate::{UiConfig, router, test_support::get};
 
-    fn sample(id: &str, title: &str, masks: &[&str], strategy: &str) -> String {
+    /// A RAMP sample line: `{title} is [mask] and …`, one mask per `masks`.
+    pub(crate) fn sample(
+        id: &str,
+        title: &str,
+        masks: &[&str],
+        strategy: &str,
+        difficulty: Option<f64>,
+    ) -> String {
         let mut query = format!("{title} is");
         let mut answer = query.clone();
         for m in masks {
@@ -420,6 +427,7 @@ mod tests {
             "answer": answer,
             "ext": {"mask_num": masks.len(), "masks": masks, "entities": masks, "source": "wiki",
                     "title": title, "passage_id": format!("{id}#0"), "strategy": strategy,
+                    "difficulty": difficulty,
                     "mask_kinds": masks.iter().map(|_| "anchor").collect::<Vec<_>>()}
         })
         .to_string()
@@ -434,12 +442,18 @@ mod tests {
             } else {
                 &["Paris"]
             };
-            let strategy = if i % 2 == 0 { "anchor+date" } else { "llm" };
+            // The even samples are scored, 0.00 to 0.44; the odd ones are not.
+            let (strategy, difficulty) = if i % 2 == 0 {
+                ("anchor+date", Some(i as f64 / 100.0))
+            } else {
+                ("llm", None)
+            };
             text.push_str(&sample(
                 &format!("s{i}"),
                 &format!("Page {i}"),
                 masks,
                 strategy,
+                difficulty,
             ));
             text.push('\n');
         }
@@ -473,6 +487,38 @@ mod tests {
         assert!(page.contains("1 line that is not a RAMP sample"), "{page}");
         let (status, _) = get(&app, "/ramp/0?masks=x").await;
         assert_eq!(status, 400, "a malformed filter is a bad request");
+    }
+
+    #[tokio::test]
+    async fn filters_samples_by_difficulty_both_bounds_included_and_unscored_ones_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        let titles = |page: &str| -> Vec<usize> {
+            (0..45)
+                .filter(|i| page.contains(&format!(">Page {i}<")))
+                .collect()
+        };
+        let (status, page) = get(&app, "/ramp/0?min_difficulty=0.1&max_difficulty=0.2").await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(titles(&page), [10, 12, 14, 16, 18, 20], "{page}");
+        assert!(page.contains(r#"<td class="num">0.10</td>"#), "{page}");
+        assert!(
+            page.contains(r#"name="min_difficulty" value="0.1""#),
+            "the form keeps the filter"
+        );
+        let (_, page) = get(&app, "/ramp/0?max_difficulty=0.05&min_difficulty=").await;
+        assert_eq!(titles(&page), [0, 2, 4]);
+        let (_, page) = get(&app, "/ramp/0?min_difficulty=0.38").await;
+        assert_eq!(titles(&page), [38, 40, 42, 44]);
+        // 23 scored samples: the next page keeps the filter.
+        let (_, page) = get(&app, "/ramp/0?min_difficulty=0").await;
+        assert_eq!(page.matches(r#"class="sample""#).count(), PAGE);
+        assert!(
+            page.contains("from=39&#38;masks=&#38;strategy=&#38;title=&#38;min_difficulty=0&#38;"),
+            "{page}"
+        );
+        let (status, _) = get(&app, "/ramp/0?max_difficulty=hard").await;
+        assert_eq!(status, 400);
     }
 
     #[tokio::test]

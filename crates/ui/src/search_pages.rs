@@ -205,3 +205,148 @@ async fn same_page(
     }
     Ok(before)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{UiConfig, router, test_support::Memory, test_support::get};
+
+    fn check(id: &str, before: Option<&str>, after: Option<&str>) {
+        let (b, a) = neighbour_ids(id);
+        assert_eq!(
+            (b.as_deref(), a.as_deref()),
+            (before, after),
+            "the neighbours of {id:?}"
+        );
+    }
+
+    #[test]
+    fn neighbours_are_the_passages_numbered_around_it() {
+        check("Mona Lisa#1", Some("Mona Lisa#0"), Some("Mona Lisa#2"));
+        check("Mona Lisa#0", None, Some("Mona Lisa#1"));
+        check("A#b#9", Some("A#b#8"), Some("A#b#10"));
+        check("42", Some("41"), Some("43"));
+        check("0", None, Some("1"));
+        check("Mona Lisa#x", None, None);
+        check("p1", None, None);
+    }
+
+    /// `Mona Lisa#0`–`#2` and `#4` (its `#3` missing), then wiki-18 lines 41 (Louvre), 42 and
+    /// 43 (Paris).
+    fn app() -> axum::Router {
+        let passages = [
+            ("Mona Lisa#0", "Mona Lisa", "The Mona Lisa is a portrait."),
+            ("Mona Lisa#1", "Mona Lisa", "Leonardo painted it."),
+            ("Mona Lisa#2", "Mona Lisa", "It hangs in the Louvre."),
+            ("Mona Lisa#4", "Mona Lisa", "After a gap."),
+            ("41", "Louvre", "The Louvre is a museum."),
+            ("42", "Paris", "Paris is a city."),
+            ("43", "Paris", "The Seine flows through Paris."),
+        ];
+        let searcher = Memory(
+            passages
+                .iter()
+                .map(|(id, title, text)| Passage::new(*id, *title, *text))
+                .collect(),
+        );
+        router(UiConfig {
+            searcher: Some(Arc::new(searcher)),
+            ..UiConfig::default()
+        })
+        .unwrap()
+    }
+
+    /// The rows of the page's table of passages: the id, and whether it is the one shown.
+    fn page_table(page: &str) -> Vec<(String, bool)> {
+        let table = page.split(r#"id="page""#).nth(1).expect("the page table");
+        table
+            .split("<td class=\"mono\">")
+            .skip(1)
+            .map(|cell| {
+                let cell = cell.split("</td>").next().unwrap_or_default();
+                let mut id = String::new();
+                let mut in_tag = false;
+                for c in cell.chars() {
+                    match c {
+                        '<' => in_tag = true,
+                        '>' => in_tag = false,
+                        c if !in_tag => id.push(c),
+                        _ => {}
+                    }
+                }
+                (id, cell.starts_with("<strong>"))
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_passage_links_its_neighbours_and_lists_the_rest_of_its_page() {
+        let app = app();
+        let (status, page) = get(&app, "/passage?id=Mona%20Lisa%231").await;
+        assert_eq!(status, 200, "{page}");
+        assert!(
+            page.contains(r#"<a href="/passage?id=Mona%20Lisa%230" id="previous">"#),
+            "{page}"
+        );
+        assert!(page.contains(r#"<a href="/passage?id=Mona%20Lisa%232" id="next">"#));
+        assert!(page.contains("Leonardo painted it."));
+        let (_, page) = get(&app, "/passage?id=Mona%20Lisa%230").await;
+        assert!(!page.contains(r#"id="previous""#), "the first passage");
+        assert!(page.contains(r#"id="next""#));
+        assert_eq!(
+            page_table(&page),
+            [
+                ("Mona Lisa#0".into(), true),
+                ("Mona Lisa#1".into(), false),
+                ("Mona Lisa#2".into(), false),
+            ],
+            "the page ends where a passage is missing: {page}"
+        );
+        let (_, page) = get(&app, "/passage?id=42").await;
+        assert!(
+            page.contains(r#"id="previous">← 41</a>"#),
+            "the line before, though another page's"
+        );
+        assert_eq!(
+            page_table(&page),
+            [("42".into(), true), ("43".into(), false)],
+            "the page ends where the title changes: {page}"
+        );
+        let (_, page) = get(&app, "/passage?id=43").await;
+        assert!(!page.contains(r#"id="next""#), "the last passage");
+        let (status, _) = get(&app, "/passage?id=Mona%20Lisa%233").await;
+        assert_eq!(status, 404);
+        let bare = router(UiConfig::default()).unwrap();
+        let (status, page) = get(&bare, "/passage?id=42").await;
+        assert_eq!(status, 404);
+        assert!(page.contains("--index DIR"), "{page}");
+    }
+
+    #[tokio::test]
+    async fn search_shows_ranked_hits_with_their_scores_and_the_query_words_marked() {
+        let app = app();
+        let (status, page) = get(&app, "/search?q=mona+painted&k=2").await;
+        assert_eq!(status, 200, "{page}");
+        assert!(
+            page.contains(r#"<p class="muted" id="hit-count">2 hits</p>"#),
+            "{page}"
+        );
+        let first = page.find(r#"data-id="Mona Lisa#0""#).expect("hit 1");
+        let second = page.find(r#"data-id="Mona Lisa#1""#).expect("hit 2");
+        assert!(first < second, "ranked");
+        assert!(page.contains(r#"<span class="rank">1</span>"#));
+        assert!(page.contains(r#"<span class="score">1.000</span>"#));
+        assert!(page.contains(r#"<span class="score">0.500</span>"#));
+        assert!(page.contains("<mark>Mona</mark> Lisa"), "{page}");
+        assert!(page.contains("Leonardo <mark>painted</mark> it."));
+        assert!(page.contains(r#"href="/passage?id=Mona%20Lisa%231""#));
+        let (_, page) = get(&app, "/search?q=mona&k=0").await;
+        assert_eq!(
+            page.matches(r#"class="hit""#).count(),
+            1,
+            "at least one hit"
+        );
+    }
+}

@@ -345,7 +345,7 @@ async fn compare(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::path::PathBuf;
 
     use super::*;
@@ -365,10 +365,16 @@ mod tests {
         assert!(super::docs("<information></information>").is_empty());
     }
 
-    fn trajectory(id: &str, teacher: &str, accepted: bool) -> String {
+    /// A trajectory record of one search, accepted or rejected by the judge.
+    pub(crate) fn trajectory(
+        id: &str,
+        teacher: &str,
+        round: u32,
+        accepted: bool,
+    ) -> serde_json::Value {
         let info = "\n\n<information>Doc 1(Title: \"Mona Lisa\") The Mona Lisa is a portrait by Leonardo.</information>\n\n";
         serde_json::json!({
-            "id": id, "teacher": teacher, "round": 0, "model": "m",
+            "id": id, "teacher": teacher, "round": round, "model": "m",
             "task": {"kind": "qa", "query": "Who painted the Mona Lisa?", "golds": ["Leonardo"]},
             "accepted": accepted,
             "rejection": if accepted { None } else { Some("judge") },
@@ -388,21 +394,30 @@ mod tests {
             "usage": {"model_calls": 3, "prompt_tokens": 10, "completion_tokens": 5},
             "ms": 11
         })
-        .to_string()
     }
 
+    /// `a`: 30 multi-agent trajectories `q{i}`, rejected when `i % 3 == 0`, of round `i % 2`,
+    /// with `i % 4` searches; `b`: `q4` under the rule teacher; `c`: `q5` in round 2.
     fn app(dir: &std::path::Path) -> axum::Router {
         let a: PathBuf = dir.join("a.jsonl");
         let b: PathBuf = dir.join("b.jsonl");
+        let c: PathBuf = dir.join("c.jsonl");
         let mut text = String::new();
         for i in 0..30 {
-            text.push_str(&trajectory(&format!("q{i}"), "multi-agent", i % 3 != 0));
+            let mut t = trajectory(&format!("q{i}"), "multi-agent", i % 2, i % 3 != 0);
+            t["search"]["calls"] = serde_json::json!(i % 4);
+            text.push_str(&t.to_string());
             text.push('\n');
         }
         std::fs::write(&a, text).unwrap();
-        std::fs::write(&b, trajectory("q4", "rule", true) + "\n").unwrap();
+        std::fs::write(&b, trajectory("q4", "rule", 0, true).to_string() + "\n").unwrap();
+        std::fs::write(
+            &c,
+            trajectory("q5", "multi-agent", 2, true).to_string() + "\n",
+        )
+        .unwrap();
         router(UiConfig {
-            trajectories: vec![a, b],
+            trajectories: vec![a, b, c],
             ..UiConfig::default()
         })
         .unwrap()
@@ -448,7 +463,45 @@ mod tests {
         );
         let (status, _) = get(&app, "/trajectories/compare?id=nope").await;
         assert_eq!(status, 404);
-        let (status, _) = get(&app, "/trajectories/2/0").await;
+        let (status, _) = get(&app, "/trajectories/3/0").await;
         assert_eq!(status, 404);
+    }
+
+    #[tokio::test]
+    async fn filters_trajectories_by_round_and_by_searches_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        let ids = |page: &str| -> Vec<usize> {
+            (0..30)
+                .filter(|i| page.contains(&format!(r#"<td class="mono">q{i}</td>"#)))
+                .collect()
+        };
+        let (status, page) = get(&app, "/trajectories/0?round=1&searches=").await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(ids(&page), (1..30).step_by(2).collect::<Vec<_>>(), "{page}");
+        assert!(page.contains(r#"name="round" min="0" value="1""#));
+        let (_, page) = get(&app, "/trajectories/0?searches=2").await;
+        assert_eq!(ids(&page), [2, 6, 10, 14, 18, 22, 26]);
+        let (_, page) = get(&app, "/trajectories/0?round=0&searches=0&status=rejected").await;
+        assert_eq!(ids(&page), [0, 12, 24]);
+        let (_, page) = get(&app, "/trajectories/0?round=0&searches=3").await;
+        assert!(ids(&page).is_empty(), "three searches only in odd rounds");
+        for uri in ["/trajectories/0?round=-1", "/trajectories/0?searches=many"] {
+            assert_eq!(get(&app, uri).await.0, 400, "{uri}");
+        }
+    }
+
+    #[tokio::test]
+    async fn shows_one_sample_side_by_side_under_two_rounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        let (status, page) = get(&app, "/trajectories/compare?id=q5").await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page.matches(r#"class="timeline""#).count(), 2, "{page}");
+        let round_1 = page.find("<h2>multi-agent, round 1</h2>").expect("round 1");
+        let round_2 = page.find("<h2>multi-agent, round 2</h2>").expect("round 2");
+        assert!(round_1 < round_2, "in the order of the files");
+        assert!(page.contains(r#"href="/trajectories/0/5""#));
+        assert!(page.contains(r#"href="/trajectories/2/0""#));
     }
 }

@@ -14,7 +14,7 @@ use std::{
 
 use fantoccini::{Client, ClientBuilder, Locator};
 
-use crate::common::{Served, asset, head, index_and_samples, model, run_ok, testdata};
+use crate::common::{Served, asset, head, index_and_samples, masksearch, model, run_ok, testdata};
 
 /// The demo corpus indexed, 200 of its RAMP samples, the rule teacher's trajectories of them and
 /// a rescored predictions file.
@@ -86,6 +86,27 @@ fn ui() -> Served {
         "--context-size".as_ref(),
         "4096".as_ref(),
     ])
+}
+
+/// Like every server of masksearch, the UI listens on loopback unless `--host` says otherwise.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ui_binds_loopback_by_default() {
+    // An empty working directory: no demo outputs to show, no model to load.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cmd = masksearch();
+    cmd.current_dir(dir.path()).args(["ui", "--no-agent"]);
+    let mut served = Served::spawn(cmd);
+    assert!(
+        served.url.starts_with("http://127.0.0.1:"),
+        "{}",
+        served.url
+    );
+    assert!(
+        served.stderr_line().contains("no index · 0 RAMP"),
+        "started on nothing"
+    );
+    let home = reqwest::get(&served.url).await.expect("home page");
+    assert_eq!(home.status(), 200);
 }
 
 /// Headless Chromium behind chromedriver on a free port; both stop on drop.
@@ -397,5 +418,52 @@ async fn the_live_agent_streams_a_search_round_from_the_local_model() {
         "the record can be saved"
     );
     b.screenshot("agent").await;
+    b.stop().await;
+}
+
+/// The stop button ends a run mid-way: the page says so, has no record to save and offers Start
+/// again. (That the server then aborts the agent, an in-flight model call included, is the `ui`
+/// crate's `dropping_the_stream_stops_the_agent`.)
+#[tokio::test(flavor = "multi_thread")]
+async fn the_live_agents_stop_button_ends_the_run() {
+    let ui = ui();
+    let b = Browser::start().await;
+    b.goto(&format!("{}/agent", ui.url)).await;
+    b.client
+        .find(Locator::Id("question"))
+        .await
+        .expect("question box")
+        .send_keys("Which river flows through Paris?")
+        .await
+        .expect("type");
+    let client = &b.client;
+    let button = |id| client.find(Locator::Id(id));
+    button("start")
+        .await
+        .expect("#start")
+        .click()
+        .await
+        .expect("start");
+    // The local model takes seconds to read the prompt: the run is still going.
+    b.wait_for("#status[data-state=running]", 10).await;
+    button("stop")
+        .await
+        .expect("#stop")
+        .click()
+        .await
+        .expect("stop");
+    assert_eq!(
+        b.wait_for("#status[data-state=stopped]", 10).await,
+        ["stopped"]
+    );
+    for (id, disabled) in [("start", false), ("stop", true), ("save", true)] {
+        let attr = button(id)
+            .await
+            .expect(id)
+            .attr("disabled")
+            .await
+            .expect("attr");
+        assert_eq!(attr.is_some(), disabled, "#{id} disabled: {attr:?}");
+    }
     b.stop().await;
 }
