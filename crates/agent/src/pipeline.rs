@@ -373,6 +373,11 @@ pub(crate) fn settings(config: &TrajectoryConfig) -> serde_json::Map<String, Val
         ("max_turns", json!(runtime.max_turns)),
         ("topk", json!(runtime.topk)),
         ("mode", json!(format!("{:?}", runtime.mode).to_lowercase())),
+        ("stops", json!(runtime.stops)),
+        (
+            "template",
+            json!(format!("{:016x}", formats::stable_hash(&runtime.template))),
+        ),
         ("max_rounds", json!(config.multi.max_rounds)),
         ("merged_k", json!(config.multi.merged_k)),
         ("exclude_source", json!(config.rule.exclude_source)),

@@ -272,8 +272,11 @@ mod tests {
         }
     }
 
-    /// One document per query, titled by the query; fails on "down".
-    struct Echo;
+    /// One document per query, titled by the query; fails on "down"; records the `k` asked for.
+    #[derive(Default)]
+    struct Echo {
+        asked_k: Mutex<Vec<usize>>,
+    }
 
     #[async_trait]
     impl Searcher for Echo {
@@ -285,6 +288,7 @@ mod tests {
             queries: &[String],
             k: usize,
         ) -> Result<Vec<Vec<SearchHit>>, SearchError> {
+            self.asked_k.lock().unwrap().push(k);
             queries
                 .iter()
                 .map(|q| {
@@ -319,7 +323,7 @@ mod tests {
         ]);
         let r = rollout(
             &model,
-            &Echo,
+            &Echo::default(),
             "who painted the Mona Lisa",
             &RuntimeConfig::default(),
             Some(1),
@@ -355,6 +359,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn stops_token_limit_template_and_topk_reach_every_request_and_search() {
+        let model = Scripted::new(vec![
+            ("<think>a</think><search>q", Stop),
+            ("<think>b</think><answer>x", Stop),
+        ]);
+        let searcher = Echo::default();
+        let config = RuntimeConfig {
+            topk: 7,
+            max_tokens_per_turn: 64,
+            stops: vec!["</search>".into(), "</answer>".into(), "\nUser:".into()],
+            template: "Q: {question} A:".into(),
+            ..RuntimeConfig::default()
+        };
+        let r = rollout(&model, &searcher, "who", &config, None).await;
+        assert_eq!(r.end, End::Answered("x".into()));
+        assert_eq!(*searcher.asked_k.lock().unwrap(), [7]);
+        let seen = model.seen.lock().unwrap();
+        assert_eq!(seen.len(), 2);
+        for request in seen.iter() {
+            assert_eq!(request.messages[0].content, "Q: who? A:");
+            assert_eq!(request.max_tokens, Some(64));
+            assert_eq!(request.stop, config.stops);
+        }
+    }
+
+    #[tokio::test]
     async fn the_observer_sees_every_step_as_it_is_recorded() {
         let model = Scripted::new(vec![
             ("no tags", Stop),
@@ -365,7 +395,7 @@ mod tests {
         let on_step = |step: &Step| seen.lock().unwrap().push(step.clone());
         let r = rollout_observed(
             &model,
-            &Echo,
+            &Echo::default(),
             "q",
             &RuntimeConfig::default(),
             None,
@@ -387,7 +417,7 @@ mod tests {
             mode: Mode::Turns,
             ..RuntimeConfig::default()
         };
-        let r = rollout(&model, &Echo, "q", &config, None).await;
+        let r = rollout(&model, &Echo::default(), "q", &config, None).await;
         assert_eq!(r.end, End::Answered("x".into()));
         let seen = model.seen.lock().unwrap();
         let roles: Vec<&str> = seen[1].messages.iter().map(|m| m.role.as_str()).collect();
@@ -411,7 +441,7 @@ mod tests {
             max_turns: 2,
             ..RuntimeConfig::default()
         };
-        let r = rollout(&model, &Echo, "q", &config, None).await;
+        let r = rollout(&model, &Echo::default(), "q", &config, None).await;
         assert_eq!(r.end, End::MaxTurns);
         assert_eq!(r.search.calls, 1);
         assert!(r.transcript.contains(INVALID_ACTION_OBSERVATION));
@@ -421,15 +451,16 @@ mod tests {
 
     #[tokio::test]
     async fn failures_end_the_rollout_with_their_reason() {
+        let (echo, config) = (Echo::default(), RuntimeConfig::default());
         let model = Scripted::new(vec![("<think>a</think><search>down", Stop)]);
-        let r = rollout(&model, &Echo, "q", &RuntimeConfig::default(), None).await;
+        let r = rollout(&model, &echo, "q", &config, None).await;
         assert!(
             matches!(r.end, End::SearchFailed(ref m) if m.contains("down")),
             "{:?}",
             r.end
         );
         let model = Scripted::new(vec![("<think>a</think><search>truncated", Length)]);
-        let r = rollout(&model, &Echo, "q", &RuntimeConfig::default(), None).await;
+        let r = rollout(&model, &echo, "q", &config, None).await;
         assert!(matches!(r.end, End::ModelFailed(_)), "{:?}", r.end);
         assert_eq!(r.steps[0].notes, [Note::UnclosedTag, Note::InvalidAction]);
     }

@@ -6,7 +6,11 @@
 use std::{
     fs,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
 };
 
 use agent::{RunOptions, Tally, TrajectoryConfig};
@@ -16,13 +20,13 @@ use formats::{Passage, Rejection, Shard, Teacher, Trajectory};
 use search::{SearchError, SearchHit, Searcher};
 use serde_json::json;
 
-/// Passages ranked by how many query words they contain.
-struct Memory(Vec<Passage>);
+/// Passages ranked by how many query words they contain, under a backend name.
+struct Memory(&'static str, Vec<Passage>);
 
 #[async_trait]
 impl Searcher for Memory {
     fn name(&self) -> String {
-        "memory".into()
+        self.0.into()
     }
     async fn batch_search(
         &self,
@@ -34,7 +38,7 @@ impl Searcher for Memory {
             .map(|q| {
                 let words: Vec<String> = q.split_whitespace().map(str::to_lowercase).collect();
                 let mut hits: Vec<SearchHit> = self
-                    .0
+                    .1
                     .iter()
                     .map(|p| {
                         let text = p.text.to_lowercase();
@@ -89,7 +93,13 @@ const FACTS: [(&str, &str, &str); 6] = [
 ];
 
 fn corpus() -> Arc<dyn Searcher> {
+    corpus_named("memory")
+}
+
+/// The facts, searched by a backend called `name`.
+fn corpus_named(name: &'static str) -> Arc<dyn Searcher> {
     Arc::new(Memory(
+        name,
         FACTS
             .iter()
             .map(|(t, text, _)| Passage::new(format!("{t}#0"), *t, *text))
@@ -247,10 +257,16 @@ async fn a_resumed_run_loses_and_duplicates_nothing() {
     let b: Vec<Trajectory> = read(&whole.out).into_iter().map(strip).collect();
     assert_eq!(a, b);
     // A resume with other settings is refused.
-    let mut other = config(Teacher::Rule);
-    other.seed = 8;
-    let err = agent::run(&other, &part).await.unwrap_err().to_string();
-    assert!(err.contains("seed"), "{err}");
+    let mut seed = config(Teacher::Rule);
+    seed.seed = 8;
+    let mut stops = config(Teacher::Rule);
+    stops.runtime.stops.push("\nUser:".into());
+    let mut template = config(Teacher::Rule);
+    template.runtime.template = "Q: {question}".into();
+    for (other, field) in [(seed, "seed"), (stops, "stops"), (template, "template")] {
+        let err = agent::run(&other, &part).await.unwrap_err().to_string();
+        assert!(err.contains(field), "{err}");
+    }
 }
 
 #[tokio::test]
@@ -282,6 +298,52 @@ async fn shards_put_together_equal_the_whole_run() {
 struct Scripted {
     reply: fn(&ChatRequest) -> Result<&'static str, ChatError>,
     calls: Mutex<u64>,
+}
+
+fn scripted(reply: fn(&ChatRequest) -> Result<&'static str, ChatError>) -> Arc<Scripted> {
+    Arc::new(Scripted {
+        reply,
+        calls: Mutex::default(),
+    })
+}
+
+/// The Planner's first step towards the capital of Australia.
+const PLAN: &str = "Thought: <think> I need the capital. </think>\n<search> [{\"query\": \"What is the capital of Australia?\", \"intent\": 1}] ";
+/// The Rewriter's queries for it (their results overlap).
+const REWRITE: &str =
+    "{\"queries\": [\"capital Australia\", \"Canberra capital\", \"Australia capital city\"]}";
+/// The Observer's answer.
+const ANSWER: &str =
+    "<think> Doc 1 says Canberra is the capital of Australia. </think> <answer> Canberra ";
+
+/// The multi-agent teacher's reply to `r` by the role its prompt is for (the built-in prompts'
+/// first words); the judge calls an answer correct when the gold is Canberra.
+fn by_role(
+    r: &ChatRequest,
+    planner: &'static str,
+    rewriter: &'static str,
+    observer: &'static str,
+) -> &'static str {
+    let prompt = &r.messages.last().unwrap().content;
+    if prompt.starts_with("You plan") {
+        planner
+    } else if prompt.starts_with("You turn") {
+        rewriter
+    } else if prompt.starts_with("You check") {
+        observer
+    } else if prompt.contains("Correct answer: Canberra") {
+        "correct"
+    } else {
+        "incorrect"
+    }
+}
+
+/// Both the accepted and the rejected trajectories of a run with `opts`.
+fn written(opts: &RunOptions<'_>) -> Vec<Trajectory> {
+    read(&opts.out)
+        .into_iter()
+        .chain(read(&opts.rejected))
+        .collect()
 }
 
 #[async_trait]
@@ -317,25 +379,10 @@ fn qa_input(dir: &Path) -> PathBuf {
 async fn the_multi_agent_teacher_searches_observes_and_is_judged() {
     let dir = tempfile::tempdir().unwrap();
     fn reply(r: &ChatRequest) -> Result<&'static str, ChatError> {
-        let prompt = &r.messages.last().unwrap().content;
-        Ok(if prompt.starts_with("You plan") {
-            "Thought: <think> I need the capital. </think>\n<search> [{\"query\": \"What is the capital of Australia?\", \"intent\": 1}] "
-        } else if prompt.starts_with("You turn") {
-            "{\"queries\": [\"capital Australia\", \"Canberra capital\", \"Australia capital city\"]}"
-        } else if prompt.starts_with("You check") {
-            "<think> Doc 1 says Canberra is the capital of Australia. </think> <answer> Canberra "
-        } else if prompt.contains("Correct answer: Canberra") {
-            "correct"
-        } else {
-            "incorrect"
-        })
+        Ok(by_role(r, PLAN, REWRITE, ANSWER))
     }
-    let model = Arc::new(Scripted {
-        reply,
-        calls: Mutex::default(),
-    });
     let mut opts = options(dir.path(), qa_input(dir.path()), "multi.jsonl", false);
-    opts.model = Some(model.clone());
+    opts.model = Some(scripted(reply));
     let report = agent::run(&config(Teacher::MultiAgent), &opts)
         .await
         .unwrap();
@@ -354,6 +401,9 @@ async fn the_multi_agent_teacher_searches_observes_and_is_judged() {
     use formats::StepKind::*;
     assert_eq!(kinds, [Planner, Rewriter, Search, Observer, Judge]);
     assert_eq!(t.steps[2].queries.len(), 3);
+    // Every query finds the same three passages: the merge keeps each once.
+    assert_eq!(t.steps[2].doc_ids.len(), 3, "{:?}", t.steps[2].doc_ids);
+    assert_eq!(t.steps[2].duplicates_removed, 6);
     assert_eq!(t.usage.model_calls, 4);
     assert_eq!(t.usage.prompt_tokens, 400);
     assert!(t.transcript.starts_with("<think> I need the capital. </think>\n<search> What is the capital of Australia? </search>\n\n<information>Doc 1"), "{}", t.transcript);
@@ -388,10 +438,7 @@ async fn model_failures_reject_one_trajectory_and_the_run_goes_on() {
         })
     }
     let mut opts = options(dir.path(), qa_input(dir.path()), "agent.jsonl", false);
-    opts.model = Some(Arc::new(Scripted {
-        reply,
-        calls: Mutex::default(),
-    }));
+    opts.model = Some(scripted(reply));
     let mut c = config(Teacher::Agent);
     c.verify.policy = agent::AcceptPolicy::Metric;
     let report = agent::run(&c, &opts).await.unwrap();
@@ -487,6 +534,207 @@ async fn excluding_the_source_passage_leaves_masks_only_other_passages_hold() {
     }
 }
 
+/// Searches `inner`, the slower the earlier the searched fact comes in the input, and counts
+/// the searches in flight.
+struct Slow {
+    inner: Arc<dyn Searcher>,
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
+}
+
+#[async_trait]
+impl Searcher for Slow {
+    fn name(&self) -> String {
+        "slow".into()
+    }
+    async fn batch_search(
+        &self,
+        queries: &[String],
+        k: usize,
+    ) -> Result<Vec<Vec<SearchHit>>, SearchError> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        let later = FACTS
+            .iter()
+            .position(|(title, ..)| queries.iter().any(|q| q.contains(title)))
+            .map_or(0, |i| FACTS.len() - i);
+        tokio::time::sleep(Duration::from_millis(20 * later as u64)).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.inner.batch_search(queries, k).await
+    }
+}
+
+#[tokio::test]
+async fn records_finishing_out_of_order_are_written_in_input_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let slow = Arc::new(Slow {
+        inner: corpus(),
+        in_flight: AtomicUsize::new(0),
+        most_in_flight: AtomicUsize::new(0),
+    });
+    let mut opts = options(dir.path(), input(dir.path()), "slow.jsonl", false);
+    opts.searcher = slow.clone();
+    let report = agent::run(&config(Teacher::Rule), &opts).await.unwrap();
+    assert_eq!(report.tally.accepted, 6, "{:?}", report.tally);
+    let want: Vec<String> = FACTS.iter().map(|(t, _, _)| format!("{t}#0")).collect();
+    assert_eq!(ids(&opts.out), want);
+    assert_eq!(ids(&opts.rejected), ["Nowhere#0"]);
+    let most = slow.most_in_flight.load(Ordering::SeqCst);
+    assert!(
+        (2..=opts.concurrency).contains(&most),
+        "{most} searches in flight at most"
+    );
+}
+
+#[tokio::test]
+async fn every_trajectory_of_a_simulated_search_backend_says_it_was_simulated() {
+    let dir = tempfile::tempdir().unwrap();
+    fn reply(r: &ChatRequest) -> Result<&'static str, ChatError> {
+        Ok(by_role(r, PLAN, REWRITE, ANSWER))
+    }
+    let runs = [
+        (Teacher::Rule, input(dir.path())),
+        (Teacher::MultiAgent, qa_input(dir.path())),
+    ];
+    for (teacher, input) in runs {
+        let out = format!("{}.jsonl", teacher.as_str());
+        let mut opts = options(dir.path(), input, &out, false);
+        opts.searcher = corpus_named("simulated:scripted");
+        opts.model = Some(scripted(reply));
+        agent::run(&config(teacher), &opts).await.unwrap();
+        let all = written(&opts);
+        assert!(!all.is_empty());
+        for t in &all {
+            assert!(t.search.simulated, "{}", t.id);
+            assert_eq!(t.search.backend, "simulated:scripted");
+        }
+    }
+    let opts = options(dir.path(), input(dir.path()), "real.jsonl", false);
+    agent::run(&config(Teacher::Rule), &opts).await.unwrap();
+    assert!(written(&opts).iter().all(|t| !t.search.simulated));
+}
+
+#[tokio::test]
+async fn the_observer_can_ask_for_another_search_round() {
+    let dir = tempfile::tempdir().unwrap();
+    fn reply(r: &ChatRequest) -> Result<&'static str, ChatError> {
+        let seen_first_round = r.messages.last().unwrap().content.contains("founding year");
+        let observer = if seen_first_round {
+            ANSWER
+        } else {
+            "<think> Canberra is the capital; now I need its founding year. </think> <search> When was Canberra founded? "
+        };
+        Ok(by_role(r, PLAN, REWRITE, observer))
+    }
+    let mut opts = options(dir.path(), qa_input(dir.path()), "two.jsonl", false);
+    opts.model = Some(scripted(reply));
+    agent::run(&config(Teacher::MultiAgent), &opts)
+        .await
+        .unwrap();
+    let t = &read(&opts.out)[0];
+    use formats::StepKind::*;
+    let kinds: Vec<_> = t.steps.iter().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            Planner, Rewriter, Search, Observer, Rewriter, Search, Observer, Judge
+        ]
+    );
+    assert_eq!(t.search.calls, 2);
+    assert_eq!(t.answer.as_deref(), Some("Canberra"));
+    assert!(
+        t.transcript
+            .contains("<search> When was Canberra founded? </search>\n\n<information>Doc 1"),
+        "{}",
+        t.transcript
+    );
+    let searches = t.chatml.messages.iter().filter(|m| {
+        m.function_call
+            .as_ref()
+            .is_some_and(|c| c["name"] == "web_search")
+    });
+    assert_eq!(searches.count(), 2);
+}
+
+#[tokio::test]
+async fn an_observer_that_never_answers_is_stopped_by_the_round_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    fn reply(r: &ChatRequest) -> Result<&'static str, ChatError> {
+        let observer = "<think> Not sure yet. </think> <search> capital of Australia ";
+        Ok(by_role(r, PLAN, REWRITE, observer))
+    }
+    let mut opts = options(dir.path(), qa_input(dir.path()), "budget.jsonl", false);
+    opts.model = Some(scripted(reply));
+    let mut c = config(Teacher::MultiAgent);
+    c.multi.max_rounds = 2;
+    let report = agent::run(&c, &opts).await.unwrap();
+    assert_eq!(report.tally.rejected[&Rejection::MaxTurns], 2);
+    for t in read(&opts.rejected) {
+        assert_eq!(t.rejection, Some(Rejection::MaxTurns));
+        assert_eq!(t.chatml.ext["response_acc"], "Max_turn");
+        assert_eq!(t.search.calls, 2);
+        assert_eq!(t.answer, None);
+        use formats::StepKind::*;
+        let kinds: Vec<_> = t.steps.iter().map(|s| s.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                Planner, Rewriter, Search, Observer, Rewriter, Search, Observer
+            ],
+            "no judge without an answer"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_plan_without_an_action_or_queries_is_a_format_rejection() {
+    let dir = tempfile::tempdir().unwrap();
+    fn reply(r: &ChatRequest) -> Result<&'static str, ChatError> {
+        Ok(by_role(r, "I am not sure.", "no idea", ANSWER))
+    }
+    let mut opts = options(dir.path(), qa_input(dir.path()), "format.jsonl", false);
+    opts.model = Some(scripted(reply));
+    let report = agent::run(&config(Teacher::MultiAgent), &opts)
+        .await
+        .unwrap();
+    assert_eq!(report.tally.rejected[&Rejection::Format], 2);
+    for t in read(&opts.rejected) {
+        assert!(t.detail.contains("gave anything to search"), "{}", t.detail);
+        assert_eq!(t.search.calls, 0);
+        assert_eq!(t.steps[1].notes, [formats::Note::RewriterFallback]);
+    }
+}
+
+#[tokio::test]
+async fn a_judge_that_fails_rejects_as_a_model_error() {
+    let dir = tempfile::tempdir().unwrap();
+    fn reply(r: &ChatRequest) -> Result<&'static str, ChatError> {
+        Ok(by_role(r, PLAN, REWRITE, ANSWER))
+    }
+    fn down(_: &ChatRequest) -> Result<&'static str, ChatError> {
+        Err(ChatError::Unavailable {
+            backend: "judge".into(),
+            message: "connection refused".into(),
+        })
+    }
+    let mut opts = options(dir.path(), qa_input(dir.path()), "judge.jsonl", false);
+    opts.model = Some(scripted(reply));
+    opts.judge = Some(scripted(down));
+    let report = agent::run(&config(Teacher::MultiAgent), &opts)
+        .await
+        .unwrap();
+    assert_eq!(report.tally.rejected[&Rejection::ModelError], 2);
+    for t in read(&opts.rejected) {
+        assert!(
+            t.detail.starts_with("judge: ") && t.detail.contains("connection refused"),
+            "{}",
+            t.detail
+        );
+        assert_eq!(t.answer.as_deref(), Some("Canberra"));
+        assert!(t.steps.iter().all(|s| s.kind != formats::StepKind::Judge));
+    }
+}
+
 /// Self-evolving rounds over the facts: the rule teacher in round 0, a scripted student (it
 /// always answers, and a zero threshold accepts every answer) in later rounds.
 mod evolve {
@@ -536,10 +784,7 @@ mod evolve {
                 .lock()
                 .unwrap()
                 .push((format!("{} {}", e.base_url, e.model), dir.to_path_buf()));
-            Ok(Arc::new(Scripted {
-                reply: student_reply,
-                calls: Mutex::new(0),
-            }) as Arc<dyn ChatModel>)
+            Ok(scripted(student_reply) as Arc<dyn ChatModel>)
         };
         let progress = |_: Event<'_>| {};
         let options = EvolveOptions {

@@ -106,7 +106,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
-fn template(path: Option<&Path>) -> anyhow::Result<Template> {
+/// The prompt template at `path` (checked for its `{question}`), else Search-R1's.
+pub(crate) fn template(path: Option<&Path>) -> anyhow::Result<Template> {
     let Some(path) = path else {
         return Ok(Template::search_r1());
     };

@@ -77,6 +77,13 @@ pub struct TeacherArgs {
     /// [default: 768 for the multi-agent teacher, 500 for the agent, as Search-R1].
     #[arg(long)]
     max_tokens: Option<u32>,
+    /// Agent teacher: a text that ends a generation, besides the closing </search> and
+    /// </answer> (repeatable).
+    #[arg(long, value_name = "TEXT", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    stop: Vec<String>,
+    /// Agent teacher: the user prompt, with {question} [default: Search-R1's instruction].
+    #[arg(long, value_name = "FILE")]
+    template: Option<PathBuf>,
     /// Sampling temperature of the teacher (0 is greedy, replayable from the response cache).
     #[arg(long, default_value_t = 0.0)]
     pub temperature: f32,
@@ -236,6 +243,12 @@ impl TeacherArgs {
         if let Some(n) = args.max_tokens {
             runtime.max_tokens_per_turn = n;
             multi.max_tokens = n;
+        }
+        runtime.stops.extend(args.stop.iter().cloned());
+        if args.template.is_some() {
+            runtime.template = crate::export::template(args.template.as_deref())?
+                .text()
+                .to_string();
         }
         let mut rule = ::agent::rule::RuleConfig {
             exclude_source: args.exclude_source,

@@ -386,6 +386,73 @@ fn model_teachers_run_on_the_real_local_model() {
     }
 }
 
+/// `--stop` and `--template` are settings of an agent run: the manifest records them and a
+/// resume with another template is refused; a template without {question} is refused before
+/// anything is written. (An empty input: the endpoint is never called.)
+#[test]
+fn stop_sequences_and_the_prompt_template_are_settings_of_the_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let empty = dir.path().join("empty.jsonl");
+    fs::write(&empty, "").expect("input");
+    let template = dir.path().join("template.txt");
+    fs::write(&template, "Search, then answer.\nQuestion: {question}\n").expect("template");
+    let template = template.to_str().expect("a UTF-8 path");
+    let agent = [
+        "--teacher",
+        "agent",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--model-name",
+        "unused",
+        "--stop",
+        "\nUser:",
+        "--stop",
+        "###",
+    ];
+    let out = dir.path().join("agent.jsonl");
+    trajectories(
+        &empty,
+        &out,
+        &[&agent[..], &["--template", template]].concat(),
+    );
+    let manifest = formats::RunManifest::load(&formats::RunManifest::path_for(&out))
+        .expect("manifest")
+        .expect("written");
+    assert_eq!(
+        manifest.config["stops"],
+        serde_json::json!(["</search>", "</answer>", "\nUser:", "###"])
+    );
+    let fails = |out: &Path, extra: &[&str]| -> String {
+        let output = masksearch()
+            .args(["trajectories", "--today", "2026-11-27", "--input"])
+            .arg(&empty)
+            .arg("--out")
+            .arg(out)
+            .arg("--index")
+            .arg(&data().index)
+            .args(agent)
+            .args(extra)
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        stderr
+    };
+    let stderr = fails(&out, &[]);
+    assert!(
+        stderr.contains("different settings (template: was"),
+        "{stderr}"
+    );
+
+    let bad = dir.path().join("bad.txt");
+    fs::write(&bad, "Answer the question.").expect("template");
+    let fresh = dir.path().join("bad.jsonl");
+    let stderr = fails(&fresh, &["--template", bad.to_str().expect("a UTF-8 path")]);
+    assert!(stderr.contains("bad.txt"), "{stderr}");
+    assert!(stderr.contains("no {question} placeholder"), "{stderr}");
+    assert!(!fresh.exists());
+}
+
 /// `--search web` through a local stand-in for SerpAPI that answers with a recorded response:
 /// the key travels only in the request, never into the output or the messages.
 #[test]
