@@ -4,9 +4,13 @@
 //!
 //! `export` never runs a model or a search and never changes its inputs. Every file it writes is
 //! staged beside its destination (`<file>.partial`), synced and renamed into place only after
-//! every input was read, so an export that fails or is killed leaves the previous files as they
-//! were. Arrow and parquet are used here and nowhere else in the workspace; rows are written in
-//! bounded batches, so memory stays flat however large the input.
+//! every input was read, so an export that fails or is killed while reading leaves the previous
+//! files as they were. The files are renamed one after another, with the manifest saved as
+//! incomplete before the first rename and as complete after the last: a folder whose manifest
+//! says `"complete": false` holds a mix of two exports. [`Staged`] is that writer, for any
+//! command whose output must never be half-written. Arrow and parquet are used here and nowhere
+//! else in the workspace; rows are written in bounded batches, so memory stays flat however
+//! large the input.
 //!
 //! - [`export_sft`]: trajectories → `<name>.train.jsonl` / `<name>.val.jsonl` (sharegpt) +
 //!   `dataset_info.json` + `<name>.manifest.json`, in one of two [`Style`]s.
@@ -32,6 +36,7 @@ pub use select::{Selection, held_out, is_correct, search_rounds};
 pub use sft::{SftConfig, SftReport, export_sft};
 pub use sharegpt::{Example, Role, Style, Turn, check_alignment, example};
 pub use skips::{Skip, Skips};
+pub use staged::Staged;
 pub use template::Template;
 pub use verl::verl_schema;
 

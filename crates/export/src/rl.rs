@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::{
     ExportError, Progress, Skip, Skips, Template, held_out,
     input::lines,
-    staged::Staged,
+    staged::{Staged, commit_all},
     verl::{ParquetSink, Row},
 };
 
@@ -159,9 +159,6 @@ pub fn export_rl(
         staged.push(sink.finish()?);
     }
     report.files = staged.iter().map(|s| s.dest().to_path_buf()).collect();
-    for s in staged {
-        s.commit()?;
-    }
     let manifest = RunManifest {
         command: "export rl".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -196,9 +193,9 @@ pub fn export_rl(
                 .map(|(s, n)| (format!("skipped_{}", s.as_str()), n)),
         )
         .collect(),
-        complete: true,
+        complete: false,
     };
-    manifest.save(&out_dir.join("manifest.json"))?;
+    commit_all(staged, manifest, &out_dir.join("manifest.json"))?;
     Ok(report)
 }
 

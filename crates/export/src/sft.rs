@@ -15,8 +15,11 @@ use formats::{RunManifest, Trajectory};
 use serde_json::{Map, Value, json};
 
 use crate::{
-    ExportError, Progress, Selection, Skip, Skips, Style, Template, held_out, input::lines,
-    select::Seen, sharegpt::example, staged::Staged,
+    ExportError, Progress, Selection, Skip, Skips, Style, Template, held_out,
+    input::lines,
+    select::Seen,
+    sharegpt::example,
+    staged::{Staged, commit_all},
 };
 
 /// What an SFT export writes and keeps.
@@ -138,16 +141,18 @@ pub fn export_sft(
             skips: skips.to_string(),
         });
     }
-    let staged: Vec<Staged> = [train.finish()?, val.finish()?]
+    let mut staged: Vec<Staged> = [train.finish()?, val.finish()?]
         .into_iter()
         .flatten()
         .collect();
     let files: Vec<PathBuf> = staged.iter().map(|s| s.dest().to_path_buf()).collect();
-    for s in staged {
-        s.commit()?;
-    }
     let dataset_info = out_dir.join("dataset_info.json");
-    update_dataset_info(&dataset_info, config, train_rows > 0, val_rows > 0)?;
+    staged.push(dataset_info_staged(
+        &dataset_info,
+        config,
+        train_rows > 0,
+        val_rows > 0,
+    )?);
     let manifest = RunManifest {
         command: "export sft".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -176,9 +181,13 @@ pub fn export_sft(
                 .map(|(s, n)| (format!("skipped_{}", s.as_str()), n)),
         )
         .collect(),
-        complete: true,
+        complete: false,
     };
-    manifest.save(&out_dir.join(format!("{}.manifest.json", config.name)))?;
+    commit_all(
+        staged,
+        manifest,
+        &out_dir.join(format!("{}.manifest.json", config.name)),
+    )?;
     Ok(SftReport {
         read: tally.read,
         train: train_rows,
@@ -209,14 +218,14 @@ fn keep(
     Ok(example)
 }
 
-/// The dataset entries of this export, merged into `path` (created when missing): the
-/// entries of other datasets are kept, this dataset's are replaced.
-fn update_dataset_info(
+/// `path` with the dataset entries of this export merged in (created when missing), staged:
+/// the entries of other datasets are kept, this dataset's are replaced.
+fn dataset_info_staged(
     path: &Path,
     config: &SftConfig,
     train: bool,
     val: bool,
-) -> Result<(), ExportError> {
+) -> Result<Staged, ExportError> {
     let mut info: Map<String, Value> = match std::fs::read_to_string(path) {
         Ok(text) => match serde_json::from_str(&text) {
             Ok(Value::Object(map)) => map,
@@ -245,7 +254,7 @@ fn update_dataset_info(
         }
     }
     let text = serde_json::to_string_pretty(&Value::Object(info)).expect("JSON serialises") + "\n";
-    Staged::write_whole(path, text.as_bytes())
+    Staged::with_contents(path, text.as_bytes())
 }
 
 /// One `dataset_info.json` entry: sharegpt, the column names, the role tags.

@@ -4,6 +4,10 @@
 //! cross file systems). [`Staged::commit`] syncs it, renames it over `<dest>` and syncs the
 //! folder; dropping it uncommitted removes the partial file. A process killed before the commit
 //! leaves `<dest>` as it was (at worst a stray `.partial`, replaced by the next run).
+//!
+//! An export commits several files one rename after another; [`commit_all`] brackets the
+//! renames with its manifest, so a kill between two of them leaves a manifest that says the
+//! folder holds a mix of this export's files and the previous one's.
 
 use std::{
     fs::{self, File},
@@ -11,9 +15,13 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use formats::RunManifest;
+
 use crate::ExportError;
 
-pub(crate) struct Staged {
+/// A file being written as `<dest>.partial`, to replace `<dest>` whole on [`Staged::commit`]
+/// or to vanish when dropped uncommitted.
+pub struct Staged {
     dest: PathBuf,
     partial: PathBuf,
     file: File,
@@ -21,8 +29,8 @@ pub(crate) struct Staged {
 }
 
 impl Staged {
-    /// Creates `<dest>.partial`, empty.
-    pub(crate) fn create(dest: &Path) -> Result<Staged, ExportError> {
+    /// Creates `<dest>.partial`, empty (a partial file a killed run left there is truncated).
+    pub fn create(dest: &Path) -> Result<Staged, ExportError> {
         let mut name = dest.as_os_str().to_owned();
         name.push(".partial");
         let partial = PathBuf::from(name);
@@ -35,28 +43,29 @@ impl Staged {
         })
     }
 
-    /// `bytes` as the whole new content of `dest`, committed at once.
-    pub(crate) fn write_whole(dest: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    /// `bytes` as the whole new content of `dest`, staged, to be committed.
+    pub(crate) fn with_contents(dest: &Path, bytes: &[u8]) -> Result<Staged, ExportError> {
         let staged = Staged::create(dest)?;
         (&staged.file)
             .write_all(bytes)
             .map_err(|e| ExportError::io(&staged.partial, e))?;
-        staged.commit()
+        Ok(staged)
     }
 
     /// A second handle on the partial file for a writer to own; flush it before committing.
-    pub(crate) fn writer(&self) -> Result<File, ExportError> {
+    pub fn writer(&self) -> Result<File, ExportError> {
         self.file
             .try_clone()
             .map_err(|e| ExportError::io(&self.partial, e))
     }
 
-    pub(crate) fn dest(&self) -> &Path {
+    /// The file this one replaces on commit.
+    pub fn dest(&self) -> &Path {
         &self.dest
     }
 
     /// Syncs the partial file, renames it over the destination and syncs the folder.
-    pub(crate) fn commit(mut self) -> Result<(), ExportError> {
+    pub fn commit(mut self) -> Result<(), ExportError> {
         self.file
             .sync_all()
             .map_err(|e| ExportError::io(&self.partial, e))?;
@@ -73,6 +82,25 @@ impl Staged {
         }
         Ok(())
     }
+}
+
+/// Commits `files` in order between two saves of `manifest` at `path`: `complete: false` before
+/// the first rename, `complete: true` after the last. A kill or an error between two renames
+/// leaves the manifest saying the export is incomplete, never the previous export's manifest
+/// describing files that have since been replaced.
+pub(crate) fn commit_all(
+    files: Vec<Staged>,
+    mut manifest: RunManifest,
+    path: &Path,
+) -> Result<(), ExportError> {
+    manifest.complete = false;
+    manifest.save(path)?;
+    for file in files {
+        file.commit()?;
+    }
+    manifest.complete = true;
+    manifest.save(path)?;
+    Ok(())
 }
 
 impl Drop for Staged {
@@ -110,12 +138,39 @@ mod tests {
         assert!(!dir.path().join("train.jsonl.partial").exists());
     }
 
+    fn manifest(complete: bool) -> RunManifest {
+        RunManifest {
+            command: "export test".into(),
+            version: "0".into(),
+            inputs: vec![],
+            config: serde_json::Value::Null,
+            counts: Default::default(),
+            complete,
+        }
+    }
+
     #[test]
-    fn write_whole_replaces_the_file() {
+    fn the_manifest_says_incomplete_while_files_are_half_committed() {
         let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("dataset_info.json");
-        Staged::write_whole(&dest, b"{}").unwrap();
-        Staged::write_whole(&dest, b"{\"a\": 1}").unwrap();
-        assert_eq!(fs::read_to_string(&dest).unwrap(), "{\"a\": 1}");
+        let (train, val) = (dir.path().join("train.jsonl"), dir.path().join("val.jsonl"));
+        let path = dir.path().join("manifest.json");
+        fs::write(&train, "old\n").unwrap();
+        manifest(true).save(&path).unwrap();
+        // A folder where val.jsonl goes: its rename fails after train.jsonl's succeeded.
+        fs::create_dir(&val).unwrap();
+        let files = vec![
+            Staged::with_contents(&train, b"new\n").unwrap(),
+            Staged::with_contents(&val, b"new\n").unwrap(),
+        ];
+        commit_all(files, manifest(true), &path).unwrap_err();
+        assert_eq!(fs::read_to_string(&train).unwrap(), "new\n");
+        assert!(!RunManifest::load(&path).unwrap().unwrap().complete);
+        assert!(!dir.path().join("val.jsonl.partial").exists());
+
+        fs::remove_dir(&val).unwrap();
+        let files = vec![Staged::with_contents(&val, b"new\n").unwrap()];
+        commit_all(files, manifest(false), &path).unwrap();
+        assert_eq!(fs::read_to_string(&val).unwrap(), "new\n");
+        assert!(RunManifest::load(&path).unwrap().unwrap().complete);
     }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use ::agent::Prompts;
 use ::agent::reward::{LinesSummary, RewardJudge, RewardPreset};
+use ::export::Staged;
 use anyhow::Context as _;
 
 use crate::{models, progress};
@@ -64,21 +65,21 @@ async fn reward(args: Args) -> anyhow::Result<()> {
     };
     let summary = match &args.out {
         Some(out) => {
-            let mut partial = out.clone().into_os_string();
-            partial.push(".partial");
-            let partial = PathBuf::from(partial);
-            let file = File::create(&partial)
-                .with_context(|| format!("creating {}", partial.display()))?;
+            // Staged: a run that fails or is killed leaves an existing --out file as it was.
+            let staged = Staged::create(out)?;
+            let mut writer = BufWriter::new(staged.writer()?);
             let summary = ::agent::reward::score_lines(
                 input,
-                BufWriter::new(file),
+                &mut writer,
                 args.preset,
                 judge.as_ref(),
                 on_batch,
             )
             .await?;
-            std::fs::rename(&partial, out)
-                .with_context(|| format!("moving {} to {}", partial.display(), out.display()))?;
+            writer
+                .flush()
+                .with_context(|| format!("writing {}", out.display()))?;
+            staged.commit()?;
             summary
         }
         None => {

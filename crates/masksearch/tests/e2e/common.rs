@@ -1,10 +1,12 @@
 //! Shared by the end-to-end tests: run the real binary, start real servers on free ports.
 
 use std::{
+    collections::BTreeMap,
     fs,
-    io::{BufRead, BufReader, Read},
+    io::{BufRead, BufReader, Read, Write},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
+    time::{Duration, Instant},
 };
 
 use assert_cmd::cargo::CommandCargoExt;
@@ -178,4 +180,63 @@ impl Drop for Served {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Every file under `dir` and its subfolders but staged `*.partial` ones: path relative to
+/// `dir` → bytes.
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).expect("readable dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_none_or(|e| e != "partial") {
+                let bytes = fs::read(&path).expect("readable file");
+                let name = path.strip_prefix(dir).expect("under dir").to_path_buf();
+                files.insert(name, bytes);
+            }
+        }
+    }
+    files
+}
+
+/// Runs `cmd`, which reads its input from the named pipe `fifo` (made here), feeds it `input`
+/// and holds the pipe open, so the command is still reading when `staged` appears; then kills
+/// it with SIGKILL. No clock decides when the kill lands.
+#[cfg(unix)]
+pub fn kill_while_reading(mut cmd: Command, fifo: &Path, input: &[u8], staged: &Path) {
+    let _ = fs::remove_file(fifo);
+    let made = Command::new("mkfifo")
+        .arg(fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    // Opening the write end waits for the command to open the read end.
+    let mut pipe = fs::OpenOptions::new().write(true).open(fifo).expect("fifo");
+    pipe.write_all(input)
+        .and_then(|()| pipe.flush())
+        .expect("feed the command");
+    let waited = Instant::now();
+    while !staged.exists() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "no {}",
+            staged.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        child.try_wait().expect("status").is_none(),
+        "the command must still be reading its input"
+    );
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    drop(pipe);
 }

@@ -1,34 +1,9 @@
 //! End to end: `masksearch index` is all or nothing. A malformed passages line or a kill -9 in
 //! the middle of a build leaves the previous index byte for byte as it was.
 
-use std::{
-    fs,
-    io::Write,
-    path::{Path, PathBuf},
-    process::Stdio,
-    time::{Duration, Instant},
-};
+use std::{fs, path::Path};
 
-use crate::common::{masksearch, run_ok, testdata};
-
-/// Every file under `dir` with its bytes, sorted by path.
-fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in fs::read_dir(&d).expect("readable dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let bytes = fs::read(&path).expect("readable file");
-                files.push((path, bytes));
-            }
-        }
-    }
-    files.sort();
-    files
-}
+use crate::common::{kill_while_reading, masksearch, run_ok, snapshot, testdata};
 
 /// `ingest` the wiki-18 sample into `dir/passages.jsonl`; returns its lines.
 fn passages(dir: &Path) -> Vec<String> {
@@ -157,47 +132,16 @@ fn kill_9_mid_build_keeps_the_old_index_and_the_next_build_succeeds() {
     );
     let before = snapshot(&idx);
 
-    let fifo = tmp.path().join("passages.fifo");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo runs");
-    assert!(made.success());
-    let mut child = masksearch()
-        .args(["index", "--overwrite", "--passages"])
-        .arg(&fifo)
-        .arg("--out")
-        .arg(&idx)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
-    // Opening the write end waits for the reader: the build has started.
-    let mut pipe = fs::OpenOptions::new()
-        .write(true)
-        .open(&fifo)
-        .expect("fifo");
-    for line in &lines[..600] {
-        writeln!(pipe, "{line}").expect("write to the build");
-    }
-    pipe.flush().expect("flush");
     // The staging folder exists before the first passage is read.
     let partial = tmp.path().join("index.partial");
-    let waited = Instant::now();
-    while !partial.exists() {
-        assert!(
-            waited.elapsed() < Duration::from_secs(60),
-            "no staging folder"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        child.try_wait().expect("status").is_none(),
-        "the build must still be running"
-    );
-    child.kill().expect("kill -9");
-    child.wait().expect("reaped");
-    drop(pipe);
+    let fifo = tmp.path().join("passages.fifo");
+    let mut cmd = masksearch();
+    cmd.args(["index", "--overwrite", "--passages"])
+        .arg(&fifo)
+        .arg("--out")
+        .arg(&idx);
+    let input: String = lines[..600].iter().map(|l| format!("{l}\n")).collect();
+    kill_while_reading(cmd, &fifo, input.as_bytes(), &partial);
 
     assert_eq!(snapshot(&idx), before, "the old index changed");
     let out = index(&good, &idx, &["--overwrite"]);
