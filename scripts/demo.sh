@@ -42,12 +42,13 @@ head -n 1 work/trajectories.jsonl | python3 -c 'import json,sys; r=json.loads(sy
 step export sft --input work/trajectories.jsonl --out work/sft --style tags
 step export rl --input work/ramp.jsonl --out work/rl --curriculum easy-to-hard
 
-# Evaluation: two questions of each shipped benchmark, answered directly and with one retrieval
-# (RAG-PE) by the small local model: a plumbing check of the report, not a result.
+# Evaluation: two questions of each shipped benchmark, answered directly, with one retrieval
+# (RAG-PE) and as a prompted search agent (Agent-PE) by the small local model: a plumbing check
+# of the report, not a result.
 step eval testdata/benchmarks/hotpotqa_500.first3.jsonl testdata/benchmarks/2wiki_500.first3.jsonl \
   testdata/benchmarks/musique_500.first3.jsonl testdata/benchmarks/bamboogle.first3.jsonl \
   testdata/benchmarks/fanout-final-dev.4.json --index work/index --out work/eval \
-  --methods direct,rag-pe --limit 2 --overwrite
+  --methods direct,rag-pe,agent-pe --max-turns 2 --max-tokens 200 --limit 2 --overwrite
 
 step llm chat "In one sentence, what is Wikipedia?" --max-tokens 48
 printf '\ndemo: done; outputs in work/ (passages.jsonl, index/, ramp.jsonl, trajectories.jsonl, sft/, rl/, eval/)\n' >&2
