@@ -166,6 +166,24 @@ impl Browser {
         self.client.goto(url).await.expect("page loads");
     }
 
+    async fn click(&self, css: &str) {
+        let element = self.client.find(Locator::Css(css)).await;
+        element
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let element = self.client.find(Locator::Css(css)).await;
+        element
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    }
+
     async fn texts(&self, css: &str) -> Vec<String> {
         let mut out = Vec::new();
         for e in self.client.find_all(Locator::Css(css)).await.expect("find") {
@@ -217,17 +235,8 @@ async fn search_returns_marked_hits_and_their_pages() {
     ]);
     let b = Browser::start().await;
     b.goto(&format!("{}/search", served.url)).await;
-    let q = b.client.find(Locator::Id("q")).await.expect("query box");
-    q.send_keys("who painted the Mona Lisa")
-        .await
-        .expect("type");
-    b.client
-        .find(Locator::Css("#search-form button"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("submit");
+    b.type_into("#q", "who painted the Mona Lisa").await;
+    b.click("#search-form button").await;
     let titles = b.wait_for(".hit .title", 10).await;
     assert_eq!(titles.len(), 10, "{titles:?}");
     assert_eq!(titles[0], "Mona Lisa");
@@ -238,13 +247,7 @@ async fn search_returns_marked_hits_and_their_pages() {
         ids.push(e.attr("data-id").await.expect("attr").expect("data-id"));
     }
     b.screenshot("search").await;
-    b.client
-        .find(Locator::Css(".hit .title"))
-        .await
-        .expect("first hit")
-        .click()
-        .await
-        .expect("open the passage");
+    b.click(".hit .title").await;
     let id = b.wait_for("#passage-id", 10).await;
     assert_eq!(id, [ids[0].clone()]);
     assert!(!b.texts("#page tbody tr").await.is_empty());
@@ -279,13 +282,7 @@ async fn ramp_pages_show_highlighted_masks() {
     let counts = b.texts("#samples tr.sample td:nth-child(3)").await;
     assert!(counts.iter().all(|c| c == "2"), "{counts:?}");
     b.screenshot("ramp-list").await;
-    b.client
-        .find(Locator::Css("#samples tr.sample a"))
-        .await
-        .expect("a sample")
-        .click()
-        .await
-        .expect("open it");
+    b.click("#samples tr.sample a").await;
     let masked = b.wait_for("#masked mark.mask", 10).await;
     assert_eq!(masked, ["1[mask]", "2[mask]"]);
     let original = b.texts("#original mark.mask").await;
@@ -367,27 +364,10 @@ async fn the_live_agent_streams_a_search_round_from_the_local_model() {
     let ui = ui();
     let b = Browser::start().await;
     b.goto(&format!("{}/agent", ui.url)).await;
-    b.client
-        .find(Locator::Id("question"))
-        .await
-        .expect("question box")
-        .send_keys("Which river flows through Paris?")
-        .await
-        .expect("type");
-    b.client
-        .find(Locator::Css("#prompt option[value=few-shot]"))
-        .await
-        .expect("the one-example prompt")
-        .click()
-        .await
-        .expect("choose it");
-    b.client
-        .find(Locator::Id("start"))
-        .await
-        .expect("start")
-        .click()
-        .await
-        .expect("start");
+    b.type_into("#question", "Which river flows through Paris?")
+        .await;
+    b.click("#prompt option[value=few-shot]").await;
+    b.click("#start").await;
     b.client
         .wait()
         .at_most(Duration::from_secs(240))
@@ -429,35 +409,20 @@ async fn the_live_agents_stop_button_ends_the_run() {
     let ui = ui();
     let b = Browser::start().await;
     b.goto(&format!("{}/agent", ui.url)).await;
-    b.client
-        .find(Locator::Id("question"))
-        .await
-        .expect("question box")
-        .send_keys("Which river flows through Paris?")
-        .await
-        .expect("type");
-    let client = &b.client;
-    let button = |id| client.find(Locator::Id(id));
-    button("start")
-        .await
-        .expect("#start")
-        .click()
-        .await
-        .expect("start");
+    b.type_into("#question", "Which river flows through Paris?")
+        .await;
+    b.click("#start").await;
     // The local model takes seconds to read the prompt: the run is still going.
     b.wait_for("#status[data-state=running]", 10).await;
-    button("stop")
-        .await
-        .expect("#stop")
-        .click()
-        .await
-        .expect("stop");
+    b.click("#stop").await;
     assert_eq!(
         b.wait_for("#status[data-state=stopped]", 10).await,
         ["stopped"]
     );
     for (id, disabled) in [("start", false), ("stop", true), ("save", true)] {
-        let attr = button(id)
+        let attr = b
+            .client
+            .find(Locator::Id(id))
             .await
             .expect(id)
             .attr("disabled")
