@@ -203,10 +203,11 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 }
 
 /// Runs `cmd`, which reads its input from the named pipe `fifo` (made here), feeds it `input`
-/// and holds the pipe open, so the command is still reading when `staged` appears; then kills
-/// it with SIGKILL. No clock decides when the kill lands.
+/// and holds the pipe open, so the command is still reading when `ready` (a staged file
+/// appeared, N records were written) holds; then kills it with SIGKILL. No clock decides when
+/// the kill lands.
 #[cfg(unix)]
-pub fn kill_while_reading(mut cmd: Command, fifo: &Path, input: &[u8], staged: &Path) {
+pub fn kill_while_reading(mut cmd: Command, fifo: &Path, input: &[u8], ready: impl Fn() -> bool) {
     let _ = fs::remove_file(fifo);
     let made = Command::new("mkfifo")
         .arg(fifo)
@@ -224,11 +225,10 @@ pub fn kill_while_reading(mut cmd: Command, fifo: &Path, input: &[u8], staged: &
         .and_then(|()| pipe.flush())
         .expect("feed the command");
     let waited = Instant::now();
-    while !staged.exists() {
+    while !ready() {
         assert!(
-            waited.elapsed() < Duration::from_secs(60),
-            "no {}",
-            staged.display()
+            waited.elapsed() < Duration::from_secs(120),
+            "{cmd:?} never got ready to be killed"
         );
         std::thread::sleep(Duration::from_millis(10));
     }

@@ -521,7 +521,8 @@ fn kill_mid_export(kind: &str, input: &Path, out: &Path, partial: &str) {
         .arg("--out")
         .arg(out);
     let input = fs::read(input).expect("input");
-    kill_while_reading(cmd, &fifo, &input, &out.join(partial));
+    let staged = out.join(partial);
+    kill_while_reading(cmd, &fifo, &input, || staged.exists());
 }
 
 /// Both exports, killed while writing: first into an empty folder, then over a finished export.

@@ -141,7 +141,7 @@ fn kill_9_mid_build_keeps_the_old_index_and_the_next_build_succeeds() {
         .arg("--out")
         .arg(&idx);
     let input: String = lines[..600].iter().map(|l| format!("{l}\n")).collect();
-    kill_while_reading(cmd, &fifo, input.as_bytes(), &partial);
+    kill_while_reading(cmd, &fifo, input.as_bytes(), || partial.exists());
 
     assert_eq!(snapshot(&idx), before, "the old index changed");
     let out = index(&good, &idx, &["--overwrite"]);

@@ -7,14 +7,13 @@
 use std::{
     collections::BTreeSet,
     fs,
-    io::Write as _,
     path::{Path, PathBuf},
-    process::Stdio,
     sync::OnceLock,
-    time::{Duration, Instant},
 };
 
-use crate::common::{Served, asset, head, index_and_samples, masksearch, run_ok, testdata};
+use crate::common::{
+    Served, asset, head, index_and_samples, kill_while_reading, masksearch, run_ok, testdata,
+};
 use formats::{Rejection, StepKind, Teacher, Trajectory};
 
 /// The demo corpus (10,033 Wikipedia lead summaries) as passages, an index over them, and the
@@ -198,63 +197,30 @@ fn a_killed_run_resumes_without_losing_or_duplicating() {
     trajectories(&all, &whole, &["--teacher", "rule"]);
 
     let input = dir.path().join("input.jsonl");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&input)
-            .status()
-            .expect("mkfifo")
-            .success()
-    );
     let out = dir.path().join("part.jsonl");
-    let mut child = masksearch()
-        .args([
-            "trajectories",
-            "--teacher",
-            "rule",
-            "--today",
-            "2026-11-27",
-            "--input",
-        ])
-        .arg(&input)
-        .arg("--out")
-        .arg(&out)
-        .arg("--index")
-        .arg(&data().index)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
-    let lines: Vec<String> = fs::read_to_string(&all)
+    let mut cmd = masksearch();
+    cmd.args([
+        "trajectories",
+        "--teacher",
+        "rule",
+        "--today",
+        "2026-11-27",
+        "--input",
+    ])
+    .arg(&input)
+    .arg("--out")
+    .arg(&out)
+    .arg("--index")
+    .arg(&data().index);
+    let first: String = fs::read_to_string(&all)
         .expect("input")
         .lines()
-        .map(str::to_string)
+        .take(20)
+        .map(|l| format!("{l}\n"))
         .collect();
-    let mut pipe = fs::OpenOptions::new()
-        .write(true)
-        .open(&input)
-        .expect("fifo");
-    for line in &lines[..20] {
-        writeln!(pipe, "{line}").expect("write");
-    }
-    pipe.flush().expect("flush");
     let rejected = dir.path().join("part.rejected.jsonl");
     let written = || read(&out).len() + read(&rejected).len();
-    let waited = Instant::now();
-    while written() < 20 {
-        assert!(
-            waited.elapsed() < Duration::from_secs(120),
-            "only {} written",
-            written()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        child.try_wait().expect("status").is_none(),
-        "still waiting for input"
-    );
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reaped");
-    drop(pipe);
+    kill_while_reading(cmd, &input, first.as_bytes(), || written() >= 20);
     // The same input path, now the whole file.
     fs::remove_file(&input).expect("remove fifo");
     fs::copy(&all, &input).expect("input");
