@@ -124,7 +124,11 @@ impl Impacts {
             let Scratch { sums, touched } = scratch;
             if sums.len() < self.max_doc as usize {
                 sums.resize(self.max_doc as usize, 0.0);
+                touched.resize(self.max_doc as usize + 1, 0);
             }
+            // Every document is noted at `touched[len]`, but `len` moves on only for the first
+            // score it gets: no branch for the CPU to mispredict.
+            let mut len = 0;
             for term in terms {
                 let Some(&(start, end)) = self.terms.get(term) else {
                     continue;
@@ -132,26 +136,31 @@ impl Impacts {
                 let (start, end) = (start as usize, end as usize);
                 for (&doc, &score) in self.docs[start..end].iter().zip(&self.scores[start..end]) {
                     let sum = &mut sums[doc as usize];
-                    if *sum == 0.0 {
-                        touched.push(doc);
-                    }
+                    touched[len] = doc;
+                    len += usize::from(*sum == 0.0);
                     *sum += score;
                 }
             }
-            // The k best so far, the worst on top.
+            // The k best so far, the worst on top; once there are k, a sum below the worst's
+            // is turned away by one float comparison.
             let mut best: BinaryHeap<Reverse<Ranked>> = BinaryHeap::with_capacity(k + 1);
-            for &doc in touched.iter() {
-                let sum = &mut sums[doc as usize];
-                let candidate = Ranked(*sum, doc);
-                *sum = 0.0;
+            let mut floor = f32::NEG_INFINITY;
+            for &doc in touched[..len].iter() {
+                let sum = std::mem::take(&mut sums[doc as usize]);
+                if sum < floor {
+                    continue;
+                }
+                let candidate = Ranked(sum, doc);
                 if best.len() < k {
                     best.push(Reverse(candidate));
                 } else if best.peek().is_some_and(|worst| candidate > worst.0) {
                     best.pop();
                     best.push(Reverse(candidate));
                 }
+                if best.len() == k {
+                    floor = best.peek().map_or(floor, |worst| worst.0.0);
+                }
             }
-            touched.clear();
             best.into_sorted_vec()
                 .into_iter()
                 .map(|Reverse(Ranked(score, doc))| (score, self.address(doc)))
@@ -188,10 +197,13 @@ impl PartialOrd for Ranked {
     }
 }
 
-/// A per-thread score accumulator, all zeros between queries.
+/// A per-thread score accumulator.
 #[derive(Default)]
 struct Scratch {
+    /// A running sum per document, all zeros between queries.
     sums: Vec<f32>,
+    /// The documents a query reached, in the order it reached them (one slot more than there
+    /// are documents: the write that does not count lands in it); only a prefix is valid.
     touched: Vec<u32>,
 }
 

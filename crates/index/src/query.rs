@@ -457,6 +457,41 @@ mod tests {
         assert!(compared > 100);
     }
 
+    /// Equal scores, more of them than k: the lowest document addresses win, in order, at every
+    /// k — as tantivy's `TopDocs` decides.
+    #[test]
+    fn ties_go_to_the_lower_document_as_in_tantivy() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("idx");
+        // "alpha beta" reaches the second passage first, then ties the first with it.
+        let crossed = [
+            passage("b", "Pair", "beta gamma"),
+            passage("a", "Pair", "alpha gamma"),
+        ];
+        let twins = (0..6).map(|i| passage(&i.to_string(), "Dome", "A dome over a nave."));
+        let other = passage(
+            "6",
+            "Nave",
+            "The nave of a church, and a dome above the nave.",
+        );
+        let passages = crossed.into_iter().chain(twins).chain([other]);
+        build(&dir, passages, &BuildConfig::default(), |_| {}).unwrap();
+        let index = Bm25Index::open(&dir).unwrap();
+        let inner = &index.inner;
+        assert!(inner.impacts.is_some());
+        let searcher = inner.reader.searcher();
+        for k in 1..=7 {
+            // The last query reaches every document, then some again.
+            for query in ["dome", "nave dome", "alpha beta", "pair dome gamma nave"] {
+                let ours = inner.top(&searcher, query, QueryMode::Words, k).unwrap();
+                let theirs = inner.collect(&searcher, &*inner.words(query), k).unwrap();
+                let addresses =
+                    |top: &[(f32, DocAddress)]| top.iter().map(|t| t.1).collect::<Vec<_>>();
+                assert_eq!(addresses(&ours), addresses(&theirs), "{query:?}, k = {k}");
+            }
+        }
+    }
+
     #[test]
     fn looks_passages_up_by_exact_id() {
         let tmp = tempfile::tempdir().unwrap();
