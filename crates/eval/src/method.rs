@@ -87,7 +87,7 @@ pub struct Outcome {
     pub prediction: String,
     /// Everything the model wrote and read, in the student format for the agents.
     pub transcript: String,
-    /// Model calls.
+    /// Model calls that answered (a failed call is no turn, as in the agents' accounting).
     pub turns: u64,
     pub searches: u64,
     pub prompt_tokens: u64,
@@ -203,7 +203,6 @@ async fn prompted(
         },
         Err(e) => Outcome {
             transcript,
-            turns: 1,
             end: "model_failed".into(),
             failed: Some(e.to_string()),
             ..Outcome::default()

@@ -501,10 +501,11 @@ pub(crate) mod tests {
         assert_eq!((score(0), score(1), score(2)), (0.0, 1.0, 1.0));
         assert_eq!((got[1].searches, got[2].searches, got[2].turns), (1, 1, 2));
         assert!(got[2].transcript.contains("<information>Doc 1"));
+        // Failed under every method, and no turn counted: a failed call answered nothing.
         assert!(
             got[3..]
                 .iter()
-                .all(|p| p.failed.as_deref() == Some("echo: down")),
+                .all(|p| p.failed.as_deref() == Some("echo: down") && p.turns == 0),
             "{:?}",
             &got[3..]
         );
