@@ -11,18 +11,21 @@ use std::{
 
 use assert_cmd::cargo::CommandCargoExt;
 
+/// A path in the repository, relative to its root.
+pub fn repo(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
+}
+
 /// The repository's `testdata/` folder.
 pub fn testdata(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(name)
+    repo("testdata").join(name)
 }
 
 /// A file fetched by `scripts/setup.sh` into `assets/`; fails with a hint when missing.
 pub fn asset(rel: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../assets")
-        .join(rel);
+    let path = repo("assets").join(rel);
     assert!(
         path.exists(),
         "{} is missing: run `make setup` (scripts/setup.sh) first",

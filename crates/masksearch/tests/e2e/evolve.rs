@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::common::{asset, head, index_and_samples, masksearch, model, run_ok};
+use crate::common::{asset, head, index_and_samples, masksearch, model, repo, run_ok};
 use formats::{Teacher, Trajectory};
 use serde_json::Value;
 
@@ -45,7 +45,7 @@ fn data() -> &'static Data {
 
 /// The STAND-IN training command (it trains nothing; see scripts/stand-in-train.sh).
 fn stand_in_train_command() -> String {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/stand-in-train.sh");
+    let script = repo("scripts/stand-in-train.sh");
     let binary = assert_cmd::cargo::cargo_bin("masksearch");
     format!(
         "sh {} {{data}} {{out}} {{port}} {} {}",

@@ -17,7 +17,7 @@ use std::{
 use serde_json::{Value, json};
 
 use crate::common::{
-    head, index_and_samples, kill_while_reading, masksearch, run_ok, snapshot, testdata,
+    head, index_and_samples, kill_while_reading, masksearch, repo, run_ok, snapshot, testdata,
 };
 
 /// RAMP samples of the 1,000 wiki-18 passages, the rule teacher's trajectories for the first
@@ -74,15 +74,10 @@ fn lines(path: &Path) -> usize {
     fs::read_to_string(path).expect("file").lines().count()
 }
 
-/// The repository's root.
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// The project's virtualenv Python (pyarrow installed) run with `args`: its stdout; panics with
 /// its output when it fails.
 fn venv_python(args: &[&OsStr]) -> String {
-    let python = root().join(".venv/bin/python");
+    let python = repo(".venv/bin/python");
     assert!(
         python.exists(),
         "{} is missing: run `make setup` (scripts/setup.sh installs pyarrow into .venv)",
@@ -100,7 +95,7 @@ fn venv_python(args: &[&OsStr]) -> String {
 
 /// `integrations/check_export.py ARGS`; its report.
 fn check_export(args: &[&OsStr]) -> String {
-    let script = root().join("integrations/check_export.py");
+    let script = repo("integrations/check_export.py");
     let mut all = vec![script.as_os_str()];
     all.extend(args);
     venv_python(&all)
@@ -219,8 +214,8 @@ fn sft_exports_both_styles_that_llamafactory_accepts() {
     assert!(manifest.contains("\"style\": \"tags\""), "{manifest}");
     // The shipped LLaMA-Factory config is flat YAML naming the folder and datasets this export
     // writes (with the `--out` of the command in its header).
-    let text = fs::read_to_string(root().join("integrations/llamafactory/masksearch_sft.yaml"))
-        .expect("config");
+    let text =
+        fs::read_to_string(repo("integrations/llamafactory/masksearch_sft.yaml")).expect("config");
     let config = flat_yaml(&text);
     assert_eq!(config["stage"], "sft");
     assert!(

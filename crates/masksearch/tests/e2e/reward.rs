@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::common::{Served, build_index, masksearch, run_ok, testdata};
+use crate::common::{Served, build_index, masksearch, repo, run_ok, testdata};
 
 /// Rollouts in the Search-R1 format for the first HotpotQA questions: answered right, wrong,
 /// right but malformed, without an answer, and with the gold as Search-R1's `{"target"}`, a list
@@ -79,7 +79,7 @@ fn reward_cli(input: &Path, preset: &str, dir: &Path) -> (Vec<Value>, String) {
 }
 
 fn integration() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../integrations/verl/masksearch_reward.py")
+    repo("integrations/verl/masksearch_reward.py")
 }
 
 /// Runs `script` with `python3`, the verl reward file imported as `reward`, `items` on stdin;
@@ -286,8 +286,7 @@ fn a_reward_run_that_fails_midway_leaves_the_previous_out_file_and_no_partial() 
 #[cfg(unix)]
 #[test]
 fn the_verl_script_hands_verl_our_parquet_retrieve_and_reward() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let script = root.join("integrations/verl/run_masksearch_rl.sh");
+    let script = repo("integrations/verl/run_masksearch_rl.sh");
     let syntax = Command::new("bash")
         .arg("-n")
         .arg(&script)
