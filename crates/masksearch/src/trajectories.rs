@@ -245,10 +245,8 @@ impl TeacherArgs {
             multi.max_tokens = n;
         }
         runtime.stops.extend(args.stop.iter().cloned());
-        if args.template.is_some() {
-            runtime.template = crate::export::template(args.template.as_deref())?
-                .text()
-                .to_string();
+        if let Some(path) = &args.template {
+            runtime.template = crate::export::template(Some(path))?.text().to_string();
         }
         let mut rule = ::agent::rule::RuleConfig {
             exclude_source: args.exclude_source,
