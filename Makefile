@@ -6,7 +6,7 @@
 
 CARGO ?= cargo
 
-.PHONY: setup build demo ui test lint bench bench-peers
+.PHONY: setup build demo ui test lint bench bench-peers verl-check
 
 setup:
 	@bash scripts/setup.sh
@@ -33,3 +33,18 @@ bench: setup
 # masksearch serve beside bm25s (numba) and pyserini, one client, the ratio table (see the script).
 bench-peers: setup
 	@bash benches/peers/bench-peers.sh
+
+# verl 0.9.1 from PyPI run on CPU against integrations/verl: its Hydra entry point on both run
+# scripts, its dataset, reward, tool and parser loaders and its tool agent loop, with a live
+# masksearch serve (integrations/verl/check_verl.py). The virtualenv (torch with its CUDA
+# libraries, ~5.6 GB) is made once, from the pinned integrations/verl/requirements-cpu.txt.
+VERL_VENV := target/verl-venv
+
+$(VERL_VENV)/installed: integrations/verl/requirements-cpu.txt
+	python3 -m venv $(VERL_VENV)
+	$(VERL_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+verl-check: build $(VERL_VENV)/installed
+	python3 integrations/verl/test_masksearch_student.py --bin target/debug/masksearch
+	$(VERL_VENV)/bin/python integrations/verl/check_verl.py --bin target/debug/masksearch

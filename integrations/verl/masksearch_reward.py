@@ -1,19 +1,24 @@
-"""verl custom reward function backed by masksearch's ``POST /reward``.
+"""verl custom reward function backed by masksearch's ``POST /reward`` (verl 0.9.1).
 
 Point verl at this file (standard library only; nothing to install)::
 
-    custom_reward_function.path=integrations/verl/masksearch_reward.py
-    custom_reward_function.name=compute_score
+    reward.custom_reward_function.path=integrations/verl/masksearch_reward.py
+    reward.custom_reward_function.name=compute_score
+    +reward.custom_reward_function.reward_kwargs.preset=masksearch-hybrid   # optional
+    +reward.custom_reward_function.reward_kwargs.url=http://127.0.0.1:8000  # optional
 
-or, to score a whole batch in one request, with verl's batch reward manager::
+verl's reward managers (``naive``, ``dapo``, …) call ``compute_score`` once per response with
+``data_source``, ``solution_str`` (the decoded response: every assistant turn and every tool
+turn between them, as the chat template rendered it), ``ground_truth``, ``extra_info`` and the
+``reward_kwargs`` above; keywords it adds of its own (``reward_router_address``, …) are ignored.
+``compute_score_batch`` scores many responses in one request, for callers outside verl's
+per-response managers.
 
-    reward_model.reward_manager=batch
-    custom_reward_function.name=compute_score_batch
+Start the server beside the trainer (``masksearch serve --index work/index``; add ``--judge``
+and a model for the ``judge`` preset). Environment, used where no reward_kwargs says otherwise:
 
-and start the server beside the trainer (``masksearch serve --index work/index``; add ``--judge``
-and a model for the ``judge`` preset). Environment:
-
-- ``MASKSEARCH_REWARD_URL``: the server (``http://127.0.0.1:8000`` or ``.../reward``); required.
+- ``MASKSEARCH_REWARD_URL``: the server (``http://127.0.0.1:8000`` or ``.../reward``); else
+  ``MASKSEARCH_URL``, the address the search tool uses.
 - ``MASKSEARCH_REWARD_PRESET``: ``masksearch-hybrid`` (default), ``search-r1``,
   ``search-r1-format``, ``em``, ``f1``, ``recall``, ``cover-em``, ``sub-em``, ``masks``,
   ``format`` or ``judge``.
@@ -39,13 +44,13 @@ class MaskSearchRewardError(RuntimeError):
     """The reward server could not be reached or refused the request."""
 
 
-def compute_score(data_source, solution_str, ground_truth, extra_info=None):
+def compute_score(data_source, solution_str, ground_truth, extra_info=None, preset=None, url=None, **_verl):
     """verl's custom reward function: the reward of one response, a float in [0, 1]."""
-    return compute_score_batch([data_source], [solution_str], [ground_truth], [extra_info])[0]
+    return compute_score_batch([data_source], [solution_str], [ground_truth], [extra_info], preset=preset, url=url)[0]
 
 
-def compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos=None):
-    """verl's batch reward function: the rewards of many responses, in order, in one request."""
+def compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos=None, preset=None, url=None):
+    """The rewards of many responses, in order, in one request."""
     if extra_infos is None:
         extra_infos = [None] * len(solution_strs)
     items = [
@@ -57,15 +62,16 @@ def compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos=
         }
         for source, solution, truth, extra in zip(data_sources, solution_strs, ground_truths, extra_infos)
     ]
-    answer = _post({"items": items, "preset": os.environ.get("MASKSEARCH_REWARD_PRESET", DEFAULT_PRESET)})
+    preset = preset or os.environ.get("MASKSEARCH_REWARD_PRESET") or DEFAULT_PRESET
+    answer = _post(_url(url), {"items": items, "preset": preset})
     scores = answer.get("scores")
     if not isinstance(scores, list) or len(scores) != len(items):
         raise MaskSearchRewardError(f"/reward answered {len(scores or [])} scores for {len(items)} items")
     return [float(s["score"]) for s in scores]
 
 
-def _url():
-    url = os.environ.get("MASKSEARCH_REWARD_URL", "").strip()
+def _url(url=None):
+    url = (url or os.environ.get("MASKSEARCH_REWARD_URL") or os.environ.get("MASKSEARCH_URL") or "").strip()
     if not url:
         raise MaskSearchRewardError(
             "MASKSEARCH_REWARD_URL is not set: start `masksearch serve` and set it to the server's "
@@ -75,8 +81,7 @@ def _url():
     return url if url.endswith("/reward") else url + "/reward"
 
 
-def _post(body):
-    url = _url()
+def _post(url, body):
     timeout = float(os.environ.get("MASKSEARCH_REWARD_TIMEOUT", DEFAULT_TIMEOUT))
     request = urllib.request.Request(
         url,
