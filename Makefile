@@ -48,3 +48,11 @@ $(VERL_VENV)/installed: integrations/verl/requirements-cpu.txt
 verl-check: build $(VERL_VENV)/installed
 	python3 integrations/verl/test_masksearch_student.py --bin target/debug/masksearch
 	$(VERL_VENV)/bin/python integrations/verl/check_verl.py --bin target/debug/masksearch
+
+# A real SFT run on CPU: LLaMA-Factory 0.9.5 (torch from PyPI in target/train-venv, ~6 GB, made
+# once) fine-tunes SmolLM2-135M on the demo's trajectories; the result is converted to GGUF,
+# served by `masksearch llm serve` and evaluated before/after (scripts/train-demo.sh;
+# work/train-demo/summary.md). About an hour on 2 cores, most of it training and eval.
+.PHONY: train-demo
+train-demo: build
+	@MASKSEARCH_BIN=target/debug/masksearch bash scripts/train-demo.sh

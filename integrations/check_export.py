@@ -4,30 +4,33 @@
     check_export.py sft DIR          every sharegpt dataset named in DIR/dataset_info.json
     check_export.py rl FILE.parquet…  verl parquet files (needs pyarrow)
 
-sft: LLaMA-Factory's rules, reimplemented from its source (it is not installed: it pulls in
-torch): the dataset_info entry (`formatting: sharegpt`, columns, tags, an existing file); per
-example the alignment of `SharegptDatasetConverter` in src/llamafactory/data/converter.py
-(a leading system turn lifted out; user/observation tags at odd positions, assistant/function
-tags at even ones, 1-based; an even count), the `function_call` parse of `FunctionFormatter` in
-src/llamafactory/data/formatter.py (the thought cut off with either thought-word convention,
-`<think>`…`</think>` or `<think>\\n`…`\\n</think>\\n\\n`, then JSON with `name` and
-`arguments`), `tools` as a JSON list of `{name, description, parameters}`, and one key set for
-every line (the `datasets` JSON loader needs one schema).
+sft: runs LLaMA-Factory's own data code (`llamafactory==0.9.5`, installed without its torch
+dependencies by `make setup`; see integrations/llamafactory/lf_data.py) over every example of
+every sharegpt dataset: its dataset_info parser, its `SharegptDatasetConverter` (which skips an
+example whose turns do not alternate) and its `SupervisedDatasetProcessor` with a chat template
+(`smollm` for the tags style, `qwen` for the tools style, whose `function_call` turns go through
+LLaMA-Factory's FunctionFormatter and `tools` through its ToolFormatter). The tokenizer is a
+plain byte-level one: the rules checked do not depend on a model's vocabulary. A tags-style
+example must also render to exactly the ChatML text `masksearch eval --methods agent --mode turns`
+sends a ChatML model (no system message, information as user turns). Each line's keys must be
+those of line 1 (the `datasets` JSON loader needs one schema).
 
 rl: reads each file with pyarrow and asserts the exact column types Search-R1's preprocessing
 (scripts/data_process/nq_search.py, through `datasets`) writes, plus masksearch's extra_info
 fields, and the row invariants verl relies on.
 
 Exit status 0 when everything holds; otherwise 1 and a line saying which file, row and rule.
-Standard library only, except pyarrow for `rl`.
 """
 
 import json
 import os
-import re
 import sys
 
-THOUGHT_WORDS = [("<think>", "</think>"), ("<think>\n", "\n</think>\n\n")]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "llamafactory"))
+
+# The chat template each export style is trained with (dataset_info.json names the style by its
+# tools column: only the tools style has one).
+TEMPLATES = {"tags": "smollm", "tools": "qwen"}
 
 
 class Failure(Exception):
@@ -42,61 +45,26 @@ def check(condition, message):
 # --- sft ---------------------------------------------------------------------------------------
 
 
-def aligned(messages, tags):
-    """LLaMA-Factory's SharegptDatasetConverter: None when aligned, else why not."""
-    role, content = tags["role_tag"], tags["content_tag"]
-    odd = (tags["user_tag"], tags["observation_tag"])
-    even = (tags["assistant_tag"], tags["function_tag"])
-    if messages and messages[0][role] == tags["system_tag"]:
-        messages = messages[1:]
-    for i, message in enumerate(messages):
-        if message[role] not in (odd, even)[i % 2]:
-            return f"invalid role tag {message[role]!r} at turn {i + 1}"
-        if not isinstance(message[content], str):
-            return f"turn {i + 1}: {content} is not a string"
-    if len(messages) % 2 != 0:
-        return f"invalid message count {len(messages)}"
-    return None
+def byte_tokenizer():
+    """A byte-level BPE tokenizer without merges, with ChatML's special tokens: every text
+    round-trips, no model files needed."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
 
-
-def parse_function_call(value, thought_words):
-    """LLaMA-Factory's FunctionFormatter.apply: the calls, or an exception."""
-    regex = re.compile(re.escape(thought_words[0]) + "(.*?)" + re.escape(thought_words[1]), re.DOTALL)
-    thought = regex.search(value)
-    if thought:
-        value = value.replace(thought.group(0), "")
-    calls = json.loads(value)
-    if not isinstance(calls, list):
-        calls = [calls]
-    return [(call["name"], json.dumps(call["arguments"], ensure_ascii=False)) for call in calls]
-
-
-def check_example(example, entry, where):
-    columns, tags = entry["columns"], entry["tags"]
-    messages = example[columns["messages"]]
-    check(isinstance(messages, list) and messages, f"{where}: no conversation")
-    problem = aligned(messages, tags)
-    check(problem is None, f"{where}: LLaMA-Factory would skip this example: {problem}")
-    check(messages[-1][tags["role_tag"]] == tags["assistant_tag"], f"{where}: does not end with an answer")
-    if "system" in columns:
-        check(isinstance(example[columns["system"]], str), f"{where}: system is not a string")
-    if "tools" in columns:
-        tools = json.loads(example[columns["tools"]])
-        check(isinstance(tools, list) and tools, f"{where}: tools is not a JSON list")
-        for tool in tools:
-            check({"name", "description", "parameters"} <= set(tool), f"{where}: tool {tool} lacks a field")
-    for i, message in enumerate(messages):
-        if message[tags["role_tag"]] != tags["function_tag"]:
-            continue
-        for words in THOUGHT_WORDS:
-            try:
-                calls = parse_function_call(message[tags["content_tag"]], words)
-            except (ValueError, KeyError, TypeError) as e:
-                raise Failure(f"{where}: turn {i + 1}: function_call does not parse with thought words {words!r}: {e}")
-            check(calls and all(name for name, _ in calls), f"{where}: turn {i + 1}: a call without a name")
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    tokenizer = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(alphabet)}, merges=[]))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|im_end|>",
+                                   additional_special_tokens=["<|im_start|>"])
 
 
 def check_sft(folder):
+    try:
+        import lf_data
+        lf_data.load_llamafactory()
+    except ImportError as e:
+        raise Failure(f"LLaMA-Factory's data code cannot be imported ({e}): run `make setup` and use .venv/bin/python")
     info_path = os.path.join(folder, "dataset_info.json")
     with open(info_path, encoding="utf-8") as f:
         info = json.load(f)
@@ -105,26 +73,30 @@ def check_sft(folder):
     for name, entry in sorted(info.items()):
         if entry.get("formatting") != "sharegpt":
             continue
-        where = f"{info_path}: {name}"
-        check("file_name" in entry, f"{where}: no file_name")
-        check(entry.get("columns", {}).get("messages"), f"{where}: no messages column")
-        check(set(entry.get("tags", {})) >= {"role_tag", "content_tag", "user_tag", "assistant_tag",
-                                             "observation_tag", "function_tag", "system_tag"},
-              f"{where}: incomplete tags")
-        data = os.path.join(folder, entry["file_name"])
-        check(os.path.isfile(data), f"{where}: {data} does not exist")
+        style = "tools" if "tools" in entry.get("columns", {}) else "tags"
+        template = TEMPLATES[style]
+        data = os.path.join(folder, entry.get("file_name", ""))
+        check(os.path.isfile(data), f"{info_path}: {name}: {data} does not exist")
         keys, count = None, 0
-        with open(data, encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                example = json.loads(line)
-                check(keys is None or set(example) == keys, f"{data}:{number}: keys differ from line 1")
-                keys = set(example)
-                check_example(example, entry, f"{data}:{number}")
+        try:
+            for e in lf_data.encode(folder, name, byte_tokenizer(), template):
+                where = f"{data}:{e.line}"
+                check(keys is None or set(e.example) == keys, f"{where}: keys differ from line 1")
+                keys = set(e.example)
+                check(e.messages[-1]["role"] == "assistant", f"{where}: does not end with an answer")
+                if style == "tags":
+                    text = lf_data.runtime_chatml(lf_data.runtime_turns(e.messages), add_generation_prompt=False)
+                    rendered = byte_tokenizer().decode(e.input_ids)
+                    check(rendered == text, f"{where}: LLaMA-Factory's {template} template renders "
+                                            f"{rendered[:300]!r}…, the runtime sends {text[:300]!r}…")
                 count += 1
+        except Failure:
+            raise
+        except ValueError as e:  # an example skipped, dropped or refused, named by lf_data
+            raise Failure(str(e))
         check(count > 0, f"{data}: empty")
-        print(f"check_export: sft {name}: {count} examples follow LLaMA-Factory's sharegpt rules ({data})")
+        print(f"check_export: sft {name}: {count} examples kept and encoded by LLaMA-Factory's own converter "
+              f"and {template} template ({data})")
         checked += 1
     check(checked > 0, f"{info_path}: names no sharegpt dataset")
 

