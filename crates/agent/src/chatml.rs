@@ -4,23 +4,14 @@
 use formats::{ChatmlMessage, ChatmlRecord};
 use serde_json::{Value, json};
 
-/// The tool every search round calls, in Qwen's legacy function format as the original writes it.
+/// The tool every search round calls (`student::tools`), in Qwen's legacy function format as
+/// the original writes it.
 pub fn web_search_function() -> Value {
     json!({
-        "name_for_human": "web_search",
-        "name_for_model": "web_search",
-        "description_for_model": "Utilize the web search engine to retrieve relevant information based on multiple queries.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "queries": {
-                    "type": "array",
-                    "description": "The list of search queries.",
-                    "items": {"type": "string", "description": "The search query."}
-                }
-            },
-            "required": ["queries"]
-        }
+        "name_for_human": student::tools::NAME,
+        "name_for_model": student::tools::NAME,
+        "description_for_model": student::tools::DESCRIPTION,
+        "parameters": student::tools::parameters(),
     })
 }
 
@@ -63,13 +54,15 @@ pub fn record(
                 queries,
                 information,
             } => {
-                let arguments = json!({ "queries": queries }).to_string();
+                let arguments = student::tools::arguments(queries);
                 messages.push(ChatmlMessage {
-                    function_call: Some(json!({"name": "web_search", "arguments": arguments})),
+                    function_call: Some(
+                        json!({"name": student::tools::NAME, "arguments": arguments}),
+                    ),
                     ..message("assistant", thought)
                 });
                 messages.push(ChatmlMessage {
-                    name: Some("web_search".to_string()),
+                    name: Some(student::tools::NAME.to_string()),
                     ..message("function", information.trim())
                 });
             }

@@ -1,4 +1,5 @@
-//! Search agents: the student-format runtime (Search-R1 compatible), the paper's multi-agent
+//! Search agents: the student-format runtime (the `student` crate's format, Search-R1
+//! compatible), the paper's multi-agent
 //! teacher (Planner, Rewriter, search, Observer) with its LLM-judge verifier, an offline rule
 //! teacher, the `trajectories` pipeline that runs any of them over RAMP samples or questions,
 //! and the self-evolving rounds that grow the trajectories with a student trained on them.
@@ -10,14 +11,12 @@
 pub mod attempt;
 pub mod chatml;
 pub mod evolve;
-pub mod information;
 pub mod multi;
 pub mod pipeline;
 pub mod prompts;
 pub mod reward;
 pub mod rule;
 pub mod runtime;
-pub mod tags;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -25,7 +24,7 @@ use std::path::PathBuf;
 pub use attempt::{Attempt, End};
 pub use pipeline::{Report, RunOptions, Tally, TrajectoryConfig, run};
 pub use prompts::Prompts;
-pub use runtime::{Mode, RuntimeConfig, rollout};
+pub use runtime::{Ask, Mode, RuntimeConfig, rollout};
 pub use verify::{AcceptPolicy, VerifyConfig};
 
 pub use formats::MASK;

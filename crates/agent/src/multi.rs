@@ -2,14 +2,24 @@
 //!
 //! Planner → (Rewriter → search → Observer)×n: the Planner plans and asks a first sub-question;
 //! the Rewriter turns the current step into at least three keyword queries (JSON, parsed
-//! strictly, never evaluated); each query is searched and the result lists are merged
-//! round-robin by rank, duplicates removed, cut at `merged_k`; the Observer reads the latest
-//! results and answers, plans the next step or reflects. At most `max_rounds` searches.
+//! strictly, never evaluated); the queries are searched and merged by `student::observe` — the
+//! round-robin merge of the original, cut at the student's `topk`, so the student turn this round
+//! becomes (`<search>` holding the rewritten queries, one per line) reads in training exactly
+//! what its runtime answers; the Observer reads the latest results and answers, plans the next
+//! step or reflects. At most `max_rounds` Observer turns.
 //!
-//! Fixed on the way: the original failed a whole trajectory when the Rewriter's JSON did not
-//! parse; here the planned sub-question is searched instead ([`Note::RewriterFallback`]). The
-//! original also let a fifth search run and then threw its answer away; here the budget ends
-//! after the last allowed search's observation.
+//! Fixed on the way (each in `docs/fidelity.md`):
+//! - the original failed a whole trajectory when the Rewriter's JSON did not parse; here the
+//!   planned sub-question is searched instead ([`Note::RewriterFallback`]);
+//! - the original let a fifth search run and then threw its answer away; here the budget ends
+//!   after the last allowed Observer turn;
+//! - a repeated search (the same sub-question, or the same rewritten queries, as an earlier
+//!   round) is not searched again: the Observer is told so and asked to reflect, the original's
+//!   step (c) ([`Note::RepeatedSearch`]); the repeat is left out of the student transcript;
+//! - the Observer is shown the sub-questions searched so far and, for a RAMP passage, how many
+//!   masks it has, so it does not lose track of a multi-mask sample;
+//! - the Planner must search first: an answer without any search is a format rejection unless
+//!   [`MultiAgentConfig::planner_may_answer`] (the original allowed it).
 
 use std::time::Instant;
 
@@ -17,48 +27,61 @@ use chat::{ChatModel, ChatRequest, ChatResponse, Message};
 use formats::{Note, Step, StepKind};
 use search::Searcher;
 use serde_json::Value;
+use student::{Action, parse_turn, search_element, turn::clean_queries};
 
 use crate::{
     attempt::{Attempt, End},
     chatml::Round,
-    information::information_block,
     prompts::{Prompts, fill},
-    tags::{Action, parse_turn},
+    runtime::search_step,
 };
 
 /// How the teacher runs.
 #[derive(Debug, Clone)]
 pub struct MultiAgentConfig {
-    /// Searches allowed (the original's effective budget: 4).
+    /// Observer turns allowed (the original's effective budget: 4), each after a search or a
+    /// repeated search's reflection.
     pub max_rounds: usize,
-    /// Results asked for per rewritten query (the original's `num=10`).
-    pub per_query_k: usize,
-    /// Results kept after merging (the original's 10).
-    pub merged_k: usize,
+    /// Documents shown per search, after merging the rewritten queries' lists: the student's
+    /// `topk` (the original merged to 10; `--topk 10` restores it, and the student's runtime must
+    /// then be given the same).
+    pub topk: usize,
     /// Token limit of a Planner or Observer reply.
     pub max_tokens: u32,
+    /// Sampling of every agent call. The original set none, so DashScope's defaults for its
+    /// qwen-max applied: temperature 0.7, top_p 0.8. Greedy (0) is an option.
     pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    /// Accept a Planner that answers without searching, as the original did.
+    pub planner_may_answer: bool,
 }
+
+/// The original's effective sampling: DashScope's defaults for qwen-max.
+pub const ORIGINAL_TEMPERATURE: f32 = 0.7;
+pub const ORIGINAL_TOP_P: f32 = 0.8;
 
 impl Default for MultiAgentConfig {
     fn default() -> Self {
         MultiAgentConfig {
             max_rounds: 4,
-            per_query_k: 10,
-            merged_k: 10,
+            topk: student::DEFAULT_TOPK,
             max_tokens: 768,
-            temperature: Some(0.0),
+            temperature: Some(ORIGINAL_TEMPERATURE),
+            top_p: Some(ORIGINAL_TOP_P),
+            planner_may_answer: false,
         }
     }
 }
 
-/// Runs the agents on `query` (a question, or a masked passage with its instruction).
+/// Runs the agents on `query` (a question, or a masked passage with its instruction); no search
+/// shows a passage of `exclude`.
 pub async fn run(
     model: &dyn ChatModel,
     searcher: &dyn Searcher,
     prompts: &Prompts,
     system: &str,
     query: &str,
+    exclude: &[String],
     config: &MultiAgentConfig,
     seed: Option<u64>,
 ) -> Attempt {
@@ -71,83 +94,221 @@ pub async fn run(
         seed,
     };
     let mut out = Attempt::new(searcher);
-    // The planned sub-question of each search round: the student transcript's `<search>`.
-    let mut subqueries = Vec::new();
-    agent.drive(query, &mut out, &mut subqueries).await;
-    out.transcript = transcript(&out, &subqueries);
+    agent.drive(query, exclude, &mut out).await;
     out
+}
+
+/// The Planner's `{answer_rule}` by default: search first.
+const MUST_SEARCH: &str = "Always search before you answer, even for a fact you believe you know.";
+
+/// The Planner's `{answer_rule}` under `planner_may_answer` (the original's Planner may answer
+/// at once).
+const MAY_ANSWER: &str = "If you can already give the complete answer without searching, write <think> your reasoning </think> <answer> the answer </answer> instead.";
+
+/// What the Observer is reminded of: the sub-questions searched so far and the masks to fill.
+fn progress(query: &str, searched: &[String]) -> String {
+    let mut lines = Vec::new();
+    let masks = query.matches(crate::MASK).count();
+    if masks > 0 {
+        lines.push(format!(
+            "The passage has {masks} [mask] to fill; the answer must fill every one."
+        ));
+    }
+    if !searched.is_empty() {
+        let asked: Vec<String> = searched
+            .iter()
+            .enumerate()
+            .map(|(i, q)| format!("({}) {q}", i + 1))
+            .collect();
+        lines.push(format!(
+            "Sub-questions searched so far: {}",
+            asked.join(" ")
+        ));
+    }
+    lines.join("\n")
+}
+
+/// The Observer's input when the last step asked for a search already made.
+fn repeated(round: usize) -> String {
+    format!(
+        "<information>No new search: this sub-question was already searched in step {round}, and its results are above. Reflect on why they did not resolve the step and ask a different sub-question, or answer.</information>"
+    )
 }
 
 impl Agent<'_> {
     /// The Planner / Rewriter / search / Observer loop; sets `out.end`.
-    async fn drive(&self, query: &str, out: &mut Attempt, subqueries: &mut Vec<String>) {
-        let planner = fill(&self.prompts.planner, &[("question", query)]);
+    async fn drive(&self, query: &str, exclude: &[String], out: &mut Attempt) {
+        let rule = if self.config.planner_may_answer {
+            MAY_ANSWER
+        } else {
+            MUST_SEARCH
+        };
+        let planner = fill(
+            &self.prompts.planner,
+            &[("question", query), ("answer_rule", rule)],
+        );
         let Some(mut reply) = self.ask(StepKind::Planner, planner, out).await else {
             return;
         };
         // Every thought so far, each with the Rewriter's JSON appended, as the Observer sees them.
         let mut thoughts: Vec<String> = Vec::new();
+        // Each search round's sub-question and queries, to catch a repeat.
+        let mut searched: Vec<(String, Vec<String>)> = Vec::new();
+        let mut observer_turns = 0;
         loop {
             let thought = read_thought(&reply);
             let subquery = match thought.action {
                 Action::Answer(answer) => {
+                    if searched.is_empty() && !self.config.planner_may_answer {
+                        note(out, Note::AnsweredWithoutSearch);
+                        out.end = End::Malformed(
+                            "the Planner answered without searching (allow it with planner_may_answer)"
+                                .to_string(),
+                        );
+                        return;
+                    }
+                    out.transcript.push_str(&thought.text);
                     out.final_text = Some(thought.text);
                     out.end = End::Answered(answer);
                     return;
                 }
-                Action::Search(payload) => subquery(&payload),
+                Action::Search(payload) => subquery(&payload.join("\n")),
                 Action::Invalid => String::new(),
             };
-            if out.rounds.len() == self.config.max_rounds {
+            if observer_turns == self.config.max_rounds {
                 return;
             }
-            let rewriter = fill(&self.prompts.rewriter, &[("thought", &thought.text)]);
-            let Some(rewritten) = self.ask(StepKind::Rewriter, rewriter, out).await else {
-                return;
-            };
-            let rewritten = rewritten.text;
-            let (queries, note) = read_queries(&rewritten, &subquery);
-            if let (Some(note), Some(step)) = (note, out.steps.last_mut()) {
-                step.notes.push(note);
-            }
-            if queries.is_empty() {
-                out.end = End::Malformed(
-                    "neither the thought nor the Rewriter gave anything to search".to_string(),
-                );
-                return;
-            }
-            let information = match search_all(self.searcher, &queries, self.config, out).await {
-                Ok(block) => block,
-                Err(message) => {
-                    out.end = End::SearchFailed(message);
-                    return;
+            let observation = match repeat_of(&searched, &subquery, None) {
+                Some(round) => {
+                    note(out, Note::RepeatedSearch);
+                    repeated(round)
+                }
+                None => {
+                    match self
+                        .search_round(&thought.text, &subquery, exclude, out, &mut searched)
+                        .await
+                    {
+                        Some(Ok((queries, information))) => {
+                            let arguments = serde_json::json!({ "queries": queries }).to_string();
+                            thoughts.push(format!("Thought: {}\n{arguments}", thought.text));
+                            information.trim().to_string()
+                        }
+                        Some(Err(round)) => {
+                            note(out, Note::RepeatedSearch);
+                            repeated(round)
+                        }
+                        None => return,
+                    }
                 }
             };
-            let arguments = serde_json::json!({ "queries": queries }).to_string();
-            thoughts.push(format!("Thought: {}\n{arguments}", thought.text));
-            subqueries.push(if subquery.is_empty() {
-                queries[0].clone()
-            } else {
-                subquery
-            });
-            out.rounds.push(Round::Search {
-                thought: thought.text,
-                queries,
-                information: information.clone(),
-            });
+            let asked: Vec<String> = searched.iter().map(|(q, _)| q.clone()).collect();
             let observer = fill(
                 &self.prompts.observer,
                 &[
                     ("question", query),
                     ("thoughts", &thoughts.join("\n")),
-                    ("observation", information.trim()),
+                    ("progress", &progress(query, &asked)),
+                    ("observation", &observation),
                 ],
             );
             let Some(next) = self.ask(StepKind::Observer, observer, out).await else {
                 return;
             };
+            observer_turns += 1;
             reply = next;
         }
+    }
+
+    /// Rewrites the step, searches, and records the round: `Ok` with the queries and the
+    /// information; `Err(round)` when the rewritten queries repeat round `round`; `None` (with
+    /// `out.end` set) when the round failed.
+    async fn search_round(
+        &self,
+        thought: &str,
+        subquery: &str,
+        exclude: &[String],
+        out: &mut Attempt,
+        searched: &mut Vec<(String, Vec<String>)>,
+    ) -> Option<Result<(Vec<String>, String), usize>> {
+        let rewriter = fill(&self.prompts.rewriter, &[("thought", thought)]);
+        let rewritten = self.ask(StepKind::Rewriter, rewriter, out).await?.text;
+        let (queries, note_) = read_queries(&rewritten, subquery);
+        if let Some(n) = note_ {
+            note(out, n);
+        }
+        if queries.is_empty() {
+            out.end = End::Malformed(
+                "neither the thought nor the Rewriter gave anything to search".to_string(),
+            );
+            return None;
+        }
+        if let Some(round) = repeat_of(searched, "", Some(&queries)) {
+            return Some(Err(round));
+        }
+        let started = Instant::now();
+        let seen = match student::observe(self.searcher, &queries, self.config.topk, exclude).await
+        {
+            Ok(seen) => seen,
+            Err(e) => {
+                out.end = End::SearchFailed(e.to_string());
+                return None;
+            }
+        };
+        out.search_step(search_step(&queries, &seen, started));
+        // The student's turn: the thinking, then the rewritten queries as one search.
+        let think = thought
+            .find("<search>")
+            .map_or(thought, |at| &thought[..at])
+            .trim_end();
+        let element = search_element(&queries).unwrap_or_default();
+        out.transcript.push_str(&format!("{think}\n{element}"));
+        out.transcript.push_str(&seen.block);
+        let subquery = if subquery.is_empty() {
+            queries[0].clone()
+        } else {
+            subquery.to_string()
+        };
+        searched.push((subquery, queries.clone()));
+        out.rounds.push(Round::Search {
+            thought: thought.to_string(),
+            queries: queries.clone(),
+            information: seen.block.clone(),
+        });
+        Some(Ok((queries, seen.block)))
+    }
+}
+
+/// The 1-based round whose sub-question (compared without case and spacing) or whose set of
+/// queries this step repeats.
+fn repeat_of(
+    searched: &[(String, Vec<String>)],
+    subquery: &str,
+    queries: Option<&[String]>,
+) -> Option<usize> {
+    let key = |q: &str| {
+        q.to_lowercase()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let set = |qs: &[String]| {
+        let mut keys: Vec<String> = qs.iter().map(|q| key(q)).collect();
+        keys.sort();
+        keys
+    };
+    searched
+        .iter()
+        .position(|(asked, done)| match queries {
+            Some(queries) => set(done) == set(queries),
+            None => !subquery.is_empty() && key(asked) == key(subquery),
+        })
+        .map(|i| i + 1)
+}
+
+/// Adds `n` to the last step's notes.
+fn note(out: &mut Attempt, n: Note) {
+    if let Some(step) = out.steps.last_mut() {
+        step.notes.push(n);
     }
 }
 
@@ -174,6 +335,10 @@ impl Agent<'_> {
         let request = ChatRequest {
             messages: vec![Message::system(self.system), Message::user(prompt)],
             temperature: self.config.temperature,
+            top_p: self
+                .config
+                .top_p
+                .filter(|_| self.config.temperature != Some(0.0)),
             max_tokens: Some(match kind {
                 StepKind::Rewriter => 200,
                 _ => self.config.max_tokens,
@@ -233,7 +398,8 @@ fn subquery(payload: &str) -> String {
 }
 
 /// The Rewriter's queries: the `queries` list of the JSON object in its reply (from the first
-/// `{` to the last `}`), trimmed and de-duplicated. No JSON list: the sub-question alone.
+/// `{` to the last `}`), cleaned as the student format carries them. No JSON list: the
+/// sub-question alone.
 fn read_queries(reply: &str, subquery: &str) -> (Vec<String>, Option<Note>) {
     let parsed = reply
         .find('{')
@@ -245,78 +411,15 @@ fn read_queries(reply: &str, subquery: &str) -> (Vec<String>, Option<Note>) {
             Some(list)
         });
     let Some(list) = parsed else {
-        let fallback: Vec<String> = Some(subquery.trim().to_string())
-            .filter(|q| !q.is_empty())
-            .into_iter()
-            .collect();
-        return (fallback, Some(Note::RewriterFallback));
+        return (clean_queries(&[subquery]), Some(Note::RewriterFallback));
     };
-    let mut queries: Vec<String> = Vec::new();
-    for q in list.iter().filter_map(Value::as_str).map(str::trim) {
-        if !q.is_empty() && !queries.iter().any(|have| have == q) {
-            queries.push(q.to_string());
-        }
-    }
+    let strings: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
+    let queries = clean_queries(&strings);
     if queries.is_empty() {
         return read_queries("", subquery);
     }
     let note = (queries.len() < 3).then_some(Note::FewQueries);
     (queries, note)
-}
-
-/// Searches every query, merges the lists, records the step; the information block.
-async fn search_all(
-    searcher: &dyn Searcher,
-    queries: &[String],
-    config: &MultiAgentConfig,
-    out: &mut Attempt,
-) -> Result<String, String> {
-    let started = Instant::now();
-    let lists = searcher
-        .batch_search(queries, config.per_query_k)
-        .await
-        .map_err(|e| e.to_string())?;
-    let merged = search::merge(&lists, config.merged_k);
-    let hits: Vec<search::SearchHit> = merged.hits.iter().map(|m| m.hit.clone()).collect();
-    let block = information_block(&hits);
-    let mut step = Step::new(StepKind::Search);
-    step.ms = started.elapsed().as_millis() as u64;
-    step.queries = queries.to_vec();
-    step.doc_ids = hits.iter().map(|h| h.passage.id.clone()).collect();
-    step.duplicates_removed = merged.duplicates_removed() as u64;
-    step.text = block.clone();
-    if hits.is_empty() {
-        step.notes.push(Note::NoResults);
-    }
-    out.search_step(step);
-    Ok(block)
-}
-
-/// The student-format transcript of a multi-agent attempt: each round's thought with its
-/// `<search>` holding the planned sub-question, the information the merged search returned,
-/// then the final reply.
-fn transcript(outcome: &Attempt, subqueries: &[String]) -> String {
-    let mut out = String::new();
-    for (round, subquery) in outcome.rounds.iter().zip(subqueries) {
-        let Round::Search {
-            thought,
-            information,
-            ..
-        } = round
-        else {
-            continue;
-        };
-        let think = thought
-            .find("<search>")
-            .map_or(thought.as_str(), |at| &thought[..at]);
-        out.push_str(think.trim_end());
-        out.push_str(&format!("\n<search> {subquery} </search>"));
-        out.push_str(information);
-    }
-    if let Some(text) = &outcome.final_text {
-        out.push_str(text);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -387,6 +490,6 @@ mod tests {
             t.text,
             "<think> plan </think>\n<search> [{\"query\": \"q\", \"intent\": 1}]</search>"
         );
-        assert!(matches!(t.action, Action::Search(ref p) if subquery(p) == "q"));
+        assert!(matches!(t.action, Action::Search(ref p) if subquery(&p.join("\n")) == "q"));
     }
 }

@@ -49,6 +49,9 @@ pub struct TrajectoryConfig {
     pub seed: u64,
     /// The day the random "current time" of the system messages counts back from.
     pub today: time::Date,
+    /// Leave a RAMP sample's own passage out of every search, so each mask must be found
+    /// elsewhere in the corpus (every teacher; recorded, so the student's runtime can do the same).
+    pub exclude_source: bool,
     /// The self-evolution round recorded in every trajectory.
     pub round: u32,
     pub shard: Shard,
@@ -376,12 +379,20 @@ pub(crate) fn settings(config: &TrajectoryConfig) -> serde_json::Map<String, Val
         ("stops", json!(runtime.stops)),
         (
             "template",
-            json!(format!("{:016x}", formats::stable_hash(&runtime.template))),
+            json!(format!(
+                "{:016x}",
+                formats::stable_hash(runtime.template.text())
+            )),
         ),
         ("max_rounds", json!(config.multi.max_rounds)),
-        ("merged_k", json!(config.multi.merged_k)),
-        ("exclude_source", json!(config.rule.exclude_source)),
+        ("teacher_topk", json!([config.multi.topk, config.rule.topk])),
+        ("exclude_source", json!(config.exclude_source)),
         ("temperature", json!(runtime.temperature)),
+        (
+            "teacher_sampling",
+            json!([config.multi.temperature, config.multi.top_p]),
+        ),
+        ("planner_may_answer", json!(config.multi.planner_may_answer)),
         (
             "max_tokens",
             json!([config.multi.max_tokens, runtime.max_tokens_per_turn]),
@@ -447,6 +458,10 @@ async fn attempt(config: &TrajectoryConfig, options: &RunOptions<'_>, job: &Job)
     let searcher = options.searcher.as_ref();
     let model = options.model.as_deref();
     let seed = Some(sample_seed);
+    let exclude = match (config.exclude_source, job.task.kind) {
+        (true, TaskKind::Ramp) => vec![job.source_id.clone()],
+        _ => Vec::new(),
+    };
     let produced = match (config.teacher, model) {
         (Teacher::MultiAgent, Some(model)) => {
             let (prompts, query) = (&config.prompts, &job.task.query);
@@ -456,27 +471,24 @@ async fn attempt(config: &TrajectoryConfig, options: &RunOptions<'_>, job: &Job)
                 prompts,
                 &system,
                 query,
+                &exclude,
                 &config.multi,
                 seed,
             )
             .await
         }
         (Teacher::Agent, Some(model)) => {
-            runtime::rollout(model, searcher, &job.task.query, &config.runtime, seed).await
+            let ask = runtime::Ask {
+                question: &job.task.query,
+                exclude: &exclude,
+            };
+            runtime::rollout(model, searcher, ask, &config.runtime, seed).await
         }
-        // Model teachers without a model were refused when the run started.
         (Teacher::Rule, _) | (_, None) => {
-            rule::run(
-                searcher,
-                &job.task,
-                &job.title,
-                &job.source_id,
-                &config.rule,
-            )
-            .await
+            rule::run(searcher, &job.task, &job.title, &exclude, &config.rule).await
         }
     };
-    let mut judged = verdict(config, options, job, &produced.end, sample_seed).await;
+    let mut judged = verdict(config, options, job, &produced, sample_seed).await;
     let chatml = chatml::record(
         &system,
         &job.task.query,
@@ -486,12 +498,16 @@ async fn attempt(config: &TrajectoryConfig, options: &RunOptions<'_>, job: &Job)
         judged.response_acc,
     );
     if judged.rejection.is_none() {
+        // The original's check of its record (multi-agent), then the student format's grammar
+        // on the transcript a student will be trained on (every teacher).
         let check = match config.teacher {
             Teacher::MultiAgent => chatml::format_check(&chatml),
-            Teacher::Agent | Teacher::Rule => {
-                metrics::check_format(&produced.transcript).map_err(|e| e.to_string())
-            }
-        };
+            Teacher::Agent | Teacher::Rule => Ok(()),
+        }
+        .and_then(|()| {
+            metrics::check_format(&produced.transcript)
+                .map_err(|e| format!("student transcript: {e}"))
+        });
         if let Err(why) = check {
             judged.rejection = Some(Rejection::Format);
             judged.detail = why;
@@ -543,9 +559,10 @@ async fn verdict(
     config: &TrajectoryConfig,
     options: &RunOptions<'_>,
     job: &Job,
-    end: &End,
+    produced: &crate::Attempt,
     seed: u64,
 ) -> Judged {
+    let end = &produced.end;
     let mut judged = Judged {
         rejection: None,
         detail: String::new(),
@@ -592,11 +609,13 @@ async fn verdict(
         _ => config.verify.policy,
     };
     if let (true, Some(judge)) = (policy.needs_judge(), judge_model) {
+        // The judge reads the final reply, thinking included, as the original's does.
+        let response = produced.final_text.as_deref().unwrap_or(&answer);
         let asked = verify::judge(
             judge,
             &config.prompts,
             &job.task,
-            &answer,
+            response,
             Some(seed),
             &mut judged.verdict,
         )

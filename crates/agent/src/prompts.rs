@@ -2,8 +2,11 @@
 //! `prompts/` folder, compiled in) that a user can override one by one from a folder of their
 //! own.
 //!
-//! Placeholders: planner `{question}`; rewriter `{thought}`; observer `{question}`,
-//! `{thoughts}`, `{observation}`; judge `{question}`, `{answer}`, `{response}`.
+//! Placeholders: planner `{question}`, `{answer_rule}` (whether it may answer without
+//! searching); rewriter `{thought}`; observer `{question}`, `{progress}` (the sub-questions
+//! searched so far, the masks to fill), `{thoughts}`, `{observation}`; judge `{question}`,
+//! `{answer}`, `{response}` (the final reply, thinking included, as the original's judge reads
+//! it).
 
 use std::path::Path;
 
@@ -115,9 +118,11 @@ mod tests {
     #[test]
     fn every_default_prompt_has_its_placeholders() {
         let p = Prompts::default();
-        assert!(p.planner.contains("{question}"));
+        for name in ["{question}", "{answer_rule}"] {
+            assert!(p.planner.contains(name), "{name}");
+        }
         assert!(p.rewriter.contains("{thought}"));
-        for name in ["{question}", "{thoughts}", "{observation}"] {
+        for name in ["{question}", "{progress}", "{thoughts}", "{observation}"] {
             assert!(p.observer.contains(name), "{name}");
         }
         for name in ["{question}", "{answer}", "{response}"] {

@@ -14,25 +14,22 @@
 
 use std::time::Instant;
 
-use formats::{Note, Step, StepKind, Task};
+use formats::{StepKind, Task};
 use search::{SearchHit, Searcher};
 
 use crate::{
     attempt::{Attempt, End},
     chatml::Round,
-    information::information_block,
+    runtime::search_step,
 };
 
 /// How the rule teacher searches.
 #[derive(Debug, Clone)]
 pub struct RuleConfig {
-    /// Documents per search.
+    /// Documents per search (the student's `topk`, so its searches replay).
     pub topk: usize,
     /// Words taken on each side of a mask for the first query.
     pub context_words: usize,
-    /// Leave out the passage the sample was cut from, so every mask must be found elsewhere
-    /// in the corpus (a harder, knowledge-seeking baseline).
-    pub exclude_source: bool,
     /// Words of the mask's neighbourhood (or of the page title) a document's sentence or title
     /// must share besides the span itself, so a span that merely occurs somewhere ("United
     /// States" in an unrelated sentence) does not count as found.
@@ -42,21 +39,21 @@ pub struct RuleConfig {
 impl Default for RuleConfig {
     fn default() -> Self {
         RuleConfig {
-            topk: 5,
+            topk: student::DEFAULT_TOPK,
             context_words: 6,
-            exclude_source: false,
             min_support: 2,
         }
     }
 }
 
-/// Fills the masks of a RAMP `task` by searching. `title` is the page title, `source_id` the id
-/// of the passage the sample was cut from.
+/// Fills the masks of a RAMP `task` by searching. `title` is the page title; `exclude` the
+/// passages no search may show (the sample's own, when the run leaves it out, so every mask
+/// must be found elsewhere in the corpus).
 pub async fn run(
     searcher: &dyn Searcher,
     task: &Task,
     title: &str,
-    source_id: &str,
+    exclude: &[String],
     config: &RuleConfig,
 ) -> Attempt {
     let mut out = Attempt::new(searcher);
@@ -67,6 +64,8 @@ pub async fn run(
     let pieces: Vec<&str> = masked.split(crate::MASK).collect();
     // What the previous round found, said at the start of the next thought.
     let mut found_before = String::new();
+    // Each mask's filler, as read in a retrieved document.
+    let mut fills: Vec<&str> = Vec::new();
     for (i, span) in task.masks.iter().enumerate() {
         let n = i + 1;
         let (before, after) = around(&pieces, i, config.context_words);
@@ -81,39 +80,31 @@ pub async fn run(
             queries.push(sentence);
         }
         let mut grounded = None;
-        for query in queries {
-            let thought = format!("<think>{plan}</think>\n<search> {query} </search>");
+        for query in student::turn::clean_queries(&queries) {
+            let queries = vec![query];
+            let thought = format!(
+                "<think>{plan}</think>\n{}",
+                student::search_element(&queries).unwrap_or_default()
+            );
             let started = Instant::now();
-            let hits = match searcher.search(&query, config.topk + 1).await {
-                Ok(mut hits) => {
-                    if config.exclude_source {
-                        hits.retain(|h| h.passage.id != source_id);
-                    }
-                    hits.truncate(config.topk);
-                    hits
-                }
+            let seen = match student::observe(searcher, &queries, config.topk, exclude).await {
+                Ok(seen) => seen,
                 Err(e) => {
                     out.end = End::SearchFailed(e.to_string());
                     return out;
                 }
             };
-            let block = information_block(&hits);
-            let mut step = Step::new(StepKind::Rule);
-            step.ms = started.elapsed().as_millis() as u64;
-            step.text = block.clone();
-            step.queries = vec![query.clone()];
-            step.doc_ids = hits.iter().map(|h| h.passage.id.clone()).collect();
-            if hits.is_empty() {
-                step.notes.push(Note::NoResults);
-            }
+            let mut step = search_step(&queries, &seen, started);
+            step.kind = StepKind::Rule;
             out.search_step(step);
             out.transcript.push_str(&thought);
-            out.transcript.push_str(&block);
+            out.transcript.push_str(&seen.block);
             out.rounds.push(Round::Search {
                 thought,
-                queries: vec![query],
-                information: block,
+                queries,
+                information: seen.block,
             });
+            let hits = seen.hits;
             let supported = hits.iter().enumerate().find_map(|(j, h)| {
                 let quote = quote(h, span)?;
                 let shared = shared_words(&context, &format!("{} {quote}", h.passage.title));
@@ -134,8 +125,9 @@ pub async fn run(
             "Doc {doc} reads \"{quote}\", which matches \"{}\", so mask {n} is \"{span}\". ",
             shared.join("\", \"")
         );
+        fills.push(span);
     }
-    let answer = task.golds.first().cloned().unwrap_or_default();
+    let answer = fill(&pieces, &fills);
     let all = match task.masks.len() {
         1 => "The mask is filled from the documents.".to_string(),
         n => format!("All {n} masks are filled from the documents."),
@@ -145,6 +137,18 @@ pub async fn run(
     out.final_text = Some(text);
     out.end = End::Answered(answer);
     out
+}
+
+/// The masked text with each `[mask]` replaced by its filler, in order.
+fn fill(pieces: &[&str], fills: &[&str]) -> String {
+    let mut text = String::new();
+    for (i, piece) in pieces.iter().enumerate() {
+        text.push_str(piece);
+        if let Some(filler) = fills.get(i) {
+            text.push_str(filler);
+        }
+    }
+    text
 }
 
 /// Function words of four letters or more: sharing them says nothing about a fact.
@@ -331,7 +335,7 @@ mod tests {
             &unrelated,
             &task,
             "Liberty",
-            "L#0",
+            &[],
             &RuleConfig::default(),
         ));
         assert!(matches!(out.end, End::NotGrounded(_)), "{:?}", out.end);
@@ -340,13 +344,7 @@ mod tests {
             "Ordered liberty",
             "Ordered liberty is a concept of the constitutional law of the United States.",
         )]);
-        let out = rt.block_on(run(
-            &related,
-            &task,
-            "Liberty",
-            "L#0",
-            &RuleConfig::default(),
-        ));
+        let out = rt.block_on(run(&related, &task, "Liberty", &[], &RuleConfig::default()));
         assert!(matches!(out.end, End::Answered(_)), "{:?}", out.end);
         assert!(
             out.transcript
@@ -381,7 +379,7 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let out = rt.block_on(run(&Never, &task, "T", "T#0", &RuleConfig::default()));
+        let out = rt.block_on(run(&Never, &task, "T", &[], &RuleConfig::default()));
         assert_eq!(out.end, End::Answered("x".into()));
     }
 }

@@ -1,43 +1,59 @@
-//! The search-agent runtime in the student format (Search-R1 compatible).
+//! The search-agent runtime: one model in the student format (`student`, Search-R1
+//! compatible).
 //!
-//! The model reasons in `<think>`, searches with `<search> query </search>`, reads the
-//! `<information>` the runtime appends, and ends with `<answer>`. Up to `max_turns` searches,
-//! then — as Search-R1 rolls out — one last generation in which searching is disabled.
+//! The model reasons in `<think>`, searches with `<search>` (one query, or several one per
+//! line), reads the `<information>` the runtime answers with, and ends with `<answer>`. Up to
+//! `max_turns` searches, then — as Search-R1 rolls out — one last generation in which searching
+//! is disabled. Searches are answered by `student::observe`, the same function the teachers'
+//! searches went through, so a student trained on their trajectories reads here exactly what it
+//! read in training.
 //!
 //! Two ways to talk to a model:
+//! - [`Mode::Turns`] (the default): each generation is an assistant turn and each information
+//!   block a user turn, as the SFT export writes them (sharegpt `gpt` / `human` turns) and as
+//!   verl's agent loop rolls out;
 //! - [`Mode::Continuation`]: one assistant message grows by each generation and information
-//!   block and the model continues it (`continue_final_message`), as Search-R1 rolls out;
-//! - [`Mode::Turns`]: each generation is an assistant turn and each information block a user
-//!   turn, as a model trained on sharegpt tool turns expects.
+//!   block and the model continues it (`continue_final_message`), as Search-R1 rolls out.
 
 use std::time::Instant;
 
 use chat::{ChatModel, ChatRequest, Message};
 use formats::{Note, Step, StepKind};
 use search::Searcher;
+use student::{Action, INVALID_ACTION_OBSERVATION, STOPS, Template, observe, parse_turn};
 
 use crate::{
     attempt::{Attempt, End},
     chatml::Round,
-    information::information_block,
-    tags::{Action, INVALID_ACTION_OBSERVATION, STOPS, parse_turn},
 };
-
-/// Search-R1's instruction (`infer.py` / the training data), `{question}` replaced by the
-/// question (a trailing `?` added when missing, as Search-R1 does).
-pub const SEARCH_R1_TEMPLATE: &str = "Answer the given question. You must conduct reasoning inside <think> and </think> first every time you get new information. After reasoning, if you find you lack some knowledge, you can call a search engine by <search> query </search> and it will return the top searched results between <information> and </information>. You can search as many times as your want. If you find no further external knowledge needed, you can directly provide the answer inside <answer> and </answer>, without detailed illustrations. For example, <answer> Beijing </answer>. Question: {question}\n";
-
-/// The Search-R1 grammar taught by one worked example, for small prompted models that ignore the
-/// bare instruction (SmolLM2-135M answers at once under [`SEARCH_R1_TEMPLATE`]; after this
-/// example it writes `<search>` for some questions, e.g. "Which river flows through Paris?").
-/// The example's question is not from any benchmark.
-pub const FEW_SHOT_TEMPLATE: &str = "Answer questions by searching first. Always write a search as <search> query </search>, read the results, then answer as <answer> answer </answer>.\n\nExample:\nQuestion: Where was Marie Curie born?\n<search> Marie Curie birthplace </search>\n<information>Doc 1(Title: \"Marie Curie\") Marie Curie was born in Warsaw.</information>\n<answer> Warsaw </answer>\n\nQuestion: {question}\n";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     #[default]
-    Continuation,
     Turns,
+    Continuation,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Turns => "turns",
+            Mode::Continuation => "continuation",
+        }
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "turns" => Ok(Mode::Turns),
+            "continuation" => Ok(Mode::Continuation),
+            _ => Err(format!(
+                "unknown mode {s:?}; expected turns or continuation"
+            )),
+        }
+    }
 }
 
 /// How the runtime drives a model.
@@ -45,14 +61,14 @@ pub enum Mode {
 pub struct RuntimeConfig {
     /// Searches allowed before the final, search-disabled turn.
     pub max_turns: usize,
-    /// Documents per search.
+    /// Documents per search (`student::observe`).
     pub topk: usize,
     /// Token limit of one generation.
     pub max_tokens_per_turn: u32,
     /// Where a generation stops (the closing action tags by default).
     pub stops: Vec<String>,
-    /// The user prompt; `{question}` is replaced by the question.
-    pub template: String,
+    /// The instruction of the one user prompt.
+    pub template: Template,
     pub mode: Mode,
     pub temperature: Option<f32>,
 }
@@ -61,11 +77,11 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
             max_turns: 4,
-            topk: 3,
+            topk: student::DEFAULT_TOPK,
             max_tokens_per_turn: 500,
             stops: STOPS.iter().map(|s| s.to_string()).collect(),
-            template: SEARCH_R1_TEMPLATE.to_string(),
-            mode: Mode::Continuation,
+            template: Template::default(),
+            mode: Mode::Turns,
             temperature: Some(0.0),
         }
     }
@@ -74,23 +90,36 @@ impl Default for RuntimeConfig {
 impl RuntimeConfig {
     /// The user prompt for `question`.
     pub fn prompt(&self, question: &str) -> String {
-        let mut q = question.trim().to_string();
-        if !q.ends_with('?') && !q.contains('\n') {
-            q.push('?');
-        }
-        self.template.replace("{question}", &q)
+        self.template.prompt(question)
     }
 }
 
-/// Runs `model` on `question` with `searcher` until it answers or the turns run out.
+/// What the runtime is asked: the question, and the passages its searches must never show (a
+/// RAMP sample's own passage, when the run leaves it out).
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a> {
+    pub question: &'a str,
+    pub exclude: &'a [String],
+}
+
+impl<'a> Ask<'a> {
+    pub fn question(question: &'a str) -> Self {
+        Ask {
+            question,
+            exclude: &[],
+        }
+    }
+}
+
+/// Runs `model` on `ask` with `searcher` until it answers or the turns run out.
 pub async fn rollout(
     model: &dyn ChatModel,
     searcher: &dyn Searcher,
-    question: &str,
+    ask: Ask<'_>,
     config: &RuntimeConfig,
     seed: Option<u64>,
 ) -> Attempt {
-    rollout_observed(model, searcher, question, config, seed, &|_| {}).await
+    rollout_observed(model, searcher, ask, config, seed, &|_| {}).await
 }
 
 /// [`rollout`], calling `on_step` with each step as soon as it is recorded (a model turn, then
@@ -98,17 +127,17 @@ pub async fn rollout(
 pub async fn rollout_observed(
     model: &dyn ChatModel,
     searcher: &dyn Searcher,
-    question: &str,
+    ask: Ask<'_>,
     config: &RuntimeConfig,
     seed: Option<u64>,
     on_step: &(dyn Fn(&Step) + Send + Sync),
 ) -> Attempt {
-    let observe = |r: &Attempt| {
+    let observe_step = |r: &Attempt| {
         if let Some(step) = r.steps.last() {
             on_step(step);
         }
     };
-    let prompt = config.prompt(question);
+    let prompt = config.prompt(ask.question);
     let mut r = Attempt::new(searcher);
     let mut thought = false;
     // Every turn but the last may search; the last only answers.
@@ -141,38 +170,29 @@ pub async fn rollout_observed(
         match turn.action {
             Action::Answer(answer) => {
                 r.model_step(step, &response);
-                observe(&r);
+                observe_step(&r);
                 r.final_text = Some(turn.text);
                 r.end = End::Answered(answer);
                 return r;
             }
-            Action::Search(query) if can_search => {
+            Action::Search(queries) if can_search => {
                 r.model_step(step, &response);
-                observe(&r);
+                observe_step(&r);
                 let started = Instant::now();
-                let hits = match searcher.search(&query, config.topk).await {
-                    Ok(hits) => hits,
+                let seen = match observe(searcher, &queries, config.topk, ask.exclude).await {
+                    Ok(seen) => seen,
                     Err(e) => {
                         r.end = End::SearchFailed(e.to_string());
                         return r;
                     }
                 };
-                let block = information_block(&hits);
-                let mut step = Step::new(StepKind::Search);
-                step.ms = started.elapsed().as_millis() as u64;
-                step.queries = vec![query.clone()];
-                step.doc_ids = hits.iter().map(|h| h.passage.id.clone()).collect();
-                step.text = block.clone();
-                if hits.is_empty() {
-                    step.notes.push(Note::NoResults);
-                }
-                r.search_step(step);
-                observe(&r);
-                r.transcript.push_str(&block);
+                r.search_step(search_step(&queries, &seen, started));
+                observe_step(&r);
+                r.transcript.push_str(&seen.block);
                 r.rounds.push(Round::Search {
                     thought: turn.text,
-                    queries: vec![query],
-                    information: block,
+                    queries,
+                    information: seen.block,
                 });
             }
             action => {
@@ -180,7 +200,7 @@ pub async fn rollout_observed(
                     step.notes.push(Note::SearchDisabled);
                 }
                 r.model_step(step, &response);
-                observe(&r);
+                observe_step(&r);
                 r.transcript.push_str(INVALID_ACTION_OBSERVATION);
                 r.rounds.push(Round::Invalid {
                     text: turn.text,
@@ -192,7 +212,26 @@ pub async fn rollout_observed(
     r
 }
 
-/// The conversation so far, as the mode presents it.
+/// The step recording what answered `queries`.
+pub(crate) fn search_step(
+    queries: &[String],
+    seen: &student::Observation,
+    started: Instant,
+) -> Step {
+    let mut step = Step::new(StepKind::Search);
+    step.ms = started.elapsed().as_millis() as u64;
+    step.queries = queries.to_vec();
+    step.doc_ids = seen.hits.iter().map(|h| h.passage.id.clone()).collect();
+    step.duplicates_removed = seen.duplicates_removed as u64;
+    step.text = seen.block.clone();
+    if seen.hits.is_empty() {
+        step.notes.push(Note::NoResults);
+    }
+    step
+}
+
+/// The conversation so far, as the mode presents it. In turns mode each assistant turn and
+/// each observation is trimmed, as the SFT export writes them.
 fn messages(prompt: &str, r: &Attempt, mode: Mode) -> Vec<Message> {
     let mut messages = vec![Message::user(prompt)];
     match mode {
@@ -211,7 +250,7 @@ fn messages(prompt: &str, r: &Attempt, mode: Mode) -> Vec<Message> {
                     } => (thought, information),
                     Round::Invalid { text, correction } => (text, correction),
                 };
-                messages.push(Message::assistant(text.clone()));
+                messages.push(Message::assistant(text.trim()));
                 messages.push(Message::user(observation.trim()));
             }
         }
@@ -324,8 +363,11 @@ mod tests {
         let r = rollout(
             &model,
             &Echo::default(),
-            "who painted the Mona Lisa",
-            &RuntimeConfig::default(),
+            Ask::question("who painted the Mona Lisa"),
+            &RuntimeConfig {
+                mode: Mode::Continuation,
+                ..RuntimeConfig::default()
+            },
             Some(1),
         )
         .await;
@@ -369,10 +411,10 @@ mod tests {
             topk: 7,
             max_tokens_per_turn: 64,
             stops: vec!["</search>".into(), "</answer>".into(), "\nUser:".into()],
-            template: "Q: {question} A:".into(),
+            template: Template::new("Q: {question} A:").unwrap(),
             ..RuntimeConfig::default()
         };
-        let r = rollout(&model, &searcher, "who", &config, None).await;
+        let r = rollout(&model, &searcher, Ask::question("who"), &config, None).await;
         assert_eq!(r.end, End::Answered("x".into()));
         assert_eq!(*searcher.asked_k.lock().unwrap(), [7]);
         let seen = model.seen.lock().unwrap();
@@ -396,7 +438,7 @@ mod tests {
         let r = rollout_observed(
             &model,
             &Echo::default(),
-            "q",
+            Ask::question("q"),
             &RuntimeConfig::default(),
             None,
             &on_step,
@@ -417,7 +459,7 @@ mod tests {
             mode: Mode::Turns,
             ..RuntimeConfig::default()
         };
-        let r = rollout(&model, &Echo::default(), "q", &config, None).await;
+        let r = rollout(&model, &Echo::default(), Ask::question("q"), &config, None).await;
         assert_eq!(r.end, End::Answered("x".into()));
         let seen = model.seen.lock().unwrap();
         let roles: Vec<&str> = seen[1].messages.iter().map(|m| m.role.as_str()).collect();
@@ -441,7 +483,7 @@ mod tests {
             max_turns: 2,
             ..RuntimeConfig::default()
         };
-        let r = rollout(&model, &Echo::default(), "q", &config, None).await;
+        let r = rollout(&model, &Echo::default(), Ask::question("q"), &config, None).await;
         assert_eq!(r.end, End::MaxTurns);
         assert_eq!(r.search.calls, 1);
         assert!(r.transcript.contains(INVALID_ACTION_OBSERVATION));
@@ -453,14 +495,14 @@ mod tests {
     async fn failures_end_the_rollout_with_their_reason() {
         let (echo, config) = (Echo::default(), RuntimeConfig::default());
         let model = Scripted::new(vec![("<think>a</think><search>down", Stop)]);
-        let r = rollout(&model, &echo, "q", &config, None).await;
+        let r = rollout(&model, &echo, Ask::question("q"), &config, None).await;
         assert!(
             matches!(r.end, End::SearchFailed(ref m) if m.contains("down")),
             "{:?}",
             r.end
         );
         let model = Scripted::new(vec![("<think>a</think><search>truncated", Length)]);
-        let r = rollout(&model, &echo, "q", &config, None).await;
+        let r = rollout(&model, &echo, Ask::question("q"), &config, None).await;
         assert!(matches!(r.end, End::ModelFailed(_)), "{:?}", r.end);
         assert_eq!(r.steps[0].notes, [Note::UnclosedTag, Note::InvalidAction]);
     }

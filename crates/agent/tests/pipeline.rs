@@ -141,6 +141,7 @@ fn config(teacher: Teacher) -> TrajectoryConfig {
         prompts: Default::default(),
         seed: 7,
         today: time::macros::date!(2026 - 11 - 27),
+        exclude_source: false,
         round: 0,
         shard: Shard::ALL,
     }
@@ -262,7 +263,7 @@ async fn a_resumed_run_loses_and_duplicates_nothing() {
     let mut stops = config(Teacher::Rule);
     stops.runtime.stops.push("\nUser:".into());
     let mut template = config(Teacher::Rule);
-    template.runtime.template = "Q: {question}".into();
+    template.runtime.template = student::Template::new("Q: {question}").unwrap();
     for (other, field) in [(seed, "seed"), (stops, "stops"), (template, "template")] {
         let err = agent::run(&other, &part).await.unwrap_err().to_string();
         assert!(err.contains(field), "{err}");
@@ -396,12 +397,14 @@ async fn the_multi_agent_teacher_searches_observes_and_is_judged() {
     use formats::StepKind::*;
     assert_eq!(kinds, [Planner, Rewriter, Search, Observer, Judge]);
     assert_eq!(t.steps[2].queries.len(), 3);
-    // Every query finds the same three passages: the merge keeps each once.
+    // Every query finds the same passages: the merge keeps each once and stops at the student's
+    // topk (3), having passed over four repeats on the way.
     assert_eq!(t.steps[2].doc_ids.len(), 3, "{:?}", t.steps[2].doc_ids);
-    assert_eq!(t.steps[2].duplicates_removed, 6);
+    assert_eq!(t.steps[2].duplicates_removed, 4);
     assert_eq!(t.usage.model_calls, 4);
     assert_eq!(t.usage.prompt_tokens, 400);
-    assert!(t.transcript.starts_with("<think> I need the capital. </think>\n<search> What is the capital of Australia? </search>\n\n<information>Doc 1"), "{}", t.transcript);
+    // The student's turn searches the rewritten queries, one per line.
+    assert!(t.transcript.starts_with("<think> I need the capital. </think>\n<search>\ncapital Australia\nCanberra capital\nAustralia capital city\n</search>\n\n<information>Doc 1"), "{}", t.transcript);
     assert!(
         t.transcript.ends_with("<answer> Canberra</answer>"),
         "{}",
@@ -514,7 +517,7 @@ async fn excluding_the_source_passage_leaves_masks_only_other_passages_hold() {
     let dir = tempfile::tempdir().unwrap();
     let opts = options(dir.path(), input(dir.path()), "x.jsonl", false);
     let mut c = config(Teacher::Rule);
-    c.rule.exclude_source = true;
+    c.exclude_source = true;
     let report = agent::run(&c, &opts).await.unwrap();
     // Every fact is in its own passage only: nothing is grounded elsewhere.
     assert_eq!(report.tally.accepted, 0, "{:?}", report.tally);
@@ -613,13 +616,19 @@ async fn every_trajectory_of_a_simulated_search_backend_says_it_was_simulated() 
 async fn the_observer_can_ask_for_another_search_round() {
     let dir = tempfile::tempdir().unwrap();
     fn reply(r: &ChatRequest) -> Result<&'static str, ChatError> {
-        let seen_first_round = r.messages.last().unwrap().content.contains("founding year");
+        let prompt = &r.messages.last().unwrap().content;
+        let seen_first_round = prompt.contains("founding year");
         let observer = if seen_first_round {
             ANSWER
         } else {
             "<think> Canberra is the capital; now I need its founding year. </think> <search> When was Canberra founded? "
         };
-        Ok(by_role(r, PLAN, REWRITE, observer))
+        let rewriter = if prompt.contains("founding year") {
+            "{\"queries\": [\"Canberra founded\", \"Canberra founding year\", \"Canberra 1913\"]}"
+        } else {
+            REWRITE
+        };
+        Ok(by_role(r, PLAN, rewriter, observer))
     }
     let mut opts = options(dir.path(), qa_input(dir.path()), "two.jsonl", false);
     opts.model = Some(scripted(reply));
@@ -638,8 +647,9 @@ async fn the_observer_can_ask_for_another_search_round() {
     assert_eq!(t.search.calls, 2);
     assert_eq!(t.answer.as_deref(), Some("Canberra"));
     assert!(
-        t.transcript
-            .contains("<search> When was Canberra founded? </search>\n\n<information>Doc 1"),
+        t.transcript.contains(
+            "its founding year. </think>\n<search>\nCanberra founded\nCanberra founding year\nCanberra 1913\n</search>\n\n<information>Doc 1"
+        ),
         "{}",
         t.transcript
     );
@@ -655,8 +665,21 @@ async fn the_observer_can_ask_for_another_search_round() {
 async fn an_observer_that_never_answers_is_stopped_by_the_round_budget() {
     let dir = tempfile::tempdir().unwrap();
     fn reply(r: &ChatRequest) -> Result<&'static str, ChatError> {
-        let observer = "<think> Not sure yet. </think> <search> capital of Australia ";
-        Ok(by_role(r, PLAN, REWRITE, observer))
+        // Each Observer turn asks something new (so nothing is a repeat) and never answers.
+        let prompt = &r.messages.last().unwrap().content;
+        let observer = if prompt.contains("(2)") {
+            "<think> Still not sure. </think> <search> Which city is the seat of government of Australia? "
+        } else {
+            "<think> Not sure yet. </think> <search> Which city hosts the Parliament of Australia? "
+        };
+        let rewriter = if prompt.contains("Still") {
+            "{\"queries\": [\"Australia seat of government\", \"Australian government city\", \"Australia capital\"]}"
+        } else if prompt.contains("Not sure") {
+            "{\"queries\": [\"Parliament of Australia city\", \"Parliament House Canberra\", \"Australian parliament\"]}"
+        } else {
+            REWRITE
+        };
+        Ok(by_role(r, PLAN, rewriter, observer))
     }
     let mut opts = options(dir.path(), qa_input(dir.path()), "budget.jsonl", false);
     opts.model = Some(scripted(reply));
@@ -679,6 +702,118 @@ async fn an_observer_that_never_answers_is_stopped_by_the_round_budget() {
             "no judge without an answer"
         );
     }
+}
+
+#[tokio::test]
+async fn a_repeated_sub_question_is_answered_by_reflecting_not_by_searching() {
+    let dir = tempfile::tempdir().unwrap();
+    fn reply(r: &ChatRequest) -> Result<&'static str, ChatError> {
+        let prompt = &r.messages.last().unwrap().content;
+        let observer = if prompt.contains("No new search") {
+            ANSWER
+        } else {
+            // The Planner's own sub-question again.
+            "<think> Let me check again. </think> <search> [{\"query\": \"What is the capital of  australia?\", \"intent\": 1}] "
+        };
+        Ok(by_role(r, PLAN, REWRITE, observer))
+    }
+    let mut opts = options(dir.path(), qa_input(dir.path()), "repeat.jsonl", false);
+    opts.model = Some(scripted(reply));
+    agent::run(&config(Teacher::MultiAgent), &opts)
+        .await
+        .unwrap();
+    let t = &read(&opts.out)[0];
+    use formats::StepKind::*;
+    let kinds: Vec<_> = t.steps.iter().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds,
+        [Planner, Rewriter, Search, Observer, Observer, Judge],
+        "the repeat is neither rewritten nor searched"
+    );
+    assert_eq!(t.steps[3].notes, [formats::Note::RepeatedSearch]);
+    assert_eq!(t.search.calls, 1);
+    assert!(
+        !t.transcript.contains("check again"),
+        "the repeat stays out of the student transcript: {}",
+        t.transcript
+    );
+    assert_eq!(t.answer.as_deref(), Some("Canberra"));
+}
+
+#[tokio::test]
+async fn repeated_queries_from_the_rewriter_are_not_searched_again() {
+    let dir = tempfile::tempdir().unwrap();
+    fn reply(r: &ChatRequest) -> Result<&'static str, ChatError> {
+        let prompt = &r.messages.last().unwrap().content;
+        let observer = if prompt.contains("No new search") {
+            ANSWER
+        } else {
+            "<think> Another angle. </think> <search> Which Australian city is the capital? "
+        };
+        // The Rewriter writes the first round's queries again, in another order.
+        let rewriter = if prompt.contains("Another angle") {
+            "{\"queries\": [\"Australia capital city\", \"capital Australia\", \"Canberra capital\"]}"
+        } else {
+            REWRITE
+        };
+        Ok(by_role(r, PLAN, rewriter, observer))
+    }
+    let mut opts = options(dir.path(), qa_input(dir.path()), "requery.jsonl", false);
+    opts.model = Some(scripted(reply));
+    agent::run(&config(Teacher::MultiAgent), &opts)
+        .await
+        .unwrap();
+    let t = &read(&opts.out)[0];
+    use formats::StepKind::*;
+    let kinds: Vec<_> = t.steps.iter().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            Planner, Rewriter, Search, Observer, Rewriter, Observer, Judge
+        ]
+    );
+    assert_eq!(t.steps[4].notes, [formats::Note::RepeatedSearch]);
+    assert_eq!(t.search.calls, 1);
+}
+
+#[tokio::test]
+async fn the_planner_must_search_unless_allowed_to_answer_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    fn reply(r: &ChatRequest) -> Result<&'static str, ChatError> {
+        let prompt = &r.messages.last().unwrap().content;
+        assert!(
+            !prompt.starts_with("You plan")
+                || prompt.contains("Always search before you answer")
+                    != prompt.contains("If you can already give the complete answer"),
+            "exactly one rule for answering at once"
+        );
+        Ok(by_role(
+            r,
+            "<think> I know this. </think> <answer> Canberra ",
+            REWRITE,
+            ANSWER,
+        ))
+    }
+    let mut opts = options(dir.path(), qa_input(dir.path()), "plan.jsonl", false);
+    opts.model = Some(scripted(reply));
+    let report = agent::run(&config(Teacher::MultiAgent), &opts)
+        .await
+        .unwrap();
+    assert_eq!(report.tally.rejected[&Rejection::Format], 2);
+    for t in read(&opts.rejected) {
+        assert_eq!(t.steps[0].notes, [formats::Note::AnsweredWithoutSearch]);
+        assert!(t.detail.contains("without searching"), "{}", t.detail);
+    }
+    let mut c = config(Teacher::MultiAgent);
+    c.multi.planner_may_answer = true;
+    let opts = options(dir.path(), qa_input(dir.path()), "may.jsonl", false);
+    let opts = RunOptions {
+        model: Some(scripted(reply)),
+        ..opts
+    };
+    let report = agent::run(&c, &opts).await.unwrap();
+    assert_eq!(report.tally.accepted, 1, "{:?}", report.tally);
+    assert_eq!(read(&opts.out)[0].search.calls, 0);
 }
 
 #[tokio::test]

@@ -118,7 +118,8 @@ pub async fn answer(
             } else {
                 &config.runtime
             };
-            from_attempt(runtime::rollout(model, searcher, question, runtime, Some(seed)).await)
+            let ask = runtime::Ask::question(question);
+            from_attempt(runtime::rollout(model, searcher, ask, runtime, Some(seed)).await)
         }
         (Method::MultiAgent, Some(searcher)) => {
             let system = agent::chatml::system_message(config.today, seed);
@@ -128,6 +129,7 @@ pub async fn answer(
                 &config.prompts,
                 &system,
                 question,
+                &[],
                 &config.multi,
                 Some(seed),
             )
@@ -162,7 +164,7 @@ async fn rag(
             };
         }
     };
-    let docs = agent::information::render_docs(&hits);
+    let docs = student::render_docs(&hits);
     let system = RAG_PROMPT.replace("{reference}", docs.trim());
     let mut outcome = prompted(config, model, system, question, seed).await;
     outcome.searches = 1;

@@ -275,7 +275,7 @@ fn manifest_config(config: &EvalConfig, options: &EvalOptions<'_>) -> Value {
             "topk": r.topk,
             "max_tokens": r.max_tokens_per_turn,
             "mode": format!("{:?}", r.mode).to_lowercase(),
-            "template": formats::stable_hash(&r.template),
+            "template": formats::stable_hash(r.template.text()),
             "temperature": r.temperature,
         })
     };
@@ -286,7 +286,13 @@ fn manifest_config(config: &EvalConfig, options: &EvalOptions<'_>) -> Value {
         "search": options.searcher.as_ref().map(|s| s.name()),
         "agent_pe": runtime(&config.runtime),
         "agent": runtime(&config.agent_runtime),
-        "multi_agent": [config.multi.max_rounds, config.multi.merged_k, config.multi.max_tokens as usize],
+        "multi_agent": {
+            "max_rounds": config.multi.max_rounds,
+            "topk": config.multi.topk,
+            "max_tokens": config.multi.max_tokens,
+            "sampling": [config.multi.temperature, config.multi.top_p],
+            "planner_may_answer": config.multi.planner_may_answer,
+        },
         "rag_topk": config.rag_topk,
         "answer_max_tokens": config.answer_max_tokens,
         "prompts": config.prompts.fingerprint(),
@@ -549,7 +555,7 @@ pub(crate) mod tests {
         config.methods = vec![Method::AgentPe, Method::Agent];
         config.agent_runtime = RuntimeConfig {
             mode: Mode::Turns,
-            template: "Trained. Question: {question}\n".into(),
+            template: student::Template::new("Trained. Question: {question}\n").unwrap(),
             max_turns: 2,
             ..RuntimeConfig::default()
         };
@@ -611,8 +617,8 @@ pub(crate) mod tests {
             ]
         );
         assert!(trained.iter().all(|r| !r.continue_final_message));
-        // Agent-PE keeps the prompted runtime's continuation.
-        assert!(seen.iter().any(|r| r.continue_final_message));
+        // Agent-PE speaks the same turns by default.
+        assert!(seen.iter().all(|r| !r.continue_final_message));
     }
 
     #[tokio::test]
@@ -646,10 +652,10 @@ pub(crate) mod tests {
             ),
             (3, 1, 9, 6)
         );
-        // In the student format, the planned sub-question as its search.
+        // In the student format, the rewritten queries as one search.
         assert_eq!(
             answered.transcript,
-            "<think>I need the capital</think>\n<search> capital of France </search>\n\n<information>Doc 1(Title: \"Paris\") Paris is the capital of France.</information>\n\n<think>Doc 1 says Paris</think> <answer> Paris</answer>"
+            "<think>I need the capital</think>\n<search>\ncapital of France\nFrance capital\nFrench capital city\n</search>\n\n<information>Doc 1(Title: \"Paris\") Paris is the capital of France.</information>\n\n<think>Doc 1 says Paris</think> <answer> Paris</answer>"
         );
         let failed = &got[1];
         assert_eq!(

@@ -13,7 +13,10 @@
 //! large the input.
 //!
 //! - [`export_sft`]: trajectories → `<name>.train.jsonl` / `<name>.val.jsonl` (sharegpt) +
-//!   `dataset_info.json` + `<name>.manifest.json`, in one of two [`Style`]s.
+//!   `dataset_info.json` + `<name>.manifest.json`, in one of the student format's two
+//!   [`Style`]s (tags by default, what the runtime speaks). Every example *replays*: its
+//!   assistant turns, read by the runtime's own parser, ask for exactly the searches whose
+//!   results the next turns hold; one that does not is skipped as `not_replayable`.
 //! - [`export_rl`]: RAMP samples and questions → `train.parquet` / `test.parquet` (or one
 //!   train file per mask count) + `manifest.json`, ordered by a [`Curriculum`].
 
@@ -26,7 +29,6 @@ mod sft;
 mod sharegpt;
 mod skips;
 mod staged;
-mod template;
 mod verl;
 
 use std::path::PathBuf;
@@ -34,10 +36,10 @@ use std::path::PathBuf;
 pub use rl::{Curriculum, RlConfig, RlReport, export_rl};
 pub use select::{Selection, held_out, is_correct, search_rounds};
 pub use sft::{SftConfig, SftReport, export_sft};
-pub use sharegpt::{Example, Role, Style, Turn, check_alignment, example};
+pub use sharegpt::{Example, Role, Turn, check_alignment, example};
 pub use skips::{Skip, Skips};
 pub use staged::Staged;
-pub use template::Template;
+pub use student::{Style, Template};
 pub use verl::verl_schema;
 
 /// How far an export has got, for progress displays.
@@ -63,9 +65,6 @@ pub enum ExportError {
     },
     #[error("{}: writing parquet: {message}", path.display())]
     Parquet { path: PathBuf, message: String },
-    /// A prompt template without the place the question goes.
-    #[error("the prompt template has no {{question}} placeholder")]
-    TemplateWithoutQuestion,
     /// The output folder holds a `dataset_info.json` that is not a JSON object.
     #[error(
         "{}: not a dataset_info.json (LLaMA-Factory's file is one JSON object naming datasets)",

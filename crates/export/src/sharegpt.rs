@@ -12,29 +12,9 @@ use formats::{ChatmlMessage, Trajectory};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use student::{Action, INVALID_ACTION_OBSERVATION, Style, parse_written};
+
 use crate::{Skip, Template};
-
-/// How a search turn is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Style {
-    /// The original's chatml record mapped faithfully: the assistant's thought as text, the
-    /// search as a structured `function_call` of the `web_search` tool, the information as an
-    /// `observation`; `system` and `tools` from the record.
-    Tools,
-    /// Search-R1's plain text: the first `human` turn is the student prompt (the same one the
-    /// RL export writes), each `gpt` turn ends with `<search> … </search>`, each `human` turn
-    /// after it is the `<information>` block; no system prompt, no tools.
-    Tags,
-}
-
-impl Style {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Style::Tools => "tools",
-            Style::Tags => "tags",
-        }
-    }
-}
 
 /// A speaker tag of a sharegpt turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,12 +91,108 @@ pub fn example(
     {
         return Err((Skip::Inconsistent, "the last turn is not the answer".into()));
     }
+    replays(&conversations, &searches(t)).map_err(|e| (Skip::NotReplayable, e))?;
     Ok(Example {
         id: t.id.clone(),
         conversations,
         system,
         tools,
     })
+}
+
+/// The searches of the record, in order: each call's queries and the observation that
+/// answered it.
+fn searches(t: &Trajectory) -> Vec<(Vec<String>, &str)> {
+    let mut out = Vec::new();
+    let mut calls = Vec::new();
+    for m in &t.chatml.messages {
+        match m.role.as_str() {
+            "assistant" => {
+                let queries = m
+                    .function_call
+                    .as_ref()
+                    .and_then(|c| c.get("arguments"))
+                    .and_then(student::tools::queries_of);
+                calls.extend(queries);
+            }
+            "function" if !calls.is_empty() => {
+                out.push((calls.remove(0), m.content.trim()));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The replay property: read by the student runtime's parser, each assistant turn is kept
+/// whole (nothing the runtime would cut or close) and asks for exactly what the next turn
+/// answers — the recorded search's queries, answered by its recorded observation, or the fixed
+/// correction after a turn with no action — and only the last turn answers. A tool call
+/// carries the recorded queries in its arguments.
+fn replays(turns: &[Turn], searches: &[(Vec<String>, &str)]) -> Result<(), String> {
+    let mut searches = searches.iter();
+    let mut thought = false;
+    let last = turns.len().saturating_sub(1);
+    for (i, turn) in turns.iter().enumerate() {
+        let asked = match turn.from {
+            Role::Human | Role::Observation => continue,
+            Role::FunctionCall => function_call_queries(&turn.value).map(Action::Search),
+            Role::Gpt => {
+                let read = parse_written(&turn.value, thought);
+                thought |= read.text.contains("<think>");
+                (read.text == turn.value)
+                    .then_some(read.action)
+                    .ok_or_else(|| format!("turn {}: the runtime would cut or close it", i + 1))
+                    .ok()
+            }
+        };
+        let Some(asked) = asked else {
+            return Err(format!("turn {}: unreadable", i + 1));
+        };
+        let next = turns.get(i + 1).map(|t| t.value.as_str());
+        match asked {
+            Action::Answer(_) if i == last => {}
+            Action::Answer(_) => return Err(format!("turn {}: answers before the end", i + 1)),
+            _ if i == last => return Err(format!("turn {}: the last turn does not answer", i + 1)),
+            Action::Invalid if next == Some(INVALID_ACTION_OBSERVATION.trim()) => {}
+            Action::Invalid => {
+                return Err(format!(
+                    "turn {}: no action, and no correction after it",
+                    i + 1
+                ));
+            }
+            Action::Search(queries) => match searches.next() {
+                Some((recorded, observation))
+                    if *recorded == queries && next == Some(*observation) => {}
+                Some((recorded, _)) if *recorded != queries => {
+                    return Err(format!(
+                        "turn {}: searches {queries:?}, the record searched {recorded:?}",
+                        i + 1
+                    ));
+                }
+                Some(_) => {
+                    return Err(format!(
+                        "turn {}: the next turn is not what the search answered",
+                        i + 1
+                    ));
+                }
+                None => return Err(format!("turn {}: a search the record never made", i + 1)),
+            },
+        }
+    }
+    match searches.next() {
+        Some(_) => Err("a recorded search has no turn that asks for it".into()),
+        None => Ok(()),
+    }
+}
+
+/// The queries of a `function_call` turn's value (`[<think>…</think>] {"name", "arguments"}`).
+fn function_call_queries(value: &str) -> Option<Vec<String>> {
+    let json = value.find('{').map(|at| &value[at..])?;
+    let call: Value = serde_json::from_str(json).ok()?;
+    (call.get("name")?.as_str()? == student::tools::NAME)
+        .then(|| student::tools::queries_of(call.get("arguments")?))
+        .flatten()
 }
 
 fn inconsistent(message: impl Into<String>) -> (Skip, String) {
@@ -409,7 +485,7 @@ mod tests {
     #[test]
     fn an_invalid_action_is_a_gpt_turn_answered_by_a_human_correction() {
         let mut t = trajectory("a#0", 0);
-        let correction = agent::tags::INVALID_ACTION_OBSERVATION;
+        let correction = INVALID_ACTION_OBSERVATION;
         let rounds = [agent::chatml::Round::Invalid {
             text: "<think>hmm</think> I will look.".into(),
             correction: correction.into(),
@@ -430,6 +506,51 @@ mod tests {
             assert_eq!(roles(&e), [Human, Gpt, Human, Gpt], "{style:?}");
             assert_eq!(e.conversations[2].value, correction.trim());
         }
+    }
+
+    #[test]
+    fn a_turn_the_runtime_would_not_reproduce_is_not_replayable() {
+        let template = Template::search_r1();
+        let skip = |t: &Trajectory| example(t, Style::Tags, &template).unwrap_err();
+        // The student text searches other words than the record did.
+        let mut t = trajectory("a#0", 1);
+        t.transcript = t.transcript.replace(
+            "<search> Ada mathematician 1 </search>",
+            "<search> Ada Lovelace </search>",
+        );
+        let (why, detail) = skip(&t);
+        assert_eq!(why, Skip::NotReplayable);
+        assert!(detail.contains("the record searched"), "{detail}");
+        // Text after the search that the runtime's stop at </search> would cut off.
+        let mut t = trajectory("a#0", 1);
+        t.transcript = t
+            .transcript
+            .replace("</search>", "</search> and then I wait");
+        assert_eq!(skip(&t).0, Skip::NotReplayable);
+        // Several queries in one search replay when the record searched them all.
+        let mut t = trajectory("a#0", 1);
+        let queries = vec![
+            "Ada mathematician 1".to_string(),
+            "Ada Lovelace".to_string(),
+        ];
+        t.transcript = t.transcript.replace(
+            "<search> Ada mathematician 1 </search>",
+            &student::search_element(&queries).unwrap(),
+        );
+        assert_eq!(skip(&t).0, Skip::NotReplayable, "the record searched one");
+        t.chatml.messages[2].function_call = Some(json!({
+            "name": "web_search",
+            "arguments": student::tools::arguments(&queries),
+        }));
+        let e = example(&t, Style::Tags, &template).unwrap();
+        assert_eq!(
+            e.conversations[1].value,
+            "<think>Mask 1, try 1.</think>\n<search>\nAda mathematician 1\nAda Lovelace\n</search>"
+        );
+        let e = example(&t, Style::Tools, &template).unwrap();
+        assert!(e.conversations[1].value.ends_with(
+            r#"{"arguments":{"queries":["Ada mathematician 1","Ada Lovelace"]},"name":"web_search"}"#
+        ));
     }
 
     #[test]

@@ -11,6 +11,10 @@ pub enum Skip {
     NoAnswer,
     /// A trajectory whose record and transcript do not line up as alternating turns.
     Inconsistent,
+    /// An example whose assistant turns, read by the student runtime's parser, would not ask
+    /// for the searches whose results follow them (or would be cut short): training on it
+    /// teaches what the runtime cannot reproduce.
+    NotReplayable,
     /// A RAMP sample without masks.
     NoMasks,
     /// A rejected trajectory.
@@ -33,6 +37,7 @@ impl Skip {
             Skip::Malformed => "malformed",
             Skip::NoAnswer => "no_answer",
             Skip::Inconsistent => "inconsistent",
+            Skip::NotReplayable => "not_replayable",
             Skip::NoMasks => "no_masks",
             Skip::NotAccepted => "not_accepted",
             Skip::NotCorrect => "not_correct",
@@ -48,7 +53,11 @@ impl Skip {
     pub fn is_bad_input(self) -> bool {
         matches!(
             self,
-            Skip::Malformed | Skip::NoAnswer | Skip::Inconsistent | Skip::NoMasks
+            Skip::Malformed
+                | Skip::NoAnswer
+                | Skip::Inconsistent
+                | Skip::NotReplayable
+                | Skip::NoMasks
         )
     }
 }

@@ -140,6 +140,11 @@ pub enum Note {
     UnclearVerdict,
     /// The search returned nothing.
     NoResults,
+    /// The step asked for a search already made (the same sub-question or the same queries):
+    /// it was not searched again, and the Observer was asked to reflect.
+    RepeatedSearch,
+    /// The Planner answered without any search, which the run does not allow.
+    AnsweredWithoutSearch,
 }
 
 /// One step of a trajectory.

@@ -80,7 +80,9 @@ impl CachedModel {
         match self.policy {
             CachePolicy::Off => false,
             CachePolicy::All => true,
-            CachePolicy::Deterministic => request.temperature == Some(0.0),
+            CachePolicy::Deterministic => {
+                request.temperature == Some(0.0) || request.seed.is_some()
+            }
         }
     }
 
@@ -265,7 +267,19 @@ mod tests {
         assert_eq!(
             inner.0.load(Ordering::SeqCst),
             3,
-            "sampled requests are not cached by default"
+            "unseeded sampled requests are not cached by default"
+        );
+        let seeded = |seed| ChatRequest {
+            seed: Some(seed),
+            ..request(Some(0.7))
+        };
+        cached.chat(&seeded(1)).await.unwrap();
+        cached.chat(&seeded(1)).await.unwrap();
+        cached.chat(&seeded(2)).await.unwrap();
+        assert_eq!(
+            inner.0.load(Ordering::SeqCst),
+            5,
+            "a seeded sample is replayed for its seed only"
         );
         drop(cached);
         let (inner, cached) = open(dir.path(), CachePolicy::All);

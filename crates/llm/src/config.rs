@@ -76,8 +76,10 @@ fn secs(s: f64) -> Duration {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CachePolicy {
-    /// Only requests with `temperature: Some(0.0)` (greedy decoding): replaying them changes
-    /// nothing. `None` means "the backend's default", which for most servers samples.
+    /// Only requests whose answer is fixed by the request: greedy (`temperature: Some(0.0)`), or
+    /// sampled with a `seed` (part of the key, so each seed has its own entry; a server that
+    /// honours seeds would give the same sample again). Replaying them changes nothing. An
+    /// unseeded request at the backend's default temperature is never cached.
     #[default]
     Deterministic,
     /// Every request, sampled ones included (re-runs replay the first sample).

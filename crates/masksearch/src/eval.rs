@@ -48,11 +48,12 @@ pub struct Args {
     /// Documents per search (the agents) and documents RAG-PE retrieves.
     #[arg(long, default_value_t = 3)]
     topk: usize,
-    /// How the `agent` method talks to its trained model: continuation (one growing assistant
-    /// message, as Search-R1 rolls out) or turns (information as user turns).
-    #[arg(long, default_value = "continuation", value_parser = ["continuation", "turns"])]
-    mode: String,
-    /// The `agent` method's prompt, a file with `{question}` [default: Search-R1's].
+    /// How the `agent` method talks to its trained model: turns (information as user turns, as
+    /// the SFT export writes them) or continuation (one growing assistant message, as Search-R1
+    /// rolls out).
+    #[arg(long, default_value = "turns", value_parser = |s: &str| s.parse::<Mode>())]
+    mode: Mode,
+    /// The `agent` method's prompt, a file with `{question}` [default: the student instruction].
     #[arg(long, value_name = "FILE")]
     agent_prompt: Option<PathBuf>,
     /// Token limit of an agent turn (500 as Search-R1) or a multi-agent reply.
@@ -61,7 +62,8 @@ pub struct Args {
     /// Token limit of a direct or RAG-PE answer.
     #[arg(long, default_value_t = 32)]
     answer_max_tokens: u32,
-    /// Sampling temperature (0 is greedy, replayable from the response cache).
+    /// Sampling temperature (0 is greedy; every request is seeded, so a rerun replays it from the
+    /// response cache).
     #[arg(long, default_value_t = 0.0)]
     temperature: f32,
     #[arg(long, default_value_t = 42)]
@@ -121,15 +123,10 @@ async fn eval(args: Args) -> anyhow::Result<()> {
                 .cache
                 .clone()
                 .unwrap_or_else(|| args.out.join("llm-cache.redb"));
-            let policy = if args.temperature > 0.0 {
-                CachePolicy::Off
-            } else {
-                CachePolicy::Deterministic
-            };
             Some(models::with_cache(
                 chat,
                 &cache,
-                policy,
+                CachePolicy::Deterministic,
                 &opened.accounting,
                 true,
             )?)
@@ -351,16 +348,11 @@ fn config(args: &Args) -> anyhow::Result<EvalConfig> {
         ..RuntimeConfig::default()
     };
     let mut agent_runtime = RuntimeConfig {
-        mode: if args.mode == "turns" {
-            Mode::Turns
-        } else {
-            Mode::Continuation
-        },
+        mode: args.mode,
         ..runtime.clone()
     };
     if let Some(path) = &args.agent_prompt {
-        agent_runtime.template = std::fs::read_to_string(path)
-            .with_context(|| format!("reading --agent-prompt {}", path.display()))?;
+        agent_runtime.template = crate::export::template(Some(path))?;
     }
     Ok(EvalConfig {
         methods: args.methods.clone(),
@@ -368,8 +360,10 @@ fn config(args: &Args) -> anyhow::Result<EvalConfig> {
         agent_runtime,
         multi: ::agent::multi::MultiAgentConfig {
             max_rounds: args.max_turns,
+            topk: args.topk,
             max_tokens: args.max_tokens,
             temperature: Some(args.temperature),
+            top_p: None,
             ..Default::default()
         },
         prompts: Prompts::default(),

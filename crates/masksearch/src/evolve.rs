@@ -6,6 +6,7 @@
 use std::{path::PathBuf, sync::Mutex};
 
 use ::agent::evolve::{self, Event, EvolveConfig, EvolveOptions, StudentSource};
+use ::llm::CachePolicy;
 use anyhow::{Context as _, bail};
 use formats::Teacher;
 use indicatif::{HumanCount, ProgressBar};
@@ -103,7 +104,7 @@ async fn evolve(args: Args) -> anyhow::Result<()> {
         Some(chat) => Some(models::with_cache(
             chat,
             &args.out.join("llm-cache.redb"),
-            teaching.cache_policy(),
+            CachePolicy::Deterministic,
             &opened.accounting,
             true,
         )?),
@@ -119,7 +120,7 @@ async fn evolve(args: Args) -> anyhow::Result<()> {
         models::with_cache(
             std::sync::Arc::new(client),
             &dir.join("llm-cache.redb"),
-            teaching.cache_policy(),
+            CachePolicy::Deterministic,
             &opened.accounting,
             true,
         )

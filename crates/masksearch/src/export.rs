@@ -39,10 +39,11 @@ struct SftArgs {
     /// The folder for the data files, dataset_info.json and the manifest.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// tools: the original's record (thought, structured web_search call, observation);
-    /// tags: Search-R1's plain <search>/<information> text, the same format as `export rl`.
-    #[arg(long, default_value = "tools", value_parser = ["tools", "tags"])]
-    style: String,
+    /// tags: the student format's plain <search>/<information> text, the same prompt as
+    /// `export rl`, what `eval --methods agent`, `evolve` and the verl integration speak;
+    /// tools: the original's record (thought, structured web_search call, observation).
+    #[arg(long, default_value = "tags", value_parser = |s: &str| s.parse::<Style>())]
+    style: Style,
     /// The dataset's name in dataset_info.json [default: masksearch_<style>].
     #[arg(long)]
     name: Option<String>,
@@ -64,7 +65,7 @@ struct SftArgs {
     val_share: f64,
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// The first user turn of --style tags, with {question} [default: Search-R1's instruction].
+    /// The first user turn of --style tags, with {question} [default: the student instruction].
     #[arg(long, value_name = "FILE")]
     template: Option<PathBuf>,
 }
@@ -106,10 +107,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
-/// The prompt template at `path` (checked for its `{question}`), else Search-R1's.
+/// The prompt template at `path` (checked for its `{question}`), else the student instruction.
 pub(crate) fn template(path: Option<&Path>) -> anyhow::Result<Template> {
     let Some(path) = path else {
-        return Ok(Template::search_r1());
+        return Ok(Template::default());
     };
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the template {}", path.display()))?;
@@ -147,11 +148,7 @@ fn print_skips(skips: &Skips) {
 }
 
 fn sft(args: SftArgs) -> anyhow::Result<()> {
-    let style = if args.style == "tags" {
-        Style::Tags
-    } else {
-        Style::Tools
-    };
+    let style = args.style;
     let config = SftConfig {
         style,
         name: args

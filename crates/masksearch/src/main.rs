@@ -161,12 +161,12 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
                 _ => None,
             };
         }
+        if cause.is::<student::TemplateError>() {
+            return Some("put {question} where the question goes in the template file");
+        }
         if let Some(e) = cause.downcast_ref::<::export::ExportError>() {
             use ::export::ExportError;
             return match e {
-                ExportError::TemplateWithoutQuestion => {
-                    Some("put {question} where the question goes in the --template file")
-                }
                 ExportError::CurriculumNeedsMasks { .. } => Some(
                     "export questions without --curriculum, or in a separate `export rl` run",
                 ),

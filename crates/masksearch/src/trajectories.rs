@@ -59,20 +59,23 @@ pub struct TeacherArgs {
     /// The metric an answer must reach with --accept metric|both.
     #[arg(long, default_value_t = 1.0)]
     threshold: f64,
-    /// Rule teacher: leave out the passage a sample was cut from, so every mask must be found
-    /// elsewhere in the corpus.
+    /// Leave out the passage a RAMP sample was cut from, so every mask must be found elsewhere
+    /// in the corpus (every teacher; a student must then be run with the same).
     #[arg(long)]
     exclude_source: bool,
     /// Searches allowed (the agent's turns, the multi-agent rounds).
     #[arg(long, default_value_t = 4)]
     max_turns: usize,
-    /// Documents per search for the agent and rule teachers.
-    #[arg(long)]
-    topk: Option<usize>,
-    /// How the agent teacher talks to its model: continuation (one growing assistant message,
-    /// as Search-R1 rolls out) or turns (information as user turns).
-    #[arg(long, default_value = "continuation", value_parser = ["continuation", "turns"])]
-    mode: String,
+    /// Documents per search, after merging a search's queries: what the student reads, so give
+    /// its runtime (eval, evolve, verl) the same [default: 3, Search-R1's; the original teacher
+    /// merged to 10].
+    #[arg(long, default_value_t = student::DEFAULT_TOPK)]
+    topk: usize,
+    /// How the agent teacher talks to its model: turns (information as user turns, as the SFT
+    /// export writes them) or continuation (one growing assistant message, as Search-R1 rolls
+    /// out).
+    #[arg(long, default_value = "turns", value_parser = |s: &str| s.parse::<Mode>())]
+    mode: Mode,
     /// Token limit of one generation (a Planner / Observer reply, an agent turn)
     /// [default: 768 for the multi-agent teacher, 500 for the agent, as Search-R1].
     #[arg(long)]
@@ -81,12 +84,18 @@ pub struct TeacherArgs {
     /// </answer> (repeatable).
     #[arg(long, value_name = "TEXT", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     stop: Vec<String>,
-    /// Agent teacher: the user prompt, with {question} [default: Search-R1's instruction].
+    /// Agent teacher: the user prompt, with {question} [default: the student instruction,
+    /// Search-R1's plus one sentence on several queries].
     #[arg(long, value_name = "FILE")]
     template: Option<PathBuf>,
-    /// Sampling temperature of the teacher (0 is greedy, replayable from the response cache).
-    #[arg(long, default_value_t = 0.0)]
-    pub temperature: f32,
+    /// Sampling temperature of the teacher; 0 is greedy. Sampled answers are seeded per sample,
+    /// so a rerun replays them from the response cache [default: 0.7 with top-p 0.8 for the
+    /// multi-agent teacher, the original's qwen-max defaults; 0 for the agent teacher].
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Multi-agent teacher: let the Planner answer without any search, as the original did.
+    #[arg(long)]
+    planner_may_answer: bool,
     /// A folder with prompt files (planner.txt, rewriter.txt, observer.txt, judge.txt) that
     /// replace the built-in ones.
     #[arg(long, value_name = "DIR")]
@@ -132,7 +141,7 @@ async fn trajectories(args: Args) -> anyhow::Result<()> {
             Some(models::with_cache(
                 chat,
                 &cache,
-                teaching.cache_policy(),
+                CachePolicy::Deterministic,
                 &opened.accounting,
                 true,
             )?)
@@ -177,7 +186,7 @@ async fn trajectories(args: Args) -> anyhow::Result<()> {
         .map(|(r, n)| format!("{} {n}", r.as_str()))
         .collect();
     eprintln!(
-        "trajectories: {} accepted, {} rejected{} ({} bad records, {} duplicates, {} other shards); {} model calls, {} tokens, {} searches; {:.1} s → {} and {}",
+        "trajectories: {} accepted, {} rejected{} ({} bad records, {} duplicates, {} other shards); {} model calls ({} from the response cache), {} tokens, {} searches; {:.1} s → {} and {}",
         HumanCount(t.accepted),
         HumanCount(t.rejected_total()),
         if reasons.is_empty() {
@@ -189,6 +198,7 @@ async fn trajectories(args: Args) -> anyhow::Result<()> {
         t.duplicates,
         t.other_shards,
         HumanCount(t.usage.model_calls),
+        HumanCount(opened.accounting.snapshot().cache_hits),
         HumanCount(t.usage.prompt_tokens + t.usage.completion_tokens),
         HumanCount(t.searches),
         report.elapsed_secs,
@@ -227,35 +237,33 @@ impl TeacherArgs {
         }
         let mut runtime = ::agent::RuntimeConfig {
             max_turns: args.max_turns,
-            mode: if args.mode == "turns" {
-                Mode::Turns
-            } else {
-                Mode::Continuation
-            },
-            temperature: Some(args.temperature),
+            topk: args.topk,
+            mode: args.mode,
             ..Default::default()
         };
         let mut multi = ::agent::multi::MultiAgentConfig {
             max_rounds: args.max_turns,
-            temperature: Some(args.temperature),
+            topk: args.topk,
+            planner_may_answer: args.planner_may_answer,
             ..Default::default()
         };
+        if let Some(t) = args.temperature {
+            runtime.temperature = Some(t);
+            multi.temperature = Some(t);
+            multi.top_p = None;
+        }
         if let Some(n) = args.max_tokens {
             runtime.max_tokens_per_turn = n;
             multi.max_tokens = n;
         }
         runtime.stops.extend(args.stop.iter().cloned());
         if let Some(path) = &args.template {
-            runtime.template = crate::export::template(Some(path))?.text().to_string();
+            runtime.template = crate::export::template(Some(path))?;
         }
-        let mut rule = ::agent::rule::RuleConfig {
-            exclude_source: args.exclude_source,
+        let rule = ::agent::rule::RuleConfig {
+            topk: args.topk,
             ..Default::default()
         };
-        if let Some(k) = args.topk {
-            runtime.topk = k;
-            rule.topk = k;
-        }
         Ok(TrajectoryConfig {
             teacher,
             runtime,
@@ -268,18 +276,10 @@ impl TeacherArgs {
             prompts,
             seed: args.seed,
             today,
+            exclude_source: args.exclude_source,
             round: 0,
             shard: Shard::ALL,
         })
-    }
-
-    /// Greedy answers are replayable from the cache; sampled ones are not cached.
-    pub fn cache_policy(&self) -> CachePolicy {
-        if self.temperature > 0.0 {
-            CachePolicy::Off
-        } else {
-            CachePolicy::Deterministic
-        }
     }
 }
 

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::answer::exact_match;
 use crate::normalize::is_python_whitespace;
+pub use student::tags::Tag;
+use student::tags::{Mark, marks};
 
 /// The last `<answer>…</answer>` of a response, trimmed of whitespace, as Search-R1 extracts it
 /// (`re.finditer(r"<answer>(.*?)</answer>", s, re.DOTALL)`, last match, `.strip()`).
@@ -43,47 +45,6 @@ fn find_tag(text: &str, from: usize, tag: &str) -> Option<usize> {
 
 const OPEN_ANSWER: &str = "<answer>";
 const CLOSE_ANSWER: &str = "</answer>";
-
-/// The four tags of the grammar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Tag {
-    Think,
-    Search,
-    Information,
-    Answer,
-}
-
-impl Tag {
-    const ALL: [Tag; 4] = [Tag::Think, Tag::Search, Tag::Information, Tag::Answer];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Tag::Think => "think",
-            Tag::Search => "search",
-            Tag::Information => "information",
-            Tag::Answer => "answer",
-        }
-    }
-
-    fn open(self) -> &'static str {
-        match self {
-            Tag::Think => "<think>",
-            Tag::Search => "<search>",
-            Tag::Information => "<information>",
-            Tag::Answer => "<answer>",
-        }
-    }
-
-    fn close(self) -> &'static str {
-        match self {
-            Tag::Think => "</think>",
-            Tag::Search => "</search>",
-            Tag::Information => "</information>",
-            Tag::Answer => "</answer>",
-        }
-    }
-}
 
 /// Where the grammar's state machine stands (Search-R1's states).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,7 +170,12 @@ pub fn check_format(response: &str) -> Result<(), FormatViolation> {
     let mut stage = Stage::Start;
     let mut first_violation = None;
     let mut text_from = 0;
-    for (offset, tag, closing) in tags(response) {
+    for Mark {
+        offset,
+        tag,
+        closing,
+    } in marks(response)
+    {
         let counts = if closing { &mut closed } else { &mut opened };
         counts[tag as usize] += 1;
         if first_violation.is_none() {
@@ -228,12 +194,12 @@ pub fn check_format(response: &str) -> Result<(), FormatViolation> {
                 }
             }
         }
-        text_from = offset
-            + if closing {
-                tag.close().len()
-            } else {
-                tag.open().len()
-            };
+        text_from = Mark {
+            offset,
+            tag,
+            closing,
+        }
+        .end();
     }
     for tag in Tag::ALL {
         let (opened, closed) = (opened[tag as usize], closed[tag as usize]);
@@ -253,23 +219,6 @@ pub fn check_format(response: &str) -> Result<(), FormatViolation> {
         return Err(FormatViolation::Incomplete { stage });
     }
     Ok(())
-}
-
-/// Every one of the eight tags in `text`, in order: byte offset, tag, and whether it closes.
-/// (No two can overlap: each starts with `<` and holds no other `<`.)
-fn tags(text: &str) -> impl Iterator<Item = (usize, Tag, bool)> + '_ {
-    text.match_indices('<').filter_map(|(at, _)| {
-        let rest = &text[at..];
-        Tag::ALL.into_iter().find_map(|tag| {
-            if rest.starts_with(tag.open()) {
-                Some((at, tag, false))
-            } else if rest.starts_with(tag.close()) {
-                Some((at, tag, true))
-            } else {
-                None
-            }
-        })
-    })
 }
 
 fn check_text(text: &str, offset: usize, stage: Stage) -> Result<(), FormatViolation> {

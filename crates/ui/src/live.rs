@@ -39,7 +39,6 @@ use crate::{
     error::PageError,
     ramp_pages::{self, empty_is_none},
     render,
-    trajectory_pages::docs,
 };
 
 pub(crate) fn routes() -> Router<Shared> {
@@ -117,8 +116,8 @@ struct Ask {
     turns: Option<usize>,
     #[serde(default, deserialize_with = "empty_is_none")]
     topk: Option<usize>,
-    /// `few-shot` for [`agent::runtime::FEW_SHOT_TEMPLATE`] (small models); anything else keeps
-    /// the configured template (Search-R1's instruction by default).
+    /// `few-shot` for [`student::Template::few_shot`] (small models); anything else keeps the
+    /// configured template (the student instruction by default).
     #[serde(default)]
     prompt: String,
     /// The RAMP sample the question is, as `(file, line)`: its record then carries the masks.
@@ -166,7 +165,7 @@ impl Run {
             max_turns: ask.turns.unwrap_or(live.runtime.max_turns).min(MAX_TURNS),
             topk: ask.topk.unwrap_or(live.runtime.topk).clamp(1, MAX_TOPK),
             template: match ask.prompt.as_str() {
-                "few-shot" => agent::runtime::FEW_SHOT_TEMPLATE.to_string(),
+                "few-shot" => student::Template::few_shot(),
                 _ => live.runtime.template.clone(),
             },
             ..live.runtime.clone()
@@ -218,7 +217,7 @@ impl Run {
         let attempt = rollout_observed(
             self.model.as_ref(),
             self.searcher.as_ref(),
-            &self.task.query,
+            agent::Ask::question(&self.task.query),
             &self.config,
             None,
             &on_step,
@@ -299,7 +298,7 @@ struct LiveDoc<'a> {
 impl<'a> LiveStep<'a> {
     fn of(step: &'a Step) -> Self {
         if step.kind == StepKind::Search {
-            let docs = docs(&step.text)
+            let docs = student::observation::shown_docs(&step.text)
                 .into_iter()
                 .map(|d| LiveDoc {
                     id: step.doc_ids.get(d.n - 1).map_or("", String::as_str),
@@ -330,40 +329,16 @@ impl<'a> LiveStep<'a> {
     }
 }
 
-/// `text` split into its `<think>`, `<search>` and `<answer>` elements and the text between
-/// them; an element left open runs to the end.
+/// `text` cut into its elements and the text between them (`student::tags::parts`), each
+/// named by its tag, `text` outside any.
 fn parts(text: &str) -> Vec<Part<'_>> {
-    fn push<'a>(out: &mut Vec<Part<'a>>, tag: &'static str, text: &'a str) {
-        let text = text.trim();
-        if tag != "text" || !text.is_empty() {
-            out.push(Part { tag, text });
-        }
-    }
-    let mut out = Vec::new();
-    let mut rest = text;
-    loop {
-        let next = ["think", "search", "answer"]
-            .into_iter()
-            .filter_map(|tag| rest.find(&format!("<{tag}>")).map(|at| (at, tag)))
-            .min();
-        let Some((at, tag)) = next else {
-            push(&mut out, "text", rest);
-            return out;
-        };
-        push(&mut out, "text", &rest[..at]);
-        let inner = &rest[at + tag.len() + 2..];
-        let close = format!("</{tag}>");
-        match inner.find(&close) {
-            Some(end) => {
-                push(&mut out, tag, &inner[..end]);
-                rest = &inner[end + close.len()..];
-            }
-            None => {
-                push(&mut out, tag, inner);
-                return out;
-            }
-        }
-    }
+    student::tags::parts(text)
+        .into_iter()
+        .map(|p| Part {
+            tag: p.tag.map_or("text", student::tags::Tag::name),
+            text: p.text,
+        })
+        .collect()
 }
 
 /// The finished attempt as a trajectory record of the agent teacher, in the shape
@@ -665,7 +640,7 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(few.config.template, agent::runtime::FEW_SHOT_TEMPLATE);
+        assert_eq!(few.config.template, student::Template::few_shot());
     }
 
     #[tokio::test]

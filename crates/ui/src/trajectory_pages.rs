@@ -11,6 +11,7 @@ use axum::{
 };
 use formats::{Step, StepKind, Trajectory};
 use serde::Deserialize;
+use student::observation::{ShownDoc, shown_docs};
 
 use crate::{
     FileRef, Shared,
@@ -143,19 +144,12 @@ async fn list(
     })
 }
 
-/// One document of an information block.
-pub(crate) struct Doc {
-    pub n: usize,
-    pub title: String,
-    pub text: String,
-}
-
 /// One step of the timeline, ready to show.
 pub(crate) struct StepView {
     pub kind: &'static str,
     pub step: Step,
     /// Search steps: their documents; the text is shown as is otherwise.
-    pub docs: Vec<Doc>,
+    pub docs: Vec<ShownDoc>,
 }
 
 impl StepView {
@@ -173,7 +167,7 @@ impl StepView {
         let docs = if step.kind == StepKind::Search
             || step.text.trim_start().starts_with("<information>")
         {
-            docs(&step.text)
+            shown_docs(&step.text)
         } else {
             Vec::new()
         };
@@ -193,39 +187,6 @@ impl StepView {
             .collect::<Vec<_>>()
             .join(", ")
     }
-}
-
-/// The documents of an `<information>` block, as the runtime renders them
-/// (`Doc {i}(Title: {title}) {text}`, one per line, text lines continuing the document).
-pub(crate) fn docs(block: &str) -> Vec<Doc> {
-    let body = block.trim();
-    let body = body.strip_prefix("<information>").unwrap_or(body);
-    let body = body.strip_suffix("</information>").unwrap_or(body);
-    let mut out: Vec<Doc> = Vec::new();
-    for line in body.trim().lines() {
-        if let Some(doc) = doc_head(line, out.len() + 1) {
-            out.push(doc);
-        } else if let Some(last) = out.last_mut() {
-            last.text.push('\n');
-            last.text.push_str(line);
-        }
-    }
-    out
-}
-
-/// `Doc {n}(Title: {title}) {text}`: a quoted title may hold `) `.
-fn doc_head(line: &str, n: usize) -> Option<Doc> {
-    let rest = line.strip_prefix(&format!("Doc {n}(Title: "))?;
-    let end = match rest.strip_prefix('"') {
-        Some(quoted) => quoted.find("\") ").map(|i| i + 2),
-        None => rest.find(") "),
-    }
-    .or_else(|| rest.ends_with(')').then(|| rest.len() - 1))?;
-    Some(Doc {
-        n,
-        title: rest[..end].trim_matches('"').to_string(),
-        text: rest.get(end + 2..).unwrap_or("").to_string(),
-    })
 }
 
 /// A trajectory with its timeline.
@@ -350,20 +311,6 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::{UiConfig, router, test_support::get};
-
-    #[test]
-    fn reads_the_documents_of_an_information_block() {
-        let block = "\n\n<information>Doc 1(Title: \"Foo (band)\") Foo is a band.\nIt plays.\nDoc 2(Title: Bar) Bar text.</information>\n\n";
-        let docs = docs(block);
-        assert_eq!(docs.len(), 2);
-        assert_eq!(docs[0].title, "Foo (band)");
-        assert_eq!(docs[0].text, "Foo is a band.\nIt plays.");
-        assert_eq!(
-            (docs[1].n, docs[1].title.as_str(), docs[1].text.as_str()),
-            (2, "Bar", "Bar text.")
-        );
-        assert!(super::docs("<information></information>").is_empty());
-    }
 
     /// A trajectory record of one search, accepted or rejected by the judge.
     pub(crate) fn trajectory(

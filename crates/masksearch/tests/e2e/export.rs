@@ -403,7 +403,7 @@ fn sft_filter_flags_keep_only_the_teachers_rounds_and_correct_answers_asked_for(
         args.extend(["--val-share", "0"]);
         let stderr = export("sft", &[&input], &out, &args);
         assert_eq!(
-            ids(&out.join("masksearch_tools.train.jsonl")),
+            ids(&out.join("masksearch_tags.train.jsonl")),
             kept,
             "{flags:?}"
         );
@@ -413,7 +413,7 @@ fn sft_filter_flags_keep_only_the_teachers_rounds_and_correct_answers_asked_for(
         );
     }
     let manifest: Value = serde_json::from_str(
-        &fs::read_to_string(dir.path().join("case0/masksearch_tools.manifest.json"))
+        &fs::read_to_string(dir.path().join("case0/masksearch_tags.manifest.json"))
             .expect("manifest"),
     )
     .expect("json");
@@ -443,7 +443,7 @@ fn sft_seed_flag_chooses_the_validation_ids() {
             &out,
             &["--val-share", "0.5", "--seed", &seed.to_string()],
         );
-        let val = ids(&out.join("masksearch_tools.val.jsonl"));
+        let val = ids(&out.join("masksearch_tags.val.jsonl"));
         let expected: Vec<String> = input_ids
             .iter()
             .filter(|id| ::export::held_out(seed, id, 0.5))
@@ -530,8 +530,8 @@ fn a_killed_export_leaves_no_half_written_file_in_place() {
         (
             "sft",
             &data.trajectories,
-            "masksearch_tools.train.jsonl.partial",
-            "masksearch_tools.manifest.json",
+            "masksearch_tags.train.jsonl.partial",
+            "masksearch_tags.manifest.json",
         ),
         ("rl", &data.ramp, "train.parquet.partial", "manifest.json"),
     ] {

@@ -1,9 +1,11 @@
-//! Reading one model turn in the student format (Search-R1's tags), never trusting it.
+//! Reading and writing one student turn in the tags style, never trusting the model.
 //!
-//! The model writes `<think>…</think>`, then `<search> query </search>` or
-//! `<answer> … </answer>`. As in Search-R1, the action is the *first* `<search>` or `<answer>`
-//! element of the turn, and the turn is cut right after it. What the model gets wrong is
-//! handled the same way every time and recorded as a [`Note`]:
+//! The model writes `<think>…</think>`, then `<search>…</search>` or `<answer>…</answer>`. As in
+//! Search-R1, the action is the *first* complete `<search>` or `<answer>` element of the turn,
+//! and the turn is cut right after it. A search holds one query or several, one per line
+//! ([`queries_in`]); a single-line search is Search-R1's `<search> query </search>`.
+//!
+//! What the model gets wrong is handled the same way every time and recorded as a [`Note`]:
 //! - a stop sequence cut the closing tag off (`…<search> q` with finish reason `stop`): the tag
 //!   is closed, as Search-R1 does after its stop tokens;
 //! - a tag opened and never closed because the turn ran out of tokens: [`Note::UnclosedTag`],
@@ -11,12 +13,14 @@
 //! - several actions in one turn: the first is taken, [`Note::ExtraActionsDropped`];
 //! - text after `</answer>`: dropped, [`Note::TextAfterAnswer`];
 //! - an answer with no `<think>` anywhere before it: kept, [`Note::AnswerWithoutThinking`];
-//! - an empty query: [`Note::EmptyQuery`], an invalid action;
+//! - a search with no query: [`Note::EmptyQuery`], an invalid action;
 //! - neither a search nor an answer: [`Note::InvalidAction`]; the runtime then sends
 //!   [`INVALID_ACTION_OBSERVATION`].
 
 use chat::FinishReason;
 use formats::Note;
+
+use crate::tags::{Tag, first_element, marks};
 
 /// Search-R1's fixed observation after an invalid action (`generation.py`).
 pub const INVALID_ACTION_OBSERVATION: &str = "\nMy previous action is invalid. If I want to search, I should put the query between <search> and </search>. If I want to give the final answer, I should put the answer between <answer> and </answer>. Let me try again.\n";
@@ -27,7 +31,8 @@ pub const STOPS: [&str; 2] = ["</search>", "</answer>"];
 /// What a turn asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Search(String),
+    /// The queries of a search, cleaned ([`clean_queries`]), at least one.
+    Search(Vec<String>),
     Answer(String),
     Invalid,
 }
@@ -49,12 +54,12 @@ pub fn parse_turn(generated: &str, finish: FinishReason, thought_before: bool) -
     let mut text = generated.to_string();
     if let Some(open) = unclosed(&text) {
         if finish == FinishReason::Stop {
-            text.push_str(&format!("</{open}>"));
+            text.push_str(open.close());
         } else {
             notes.push(Note::UnclosedTag);
         }
     }
-    let Some(found) = first_action(&text) else {
+    let Some(found) = first_element(&text, &ACTIONS) else {
         notes.push(Note::InvalidAction);
         return Turn {
             text,
@@ -64,27 +69,32 @@ pub fn parse_turn(generated: &str, finish: FinishReason, thought_before: bool) -
     };
     let rest = &text[found.end..];
     if !rest.trim().is_empty() {
-        if first_action(rest).is_some() || rest.contains("<search>") || rest.contains("<answer>") {
+        let more = marks(rest).any(|m| !m.closing && ACTIONS.contains(&m.tag));
+        if more {
             notes.push(Note::ExtraActionsDropped);
-        } else if found.tag == "answer" {
+        } else if found.tag == Tag::Answer {
             notes.push(Note::TextAfterAnswer);
         }
     }
-    let content = text[found.content.clone()].trim().to_string();
-    let thought = thought_before || text[..found.start].contains("<think>");
+    let content = text[found.content.clone()].to_string();
+    let thought = thought_before || text[..found.start].contains(Tag::Think.open());
     text.truncate(found.end);
     let action = match found.tag {
-        "search" if content.is_empty() => {
-            notes.push(Note::EmptyQuery);
-            notes.push(Note::InvalidAction);
-            Action::Invalid
+        Tag::Search => {
+            let queries = queries_in(&content);
+            if queries.is_empty() {
+                notes.push(Note::EmptyQuery);
+                notes.push(Note::InvalidAction);
+                Action::Invalid
+            } else {
+                Action::Search(queries)
+            }
         }
-        "search" => Action::Search(content),
         _ => {
             if !thought {
                 notes.push(Note::AnswerWithoutThinking);
             }
-            Action::Answer(content)
+            Action::Answer(content.trim().to_string())
         }
     };
     Turn {
@@ -94,55 +104,57 @@ pub fn parse_turn(generated: &str, finish: FinishReason, thought_before: bool) -
     }
 }
 
-struct Found {
-    tag: &'static str,
-    start: usize,
-    content: std::ops::Range<usize>,
-    end: usize,
+/// Reads a turn as it is written in training data or a transcript — complete, as the model's
+/// generation would be when it stopped at the end of its action.
+pub fn parse_written(text: &str, thought_before: bool) -> Turn {
+    parse_turn(text, FinishReason::Stop, thought_before)
 }
 
-/// The first complete `<search>…</search>` or `<answer>…</answer>` element: Search-R1's
-/// `<(search|answer)>(.*?)</\1>`, non-greedy, across lines.
-fn first_action(text: &str) -> Option<Found> {
-    let mut best: Option<Found> = None;
-    for tag in ["search", "answer"] {
-        let open = format!("<{tag}>");
-        let close = format!("</{tag}>");
-        let mut from = 0;
-        while let Some(i) = text[from..].find(&open) {
-            let start = from + i;
-            let content_start = start + open.len();
-            if let Some(j) = text[content_start..].find(&close) {
-                let found = Found {
-                    tag,
-                    start,
-                    content: content_start..content_start + j,
-                    end: content_start + j + close.len(),
-                };
-                if best.as_ref().is_none_or(|b| found.start < b.start) {
-                    best = Some(found);
-                }
-                break;
-            }
-            from = content_start;
+const ACTIONS: [Tag; 2] = [Tag::Search, Tag::Answer];
+
+/// The tag of a `<search>` or `<answer>` opened and never closed, when the text holds no
+/// complete action before it.
+fn unclosed(text: &str) -> Option<Tag> {
+    if first_element(text, &ACTIONS).is_some() {
+        return None;
+    }
+    let last_open = marks(text)
+        .filter(|m| !m.closing && ACTIONS.contains(&m.tag))
+        .last()?;
+    Some(last_open.tag)
+}
+
+/// The queries of a `<search>` element's content: one per non-blank line, cleaned.
+pub fn queries_in(content: &str) -> Vec<String> {
+    let lines: Vec<&str> = content.lines().collect();
+    clean_queries(&lines)
+}
+
+/// Queries as the student format carries them: white space collapsed to single spaces, `<` and
+/// `>` taken out (a query can never close its own element), blank ones and repeats dropped.
+/// Teachers clean their queries with this before searching, so the queries a trajectory records
+/// are exactly what the runtime reads back from its text.
+pub fn clean_queries<S: AsRef<str>>(queries: &[S]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for q in queries {
+        let q = q.as_ref().replace(['<', '>'], " ");
+        let q = q.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !q.is_empty() && !out.contains(&q) {
+            out.push(q);
         }
     }
-    best
+    out
 }
 
-/// The tag of a `<search>` or `<answer>` opened after the last complete action and not closed.
-fn unclosed(text: &str) -> Option<&'static str> {
-    let after = first_action(text).map_or(0, |f| f.end);
-    let tail = &text[after..];
-    ["search", "answer"]
-        .into_iter()
-        .filter_map(|tag| {
-            let at = tail.rfind(&format!("<{tag}>"))?;
-            (!tail[at..].contains(&format!("</{tag}>"))).then_some((at, tag))
-        })
-        .max_by_key(|(at, _)| *at)
-        .filter(|_| after == 0)
-        .map(|(_, tag)| tag)
+/// The `<search>` element that carries `queries` (cleaned first): Search-R1's
+/// `<search> query </search>` for one, one query per line for several. `None` when nothing is
+/// left to search.
+pub fn search_element<S: AsRef<str>>(queries: &[S]) -> Option<String> {
+    match clean_queries(queries).as_slice() {
+        [] => None,
+        [one] => Some(format!("<search> {one} </search>")),
+        many => Some(format!("<search>\n{}\n</search>", many.join("\n"))),
+    }
 }
 
 #[cfg(test)]
@@ -158,7 +170,11 @@ mod tests {
         );
     }
 
-    use Action::{Answer, Invalid, Search};
+    fn search(queries: &[&str]) -> Action {
+        Action::Search(queries.iter().map(|q| q.to_string()).collect())
+    }
+
+    use Action::{Answer, Invalid};
     use FinishReason::{Length, Stop};
 
     #[test]
@@ -168,7 +184,7 @@ mod tests {
             Stop,
             (
                 "<think>who?</think>\n<search> Mona Lisa painter </search>",
-                Search("Mona Lisa painter".into()),
+                search(&["Mona Lisa painter"]),
                 &[],
             ),
         );
@@ -184,15 +200,51 @@ mod tests {
     }
 
     #[test]
+    fn a_search_carries_one_query_per_line() {
+        check(
+            "<think>x</think>\n<search>\nMona Lisa painter\n\n  Leonardo   da Vinci \nMona Lisa painter\n</search>",
+            Stop,
+            (
+                "<think>x</think>\n<search>\nMona Lisa painter\n\n  Leonardo   da Vinci \nMona Lisa painter\n</search>",
+                search(&["Mona Lisa painter", "Leonardo da Vinci"]),
+                &[],
+            ),
+        );
+    }
+
+    #[test]
+    fn written_searches_read_back_as_the_same_queries() {
+        for queries in [
+            vec!["one query"],
+            vec!["a b", "c  d", "<e>"],
+            vec!["same", "same", " "],
+        ] {
+            let element = search_element(&queries).unwrap();
+            let turn = parse_turn(&format!("<think>t</think>\n{element}"), Stop, false);
+            assert_eq!(
+                turn.action,
+                Action::Search(clean_queries(&queries)),
+                "{element}"
+            );
+        }
+        assert_eq!(
+            search_element(&["x"]).unwrap(),
+            "<search> x </search>",
+            "one query is Search-R1's form"
+        );
+        assert_eq!(
+            search_element(&["a", "b"]).unwrap(),
+            "<search>\na\nb\n</search>"
+        );
+        assert_eq!(search_element(&[" ", "\n"]), None);
+    }
+
+    #[test]
     fn a_stop_sequence_cut_is_closed() {
         check(
             "<think>x</think><search> q ",
             Stop,
-            (
-                "<think>x</think><search> q </search>",
-                Search("q".into()),
-                &[],
-            ),
+            ("<think>x</think><search> q </search>", search(&["q"]), &[]),
         );
         check(
             "<think>x</think><answer>Paris",
@@ -221,7 +273,7 @@ mod tests {
             Stop,
             (
                 "<think>x</think><search>a</search>",
-                Search("a".into()),
+                search(&["a"]),
                 &[Note::ExtraActionsDropped],
             ),
         );
@@ -244,10 +296,10 @@ mod tests {
             ),
         );
         check(
-            "<think>x</think><search>  </search>",
+            "<think>x</think><search>  \n </search>",
             Stop,
             (
-                "<think>x</think><search>  </search>",
+                "<think>x</think><search>  \n </search>",
                 Invalid,
                 &[Note::EmptyQuery, Note::InvalidAction],
             ),
