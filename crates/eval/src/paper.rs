@@ -1,6 +1,9 @@
 //! The MaskSearch paper's Table 2 (arXiv 2505.20285): token-level recall ×100 of every method
 //! on the six benchmarks for the three Qwen2.5 backbones, as published — shown beside ours when
-//! a report names a backbone. Two published averages are not the mean of their row (Agent-PE
+//! a report names a backbone. Source: the table as the authors committed it,
+//! `img/tab-main.png` in `Alibaba-NLP/MaskSearch` (commit c4719e3, 2025-05-27), read off that
+//! image; another version of the paper shows other 1.5B baseline rows, so check the PDF when
+//! reproducing a number. Two published averages are not the mean of their row (Agent-PE
 //! 3B: 48.10 for a mean of 51.43; 7B: 58.25 for 59.92); they are kept as published.
 
 use crate::{EvalError, bench::PAPER_DATASETS};
