@@ -374,40 +374,26 @@ def random_text(rng, max_pieces):
     return "".join(rng.choice(PIECES) for _ in range(rng.randint(0, max_pieces)))
 
 
-def answer_case(pred, golds):
-    f1 = token_f1(pred, golds)
+def answer_case(pred, golds, kind="answer", norm=normalize, f1_of=token_f1):
+    f1 = f1_of(pred, golds)
     return {
-        "kind": "answer",
+        "kind": kind,
         "prediction": pred,
         "golds": golds,
-        "normalized_prediction": normalize(pred),
-        "normalized_golds": [normalize(g) for g in golds],
-        "em": exact_match(pred, golds),
-        "acc": sub_exact_match(pred, golds),
-        "cover_em": cover_exact_match(pred, golds),
+        "normalized_prediction": norm(pred),
+        "normalized_golds": [norm(g) for g in golds],
+        "em": exact_match(pred, golds, norm),
+        "acc": sub_exact_match(pred, golds, norm),
+        "cover_em": cover_exact_match(pred, golds, norm),
         "f1": f1["f1"],
         "precision": f1["precision"],
         "recall": f1["recall"],
-        "token_recall": token_recall(pred, golds),
+        "token_recall": token_recall(pred, golds, norm),
     }
 
 
 def r1_case(pred, golds):
-    f1 = r1_token_f1(pred, golds)
-    return {
-        "kind": "r1-searcher",
-        "prediction": pred,
-        "golds": golds,
-        "normalized_prediction": r1_normalize(pred),
-        "normalized_golds": [r1_normalize(g) for g in golds],
-        "em": exact_match(pred, golds, r1_normalize),
-        "acc": sub_exact_match(pred, golds, r1_normalize),
-        "cover_em": cover_exact_match(pred, golds, r1_normalize),
-        "f1": f1["f1"],
-        "precision": f1["precision"],
-        "recall": f1["recall"],
-        "token_recall": token_recall(pred, golds, r1_normalize),
-    }
+    return answer_case(pred, golds, "r1-searcher", r1_normalize, r1_token_f1)
 
 
 # Where R1-Searcher's normalisation differs from SQuAD's, and where it does not.
