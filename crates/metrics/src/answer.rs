@@ -82,8 +82,10 @@ pub fn sub_exact_match<S: AsRef<str>>(prediction: &str, golds: &[S]) -> f64 {
 }
 
 /// Cover-EM: 1 if every token of a normalised alias is among the prediction's tokens, in any
-/// order — R1-Searcher's `cover_exact_match_score_1`, the ACC_R of its papers. Tokens come from
-/// `split(" ")` as there, so an alias that normalises to nothing covers only an empty prediction.
+/// order — the rule of R1-Searcher's `cover_exact_match_score_1`, here on SQuAD-normalised text;
+/// the ACC_R of its papers is [`score_with`] under [`Normalization::R1Searcher`]. Tokens come
+/// from `split(" ")` as there, so an alias that normalises to nothing covers only an empty
+/// prediction.
 pub fn cover_exact_match<S: AsRef<str>>(prediction: &str, golds: &[S]) -> f64 {
     one_score(prediction, golds, Answer::covers)
 }
