@@ -13,8 +13,13 @@
 //! removed, the articles `a`/`an`/`the` removed, whitespace collapsed — the SQuAD / HotpotQA
 //! official scripts' normalisation) and takes the **maximum over the gold aliases**. A dataset's
 //! score is the **mean over its questions** (a failed question counts, with score 0), ×100. The
-//! headline is the paper's token-level recall; EM, F1, cover-EM (R1-Searcher's ACC_R) and, when
-//! asked, the LLM judge (ACC_L) are reported beside it. "Avg" is the mean of the dataset scores.
+//! headline is the paper's token-level recall; EM, F1, cover-EM, sub-EM and, when asked, the LLM
+//! judge (ACC_L) are reported beside it. "Avg" is the mean of the dataset scores.
+//!
+//! [`rescore`] can score under another named [`metrics::Normalization`]: under `r1-searcher`,
+//! R1-Searcher's own, EM, F1, cover-EM and sub-EM are its script's `em`, `f1`, `cover_em_1` (its
+//! ACC_R) and `cover_em_2`, and reports say so; under SQuAD's, cover-EM applies the same rule to
+//! differently normalised text and reports do not call it ACC_R.
 
 pub mod bench;
 pub mod method;
@@ -29,6 +34,7 @@ use std::path::PathBuf;
 
 pub use bench::{Benchmark, load};
 pub use method::Method;
+pub use metrics::Normalization;
 pub use prediction::Prediction;
 pub use rescore::{FieldMap, rescore};
 pub use run::{EvalConfig, EvalOptions, Report, Tally, run};

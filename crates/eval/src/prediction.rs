@@ -4,7 +4,7 @@
 use agent::Prompts;
 use chat::ChatModel;
 use formats::{Task, TaskKind, Verdict};
-use metrics::Scores;
+use metrics::{Normalization, Scores};
 use serde::{Deserialize, Serialize};
 
 /// One line of the predictions file.
@@ -55,9 +55,14 @@ pub struct Prediction {
 }
 
 impl Prediction {
-    /// Fills `scores` from the prediction and the golds.
+    /// Fills `scores` from the prediction and the golds, under SQuAD's normalisation.
     pub fn score(&mut self) {
-        self.scores = metrics::score(&self.prediction, &self.golds);
+        self.score_with(Normalization::Squad);
+    }
+
+    /// Fills `scores` from the prediction and the golds, under `how`.
+    pub fn score_with(&mut self, how: Normalization) {
+        self.scores = metrics::score_with(&self.prediction, &self.golds, how);
     }
 
     /// The record's key in a run: one answer per method, dataset and question.

@@ -1,12 +1,14 @@
 //! Re-scoring predictions written earlier — ours, or other tools' (FlashRAG's
 //! `intermediate_data.json`, R1-Searcher's eval JSONL, …) with their field names mapped — so
-//! published prediction files can be compared with ours under one set of metrics.
+//! published prediction files can be compared with ours under one set of metrics, and under a
+//! named [`Normalization`] so a peer's own figures can be reproduced from its files.
 
 use std::path::Path;
 
 use agent::Prompts;
 use chat::ChatModel;
 use futures_util::{StreamExt, stream};
+use metrics::Normalization;
 use serde_json::Value;
 
 use crate::{EvalError, bench, prediction::Prediction};
@@ -32,9 +34,14 @@ const GOLDS: &[&str] = &["golds", "golden_answers", "answer", "answers", "gold"]
 const PREDICTION: &[&str] = &["prediction", "output.pred", "pred", "pred_ans", "response"];
 const ID: &[&str] = &["id", "idx", "_id"];
 
-/// Reads a predictions file (JSONL or a JSON array) and scores every record again. Returns the
-/// predictions and the number of records lacking a question, gold or prediction field.
-pub fn rescore(path: &Path, map: &FieldMap) -> Result<(Vec<Prediction>, u64), EvalError> {
+/// Reads a predictions file (JSONL or a JSON array) and scores every record again under `how`.
+/// Returns the predictions and the number of records lacking a question, gold or prediction
+/// field.
+pub fn rescore(
+    path: &Path,
+    map: &FieldMap,
+    how: Normalization,
+) -> Result<(Vec<Prediction>, u64), EvalError> {
     let text = std::fs::read_to_string(path).map_err(|e| EvalError::io(path, e))?;
     let records = crate::bench::json_records(path, &text)?;
     let stem = path
@@ -69,7 +76,7 @@ pub fn rescore(path: &Path, map: &FieldMap) -> Result<(Vec<Prediction>, u64), Ev
             .and_then(|r| read(r, n as u64 + 1, map, &stem, &dataset));
         match read {
             Some(mut p) => {
-                p.score();
+                p.score_with(how);
                 out.push(p);
             }
             None => skipped += 1,
@@ -113,10 +120,9 @@ fn read(
     if golds.is_empty() {
         return None;
     }
-    let prediction = metrics::extract_answer(&raw)
-        .unwrap_or(&raw)
-        .trim()
-        .to_string();
+    // A field without an `<answer>` is kept as written, spaces and all: R1-Searcher maps only an
+    // answer that is exactly `True` / `False` to yes / no, and its files hold " False ".
+    let prediction = metrics::extract_answer(&raw).unwrap_or(&raw).to_string();
     let id = field(record, map.id.as_deref(), ID)
         .and_then(text)
         .unwrap_or_else(|| line.to_string());
@@ -220,6 +226,7 @@ mod tests {
         let (ps, skipped) = rescore(
             &testdata("hotpotqa/intermediate_data.json"),
             &FieldMap::default(),
+            Normalization::Squad,
         )
         .unwrap();
         assert_eq!((ps.len(), skipped), (3, 0));
@@ -251,7 +258,7 @@ mod tests {
     #[test]
     fn r1_searcher_eval_output_and_mapped_fields() {
         let path = testdata("musique_500-qwen-7b_temp0.0.jsonl");
-        let (ps, skipped) = rescore(&path, &FieldMap::default()).unwrap();
+        let (ps, skipped) = rescore(&path, &FieldMap::default(), Normalization::Squad).unwrap();
         assert_eq!((ps.len(), skipped), (3, 0));
         assert_eq!(ps[0].dataset, "MuSiQue");
         assert_eq!(ps[0].id, "1");
@@ -268,7 +275,7 @@ mod tests {
             dataset: Some("mine".into()),
             ..FieldMap::default()
         };
-        let (ps, _) = rescore(&path, &mapped).unwrap();
+        let (ps, _) = rescore(&path, &mapped, Normalization::Squad).unwrap();
         assert_eq!(
             (ps[0].method.as_str(), ps[0].dataset.as_str()),
             ("R1-Searcher", "mine")
@@ -283,7 +290,7 @@ mod tests {
             ..FieldMap::default()
         };
         assert!(matches!(
-            rescore(&path, &wrong),
+            rescore(&path, &wrong, Normalization::Squad),
             Err(EvalError::UnknownShape { .. })
         ));
     }
@@ -293,6 +300,7 @@ mod tests {
         let (mut ps, _) = rescore(
             &testdata("hotpotqa/intermediate_data.json"),
             &FieldMap::default(),
+            Normalization::Squad,
         )
         .unwrap();
         ps[1].prediction.clear();
@@ -316,10 +324,13 @@ mod tests {
         p.scores = Default::default();
         let path = dir.path().join("p.jsonl");
         std::fs::write(&path, serde_json::to_string(&p).unwrap() + "\n").unwrap();
-        let (ps, _) = rescore(&path, &FieldMap::default()).unwrap();
+        let (ps, _) = rescore(&path, &FieldMap::default(), Normalization::Squad).unwrap();
         assert_eq!(
             (ps[0].searches, ps[0].scores.em, ps[0].method.as_str()),
             (3, 1.0, "rag-pe")
         );
+        // Rescoring under another normalisation scores our own predictions again under it.
+        let (ps, _) = rescore(&path, &FieldMap::default(), Normalization::R1Searcher).unwrap();
+        assert_eq!(ps[0].scores.normalization, Normalization::R1Searcher);
     }
 }

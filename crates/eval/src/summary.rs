@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use metrics::Normalization;
+
 use crate::{bench::PAPER_DATASETS, method::Method, prediction::Prediction};
 
 /// One method on one dataset.
@@ -15,8 +17,10 @@ pub struct Cell {
     pub token_recall: f64,
     pub em: f64,
     pub f1: f64,
-    /// Cover-EM ×100 (ACC_R).
+    /// Cover-EM ×100: R1-Searcher's ACC_R when scored under its normalisation.
     pub cover_em: f64,
+    /// Sub-EM ×100: R1-Searcher's `cover_em_2` when scored under its normalisation.
+    pub sub_em: f64,
     /// Share of judged answers the judge called correct ×100 (ACC_L); `None` when none was judged.
     pub judge: Option<f64>,
     pub judged: u64,
@@ -36,6 +40,8 @@ pub struct Summary {
     /// The paper's datasets in Table 2's order, then the others as first seen.
     pub datasets: Vec<String>,
     pub cells: BTreeMap<(String, String), Cell>,
+    /// The normalisations the scores were compared under, in [`Normalization::ALL`]'s order.
+    pub normalizations: Vec<Normalization>,
 }
 
 /// A question the methods answered differently: the token recall of the best and the worst
@@ -73,10 +79,15 @@ impl Summary {
             .into_iter()
             .map(|(key, ps)| (key, cell(&ps)))
             .collect();
+        let normalizations = Normalization::ALL
+            .into_iter()
+            .filter(|n| predictions.iter().any(|p| p.scores.normalization == *n))
+            .collect();
         Summary {
             methods,
             datasets,
             cells,
+            normalizations,
         }
     }
 
@@ -194,6 +205,7 @@ fn cell(ps: &[&Prediction]) -> Cell {
         em: 100.0 * mean(&|p| p.scores.em),
         f1: 100.0 * mean(&|p| p.scores.f1),
         cover_em: 100.0 * mean(&|p| p.scores.cover_em),
+        sub_em: 100.0 * mean(&|p| p.scores.acc),
         judge: (!judged.is_empty())
             .then(|| 100.0 * judged.iter().filter(|j| **j).count() as f64 / judged.len() as f64),
         judged: judged.len() as u64,

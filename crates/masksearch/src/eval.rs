@@ -104,6 +104,10 @@ pub struct Args {
     /// --rescore: the dataset of every record [default: the record's, else the file's name].
     #[arg(long, value_name = "NAME", requires = "rescore")]
     dataset_label: Option<String>,
+    /// --rescore: score under this normalisation: squad, or r1-searcher (R1-Searcher's own, so
+    /// its files give its EM, F1 and ACC_R) [default: squad].
+    #[arg(long, value_name = "NAME", requires = "rescore")]
+    normalization: Option<::eval::Normalization>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -284,8 +288,8 @@ async fn rescore(
                 path.display()
             );
         }
-        let (read, bad) =
-            ::eval::rescore(path, &map).with_context(|| format!("rescoring {}", path.display()))?;
+        let (read, bad) = ::eval::rescore(path, &map, args.normalization.unwrap_or_default())
+            .with_context(|| format!("rescoring {}", path.display()))?;
         predictions.extend(read);
         skipped += bad;
     }

@@ -3,26 +3,34 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::normalize::normalize_answer;
+use crate::normalize::{Normalization, normalize};
 
 /// Every answer score of one prediction, each in [0, 1] and each the maximum over the gold
-/// aliases (0 when there are none). See the crate docs for the definitions and their sources.
+/// aliases (0 when there are none), compared under one [`Normalization`]. See the crate docs for
+/// the definitions and their sources.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Scores {
     /// Exact match after normalisation ([`exact_match`]).
     pub em: f64,
     /// Token F1, FlashRAG's rule ([`token_f1`]).
     pub f1: f64,
-    /// Token precision, maximised on its own like FlashRAG does ([`token_f1`]).
+    /// Token precision: maximised on its own as FlashRAG does ([`token_f1`]); under
+    /// R1-Searcher's normalisation, that of the alias with the best F1, as R1-Searcher does.
     pub precision: f64,
-    /// Token recall with FlashRAG's yes/no rule ([`token_f1`]).
+    /// Token recall with FlashRAG's yes/no rule, chosen like `precision` ([`token_f1`]).
     pub recall: f64,
     /// The MaskSearch paper's token-level recall ([`token_recall`]).
     pub token_recall: f64,
-    /// Sub-EM, FlashRAG's `acc` ([`sub_exact_match`]).
+    /// Sub-EM, FlashRAG's `acc` ([`sub_exact_match`]); under R1-Searcher's normalisation also
+    /// R1-Searcher's `cover_em_2` (see the crate docs).
     pub acc: f64,
-    /// R1-Searcher's cover-EM, its ACC_R ([`cover_exact_match`]).
+    /// Cover-EM, R1-Searcher's `cover_em_1` rule ([`cover_exact_match`]); its ACC_R only under
+    /// R1-Searcher's normalisation.
     pub cover_em: f64,
+    /// The normalisation the scores compared under (SQuAD's in files written before it was
+    /// recorded).
+    #[serde(default)]
+    pub normalization: Normalization,
 }
 
 /// Token F1 with the precision and recall behind it, each maximised over the aliases on its own
@@ -34,11 +42,20 @@ pub struct TokenF1 {
     pub recall: f64,
 }
 
-/// All scores at once, normalising the prediction and each alias once.
+/// All scores at once under SQuAD's normalisation, normalising the prediction and each alias
+/// once.
 pub fn score<S: AsRef<str>>(prediction: &str, golds: &[S]) -> Scores {
-    let pred = Answer::new(prediction);
-    let golds: Vec<Answer> = golds.iter().map(|g| Answer::new(g.as_ref())).collect();
-    let f1 = best_f1(&pred, &golds);
+    score_with(prediction, golds, Normalization::Squad)
+}
+
+/// All scores at once under `how`. With [`Normalization::R1Searcher`], `em`, `f1`, `precision`,
+/// `recall`, `cover_em` and `acc` are R1-Searcher's `em`, `f1`, `prec`, `recall`, `cover_em_1`
+/// and `cover_em_2` as its `metric_calc_rule.py` computes them (with no aliases it fails; here
+/// every score is 0).
+pub fn score_with<S: AsRef<str>>(prediction: &str, golds: &[S], how: Normalization) -> Scores {
+    let pred = Answer::new(prediction, how);
+    let golds: Vec<Answer> = golds.iter().map(|g| Answer::new(g.as_ref(), how)).collect();
+    let f1 = best_f1(&pred, &golds, how);
     Scores {
         em: best(&golds, |g| pred.exact(g)),
         f1: f1.f1,
@@ -47,6 +64,7 @@ pub fn score<S: AsRef<str>>(prediction: &str, golds: &[S]) -> Scores {
         token_recall: best(&golds, |g| pred.token_recall(g)),
         acc: best(&golds, |g| pred.contains(g)),
         cover_em: best(&golds, |g| pred.covers(g)),
+        normalization: how,
     }
 }
 
@@ -64,8 +82,10 @@ pub fn sub_exact_match<S: AsRef<str>>(prediction: &str, golds: &[S]) -> f64 {
 }
 
 /// Cover-EM: 1 if every token of a normalised alias is among the prediction's tokens, in any
-/// order — R1-Searcher's `cover_exact_match_score_1`, the ACC_R of its papers. Tokens come from
-/// `split(" ")` as there, so an alias that normalises to nothing covers only an empty prediction.
+/// order — the rule of R1-Searcher's `cover_exact_match_score_1`, here on SQuAD-normalised text;
+/// the ACC_R of its papers is [`score_with`] under [`Normalization::R1Searcher`]. Tokens come
+/// from `split(" ")` as there, so an alias that normalises to nothing covers only an empty
+/// prediction.
 pub fn cover_exact_match<S: AsRef<str>>(prediction: &str, golds: &[S]) -> f64 {
     one_score(prediction, golds, Answer::covers)
 }
@@ -74,8 +94,15 @@ pub fn cover_exact_match<S: AsRef<str>>(prediction: &str, golds: &[S]) -> f64 {
 /// FlashRAG's `f1` / `precision` / `recall`: an alias scores 0 when either side normalises to
 /// `yes`, `no` or `noanswer` and the two differ, or when no token is shared.
 pub fn token_f1<S: AsRef<str>>(prediction: &str, golds: &[S]) -> TokenF1 {
-    let golds: Vec<Answer> = golds.iter().map(|g| Answer::new(g.as_ref())).collect();
-    best_f1(&Answer::new(prediction), &golds)
+    let golds: Vec<Answer> = golds
+        .iter()
+        .map(|g| Answer::new(g.as_ref(), Normalization::Squad))
+        .collect();
+    best_f1(
+        &Answer::new(prediction, Normalization::Squad),
+        &golds,
+        Normalization::Squad,
+    )
 }
 
 /// Token recall, the MaskSearch paper's headline metric: the share of an alias's normalised
@@ -93,8 +120,8 @@ struct Answer {
 }
 
 impl Answer {
-    fn new(raw: &str) -> Answer {
-        let text = normalize_answer(raw);
+    fn new(raw: &str, how: Normalization) -> Answer {
+        let text = normalize(raw, how);
         // `tokens` is `split(' ')` without the empty pieces: walk the same pieces, keeping offsets.
         let mut from = 0;
         let mut sorted_tokens: Vec<(usize, usize)> = text
@@ -177,10 +204,11 @@ impl Answer {
 }
 
 fn one_score<S: AsRef<str>>(prediction: &str, golds: &[S], f: fn(&Answer, &Answer) -> f64) -> f64 {
-    let pred = Answer::new(prediction);
+    let how = Normalization::Squad;
+    let pred = Answer::new(prediction, how);
     golds
         .iter()
-        .map(|g| f(&pred, &Answer::new(g.as_ref())))
+        .map(|g| f(&pred, &Answer::new(g.as_ref(), how)))
         .fold(0.0, f64::max)
 }
 
@@ -188,15 +216,24 @@ fn best(golds: &[Answer], f: impl Fn(&Answer) -> f64) -> f64 {
     golds.iter().map(f).fold(0.0, f64::max)
 }
 
-fn best_f1(pred: &Answer, golds: &[Answer]) -> TokenF1 {
-    golds
-        .iter()
-        .filter_map(|g| pred.f1(g))
-        .fold(TokenF1::default(), |acc, s| TokenF1 {
+/// The best F1 over the aliases, with precision and recall maximised on their own (FlashRAG) or,
+/// under R1-Searcher's normalisation, taken from the first alias with the best F1 (R1-Searcher's
+/// `max(..., key=f1)`).
+fn best_f1(pred: &Answer, golds: &[Answer], how: Normalization) -> TokenF1 {
+    let scored = golds.iter().filter_map(|g| pred.f1(g));
+    match how {
+        Normalization::Squad => scored.fold(TokenF1::default(), |acc, s| TokenF1 {
             f1: acc.f1.max(s.f1),
             precision: acc.precision.max(s.precision),
             recall: acc.recall.max(s.recall),
-        })
+        }),
+        Normalization::R1Searcher => {
+            scored.fold(
+                TokenF1::default(),
+                |acc, s| if s.f1 > acc.f1 { s } else { acc },
+            )
+        }
+    }
 }
 
 fn indicator(b: bool) -> f64 {
@@ -232,7 +269,66 @@ mod tests {
             token_recall,
             acc,
             cover_em,
+            normalization: Normalization::Squad,
         }
+    }
+
+    fn check_r1(prediction: &str, golds: &[&str], expect: Scores) {
+        let expect = Scores {
+            normalization: Normalization::R1Searcher,
+            ..expect
+        };
+        assert_eq!(
+            score_with(prediction, golds, Normalization::R1Searcher),
+            expect,
+            "scoring {prediction:?} against {golds:?} R1-Searcher's way"
+        );
+    }
+
+    #[test]
+    fn r1_searcher_scores_differ_where_its_normalisation_does() {
+        // "U.S.A." is "usa" to SQuAD, "u s" to R1-Searcher (its "a" an article).
+        check("U.S.A.", &["USA"], s(1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0));
+        check_r1("U.S.A.", &["USA"], Scores::default());
+        check_r1("U.S.A.", &["u s a"], s(1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0));
+        // "’" splits a word for R1-Searcher only.
+        check("O’Neill", &["Neill"], s(0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0));
+        check_r1(
+            "O’Neill",
+            &["Neill"],
+            s(0.0, 2.0 / 3.0, 0.5, 1.0, 1.0, 1.0, 1.0),
+        );
+        // A whole "False" reads "no"; a padded one does not.
+        check("False", &["no"], Scores::default());
+        check_r1("False", &["no"], s(1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0));
+        check_r1(" False ", &["no"], Scores::default());
+        // An underscore splits, and the article it exposes goes.
+        check_r1(
+            "the_Beatles",
+            &["Beatles"],
+            s(1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0),
+        );
+        check(
+            "the_Beatles",
+            &["Beatles"],
+            s(0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0),
+        );
+    }
+
+    #[test]
+    fn r1_searcher_takes_precision_and_recall_from_the_best_f1_alias() {
+        // "red": p = 1/2, r = 1; "red green blue black": p = 1, r = 1/2; both have F1 2/3: the
+        // first wins, where FlashRAG would maximise each over the aliases (1 and 1).
+        check_r1(
+            "red green",
+            &["red", "red green blue black"],
+            s(0.0, 2.0 / 3.0, 0.5, 1.0, 1.0, 1.0, 1.0),
+        );
+        check_r1(
+            "red green",
+            &["red green blue black", "red"],
+            s(0.0, 2.0 / 3.0, 1.0, 0.5, 1.0, 1.0, 1.0),
+        );
     }
 
     #[test]
@@ -247,6 +343,18 @@ mod tests {
     #[test]
     fn no_golds_scores_zero() {
         check("Paris", &[], Scores::default());
+        check_r1("Paris", &[], Scores::default());
+    }
+
+    #[test]
+    fn scores_written_before_the_normalisation_was_recorded_read_as_squad() {
+        let old =
+            r#"{"em":1,"f1":1,"precision":1,"recall":1,"token_recall":1,"acc":1,"cover_em":1}"#;
+        let read: Scores = serde_json::from_str(old).unwrap();
+        assert_eq!(read, s(1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0));
+        let r1 = score_with("x", &["x"], Normalization::R1Searcher);
+        let json = serde_json::to_value(r1).unwrap();
+        assert_eq!(json["normalization"], "r1-searcher");
     }
 
     #[test]
@@ -335,7 +443,7 @@ mod tests {
             .keys()
             .map(String::as_str)
             .collect();
-        assert_eq!(keys.len(), 7);
+        assert_eq!(keys.len(), 8);
         for k in [
             "em",
             "f1",
@@ -344,6 +452,7 @@ mod tests {
             "token_recall",
             "acc",
             "cover_em",
+            "normalization",
         ] {
             assert!(keys.contains(&k), "{k} missing from {keys:?}");
         }

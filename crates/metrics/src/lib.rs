@@ -9,25 +9,33 @@
 //!
 //! All answer scores compare [`normalize_answer`]ed strings (Search-R1, ZeroSearch, FlashRAG and
 //! the SQuAD / HotpotQA scripts share that normalisation) and take the best over the gold
-//! aliases; with no aliases every score is 0.
+//! aliases; with no aliases every score is 0. [`score_with`] compares under another named
+//! [`Normalization`]: `r1-searcher` is R1-Searcher's (`evaluation/metric_calc_rule.py`, see
+//! [`normalize`] for how it differs), under which the scores are that script's own.
 //!
 //! | score | definition | peer name |
 //! |---|---|---|
 //! | [`exact_match`] | normalised prediction == normalised alias | FlashRAG `em`, Search-R1 `em_check` |
 //! | [`sub_exact_match`] | normalised alias is a substring of the normalised prediction | FlashRAG `acc`, Search-R1 `subem_check` |
-//! | [`cover_exact_match`] | every alias token is among the prediction tokens, any order | R1-Searcher `cover_em_1` (ACC_R) |
+//! | [`cover_exact_match`] | every alias token is among the prediction tokens, any order | R1-Searcher `cover_em_1` (its ACC_R under its normalisation) |
 //! | [`token_f1`] | token F1 / precision / recall, multiset overlap, yes/no/noanswer rule | FlashRAG `f1` / `precision` / `recall` |
 //! | [`token_recall`] | share of alias tokens found in the prediction, no yes/no rule | MaskSearch's token-level recall |
 //!
 //! Differences from the peers, on purpose or by necessity:
-//! - R1-Searcher normalises differently (it also maps `_` to a space, treats `‘ ’ ´` as
-//!   punctuation, replaces punctuation with spaces instead of deleting it, and maps
-//!   `True`/`False` to yes/no); [`cover_exact_match`] applies its rule to the shared
-//!   normalisation. Its second variant, "alias tokens contiguous in the prediction, or the alias
-//!   a substring of it", is implied by the first's contiguity case and otherwise is
-//!   [`sub_exact_match`], so it has no function of its own.
-//! - FlashRAG maximises F1, precision and recall over aliases separately (kept); R1-Searcher takes
-//!   all three from the alias with the best F1.
+//! - R1-Searcher normalises differently (punctuation becomes a space, `‘ ’ ´` count as
+//!   punctuation, `_` splits words, a whole `True` / `False` reads yes / no); [`cover_exact_match`]
+//!   and [`score`] apply its cover rule to the shared normalisation, which is *not* its ACC_R:
+//!   on its published Qwen files the two differ by up to 1.0 point. [`score_with`] under
+//!   [`Normalization::R1Searcher`] gives its figures exactly (`eval`'s tests hold that on those
+//!   files against numbers from running its script).
+//! - R1-Searcher's second cover metric, `cover_em_2` ("alias tokens contiguous in the
+//!   prediction, or the alias a substring of it"), is sub-EM under the same normalisation: a
+//!   normalised string is its tokens joined by single spaces, so tokens contiguous in the
+//!   prediction are a substring of it. `Scores::acc` under [`Normalization::R1Searcher`] is
+//!   therefore its `cover_em_2` (`tests/properties.rs` holds the identity on random text).
+//! - FlashRAG maximises F1, precision and recall over aliases separately (so does [`score`]);
+//!   R1-Searcher takes all three from the first alias with the best F1 (so does [`score_with`]
+//!   under its normalisation).
 //! - An alias or prediction that normalises to nothing gets token scores of 0 (SQuAD v2 would
 //!   give 1 when both are empty), EM 1 only against an empty prediction, and sub-EM 1 always.
 //! - Python's `\w` and `str.isspace` are matched exactly (a table generated from Python's
@@ -61,10 +69,11 @@ mod tags;
 mod word_chars;
 
 pub use answer::{
-    Scores, TokenF1, cover_exact_match, exact_match, score, sub_exact_match, token_f1, token_recall,
+    Scores, TokenF1, cover_exact_match, exact_match, score, score_with, sub_exact_match, token_f1,
+    token_recall,
 };
 pub use masks::{MASK, MaskScore, MaskScores, score_mask_spans, score_masks, score_masks_aligned};
-pub use normalize::normalize_answer;
+pub use normalize::{Normalization, normalize, normalize_answer};
 pub use tags::{
     AnswerOutcome, FormatViolation, Stage, Tag, check_format, extract_answer, format_reward,
     graded_reward,

@@ -1,6 +1,8 @@
 //! Checks every case of `golden/cases.jsonl` (written by `golden/reference.py`, plain Python)
-//! against the crate: normalisation, all answer scores, answer extraction and the format check.
+//! against the crate: both normalisations, all answer scores, answer extraction and the format
+//! check.
 
+use metrics::Normalization;
 use serde_json::Value;
 
 const CASES: &str = include_str!("golden/cases.jsonl");
@@ -24,22 +26,36 @@ fn strings(value: &Value) -> Vec<String> {
 
 #[test]
 fn normalisation_and_answer_scores_match_python() {
-    let cases = cases("answer");
-    assert!(cases.len() > 300, "only {} answer cases", cases.len());
+    check_answers("answer", Normalization::Squad);
+}
+
+#[test]
+fn r1_searchers_normalisation_and_scores_match_python() {
+    check_answers("r1-searcher", Normalization::R1Searcher);
+}
+
+/// Every case of `kind`: the normalised strings and every score under `how`.
+fn check_answers(kind: &str, how: Normalization) {
+    let cases = cases(kind);
+    assert!(cases.len() > 300, "only {} {kind} cases", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
         let prediction = case["prediction"].as_str().expect("prediction");
         let golds = strings(&case["golds"]);
-        let normalized: Vec<String> = golds.iter().map(|g| metrics::normalize_answer(g)).collect();
-        if metrics::normalize_answer(prediction) != case["normalized_prediction"]
+        let normalized: Vec<String> = golds.iter().map(|g| metrics::normalize(g, how)).collect();
+        if metrics::normalize(prediction, how) != case["normalized_prediction"]
             || normalized != strings(&case["normalized_golds"])
         {
             failures.push(format!("normalising {prediction:?} / {golds:?}"));
             continue;
         }
-        let got =
-            serde_json::to_value(metrics::score(prediction, &golds)).expect("scores serialise");
+        let got = serde_json::to_value(metrics::score_with(prediction, &golds, how))
+            .expect("scores serialise");
         for (name, value) in got.as_object().expect("an object") {
+            if name == "normalization" {
+                assert_eq!(value, how.as_str());
+                continue;
+            }
             let (got, want) = (
                 value.as_f64().unwrap_or(f64::NAN),
                 case[name].as_f64().unwrap_or(f64::NAN),

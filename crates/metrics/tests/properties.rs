@@ -1,5 +1,6 @@
 //! Arbitrary input never panics and every score stays in [0, 1].
 
+use metrics::Normalization;
 use proptest::prelude::*;
 
 /// Strings built from the pieces the scorers look at (tags, articles, the mask placeholder,
@@ -21,6 +22,8 @@ fn text() -> impl Strategy<Value = String> {
         Just("yes".to_owned()),
         Just("\u{3000}\u{1c}\u{85}".to_owned()),
         Just("İΣß\u{301}".to_owned()),
+        Just("True".to_owned()),
+        Just("_‘’´`.".to_owned()),
         "[a-c ]{0,6}",
         any::<String>(),
     ];
@@ -33,8 +36,9 @@ fn in_unit(x: f64) -> bool {
 
 proptest! {
     #[test]
-    fn answer_scores_stay_in_unit_interval(prediction in text(), golds in prop::collection::vec(text(), 0..4)) {
-        let s = metrics::score(&prediction, &golds);
+    fn answer_scores_stay_in_unit_interval(prediction in text(), golds in prop::collection::vec(text(), 0..4), r1 in any::<bool>()) {
+        let how = if r1 { Normalization::R1Searcher } else { Normalization::Squad };
+        let s = metrics::score_with(&prediction, &golds, how);
         for x in [s.em, s.f1, s.precision, s.recall, s.token_recall, s.acc, s.cover_em] {
             prop_assert!(in_unit(x), "{s:?}");
         }
@@ -49,9 +53,25 @@ proptest! {
 
     #[test]
     fn normalisation_is_idempotent(text in text()) {
-        let once = metrics::normalize_answer(&text);
-        prop_assert_eq!(metrics::normalize_answer(&once), once.clone());
-        prop_assert!(!once.starts_with(' ') && !once.ends_with(' ') && !once.contains("  "));
+        for how in Normalization::ALL {
+            let once = metrics::normalize(&text, how);
+            prop_assert_eq!(metrics::normalize(&once, how), once.clone());
+            prop_assert!(!once.starts_with(' ') && !once.ends_with(' ') && !once.contains("  "));
+        }
+    }
+
+    /// R1-Searcher's `cover_em_2`, written from its definition (the alias's tokens contiguous
+    /// among the prediction's, or the alias a substring of the prediction), is sub-EM: the crate
+    /// docs' argument, held on random text under both normalisations.
+    #[test]
+    fn r1_searchers_second_cover_metric_is_sub_em(prediction in text(), gold in text(), r1 in any::<bool>()) {
+        let how = if r1 { Normalization::R1Searcher } else { Normalization::Squad };
+        let (p, g) = (metrics::normalize(&prediction, how), metrics::normalize(&gold, how));
+        let (p_tokens, g_tokens): (Vec<&str>, Vec<&str>) = (p.split(' ').collect(), g.split(' ').collect());
+        let contiguous = p_tokens.windows(g_tokens.len()).any(|w| w == g_tokens.as_slice());
+        let cover_em_2 = contiguous || p_tokens.join(" ").contains(&g_tokens.join(" "));
+        let acc = metrics::score_with(&prediction, &[&gold], how).acc;
+        prop_assert_eq!(acc, if cover_em_2 { 1.0 } else { 0.0 }, "{:?} / {:?}", p, g);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::{
-    DETAIL_HEADER, METHODOLOGY, ReportOptions, backbone_label, chart, detail, esc, fmt, table2,
+    ReportOptions, backbone_label, chart, detail, detail_header, esc, fmt, methodology, table2,
     totals,
 };
 use crate::{
@@ -82,8 +82,8 @@ pub fn html(predictions: &[Prediction], options: &ReportOptions) -> String {
     h.push_str(
         r#"<section id="method"><h2>How these numbers were computed</h2><ul class="method">"#,
     );
-    for line in METHODOLOGY {
-        let _ = write!(h, "<li>{}</li>", esc(line));
+    for line in methodology(&summary.normalizations) {
+        let _ = write!(h, "<li>{}</li>", esc(&line));
     }
     h.push_str("</ul></section>");
     disagreement_section(&mut h, predictions, &summary, options);
@@ -258,7 +258,7 @@ fn charts(h: &mut String, predictions: &[Prediction], summary: &Summary, options
 
 fn details_section(h: &mut String, summary: &Summary) {
     h.push_str(r#"<section id="details"><h2>Every metric, per dataset</h2><p class="caption">Scores ×100; searches, turns (model calls), tokens (prompt + completion) and seconds are means per question; ACC_L only where a judge was asked.</p><table class="booktabs details"><thead><tr><th>Dataset</th><th>Method</th>"#);
-    for c in DETAIL_HEADER {
+    for c in detail_header(summary) {
         let _ = write!(h, "<th>{}</th>", esc(c));
     }
     h.push_str("</tr></thead><tbody>");

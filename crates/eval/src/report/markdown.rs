@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{DETAIL_HEADER, METHODOLOGY, ReportOptions, detail, fmt, table2, totals};
+use super::{ReportOptions, detail, detail_header, fmt, methodology, table2, totals};
 use crate::{
     method::Method,
     prediction::Prediction,
@@ -47,10 +47,11 @@ pub fn markdown(predictions: &[Prediction], options: &ReportOptions) -> String {
     }
 
     let _ = writeln!(md, "\n## Every metric, per dataset\n");
+    let header = detail_header(&summary);
     for dataset in &summary.datasets {
         let _ = writeln!(md, "### {dataset}\n");
-        let _ = writeln!(md, "| Method | {} |", DETAIL_HEADER.join(" | "));
-        let _ = writeln!(md, "|---|{}", "---:|".repeat(DETAIL_HEADER.len()));
+        let _ = writeln!(md, "| Method | {} |", header.join(" | "));
+        let _ = writeln!(md, "|---|{}", "---:|".repeat(header.len()));
         for m in &summary.methods {
             if let Some(c) = summary.cell(m, dataset) {
                 let _ = writeln!(md, "| {} | {} |", Method::label(m), detail(c).join(" | "));
@@ -60,7 +61,7 @@ pub fn markdown(predictions: &[Prediction], options: &ReportOptions) -> String {
     }
 
     let _ = writeln!(md, "## How these numbers were computed\n");
-    for line in METHODOLOGY {
+    for line in methodology(&summary.normalizations) {
         let _ = writeln!(md, "- {line}");
     }
 
@@ -143,7 +144,7 @@ mod tests {
         assert!(md.contains("| Agent-PE | 1 | 1 | 0.00 |"), "{md}");
         // Searches, turns, tokens and seconds are the cell's means.
         assert!(
-            md.contains("| RAG-PE | 1 | 0 | 100.00 | 100.00 | 100.00 | 100.00 | – | 1.00 | 1.00 | 12 | 0.50 |"),
+            md.contains("| RAG-PE | 1 | 0 | 100.00 | 100.00 | 100.00 | 100.00 | 100.00 | – | 1.00 | 1.00 | 12 | 0.50 |"),
             "{md}"
         );
         assert_states_the_methodology(&md);

@@ -8,6 +8,8 @@ pub mod chart;
 mod html;
 mod markdown;
 
+use metrics::Normalization;
+
 use crate::{
     bench::PAPER_DATASETS,
     method::Method,
@@ -42,14 +44,35 @@ impl ReportOptions {
     }
 }
 
-/// How the numbers were computed, as both reports state it.
-pub const METHODOLOGY: &[&str] = &[
-    "Normalisation (SQuAD / HotpotQA official scripts): lower-case; remove punctuation; remove the articles a, an, the; collapse whitespace.",
-    "Every score is the maximum over the gold aliases, then the mean over the questions of a dataset, ×100. A question that failed (model or search error) is kept and scores 0.",
-    "Token recall (headline, the paper's metric): the share of the gold answer's tokens found in the prediction (multiset overlap). EM: normalised prediction equals an alias. F1: token F1 with FlashRAG's yes/no rule. Cover-EM (R1-Searcher's ACC_R): every token of an alias occurs among the prediction's tokens. ACC_L: share of judged answers the LLM judge called correct.",
-    "Avg.: the mean of the dataset scores in the row (over the datasets that row was run on). The paper's rows are copied from its Table 2 as published.",
-    "FanoutQA's structured answers are one gold string, one `entity - value` per line (FanoutQA's own `str_answer`); FreshQA's answer_0…answer_9 are aliases and its false-premise questions are marked.",
-];
+/// How the numbers were computed, as both reports state it, for scores compared under
+/// `normalizations` (SQuAD's when there are none).
+pub fn methodology(normalizations: &[Normalization]) -> Vec<String> {
+    let r1_only = normalizations == [Normalization::R1Searcher];
+    let mut lines: Vec<String> = normalizations
+        .iter()
+        .copied()
+        .chain(normalizations.is_empty().then_some(Normalization::Squad))
+        .map(|n| match n {
+            Normalization::Squad => "Normalisation (`squad`, the SQuAD / HotpotQA official scripts'): lower-case; remove punctuation; remove the articles a, an, the; collapse whitespace.",
+            Normalization::R1Searcher => "Normalisation (`r1-searcher`, R1-Searcher's evaluation/metric_calc_rule.py): a whole answer `True` / `False` reads yes / no; lower-case; punctuation (ASCII, and the quote marks ‘ ’ ´) and underscores become spaces; remove the articles a, an, the; collapse whitespace. Precision and recall come from the alias with the best F1.",
+        }.to_string())
+        .collect();
+    if normalizations.len() > 1 {
+        lines.push("These predictions were scored under different normalisations; each prediction's `scores.normalization` says which.".to_string());
+    }
+    lines.push("Every score is the maximum over the gold aliases, then the mean over the questions of a dataset, ×100. A question that failed (model or search error) is kept and scores 0.".to_string());
+    lines.push(format!(
+        "Token recall (headline, the paper's metric): the share of the gold answer's tokens found in the prediction (multiset overlap). EM: normalised prediction equals an alias. F1: token F1 with FlashRAG's yes/no rule. {} ACC_L: share of judged answers the LLM judge called correct.",
+        if r1_only {
+            "ACC_R: R1-Searcher's cover_em_1 (its ACC_R, computed its way): every token of an alias occurs among the prediction's tokens. Cover-EM 2: R1-Searcher's cover_em_2, the alias's tokens contiguous in the prediction or the alias a substring of it (sub-EM under this normalisation)."
+        } else {
+            "Cover-EM: every token of an alias occurs among the prediction's tokens — R1-Searcher's cover_em_1 rule, but not its ACC_R unless scored under the `r1-searcher` normalisation (on R1-Searcher's own files the two differ by up to a point). Sub-EM: the normalised alias is a substring of the normalised prediction (FlashRAG's acc, Search-R1's subem_check)."
+        }
+    ));
+    lines.push("Avg.: the mean of the dataset scores in the row (over the datasets that row was run on). The paper's rows are copied from its Table 2 as published.".to_string());
+    lines.push("FanoutQA's structured answers are one gold string, one `entity - value` per line (FanoutQA's own `str_answer`); FreshQA's answer_0…answer_9 are aliases and its false-premise questions are marked.".to_string());
+    lines
+}
 
 /// The Table 2 layout: columns, then our rows and the paper's.
 struct Table {
@@ -107,9 +130,9 @@ fn backbone_label(backbone: &str) -> String {
         .replace("LLAMA", "LLaMA")
 }
 
-/// The detail columns of one cell, as strings: n, failed, recall, EM, F1, cover-EM, ACC_L,
-/// searches, turns, tokens, seconds.
-fn detail(c: &Cell) -> [String; 11] {
+/// The detail columns of one cell, as strings: n, failed, recall, EM, F1, cover-EM, sub-EM,
+/// ACC_L, searches, turns, tokens, seconds.
+fn detail(c: &Cell) -> [String; 12] {
     [
         c.questions.to_string(),
         c.failed.to_string(),
@@ -117,6 +140,7 @@ fn detail(c: &Cell) -> [String; 11] {
         format!("{:.2}", c.em),
         format!("{:.2}", c.f1),
         format!("{:.2}", c.cover_em),
+        format!("{:.2}", c.sub_em),
         c.judge
             .map_or_else(|| "–".to_string(), |j| format!("{j:.2}")),
         format!("{:.2}", c.searches),
@@ -126,10 +150,19 @@ fn detail(c: &Cell) -> [String; 11] {
     ]
 }
 
-const DETAIL_HEADER: [&str; 11] = [
-    "n", "failed", "Recall", "EM", "F1", "Cover-EM", "ACC_L", "searches", "turns", "tokens",
-    "s / q",
-];
+/// The headers of [`detail`]'s columns. The cover columns carry R1-Searcher's names only when
+/// every score was computed its way.
+fn detail_header(summary: &Summary) -> [&'static str; 12] {
+    let (cover, sub) = if summary.normalizations == [Normalization::R1Searcher] {
+        ("ACC_R", "Cover-EM 2")
+    } else {
+        ("Cover-EM", "Sub-EM")
+    };
+    [
+        "n", "failed", "Recall", "EM", "F1", cover, sub, "ACC_L", "searches", "turns", "tokens",
+        "s / q",
+    ]
+}
 
 /// Counts for the header line.
 fn totals(predictions: &[Prediction]) -> (usize, usize, usize) {

@@ -8,6 +8,8 @@ Regenerate (standard library only, run from the repository root):
 Every line is one JSON object with a "kind":
 - "answer": a prediction and its gold aliases, with the normalised strings and every answer score
   (FlashRAG's em / acc / f1 / precision / recall, R1-Searcher's cover-EM, and token recall);
+- "r1-searcher": the same under R1-Searcher's normalisation, with precision and recall taken from
+  the alias with the best F1 as R1-Searcher's evaluation script does;
 - "tags": a response, the last <answer> Search-R1 would extract from it and whether Search-R1's
   state machine calls its tag sequence valid;
 - "official": a tricky case (articles, punctuation, unicode, numbers, lists, empty answers,
@@ -38,52 +40,85 @@ def normalize(s):
     return " ".join(s.split())
 
 
-def exact_match(pred, golds):
-    p = normalize(pred)
-    return float(any(normalize(g) == p for g in golds))
+R1_MARKS = set(string.punctuation) | {"\u2018", "\u2019", "\u00b4"}
 
 
-def sub_exact_match(pred, golds):
-    p = normalize(pred)
-    return float(any(normalize(g) in p for g in golds))
+def r1_normalize(s):
+    """R1-Searcher: a whole "True" / "False" reads "yes" / "no"; "_" -> space; lower; every
+    punctuation mark (string.punctuation and three quote marks) -> space; articles to a space;
+    collapse whitespace."""
+    s = {"True": "yes", "False": "no"}.get(s, s)
+    s = s.replace("_", " ").lower()
+    s = "".join(" " if ch in R1_MARKS else ch for ch in s)
+    s = re.sub(r"\b(a|an|the)\b", " ", s)
+    return " ".join(s.split())
 
 
-def cover_exact_match(pred, golds):
+def exact_match(pred, golds, norm=normalize):
+    p = norm(pred)
+    return float(any(norm(g) == p for g in golds))
+
+
+def sub_exact_match(pred, golds, norm=normalize):
+    p = norm(pred)
+    return float(any(norm(g) in p for g in golds))
+
+
+def cover_exact_match(pred, golds, norm=normalize):
     # Tokens by split(" "), so an empty normalised gold is [""] and matches only an empty prediction.
-    pred_tokens = normalize(pred).split(" ")
+    pred_tokens = norm(pred).split(" ")
     best = 0.0
     for g in golds:
-        if all(t in pred_tokens for t in normalize(g).split(" ")):
+        if all(t in pred_tokens for t in norm(g).split(" ")):
             best = 1.0
     return best
 
 
+def alias_f1(p, n):
+    """(f1, precision, recall) of normalised prediction p against normalised alias n, or None."""
+    special = ("yes", "no", "noanswer")
+    if (p in special or n in special) and p != n:
+        return None
+    pt, gt = p.split(), n.split()
+    same = sum((Counter(pt) & Counter(gt)).values())
+    if same == 0:
+        return None
+    precision = 1.0 * same / len(pt)
+    recall = 1.0 * same / len(gt)
+    f1 = (2 * precision * recall) / (precision + recall)
+    return f1, precision, recall
+
+
 def token_f1(pred, golds):
     best = {"f1": 0.0, "precision": 0.0, "recall": 0.0}
-    special = ("yes", "no", "noanswer")
     p = normalize(pred)
     for g in golds:
-        n = normalize(g)
-        if (p in special or n in special) and p != n:
+        scored = alias_f1(p, normalize(g))
+        if scored is None:
             continue
-        pt, gt = p.split(), n.split()
-        same = sum((Counter(pt) & Counter(gt)).values())
-        if same == 0:
-            continue
-        precision = 1.0 * same / len(pt)
-        recall = 1.0 * same / len(gt)
-        f1 = (2 * precision * recall) / (precision + recall)
+        f1, precision, recall = scored
         best["f1"] = max(best["f1"], f1)
         best["precision"] = max(best["precision"], precision)
         best["recall"] = max(best["recall"], recall)
     return best
 
 
-def token_recall(pred, golds):
-    pt = normalize(pred).split()
+def r1_token_f1(pred, golds):
+    """The first alias with the best F1 gives all three (0 when none shares a token)."""
+    best = (0.0, 0.0, 0.0)
+    p = r1_normalize(pred)
+    for g in golds:
+        scored = alias_f1(p, r1_normalize(g))
+        if scored is not None and scored[0] > best[0]:
+            best = scored
+    return {"f1": best[0], "precision": best[1], "recall": best[2]}
+
+
+def token_recall(pred, golds, norm=normalize):
+    pt = norm(pred).split()
     best = 0.0
     for g in golds:
-        gt = normalize(g).split()
+        gt = norm(g).split()
         if not gt:
             continue
         same = sum((Counter(pt) & Counter(gt)).values())
@@ -339,22 +374,52 @@ def random_text(rng, max_pieces):
     return "".join(rng.choice(PIECES) for _ in range(rng.randint(0, max_pieces)))
 
 
-def answer_case(pred, golds):
-    f1 = token_f1(pred, golds)
+def answer_case(pred, golds, kind="answer", norm=normalize, f1_of=token_f1):
+    f1 = f1_of(pred, golds)
     return {
-        "kind": "answer",
+        "kind": kind,
         "prediction": pred,
         "golds": golds,
-        "normalized_prediction": normalize(pred),
-        "normalized_golds": [normalize(g) for g in golds],
-        "em": exact_match(pred, golds),
-        "acc": sub_exact_match(pred, golds),
-        "cover_em": cover_exact_match(pred, golds),
+        "normalized_prediction": norm(pred),
+        "normalized_golds": [norm(g) for g in golds],
+        "em": exact_match(pred, golds, norm),
+        "acc": sub_exact_match(pred, golds, norm),
+        "cover_em": cover_exact_match(pred, golds, norm),
         "f1": f1["f1"],
         "precision": f1["precision"],
         "recall": f1["recall"],
-        "token_recall": token_recall(pred, golds),
+        "token_recall": token_recall(pred, golds, norm),
     }
+
+
+def r1_case(pred, golds):
+    return answer_case(pred, golds, "r1-searcher", r1_normalize, r1_token_f1)
+
+
+# Where R1-Searcher's normalisation differs from SQuAD's, and where it does not.
+R1_HAND = [
+    ("U.S.A.", ["USA"]),
+    ("U.S.A.", ["u s a"]),
+    ("rock-'n'-roll", ["rock n roll"]),
+    ("O’Neill", ["Neill"]),
+    ("‘Hey Jude’", ["Hey Jude"]),
+    ("´the´ end", ["end"]),
+    ("True", ["yes"]),
+    ("False", ["no"]),
+    (" False ", ["no"]),
+    ("yes", ["True"]),
+    ("true", ["yes"]),
+    ("the_Beatles", ["Beatles"]),
+    ("snake_case", ["case snake"]),
+    ("red green", ["red", "red green blue black"]),
+    ("red green", ["red green blue black", "red"]),
+    ("1,000", ["1000"]),
+    ("a.n", ["n"]),
+    ("Paris", []),
+    ("", [""]),
+]
+
+R1_PIECES = PIECES + ["True", "False", "´", "_", "‘", "’", "a.n", "U.S."]
 
 
 HAND_TAGS = [
@@ -443,6 +508,17 @@ def main():
     for _ in range(50):
         cases.append(tags_case("".join(rng.choice(TAG_PIECES) for _ in range(rng.randint(0, 10)))))
     cases += [official_case(*case) for case in OFFICIAL]
+    # A stream of its own, so the cases above stay as they were.
+    rng = random.Random(20260317)
+    cases += [r1_case(p, g) for p, g in R1_HAND]
+    for _ in range(300):
+        pred = "".join(rng.choice(R1_PIECES) for _ in range(rng.randint(0, 12)))
+        golds = ["".join(rng.choice(R1_PIECES) for _ in range(rng.randint(0, 6))) for _ in range(rng.randint(0, 3))]
+        if rng.random() < 0.3 and golds:
+            pred = pred + rng.choice(R1_PIECES) + rng.choice(golds)
+        elif rng.random() < 0.1:
+            pred = rng.choice(["True", "False"])
+        cases.append(r1_case(pred, golds))
     for case in cases:
         print(json.dumps(case, ensure_ascii=False))
 
