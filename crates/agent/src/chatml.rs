@@ -178,27 +178,39 @@ mod tests {
 
     #[test]
     fn format_check_catches_what_the_original_catches() {
-        let leaky = record(
-            "s",
-            "q",
-            &[],
-            Some("Observation: x <answer>y</answer>"),
-            &Value::Null,
-            json!(true),
+        let search = Round::Search {
+            thought: "<think>a</think>".into(),
+            queries: vec!["q".into()],
+            information: "<information>x</information>".into(),
+        };
+        let check = |rounds: &[Round], last: &str| {
+            format_check(&record(
+                "s",
+                "q",
+                rounds,
+                Some(last),
+                &Value::Null,
+                json!(true),
+            ))
+        };
+        assert!(check(std::slice::from_ref(&search), "<answer>y</answer>").is_ok());
+        // Each of its three rules, broken alone.
+        let err = check(
+            std::slice::from_ref(&search),
+            "Observation: x <answer>y</answer>",
         );
-        assert!(format_check(&leaky).is_err());
-        let invalid = record(
-            "s",
-            "q",
-            &[Round::Invalid {
-                text: "no tags".into(),
-                correction: "try again".into(),
-            }],
-            Some("<answer>y</answer>"),
-            &Value::Null,
-            json!(false),
+        assert!(err.unwrap_err().contains("ReAct marker"));
+        let err = check(
+            std::slice::from_ref(&search),
+            "Act: {\"q\": 1} <answer>y</answer>",
         );
-        assert!(format_check(&invalid).is_err());
+        assert!(err.unwrap_err().contains("ReAct marker"));
+        let no_call = Round::Invalid {
+            text: "no tags".into(),
+            correction: "try again".into(),
+        };
+        let err = check(&[search, no_call], "<answer>y</answer>");
+        assert_eq!(err.unwrap_err(), "assistant message 4 has no search call");
     }
 
     #[test]

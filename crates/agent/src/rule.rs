@@ -220,21 +220,56 @@ fn join_query(parts: &[&str]) -> String {
         .join(" ")
 }
 
-/// The words of `hit` around the first whole-word occurrence of `span`, if there is one.
+/// The sentence of `hit` around the first whole-word occurrence of `span`, if there is one. A
+/// sentence longer than [`QUOTE_WORDS`] is cut to the words around the span, the cuts marked
+/// `… `; what is between the marks is the document's text verbatim and holds the span.
 fn quote(hit: &SearchHit, span: &str) -> Option<String> {
     let text = &hit.passage.text;
     let at = whole_word(text, span)?;
+    let span_end = at + span.len();
     let start = text[..at].rfind(['.', '!', '?']).map_or(0, |p| p + 1);
-    let end = text[at + span.len()..]
+    let end = text[span_end..]
         .find(['.', '!', '?'])
-        .map_or(text.len(), |p| at + span.len() + p + 1);
-    let sentence = text[start..end].trim();
-    let words: Vec<&str> = sentence.split_whitespace().collect();
-    Some(if words.len() <= 40 {
-        sentence.to_string()
-    } else {
-        format!("{} …", words[..40].join(" "))
-    })
+        .map_or(text.len(), |p| span_end + p + 1);
+    // Cut points: at most `before` words ahead of the span, the rest after it.
+    let before = QUOTE_WORDS / 3;
+    let ahead: Vec<usize> = word_starts(&text[start..at]).map(|i| start + i).collect();
+    let from = ahead[ahead.len().saturating_sub(before)..]
+        .first()
+        .copied()
+        .unwrap_or(at);
+    let used = ahead.len().min(before) + span.split_whitespace().count();
+    let after: Vec<usize> = word_starts(&text[span_end..end])
+        .map(|i| span_end + i)
+        .collect();
+    let to = after
+        .get(QUOTE_WORDS.saturating_sub(used))
+        .copied()
+        .unwrap_or(end);
+    let mut quote = text[from..to].trim().to_string();
+    if !text[start..from].trim().is_empty() {
+        quote.insert_str(0, "… ");
+    }
+    if !text[to..end].trim().is_empty() {
+        quote.push_str(" …");
+    }
+    Some(quote)
+}
+
+/// Words quoted at most from one sentence.
+const QUOTE_WORDS: usize = 40;
+
+/// Byte offsets of the words of `text` (starts of runs of non-white space).
+fn word_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.char_indices()
+        .filter(|&(i, c)| {
+            !c.is_whitespace()
+                && text[..i]
+                    .chars()
+                    .next_back()
+                    .is_none_or(char::is_whitespace)
+        })
+        .map(|(i, _)| i)
 }
 
 /// The byte offset of the first occurrence of `needle` in `text` not glued to a letter or digit.
@@ -286,6 +321,32 @@ mod tests {
             Some("In 1970 he graduated from Michigan.")
         );
         assert_eq!(quote(&hit, "math"), None);
+        // A long sentence is cut around the span, never before it.
+        let words: Vec<String> = (0..60).map(|i| format!("w{i}")).collect();
+        let long = format!(
+            "{} Great Depression {}.",
+            words[..50].join(" "),
+            words[50..].join(" ")
+        );
+        let hit = SearchHit {
+            passage: Passage::new("2", "T", &long),
+            score: 1.0,
+        };
+        let q = quote(&hit, "Great Depression").unwrap();
+        assert_eq!(
+            q,
+            "… w37 w38 w39 w40 w41 w42 w43 w44 w45 w46 w47 w48 w49 Great Depression w50 w51 w52 w53 w54 w55 w56 w57 w58 w59."
+        );
+        let long = format!("Great Depression {}.", words.join(" "));
+        let hit = SearchHit {
+            passage: Passage::new("3", "T", &long),
+            score: 1.0,
+        };
+        let q = quote(&hit, "Great Depression").unwrap();
+        assert!(
+            q.starts_with("Great Depression w0 ") && q.ends_with(" w37 …"),
+            "{q}"
+        );
         assert_eq!(whole_word("US$1 and $1", "$1"), Some(9));
     }
 

@@ -350,3 +350,92 @@ fn retrieve_never_answers_5xx() {
         })
         .expect("every query answered");
 }
+
+/// `POST /observation` answers a student's search as the runtime does: one query is its top k
+/// from `/retrieve`, rendered as Search-R1's `<information>` block; several are merged by rank
+/// with repeats removed; excluded ids never show; bad requests are JSON 400s.
+#[tokio::test]
+async fn observation_is_the_student_search_answered() {
+    let served = serve();
+    let client = reqwest::Client::new();
+    let observe = |body: Value| {
+        let client = client.clone();
+        let url = format!("{}/observation", served.url);
+        async move {
+            let response = client.post(url).json(&body).send().await.expect("sent");
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.expect("JSON"))
+        }
+    };
+    let hits = |query: &str, k: usize| {
+        let client = client.clone();
+        let url = served.url.clone();
+        let query = query.to_string();
+        async move {
+            let (_, body) = post(
+                &client,
+                &url,
+                json!({"queries": [query], "topk": k, "return_scores": true}),
+            )
+            .await;
+            body["result"][0]
+                .as_array()
+                .expect("hits")
+                .iter()
+                .map(|h| {
+                    serde_json::from_value::<search::RetrieveHit>(h.clone())
+                        .expect("a hit")
+                        .into_search_hit()
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let (status, one) = observe(json!({"queries": ["Pavia cathedral"]})).await;
+    assert_eq!(status, 200, "{one}");
+    let top3 = hits("Pavia cathedral", 3).await;
+    assert_eq!(
+        one["observation"],
+        student::information_block(&top3).trim(),
+        "one query: its top 3 from /retrieve, as the student reads them"
+    );
+    assert!(
+        one["observation"]
+            .as_str()
+            .unwrap()
+            .starts_with("<information>Doc 1(Title: ")
+    );
+    let (_, two) = observe(
+        json!({"queries": ["Pavia cathedral", "Lombardy  church", "Pavia cathedral"], "topk": 4}),
+    )
+    .await;
+    assert_eq!(
+        two["queries"],
+        json!(["Pavia cathedral", "Lombardy church"])
+    );
+    let lists = vec![
+        hits("Pavia cathedral", 4).await,
+        hits("Lombardy church", 4).await,
+    ];
+    let merged: Vec<String> = search::merge(&lists, 4)
+        .hits
+        .iter()
+        .map(|m| m.hit.passage.id.clone())
+        .collect();
+    assert_eq!(two["ids"], json!(merged));
+    // A query that many passages match: leaving one out still shows 3.
+    let (_, many) = observe(json!({"queries": ["the city history"]})).await;
+    let first = many["ids"][0].as_str().unwrap().to_string();
+    let (_, without) = observe(json!({"queries": ["the city history"], "exclude": [first]})).await;
+    assert_eq!(without["ids"].as_array().unwrap().len(), 3);
+    assert_eq!(without["ids"][0], many["ids"][1]);
+    assert!(!without["ids"].as_array().unwrap().contains(&json!(first)));
+    for (bad, code) in [
+        (json!({"queries": [" ", "<>"]}), 400),
+        (json!({"queries": ["x"], "topk": 100000}), 400),
+        (json!({"query": "x"}), 422),
+    ] {
+        let (status, body) = observe(bad.clone()).await;
+        assert_eq!(status, code, "{bad}: {body}");
+        assert!(body["error"]["message"].is_string(), "{body}");
+    }
+}

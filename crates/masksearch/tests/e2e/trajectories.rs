@@ -97,6 +97,45 @@ fn check_record(t: &Trajectory) {
     }
 }
 
+/// Each mask of a rule-teacher trajectory is filled from a quoted sentence, and that sentence is
+/// in the document the thinking names, in the information block right before it; the answer
+/// is the passage filled with those spans, and `masks_recovered` is computed from it.
+fn check_grounded(t: &Trajectory) {
+    // Each thinking after an information block, with that block.
+    let pieces: Vec<&str> = t.transcript.split("</information>").collect();
+    let mut claimed = vec![false; t.task.masks.len()];
+    for (before, after) in pieces.iter().zip(&pieces[1..]) {
+        let block = &before[before.rfind("<information>").expect("an opening tag")..];
+        let docs = student::observation::shown_docs(block);
+        let thinking = after.split("<information>").next().unwrap_or("");
+        for claim in thinking.split("Doc ").skip(1) {
+            let Some((n, rest)) = claim.split_once(" reads \"") else {
+                continue;
+            };
+            let (quote, rest) = rest.split_once("\", which matches ").expect("a claim");
+            let (_, mask) = rest.split_once("so mask ").expect("the mask it fills");
+            let (m, span) = mask.split_once(" is \"").expect("its span");
+            let span = &span[..span.find('"').expect("a closing quote")];
+            let (n, m): (usize, usize) = (n.parse().expect("doc"), m.parse().expect("mask"));
+            let doc = &docs[n - 1];
+            let quoted = quote.trim_start_matches("… ").trim_end_matches(" …");
+            assert!(
+                doc.text.contains(quoted),
+                "{}: doc {n} lacks {quote:?}",
+                t.id
+            );
+            assert!(quoted.contains(span), "{}: {span:?} not in {quote:?}", t.id);
+            assert_eq!(span, t.task.masks[m - 1], "{}: mask {m}", t.id);
+            claimed[m - 1] = true;
+        }
+    }
+    assert!(claimed.iter().all(|&c| c), "{}: {:?}", t.id, t.transcript);
+    let answer = t.answer.as_deref().expect("an answer");
+    let scored = metrics::score_masks_aligned(&t.task.masks, &t.task.query, answer);
+    let recovered: Vec<bool> = scored.masks.iter().map(|m| m.recovered).collect();
+    assert_eq!(recovered, t.verdict.masks_recovered, "{}", t.id);
+}
+
 #[test]
 fn the_rule_teacher_makes_grounded_trajectories_offline() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -131,11 +170,7 @@ fn the_rule_teacher_makes_grounded_trajectories_offline() {
             "{}",
             t.transcript
         );
-        // Grounded: each mask's span is quoted from a retrieved document.
-        for (i, span) in t.task.masks.iter().enumerate() {
-            let said = format!("so mask {} is \"{span}\"", i + 1);
-            assert!(t.transcript.contains(&said), "{}: {said}", t.id);
-        }
+        check_grounded(t);
         assert!(t.search.backend.starts_with("bm25:"));
         assert!(!t.search.simulated);
     }
@@ -567,4 +602,90 @@ fn remote_search_equals_the_local_index() {
     assert!(!a.is_empty());
     assert_eq!(a, b);
     assert!(read(&remote)[0].search.backend.starts_with("remote:"));
+}
+
+/// The replay property on the demo's export, in both styles: every assistant turn of every
+/// exported example, read by the runtime's own parser, asks for a search whose answer from a
+/// live `masksearch serve` (`POST /observation`, the same `student::observe` the runtime and the
+/// verl tool use) is byte for byte the next turn of the example; only the last turn answers.
+#[tokio::test]
+async fn every_exported_example_replays_through_the_runtime_and_a_live_server() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("rule.jsonl");
+    trajectories(&data().ramp, &out, &["--teacher", "rule"]);
+    let served = Served::start(&[
+        "serve".as_ref(),
+        "--index".as_ref(),
+        data().index.as_os_str(),
+    ]);
+    let client = reqwest::Client::new();
+    for style in ["tags", "tools"] {
+        let sft = dir.path().join(style);
+        run_ok(&[
+            "export".as_ref(),
+            "sft".as_ref(),
+            "--input".as_ref(),
+            out.as_os_str(),
+            "--out".as_ref(),
+            sft.as_os_str(),
+            "--style".as_ref(),
+            style.as_ref(),
+            "--val-share".as_ref(),
+            "0".as_ref(),
+        ]);
+        let file = sft.join(format!("masksearch_{style}.train.jsonl"));
+        let text = fs::read_to_string(&file).expect("the export");
+        let (mut examples, mut searches) = (0, 0);
+        for line in text.lines() {
+            let example: serde_json::Value = serde_json::from_str(line).expect("an example");
+            let turns = example["conversations"].as_array().expect("turns");
+            let mut thought = false;
+            for (i, turn) in turns.iter().enumerate() {
+                let (from, value) = (turn["from"].as_str(), turn["value"].as_str().unwrap());
+                let queries = match from {
+                    Some("gpt") => {
+                        let read = student::parse_written(value, thought);
+                        thought |= read.text.contains("<think>");
+                        assert_eq!(read.text, value, "the runtime keeps the turn whole");
+                        match read.action {
+                            student::Action::Search(queries) => queries,
+                            student::Action::Answer(_) => {
+                                assert_eq!(i, turns.len() - 1, "only the last turn answers");
+                                continue;
+                            }
+                            student::Action::Invalid => panic!("no action: {value}"),
+                        }
+                    }
+                    Some("function_call") => {
+                        let call: serde_json::Value =
+                            serde_json::from_str(&value[value.find('{').unwrap()..]).unwrap();
+                        student::tools::queries_of(&call["arguments"]).expect("queries")
+                    }
+                    _ => continue,
+                };
+                let answer: serde_json::Value = client
+                    .post(format!("{}/observation", served.url))
+                    .json(&serde_json::json!({"queries": queries, "topk": 3}))
+                    .send()
+                    .await
+                    .expect("request sent")
+                    .json()
+                    .await
+                    .expect("JSON");
+                assert_eq!(
+                    turns[i + 1]["value"],
+                    answer["observation"],
+                    "{style} {}: turn {}",
+                    example["id"],
+                    i + 1
+                );
+                searches += 1;
+            }
+            examples += 1;
+        }
+        assert!(
+            examples >= 200 && searches >= examples,
+            "{style}: {examples} examples, {searches} searches"
+        );
+    }
 }
