@@ -75,6 +75,6 @@ pub use answer::{
 pub use masks::{MASK, MaskScore, MaskScores, score_mask_spans, score_masks, score_masks_aligned};
 pub use normalize::{Normalization, normalize, normalize_answer};
 pub use tags::{
-    AnswerOutcome, FormatViolation, Stage, Tag, check_format, extract_answer, format_reward,
-    graded_reward,
+    AnswerOutcome, FormatViolation, Stage, Tag, check_format, check_turns_format, extract_answer,
+    format_reward, graded_reward,
 };

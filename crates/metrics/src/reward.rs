@@ -11,7 +11,9 @@
 //! `extra_info.mask_num` is set) lists the masked spans in order as its targets and is scored
 //! mask by mask ([`score_masks`]: each span looked for in the answer, in order): `masks` is the
 //! share recovered, [`Reward::recovered`] says which. Every item also gets `format`, 1 when the
-//! response follows Search-R1's tag grammar ([`check_format`]), else 0.
+//! response follows Search-R1's tag grammar, else 0 — read as turns ([`check_turns_format`]): a
+//! multi-turn rollout decoded without its special tokens keeps each turn's role name on a line
+//! of its own, which is not the model's text. (`search-r1-format` stays Search-R1's own check.)
 //!
 //! | preset | score | item |
 //! |---|---|---|
@@ -36,7 +38,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::answer::score as answer_scores;
 use crate::masks::score_masks;
-use crate::tags::{check_format, extract_answer, format_reward};
+use crate::tags::{check_turns_format, extract_answer, format_reward};
 
 /// One rollout to score, shaped like the arguments of verl's custom reward function
 /// `compute_score(data_source, solution_str, ground_truth, extra_info)`.
@@ -273,7 +275,7 @@ pub fn score(item: &RewardItem, preset: Preset) -> Result<Reward, ItemError> {
     }
     let golds = &item.ground_truth.0;
     let answer = extract_answer(&item.solution_str);
-    let format = if check_format(&item.solution_str).is_ok() {
+    let format = if check_turns_format(&item.solution_str).is_ok() {
         1.0
     } else {
         0.0
@@ -613,6 +615,21 @@ mod tests {
         );
         check(&qa(GOOD, &["Orsay"]), Preset::Hybrid, 0.2);
         check(&qa("no answer", &["Orsay"]), Preset::Hybrid, 0.0);
+    }
+
+    #[test]
+    fn a_multi_turn_rollout_decoded_without_special_tokens_is_well_formed() {
+        // What verl's agent loop gives a reward function: each turn's role name left on a line.
+        let turns = "<think>where?</think>\n<search> Mona Lisa museum </search>\ntool\n<information>Doc 1(Title: \"Louvre\") The Louvre holds it.</information>\nassistant\n<think>Doc 1.</think>\n<answer> Louvre </answer>";
+        check(&qa(turns, &["Louvre"]), Preset::Format, 1.0);
+        check(&qa(turns, &["Louvre"]), Preset::Hybrid, 1.0);
+        let user = turns.replace("\ntool\n", "\nuser\n");
+        check(&qa(&user, &["Louvre"]), Preset::Format, 1.0);
+        // Any other text between the turns is still text outside the tags.
+        let chatty = turns.replace("\nassistant\n", "\nassistant: sure\n");
+        check(&qa(&chatty, &["Louvre"]), Preset::Format, 0.0);
+        // Search-R1's own graded reward keeps its own check.
+        check(&qa(turns, &["Louvre"]), Preset::SearchR1Format, 0.8);
     }
 
     #[test]

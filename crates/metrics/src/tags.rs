@@ -221,6 +221,23 @@ pub fn check_format(response: &str) -> Result<(), FormatViolation> {
     Ok(())
 }
 
+/// [`check_format`] on a response decoded from a multi-turn chat with its special tokens
+/// skipped, as verl's agent loop hands it to a reward function: each turn's header leaves its
+/// role name alone on a line (`<|im_start|>tool` decodes to `tool`), which is chat scaffolding,
+/// not text the model wrote outside the tags. Such lines (`system`, `user`, `assistant`, `tool`)
+/// are dropped first; anything else is checked as Search-R1 checks it.
+pub fn check_turns_format(response: &str) -> Result<(), FormatViolation> {
+    const ROLES: [&str; 4] = ["system", "user", "assistant", "tool"];
+    if !response.lines().any(|l| ROLES.contains(&l.trim())) {
+        return check_format(response);
+    }
+    let kept: Vec<&str> = response
+        .lines()
+        .filter(|l| !ROLES.contains(&l.trim()))
+        .collect();
+    check_format(&kept.join("\n"))
+}
+
 fn check_text(text: &str, offset: usize, stage: Stage) -> Result<(), FormatViolation> {
     match text.find(|c| !is_python_whitespace(c)) {
         Some(at) if !stage.inside() => Err(FormatViolation::TextOutsideTags {
