@@ -52,3 +52,16 @@ fn every_case_of_the_shared_table_parses_as_it_says() {
     }
     assert!(n >= 20, "{n} cases");
 }
+
+/// `testdata/student/web_search_tool.json` is the tools style's tool as `student::tools`
+/// defines it: the copy other languages read (the verl integration) cannot drift from it.
+#[test]
+fn the_shared_tool_file_is_the_tool() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/student/web_search_tool.json"
+    );
+    let text = std::fs::read_to_string(path).expect("testdata/student/web_search_tool.json");
+    let file: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(file, student::tools::openai_tool());
+}

@@ -15,3 +15,4 @@ mod reward;
 mod serve;
 mod trajectories;
 mod ui;
+mod verl;
