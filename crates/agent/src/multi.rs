@@ -484,6 +484,7 @@ mod tests {
                 .into(),
             usage: chat::Usage::default(),
             finish_reason: FinishReason::Stop,
+            ..ChatResponse::default()
         };
         let t = read_thought(&reply);
         assert_eq!(

@@ -316,6 +316,7 @@ mod tests {
                 text: text.into(),
                 finish_reason: FinishReason::Stop,
                 usage: Usage::default(),
+                ..ChatResponse::default()
             })
         }
     }

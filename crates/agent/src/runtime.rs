@@ -307,6 +307,7 @@ mod tests {
                     completion_tokens: 5,
                 },
                 finish_reason,
+                ..ChatResponse::default()
             })
         }
     }

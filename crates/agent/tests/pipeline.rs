@@ -357,6 +357,7 @@ impl ChatModel for Scripted {
                 completion_tokens: 10,
             },
             finish_reason: FinishReason::Stop,
+            ..ChatResponse::default()
         })
     }
 }

@@ -357,6 +357,7 @@ mod tests {
                 text,
                 usage: Usage::default(),
                 finish_reason: FinishReason::Stop,
+                ..ChatResponse::default()
             })
         }
     }

@@ -13,5 +13,5 @@ pub mod openai;
 pub use error::{ChatError, InvalidRequest};
 pub use model::{
     ChatModel, ChatRequest, ChatResponse, FinishReason, LogProb, Message, PieceSink, Role,
-    TokenScorer, Usage,
+    TokenScorer, Tool, ToolCall, Usage,
 };

@@ -11,15 +11,18 @@ pub enum Role {
     System,
     User,
     Assistant,
+    /// The result of a tool call, answering an assistant message's [`ToolCall`].
+    Tool,
 }
 
 impl Role {
-    /// The OpenAI name of the role (`"system"`, `"user"`, `"assistant"`).
+    /// The OpenAI name of the role (`"system"`, `"user"`, `"assistant"`, `"tool"`).
     pub fn as_str(self) -> &'static str {
         match self {
             Role::System => "system",
             Role::User => "user",
             Role::Assistant => "assistant",
+            Role::Tool => "tool",
         }
     }
 }
@@ -28,27 +31,68 @@ impl Role {
 pub struct Message {
     pub role: Role,
     pub content: String,
+    /// The tools an assistant message calls (OpenAI's `tool_calls`), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// The call a tool message answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
 impl Message {
-    pub fn system(content: impl Into<String>) -> Self {
+    fn new(role: Role, content: impl Into<String>) -> Self {
         Message {
-            role: Role::System,
+            role,
             content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
         }
+    }
+    pub fn system(content: impl Into<String>) -> Self {
+        Message::new(Role::System, content)
     }
     pub fn user(content: impl Into<String>) -> Self {
-        Message {
-            role: Role::User,
-            content: content.into(),
-        }
+        Message::new(Role::User, content)
     }
     pub fn assistant(content: impl Into<String>) -> Self {
+        Message::new(Role::Assistant, content)
+    }
+    /// An assistant message that calls tools (its text, if any, before the calls).
+    pub fn assistant_calls(content: impl Into<String>, calls: Vec<ToolCall>) -> Self {
         Message {
-            role: Role::Assistant,
-            content: content.into(),
+            tool_calls: calls,
+            ..Message::new(Role::Assistant, content)
         }
     }
+    /// What the tool called as `call_id` answered.
+    pub fn tool(call_id: impl Into<String>, content: impl Into<String>) -> Self {
+        Message {
+            tool_call_id: Some(call_id.into()),
+            ..Message::new(Role::Tool, content)
+        }
+    }
+}
+
+/// One call of a function tool, as a model wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// The id the answering tool message names (`call_…`).
+    pub id: String,
+    pub name: String,
+    /// The arguments as the model wrote them: a JSON object, as text (OpenAI's form; a model
+    /// may write invalid JSON, which the caller must refuse, never evaluate).
+    pub arguments: String,
+}
+
+/// A function tool the model may call (an OpenAI `tools` entry of type `function`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// The JSON schema of the arguments.
+    #[serde(default)]
+    pub parameters: serde_json::Value,
 }
 
 /// One chat completion request. Parameters left `None` use the backend's default.
@@ -78,6 +122,9 @@ pub struct ChatRequest {
     /// generation, an `<information>` block, the next generation, …
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub continue_final_message: bool,
+    /// Function tools the model may call; an answer then carries [`ChatResponse::tool_calls`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Tool>,
 }
 
 impl ChatRequest {
@@ -163,11 +210,25 @@ impl FinishReason {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ChatResponse {
+    /// The text of the answer (before its tool calls, if any).
     pub text: String,
     pub usage: Usage,
     pub finish_reason: FinishReason,
+    /// The tools the answer calls, when the request offered tools.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+}
+
+impl ChatResponse {
+    /// OpenAI's `finish_reason`: `tool_calls` when the answer calls tools and was not cut short.
+    pub fn finish_reason_name(&self) -> &'static str {
+        match (self.finish_reason, self.tool_calls.is_empty()) {
+            (FinishReason::Stop, false) => "tool_calls",
+            (reason, _) => reason.as_str(),
+        }
+    }
 }
 
 /// Where a streamed answer goes, piece by piece. Returns whether anyone still listens: `false`

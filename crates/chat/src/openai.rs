@@ -5,7 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ChatRequest, ChatResponse, FinishReason, InvalidRequest, Message, Role, Usage};
+use serde_json::Value;
+
+use crate::{
+    ChatRequest, ChatResponse, FinishReason, InvalidRequest, Message, Role, Tool, ToolCall, Usage,
+};
 
 /// The request body of `POST /v1/chat/completions`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +49,83 @@ pub struct CompletionRequest {
     /// vLLM's extension: whether the template adds the assistant turn opener (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub add_generation_prompt: Option<bool>,
+    /// Function tools the model may call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<WireTool>,
+    /// `"auto"` (the default with tools), `"none"`, or a named function; read and ignored: the
+    /// model decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<Value>,
+}
+
+/// A `tools` entry: `{"type": "function", "function": {"name", "description", "parameters"}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireTool {
+    #[serde(rename = "type", default = "function_kind")]
+    pub kind: String,
+    pub function: WireFunction,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireFunction {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub parameters: Value,
+}
+
+/// A `tool_calls` entry: `{"id", "type": "function", "function": {"name", "arguments"}}`; in a
+/// streamed chunk also its `index`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireToolCall {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    #[serde(default)]
+    pub id: String,
+    #[serde(rename = "type", default = "function_kind")]
+    pub kind: String,
+    pub function: WireCall,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireCall {
+    #[serde(default)]
+    pub name: String,
+    /// A JSON object as text (OpenAI's form); a server that sends an object is read too.
+    #[serde(default)]
+    pub arguments: Value,
+}
+
+fn function_kind() -> String {
+    "function".to_string()
+}
+
+impl WireToolCall {
+    fn from_call(call: &ToolCall, index: Option<u32>) -> Self {
+        WireToolCall {
+            index,
+            id: call.id.clone(),
+            kind: function_kind(),
+            function: WireCall {
+                name: call.name.clone(),
+                arguments: Value::String(call.arguments.clone()),
+            },
+        }
+    }
+
+    fn into_call(self) -> ToolCall {
+        let arguments = match self.function.arguments {
+            Value::String(text) => text,
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        ToolCall {
+            id: self.id,
+            name: self.function.name,
+            arguments,
+        }
+    }
 }
 
 /// Options of a streamed answer.
@@ -66,7 +147,13 @@ pub enum Stop {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestMessage {
     pub role: String,
-    pub content: Content,
+    /// `null` or absent on an assistant message that only calls tools.
+    #[serde(default)]
+    pub content: Option<Content>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<WireToolCall>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
 /// Message content: a plain string, or a list of parts of which only `text` parts are kept.
@@ -117,6 +204,8 @@ pub struct ResponseMessage {
     /// `null` when the model answered with a tool call instead of text.
     #[serde(default)]
     pub content: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<WireToolCall>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -165,6 +254,9 @@ pub struct Delta {
     pub role: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    /// Tool calls, or pieces of them: the pieces of one call share its `index`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<WireToolCall>,
 }
 
 /// The error body OpenAI-compatible servers answer with: `{"error": {"message", "type"}}`.
@@ -190,7 +282,13 @@ impl CompletionRequest {
                 .iter()
                 .map(|m| RequestMessage {
                     role: m.role.as_str().to_string(),
-                    content: Content::Text(m.content.clone()),
+                    content: Some(Content::Text(m.content.clone())),
+                    tool_calls: m
+                        .tool_calls
+                        .iter()
+                        .map(|c| WireToolCall::from_call(c, None))
+                        .collect(),
+                    tool_call_id: m.tool_call_id.clone(),
                 })
                 .collect(),
             temperature: request.temperature,
@@ -206,6 +304,19 @@ impl CompletionRequest {
             n: None,
             continue_final_message: request.continue_final_message,
             add_generation_prompt: request.continue_final_message.then_some(false),
+            tools: request
+                .tools
+                .iter()
+                .map(|t| WireTool {
+                    kind: function_kind(),
+                    function: WireFunction {
+                        name: t.name.clone(),
+                        description: t.description.clone(),
+                        parameters: t.parameters.clone(),
+                    },
+                })
+                .collect(),
+            tool_choice: None,
         }
     }
 
@@ -229,7 +340,14 @@ impl CompletionRequest {
                 })?;
                 Ok(Message {
                     role,
-                    content: m.content.text(),
+                    content: m.content.as_ref().map(Content::text).unwrap_or_default(),
+                    tool_calls: m
+                        .tool_calls
+                        .iter()
+                        .cloned()
+                        .map(WireToolCall::into_call)
+                        .collect(),
+                    tool_call_id: m.tool_call_id.clone(),
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -248,6 +366,15 @@ impl CompletionRequest {
             frequency_penalty: self.frequency_penalty,
             presence_penalty: self.presence_penalty,
             continue_final_message: self.continue_final_message,
+            tools: self
+                .tools
+                .iter()
+                .map(|t| Tool {
+                    name: t.function.name.clone(),
+                    description: t.function.description.clone(),
+                    parameters: t.function.parameters.clone(),
+                })
+                .collect(),
         };
         request.validate()?;
         Ok(request)
@@ -282,8 +409,13 @@ impl CompletionResponse {
                 message: ResponseMessage {
                     role: "assistant".to_string(),
                     content: Some(response.text.clone()),
+                    tool_calls: response
+                        .tool_calls
+                        .iter()
+                        .map(|c| WireToolCall::from_call(c, None))
+                        .collect(),
                 },
-                finish_reason: Some(response.finish_reason.as_str().to_string()),
+                finish_reason: Some(response.finish_reason_name().to_string()),
             }],
             usage: Some(response.usage.into()),
         }
@@ -296,6 +428,12 @@ impl CompletionResponse {
             text: choice.message.content.unwrap_or_default(),
             usage: self.usage.unwrap_or_default().into(),
             finish_reason: FinishReason::from_openai(choice.finish_reason.as_deref()),
+            tool_calls: choice
+                .message
+                .tool_calls
+                .into_iter()
+                .map(WireToolCall::into_call)
+                .collect(),
         })
     }
 }
@@ -341,12 +479,12 @@ impl ChunkStream {
         }
     }
 
-    fn chunk(&self, delta: Delta, finish_reason: Option<FinishReason>) -> CompletionChunk {
+    fn chunk(&self, delta: Delta, finish_reason: Option<&str>) -> CompletionChunk {
         CompletionChunk {
             choices: vec![ChunkChoice {
                 index: 0,
                 delta,
-                finish_reason: finish_reason.map(|f| f.as_str().to_string()),
+                finish_reason: finish_reason.map(str::to_string),
             }],
             ..self.usage_chunk(None)
         }
@@ -368,6 +506,7 @@ impl ChunkStream {
         let delta = Delta {
             role: Some("assistant".to_string()),
             content: Some(String::new()),
+            tool_calls: Vec::new(),
         };
         self.chunk(delta, None)
     }
@@ -377,13 +516,26 @@ impl ChunkStream {
         let delta = Delta {
             role: None,
             content: Some(piece.to_string()),
+            tool_calls: Vec::new(),
         };
         self.chunk(delta, None)
     }
 
-    /// The chunks that end the answer: the finish reason, then the usage if asked for.
+    /// The chunks that end the answer: its tool calls, each whole, if it makes any; the finish
+    /// reason; then the usage if asked for.
     pub fn end(&self, response: &ChatResponse, include_usage: bool) -> Vec<CompletionChunk> {
-        let mut chunks = vec![self.chunk(Delta::default(), Some(response.finish_reason))];
+        let mut chunks = Vec::new();
+        if !response.tool_calls.is_empty() {
+            let delta = Delta {
+                tool_calls: (0..)
+                    .zip(&response.tool_calls)
+                    .map(|(i, c)| WireToolCall::from_call(c, Some(i)))
+                    .collect(),
+                ..Delta::default()
+            };
+            chunks.push(self.chunk(delta, None));
+        }
+        chunks.push(self.chunk(Delta::default(), Some(response.finish_reason_name())));
         if include_usage {
             chunks.push(self.usage_chunk(Some(response.usage)));
         }
@@ -396,6 +548,7 @@ fn parse_role(name: &str) -> Option<Role> {
         "system" | "developer" => Some(Role::System),
         "user" => Some(Role::User),
         "assistant" => Some(Role::Assistant),
+        "tool" => Some(Role::Tool),
         _ => None,
     }
 }
@@ -416,6 +569,7 @@ mod tests {
             frequency_penalty: Some(0.5),
             presence_penalty: Some(-0.5),
             continue_final_message: false,
+            ..ChatRequest::default()
         };
         let wire = CompletionRequest::from_chat("m", &request);
         let json = serde_json::to_string(&wire).unwrap();
@@ -423,6 +577,72 @@ mod tests {
         assert_eq!(back.to_chat().unwrap(), request);
         assert!(!json.contains("stream"), "{json}");
         assert!(!json.contains("continue_final_message"), "{json}");
+    }
+
+    #[test]
+    fn tools_and_tool_calls_speak_openais_wire_form() {
+        let call = ToolCall {
+            id: "call_1".into(),
+            name: "web_search".into(),
+            arguments: r#"{"queries":["a","b"]}"#.into(),
+        };
+        let request = ChatRequest {
+            messages: vec![
+                Message::user("q"),
+                Message::assistant_calls("<think>t</think>", vec![call.clone()]),
+                Message::tool("call_1", "<information>x</information>"),
+            ],
+            tools: vec![Tool {
+                name: "web_search".into(),
+                description: "search".into(),
+                parameters: serde_json::json!({"type": "object"}),
+            }],
+            ..ChatRequest::default()
+        };
+        let wire = CompletionRequest::from_chat("m", &request);
+        let json: Value = serde_json::to_value(&wire).unwrap();
+        assert_eq!(json["tools"][0]["type"], "function");
+        assert_eq!(json["tools"][0]["function"]["name"], "web_search");
+        let sent = &json["messages"][1]["tool_calls"][0];
+        assert_eq!(
+            (&sent["id"], &sent["type"], &sent["function"]["arguments"]),
+            (
+                &Value::from("call_1"),
+                &Value::from("function"),
+                &Value::from(call.arguments.as_str())
+            )
+        );
+        assert_eq!(json["messages"][2]["role"], "tool");
+        assert_eq!(json["messages"][2]["tool_call_id"], "call_1");
+        let back: CompletionRequest = serde_json::from_value(json).unwrap();
+        assert_eq!(back.to_chat().unwrap(), request);
+        // A server's answer with a call (arguments as text, or as an object) and no content.
+        for arguments in [
+            Value::from(r#"{"queries":["a","b"]}"#),
+            serde_json::json!({"queries": ["a", "b"]}),
+        ] {
+            let answer = serde_json::json!({"choices": [{"message": {"role": "assistant",
+                "content": null, "tool_calls": [{"id": "call_1", "type": "function",
+                "function": {"name": "web_search", "arguments": arguments}}]},
+                "finish_reason": "tool_calls"}]});
+            let response: CompletionResponse = serde_json::from_value(answer).unwrap();
+            let chat = response.into_chat().unwrap();
+            assert_eq!(chat.tool_calls, [call.clone()]);
+            assert_eq!(chat.finish_reason, FinishReason::Stop);
+        }
+        // Our server says so back, streamed or not.
+        let response = ChatResponse {
+            tool_calls: vec![call],
+            ..ChatResponse::default()
+        };
+        let sent = CompletionResponse::from_chat("id".into(), 0, "m", &response);
+        assert_eq!(sent.choices[0].finish_reason.as_deref(), Some("tool_calls"));
+        let chunks = ChunkStream::new("id".into(), 0, "m").end(&response, false);
+        assert_eq!(chunks[0].choices[0].delta.tool_calls[0].index, Some(0));
+        assert_eq!(
+            chunks[1].choices[0].finish_reason.as_deref(),
+            Some("tool_calls")
+        );
     }
 
     #[test]
@@ -466,12 +686,12 @@ mod tests {
 
     #[test]
     fn rejects_unknown_roles_and_several_choices() {
-        let bad_role = r#"{"messages":[{"role":"tool","content":"x"}]}"#;
+        let bad_role = r#"{"messages":[{"role":"function","content":"x"}]}"#;
         let err = serde_json::from_str::<CompletionRequest>(bad_role)
             .unwrap()
             .to_chat()
             .unwrap_err();
-        assert!(err.to_string().contains("\"tool\""), "{err}");
+        assert!(err.to_string().contains("\"function\""), "{err}");
         let n2 = r#"{"messages":[{"role":"user","content":"x"}],"n":2}"#;
         assert_eq!(
             serde_json::from_str::<CompletionRequest>(n2)
@@ -501,6 +721,7 @@ mod tests {
                 completion_tokens: 2,
             },
             finish_reason: FinishReason::Length,
+            ..ChatResponse::default()
         };
         let mut all = vec![chunks.role(), chunks.content("a"), chunks.content("b")];
         all.extend(chunks.end(&response, true));

@@ -384,6 +384,7 @@ pub(crate) mod tests {
                     completion_tokens: 2,
                 },
                 finish_reason: FinishReason::Stop,
+                ..ChatResponse::default()
             })
         }
     }

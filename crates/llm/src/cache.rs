@@ -210,6 +210,7 @@ mod tests {
                 text: format!("call {n}"),
                 usage: Usage::default(),
                 finish_reason: FinishReason::Stop,
+                ..ChatResponse::default()
             })
         }
     }

@@ -173,6 +173,7 @@ impl Scripted {
             },
             text,
             finish_reason: FinishReason::Stop,
+            ..ChatResponse::default()
         }
     }
 }
@@ -437,6 +438,7 @@ fn config() -> TrajectoryConfig {
         prompts: Prompts::default(),
         seed: 42,
         today: time::macros::date!(2025 - 06 - 01),
+        exclude_source: false,
         round: 0,
         shard: Shard::ALL,
     }

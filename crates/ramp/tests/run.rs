@@ -349,6 +349,7 @@ impl ChatModel for Scripted {
             text,
             usage: Usage::default(),
             finish_reason: FinishReason::Stop,
+            ..ChatResponse::default()
         })
     }
 }

@@ -251,6 +251,7 @@ mod tests {
                             completion_tokens: 2,
                         },
                         finish_reason: FinishReason::Stop,
+                        ..ChatResponse::default()
                     })
                 }
             }

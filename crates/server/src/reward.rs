@@ -148,6 +148,7 @@ mod tests {
                 text: "correct".into(),
                 usage: Usage::default(),
                 finish_reason: FinishReason::Stop,
+                ..ChatResponse::default()
             })
         }
     }

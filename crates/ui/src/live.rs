@@ -478,6 +478,7 @@ mod tests {
                     completion_tokens: 5,
                 },
                 finish_reason: FinishReason::Stop,
+                ..ChatResponse::default()
             })
         }
     }

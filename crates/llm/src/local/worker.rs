@@ -185,6 +185,7 @@ impl<'m> Worker<'m> {
             text: stops.into_text(),
             usage: usage(generated),
             finish_reason: finish,
+            ..ChatResponse::default()
         };
         Ok(Ended::Answered(response, timings))
     }
