@@ -33,7 +33,7 @@ use crate::{
     attempt::{Attempt, End},
     chatml::Round,
     prompts::{Prompts, fill},
-    runtime::search_step,
+    runtime::{Ask, search_step},
 };
 
 /// How the teacher runs.
@@ -73,15 +73,14 @@ impl Default for MultiAgentConfig {
     }
 }
 
-/// Runs the agents on `query` (a question, or a masked passage with its instruction); no search
-/// shows a passage of `exclude`.
+/// Runs the agents on `ask.question` (a question, or a masked passage with its instruction); no
+/// search shows a passage of `ask.exclude`.
 pub async fn run(
     model: &dyn ChatModel,
     searcher: &dyn Searcher,
     prompts: &Prompts,
     system: &str,
-    query: &str,
-    exclude: &[String],
+    ask: Ask<'_>,
     config: &MultiAgentConfig,
     seed: Option<u64>,
 ) -> Attempt {
@@ -94,7 +93,7 @@ pub async fn run(
         seed,
     };
     let mut out = Attempt::new(searcher);
-    agent.drive(query, exclude, &mut out).await;
+    agent.drive(ask.question, ask.exclude, &mut out).await;
     out
 }
 

@@ -375,7 +375,8 @@ pub(crate) fn settings(config: &TrajectoryConfig) -> serde_json::Map<String, Val
         ("prompts", json!(config.prompts.fingerprint())),
         ("max_turns", json!(runtime.max_turns)),
         ("topk", json!(runtime.topk)),
-        ("mode", json!(format!("{:?}", runtime.mode).to_lowercase())),
+        ("mode", json!(runtime.mode.as_str())),
+        ("student_style", json!(runtime.style.as_str())),
         ("stops", json!(runtime.stops)),
         (
             "template",
@@ -462,26 +463,16 @@ async fn attempt(config: &TrajectoryConfig, options: &RunOptions<'_>, job: &Job)
         (true, TaskKind::Ramp) => vec![job.source_id.clone()],
         _ => Vec::new(),
     };
+    let ask = runtime::Ask {
+        question: &job.task.query,
+        exclude: &exclude,
+    };
     let produced = match (config.teacher, model) {
         (Teacher::MultiAgent, Some(model)) => {
-            let (prompts, query) = (&config.prompts, &job.task.query);
-            multi::run(
-                model,
-                searcher,
-                prompts,
-                &system,
-                query,
-                &exclude,
-                &config.multi,
-                seed,
-            )
-            .await
+            let prompts = &config.prompts;
+            multi::run(model, searcher, prompts, &system, ask, &config.multi, seed).await
         }
         (Teacher::Agent, Some(model)) => {
-            let ask = runtime::Ask {
-                question: &job.task.query,
-                exclude: &exclude,
-            };
             runtime::rollout(model, searcher, ask, &config.runtime, seed).await
         }
         (Teacher::Rule, _) | (_, None) => {

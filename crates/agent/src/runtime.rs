@@ -8,23 +8,32 @@
 //! searches went through, so a student trained on their trajectories reads here exactly what it
 //! read in training.
 //!
-//! Two ways to talk to a model:
+//! Two ways to talk to a model in the tags style:
 //! - [`Mode::Turns`] (the default): each generation is an assistant turn and each information
 //!   block a user turn, as the SFT export writes them (sharegpt `gpt` / `human` turns) and as
 //!   verl's agent loop rolls out;
 //! - [`Mode::Continuation`]: one assistant message grows by each generation and information
 //!   block and the model continues it (`continue_final_message`), as Search-R1 rolls out.
+//!
+//! And one in the tools style ([`Style::Tools`], for a student trained on the tools-style
+//! export): the original record's system message and the task as the user turn, the
+//! `web_search` tool offered over the OpenAI `tools` API; a call's queries are answered by the
+//! same `student::observe` as a tool message, and the answer is an `<answer>` in plain text. The
+//! transcript writes each call as the `<search>` it stands for, so both styles record alike.
 
 use std::time::Instant;
 
-use chat::{ChatModel, ChatRequest, Message};
+use chat::{ChatModel, ChatRequest, ChatResponse, Message, Tool, ToolCall};
 use formats::{Note, Step, StepKind};
 use search::Searcher;
-use student::{Action, INVALID_ACTION_OBSERVATION, STOPS, Template, observe, parse_turn};
+use student::{
+    Action, INVALID_ACTION_OBSERVATION, STOPS, Style, Template, Turn, observe, parse_turn,
+    search_element,
+};
 
 use crate::{
     attempt::{Attempt, End},
-    chatml::Round,
+    chatml::{self, Round},
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -67,9 +76,14 @@ pub struct RuntimeConfig {
     pub max_tokens_per_turn: u32,
     /// Where a generation stops (the closing action tags by default).
     pub stops: Vec<String>,
-    /// The instruction of the one user prompt.
+    /// The instruction of the one user prompt (tags style).
     pub template: Template,
     pub mode: Mode,
+    /// The student format the model was trained on.
+    pub style: Style,
+    /// Tools style: the day the system message's "current time" counts back from, as the
+    /// teacher's record does [default: today].
+    pub today: Option<time::Date>,
     pub temperature: Option<f32>,
 }
 
@@ -82,6 +96,8 @@ impl Default for RuntimeConfig {
             stops: STOPS.iter().map(|s| s.to_string()).collect(),
             template: Template::default(),
             mode: Mode::Turns,
+            style: Style::Tags,
+            today: None,
             temperature: Some(0.0),
         }
     }
@@ -137,7 +153,8 @@ pub async fn rollout_observed(
             on_step(step);
         }
     };
-    let prompt = config.prompt(ask.question);
+    let opening = opening(ask.question, config, seed);
+    let tools_style = config.style == Style::Tools;
     let mut r = Attempt::new(searcher);
     let mut thought = false;
     // Every turn but the last may search; the last only answers.
@@ -145,12 +162,19 @@ pub async fn rollout_observed(
         let can_search = turn_index < config.max_turns;
         let started = Instant::now();
         let request = ChatRequest {
-            messages: messages(&prompt, &r, config.mode),
+            messages: messages(&opening, &r, config),
             temperature: config.temperature,
             max_tokens: Some(config.max_tokens_per_turn),
             stop: config.stops.clone(),
             seed,
-            continue_final_message: config.mode == Mode::Continuation && !r.transcript.is_empty(),
+            continue_final_message: config.mode == Mode::Continuation
+                && !tools_style
+                && !r.transcript.is_empty(),
+            tools: if tools_style {
+                vec![web_search_tool()]
+            } else {
+                Vec::new()
+            },
             ..ChatRequest::default()
         };
         let response = match model.chat(&request).await {
@@ -160,7 +184,7 @@ pub async fn rollout_observed(
                 return r;
             }
         };
-        let turn = parse_turn(&response.text, response.finish_reason, thought);
+        let (turn, said) = read_turn(&response, config.style, thought);
         thought |= turn.text.contains("<think>");
         let mut step = Step::new(StepKind::Model);
         step.ms = started.elapsed().as_millis() as u64;
@@ -190,7 +214,7 @@ pub async fn rollout_observed(
                 observe_step(&r);
                 r.transcript.push_str(&seen.block);
                 r.rounds.push(Round::Search {
-                    thought: turn.text,
+                    thought: said,
                     queries,
                     information: seen.block,
                 });
@@ -203,7 +227,7 @@ pub async fn rollout_observed(
                 observe_step(&r);
                 r.transcript.push_str(INVALID_ACTION_OBSERVATION);
                 r.rounds.push(Round::Invalid {
-                    text: turn.text,
+                    text: said,
                     correction: INVALID_ACTION_OBSERVATION.to_string(),
                 });
             }
@@ -230,28 +254,105 @@ pub(crate) fn search_step(
     step
 }
 
-/// The conversation so far, as the mode presents it. In turns mode each assistant turn and
-/// each observation is trimmed, as the SFT export writes them.
-fn messages(prompt: &str, r: &Attempt, mode: Mode) -> Vec<Message> {
-    let mut messages = vec![Message::user(prompt)];
-    match mode {
-        Mode::Continuation => {
-            if !r.transcript.is_empty() {
-                messages.push(Message::assistant(r.transcript.clone()));
-            }
+/// The messages every request starts with: the instruction and the question (tags style); the
+/// original record's system message and the task (tools style).
+fn opening(question: &str, config: &RuntimeConfig, seed: Option<u64>) -> Vec<Message> {
+    match config.style {
+        Style::Tags => vec![Message::user(config.prompt(question))],
+        Style::Tools => {
+            let today = config
+                .today
+                .unwrap_or_else(|| time::OffsetDateTime::now_utc().date());
+            let system = chatml::system_message(today, seed.unwrap_or(0));
+            vec![Message::system(system), Message::user(question)]
         }
-        Mode::Turns => {
-            for round in &r.rounds {
-                let (text, observation) = match round {
-                    Round::Search {
-                        thought,
-                        information,
-                        ..
-                    } => (thought, information),
-                    Round::Invalid { text, correction } => (text, correction),
+    }
+}
+
+/// The `web_search` tool as a chat request offers it.
+fn web_search_tool() -> Tool {
+    Tool {
+        name: student::tools::NAME.to_string(),
+        description: student::tools::DESCRIPTION.to_string(),
+        parameters: student::tools::parameters(),
+    }
+}
+
+/// Reads one reply: the turn as the transcript records it (a tools-style call written as the
+/// `<search>` it stands for), and what the model said in its own style (the round's thought).
+fn read_turn(response: &ChatResponse, style: Style, thought_before: bool) -> (Turn, String) {
+    let turn = parse_turn(&response.text, response.finish_reason, thought_before);
+    if style == Style::Tags {
+        let said = turn.text.clone();
+        return (turn, said);
+    }
+    let call = response
+        .tool_calls
+        .iter()
+        .find(|c| c.name == student::tools::NAME)
+        .and_then(|c| student::tools::queries_of(&serde_json::Value::String(c.arguments.clone())));
+    let Some(queries) = call else {
+        // No usable call: the text itself is the turn (an answer, or nothing to act on).
+        let action = match turn.action {
+            Action::Answer(answer) => Action::Answer(answer),
+            _ => Action::Invalid,
+        };
+        let said = response.text.clone();
+        return (Turn { action, ..turn }, said);
+    };
+    let said = response.text.trim().to_string();
+    let element = search_element(&queries).unwrap_or_default();
+    let text = if said.is_empty() {
+        element
+    } else {
+        format!("{said}\n{element}")
+    };
+    let turn = Turn {
+        text,
+        action: Action::Search(queries),
+        notes: Vec::new(),
+    };
+    (turn, said)
+}
+
+/// The conversation so far, as the style and mode present it. In turns mode each assistant
+/// turn and each observation is trimmed, as the SFT export writes them; in the tools style each
+/// search is a call answered by a tool message.
+fn messages(opening: &[Message], r: &Attempt, config: &RuntimeConfig) -> Vec<Message> {
+    let mut messages = opening.to_vec();
+    if config.mode == Mode::Continuation && config.style == Style::Tags {
+        if !r.transcript.is_empty() {
+            messages.push(Message::assistant(r.transcript.clone()));
+        }
+        return messages;
+    }
+    for (i, round) in r.rounds.iter().enumerate() {
+        match round {
+            Round::Search {
+                thought,
+                queries,
+                information,
+            } if config.style == Style::Tools => {
+                let id = format!("call_{i}");
+                let call = ToolCall {
+                    id: id.clone(),
+                    name: student::tools::NAME.to_string(),
+                    arguments: student::tools::arguments(queries),
                 };
+                messages.push(Message::assistant_calls(thought.trim(), vec![call]));
+                messages.push(Message::tool(id, information.trim()));
+            }
+            Round::Search {
+                thought,
+                information,
+                ..
+            } => {
+                messages.push(Message::assistant(thought.trim()));
+                messages.push(Message::user(information.trim()));
+            }
+            Round::Invalid { text, correction } => {
                 messages.push(Message::assistant(text.trim()));
-                messages.push(Message::user(observation.trim()));
+                messages.push(Message::user(correction.trim()));
             }
         }
     }
@@ -471,6 +572,99 @@ mod tests {
                 .starts_with("<information>Doc 1")
         );
         assert!(!seen[1].continue_final_message);
+    }
+
+    /// Calls `web_search` first, then answers; records the requests.
+    #[derive(Default)]
+    struct Caller {
+        seen: Mutex<Vec<ChatRequest>>,
+    }
+
+    #[async_trait]
+    impl ChatModel for Caller {
+        fn name(&self) -> &str {
+            "caller"
+        }
+        async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ChatError> {
+            self.seen.lock().unwrap().push(request.clone());
+            let first = request.messages.len() == 2;
+            Ok(ChatResponse {
+                text: if first {
+                    "<think>need it</think>".into()
+                } else {
+                    "<think>found</think>\n<answer> Leonardo </answer>".into()
+                },
+                tool_calls: if first {
+                    vec![chat::ToolCall {
+                        id: "abc".into(),
+                        name: "web_search".into(),
+                        arguments: r#"{"queries": ["Mona Lisa", " painter "]}"#.into(),
+                    }]
+                } else {
+                    Vec::new()
+                },
+                ..ChatResponse::default()
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn the_tools_style_offers_web_search_and_answers_a_call_with_a_tool_message() {
+        let model = Caller::default();
+        let config = RuntimeConfig {
+            style: Style::Tools,
+            today: Some(time::macros::date!(2026 - 11 - 27)),
+            ..RuntimeConfig::default()
+        };
+        let question = "Who painted the Mona Lisa?";
+        let r = rollout(
+            &model,
+            &Echo::default(),
+            Ask::question(question),
+            &config,
+            Some(0),
+        )
+        .await;
+        assert_eq!(r.end, End::Answered("Leonardo".into()));
+        let seen = model.seen.lock().unwrap();
+        assert_eq!(seen[0].tools[0].name, "web_search");
+        assert_eq!(
+            seen[0].tools[0].parameters,
+            student::tools::openai_tool()["function"]["parameters"]
+        );
+        let roles = |r: &ChatRequest| r.messages.iter().map(|m| m.role).collect::<Vec<_>>();
+        use chat::Role::*;
+        assert_eq!(roles(&seen[0]), [System, User]);
+        assert_eq!(
+            seen[0].messages[0].content,
+            crate::chatml::system_message(time::macros::date!(2026 - 11 - 27), 0)
+        );
+        assert_eq!(
+            seen[0].messages[1].content, question,
+            "the task, as the record has it"
+        );
+        assert_eq!(roles(&seen[1]), [System, User, Assistant, Tool]);
+        let call = &seen[1].messages[2].tool_calls[0];
+        assert_eq!(call.arguments, r#"{"queries":["Mona Lisa","painter"]}"#);
+        assert_eq!(seen[1].messages[2].content, "<think>need it</think>");
+        assert_eq!(seen[1].messages[3].tool_call_id.as_ref(), Some(&call.id));
+        assert_eq!(
+            seen[1].messages[3].content,
+            "<information>Doc 1(Title: \"Mona Lisa\") About Mona Lisa.\nDoc 2(Title: \"painter\") About painter.</information>"
+        );
+        assert_eq!(r.steps[1].queries, ["Mona Lisa", "painter"]);
+        assert!(
+            r.transcript.starts_with(
+                "<think>need it</think>\n<search>\nMona Lisa\npainter\n</search>\n\n<information>"
+            ),
+            "{}",
+            r.transcript
+        );
+        assert!(
+            metrics::check_format(&r.transcript).is_ok(),
+            "{}",
+            r.transcript
+        );
     }
 
     #[tokio::test]

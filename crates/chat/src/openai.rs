@@ -627,7 +627,7 @@ mod tests {
                 "finish_reason": "tool_calls"}]});
             let response: CompletionResponse = serde_json::from_value(answer).unwrap();
             let chat = response.into_chat().unwrap();
-            assert_eq!(chat.tool_calls, [call.clone()]);
+            assert_eq!(chat.tool_calls, std::slice::from_ref(&call));
             assert_eq!(chat.finish_reason, FinishReason::Stop);
         }
         // Our server says so back, streamed or not.

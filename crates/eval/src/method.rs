@@ -128,8 +128,7 @@ pub async fn answer(
                 searcher,
                 &config.prompts,
                 &system,
-                question,
-                &[],
+                runtime::Ask::question(question),
                 &config.multi,
                 Some(seed),
             )

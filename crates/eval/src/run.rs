@@ -274,7 +274,8 @@ fn manifest_config(config: &EvalConfig, options: &EvalOptions<'_>) -> Value {
             "max_turns": r.max_turns,
             "topk": r.topk,
             "max_tokens": r.max_tokens_per_turn,
-            "mode": format!("{:?}", r.mode).to_lowercase(),
+            "mode": r.mode.as_str(),
+            "style": r.style.as_str(),
             "template": formats::stable_hash(r.template.text()),
             "temperature": r.temperature,
         })

@@ -53,6 +53,10 @@ pub struct Args {
     /// rolls out).
     #[arg(long, default_value = "turns", value_parser = |s: &str| s.parse::<Mode>())]
     mode: Mode,
+    /// The student format the `agent` method's model was trained on: tags (`<search>` text) or
+    /// tools (`web_search` calls over the OpenAI tools API).
+    #[arg(long, default_value = "tags", value_parser = |s: &str| s.parse::<student::Style>())]
+    student_style: student::Style,
     /// The `agent` method's prompt, a file with `{question}` [default: the student instruction].
     #[arg(long, value_name = "FILE")]
     agent_prompt: Option<PathBuf>,
@@ -353,6 +357,8 @@ fn config(args: &Args) -> anyhow::Result<EvalConfig> {
     };
     let mut agent_runtime = RuntimeConfig {
         mode: args.mode,
+        style: args.student_style,
+        today: Some(today),
         ..runtime.clone()
     };
     if let Some(path) = &args.agent_prompt {

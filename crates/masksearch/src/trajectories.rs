@@ -76,6 +76,11 @@ pub struct TeacherArgs {
     /// out).
     #[arg(long, default_value = "turns", value_parser = |s: &str| s.parse::<Mode>())]
     mode: Mode,
+    /// Agent teacher (and evolve's students): the student format the model was trained on —
+    /// tags (`<search>` text, `export sft --style tags`) or tools (`web_search` calls over the
+    /// OpenAI tools API, `--style tools`).
+    #[arg(long, default_value = "tags", value_parser = |s: &str| s.parse::<student::Style>())]
+    student_style: student::Style,
     /// Token limit of one generation (a Planner / Observer reply, an agent turn)
     /// [default: 768 for the multi-agent teacher, 500 for the agent, as Search-R1].
     #[arg(long)]
@@ -239,6 +244,8 @@ impl TeacherArgs {
             max_turns: args.max_turns,
             topk: args.topk,
             mode: args.mode,
+            style: args.student_style,
+            today: Some(today),
             ..Default::default()
         };
         let mut multi = ::agent::multi::MultiAgentConfig {
