@@ -232,7 +232,7 @@ fn sft_exports_both_styles_that_llamafactory_accepts() {
             config[key]
         );
     }
-    assert_eq!(config["dataset"], "masksearch_tools");
+    assert_eq!(config["dataset"], "masksearch_tags", "the default export style");
 }
 
 #[test]
