@@ -414,3 +414,52 @@ fn the_html_report_renders_in_headless_chromium() {
         bytes.len()
     );
 }
+
+/// The LLM judge on the real local model: with `--judge` every answered question is graded by a
+/// model call (its tokens counted in the manifest), and the verdict, when the small model gives
+/// a clear one, is recorded; without `--judge` no call is made.
+#[test]
+fn the_judge_grades_answers_with_the_real_local_model() {
+    let served = Served::llm();
+    let v1 = served.v1();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let index = build_index(&testdata("wiki18-sample-1000.jsonl"), dir.path());
+    let benchmark = testdata(BENCHMARKS[0]);
+    let mut tokens = Vec::new();
+    for judged in [false, true] {
+        let out = dir.path().join(format!("judged-{judged}"));
+        let mut args = eval_args(&index, &out, &v1);
+        args.extend(["--methods", "direct", "--max-tokens", "24"].map(std::ffi::OsStr::new));
+        if judged {
+            args.push("--judge".as_ref());
+        }
+        args.push(benchmark.as_os_str());
+        run_ok(&args);
+        let manifest: serde_json::Value = serde_json::from_str(
+            &fs::read_to_string(out.join("predictions.jsonl.manifest.json")).expect("manifest"),
+        )
+        .expect("JSON");
+        tokens.push(
+            manifest["counts"]["judge_tokens"]
+                .as_u64()
+                .expect("judge tokens"),
+        );
+        for p in predictions(&out) {
+            let answered = !p["prediction"]
+                .as_str()
+                .unwrap_or_default()
+                .trim()
+                .is_empty();
+            if !judged {
+                assert!(p["judge"].is_null(), "{p}");
+            } else if !answered {
+                assert_eq!(
+                    p["judge"], false,
+                    "an empty answer is incorrect unasked: {p}"
+                );
+            }
+        }
+    }
+    assert_eq!(tokens[0], 0, "no judge without --judge");
+    assert!(tokens[1] > 0, "the judge was asked: {tokens:?}");
+}

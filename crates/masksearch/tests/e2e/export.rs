@@ -232,7 +232,10 @@ fn sft_exports_both_styles_that_llamafactory_accepts() {
             config[key]
         );
     }
-    assert_eq!(config["dataset"], "masksearch_tags", "the default export style");
+    assert_eq!(
+        config["dataset"], "masksearch_tags",
+        "the default export style"
+    );
 }
 
 #[test]

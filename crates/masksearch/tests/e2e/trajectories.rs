@@ -279,7 +279,9 @@ fn a_killed_run_resumes_without_losing_or_duplicating() {
 
 /// A RAMP sample and a benchmark question in one file, through the paper's multi-agent
 /// teacher and through one model in the student format (both ways of talking to it), on the
-/// real local model; a second greedy run replays the first from the response cache.
+/// real local model: each role's prompt reaches the model (the multi-agent teacher's sampled
+/// calls, seeded per sample, as the default), and a second run is answered wholly from the
+/// first run's response cache — no model call is sent — with the same transcripts.
 #[test]
 fn model_teachers_run_on_the_real_local_model() {
     let served = Served::llm();
@@ -308,7 +310,7 @@ fn model_teachers_run_on_the_real_local_model() {
         "48",
     ];
     let runs = [
-        ("multi-agent", "continuation"),
+        ("multi-agent", "turns"),
         ("agent", "continuation"),
         ("agent", "turns"),
     ];
@@ -336,11 +338,26 @@ fn model_teachers_run_on_the_real_local_model() {
                 "{t:?}"
             );
             assert_eq!(t.model, "smollm2");
-            let first = t.steps[0].kind;
+            let kinds: Vec<StepKind> = t.steps.iter().map(|s| s.kind).collect();
             match teacher {
-                "multi-agent" => assert_eq!(first, StepKind::Planner, "{}", t.id),
-                _ => assert_eq!(first, StepKind::Model, "{}", t.id),
+                // The Planner, then the Rewriter on its step (a planned sub-question or not).
+                "multi-agent" => assert_eq!(
+                    kinds[..2],
+                    [StepKind::Planner, StepKind::Rewriter],
+                    "{}",
+                    t.id
+                ),
+                _ => assert_eq!(kinds[0], StepKind::Model, "{}", t.id),
             }
+            let calls = kinds
+                .iter()
+                .filter(|k| !matches!(k, StepKind::Search | StepKind::Rule))
+                .count() as u64;
+            assert_eq!(
+                t.usage.model_calls, calls,
+                "one call per model step: {}",
+                t.id
+            );
             if let Some(rejection) = t.rejection {
                 assert!(
                     matches!(
@@ -375,7 +392,14 @@ fn model_teachers_run_on_the_real_local_model() {
             &cache,
         ];
         args.extend(model);
-        trajectories(&mixed, &again, &args);
+        let (_, again_err) = trajectories(&mixed, &again, &args);
+        let calls: u64 = all.iter().map(|t| t.usage.model_calls).sum();
+        assert!(
+            again_err.contains(&format!(
+                "; {calls} model calls ({calls} from the response cache)"
+            )),
+            "{teacher} {mode}: {again_err}"
+        );
         let transcripts = |main: &Path| -> Vec<(String, String)> {
             read(main)
                 .into_iter()
