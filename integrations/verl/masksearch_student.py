@@ -1,22 +1,28 @@
 """The student format on the Python side of verl: reading a tags-style turn and answering a search.
 
 Standard library only, so it runs (and is tested) without verl or torch. verl reaches it through
-`masksearch_tools.py`, the file its `function_tool_path` loads.
+`masksearch_agent_loop.py` and `masksearch_tools.py`.
 
-- `parse_turn(text)`: the action of one assistant turn in the tags style. The Rust crate
+- `parse_turn(text, finish, thought_before)`: one assistant turn in the tags style. The Rust crate
   `student` (crates/student/src/turn.rs) is the one definition of this grammar; this is a copy
-  for verl's rollout workers, held to the Rust one by the golden cases in
+  for verl's rollout workers, held to the Rust one by the shared table of cases
   `testdata/student/turns.jsonl` (see `test_masksearch_student.py`).
-- `observe(queries)`: the `<information>…</information>` block the student reads after a search,
-  from `masksearch serve`. `POST /observation` renders it server-side; against a server without
-  that route it falls back to `POST /retrieve` and renders the block here (round-robin merge,
-  duplicates removed, cut at k), a stop-gap to delete once every server has `/observation`.
+- `observe(queries, exclude=…)`: the `<information>…</information>` block the student reads after
+  a search, as `masksearch serve`'s `POST /observation` renders it (the one implementation of the
+  multi-query merge and the rendering, crates/student/src/observation.rs).
+- `OPENAI_TOOL`: the tools style's `web_search` tool, read from testdata/student/web_search_tool.json
+  (the file the Rust definition, crates/student/src/tools.rs, is held equal to).
+- `INVALID_ACTION_OBSERVATION`: the corrective user turn after a turn with no action
+  (crates/student/src/turn.rs; the test holds this copy to it).
+- `source_exclusion(extra_info)`: the passage a sample's searches must not show.
 
 Environment: `MASKSEARCH_URL` (the server, e.g. http://127.0.0.1:8000; required),
 `MASKSEARCH_TOPK` (documents per search, default 3), `MASKSEARCH_SEARCH_TIMEOUT` (seconds,
-default 30).
+default 30), `MASKSEARCH_EXCLUDE_SOURCE` (`1`: a RAMP sample's searches never show its own
+passage, as `masksearch trajectories --exclude-source` does).
 """
 
+import contextvars
 import json
 import os
 import re
@@ -24,25 +30,23 @@ import time
 import urllib.error
 import urllib.request
 
-# The tools style's tool, as crates/student/src/tools.rs defines it; the tags style's searches
-# are handed to verl as calls of the same tool, so one tool answers both styles.
-TOOL_NAME = "web_search"
-TOOL_DESCRIPTION = "Utilize the web search engine to retrieve relevant information based on multiple queries."
-TOOL_PARAMETERS = {
-    "type": "object",
-    "properties": {
-        "queries": {
-            "type": "array",
-            "description": "The list of search queries.",
-            "items": {"type": "string", "description": "The search query."},
-        }
-    },
-    "required": ["queries"],
-}
-OPENAI_TOOL = {
-    "type": "function",
-    "function": {"name": TOOL_NAME, "description": TOOL_DESCRIPTION, "parameters": TOOL_PARAMETERS},
-}
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TOOL_FILE = os.path.join(REPO, "testdata", "student", "web_search_tool.json")
+
+with open(TOOL_FILE, encoding="utf-8") as _f:
+    OPENAI_TOOL = json.load(_f)
+TOOL_NAME = OPENAI_TOOL["function"]["name"]
+TOOL_DESCRIPTION = OPENAI_TOOL["function"]["description"]
+
+# Where a student turn's generation stops: right after its action.
+STOPS = ("</search>", "</answer>")
+
+# Search-R1's fixed observation after an invalid action; the user turn holds it trimmed.
+INVALID_ACTION_OBSERVATION = (
+    "\nMy previous action is invalid. If I want to search, I should put the query between <search> and "
+    "</search>. If I want to give the final answer, I should put the answer between <answer> and </answer>. "
+    "Let me try again.\n"
+)
 
 DEFAULT_TOPK = 3
 DEFAULT_TIMEOUT = 30.0
@@ -57,47 +61,51 @@ _WHITE_SPACE = re.compile(f"[{re.escape(_TRIM)}]+")
 
 class Turn:
     """One assistant turn, read: `action` is "search", "answer" or "invalid"; `queries` the
-    cleaned queries of a search; `answer` the trimmed answer; `text` the turn cut right after its
-    action (what stays in the transcript)."""
+    cleaned queries of a search; `answer` the trimmed answer; `text` what the transcript keeps
+    (closed where a stop sequence cut the tag, cut after the first action); `thought` whether a
+    `<think>` came before the action, in this turn or an earlier one."""
 
-    __slots__ = ("action", "queries", "answer", "text")
+    __slots__ = ("action", "queries", "answer", "text", "thought")
 
-    def __init__(self, action, text, queries=(), answer=None):
+    def __init__(self, action, text, queries=(), answer=None, thought=False):
         self.action = action
         self.text = text
         self.queries = list(queries)
         self.answer = answer
+        self.thought = thought
 
     def __repr__(self):
         return f"Turn({self.action!r}, queries={self.queries!r}, answer={self.answer!r})"
 
 
-def parse_turn(generated, closed_by_stop=False):
-    """Reads one generation in the tags style.
+def parse_turn(generated, finish="stop", thought_before=False):
+    """Reads one generation in the tags style, as crates/student/src/turn.rs `parse_turn` does.
 
-    The action is the first complete `<search>…</search>` or `<answer>…</answer>` element. A
-    search holds one query per non-blank line; one with no query left after cleaning is invalid.
-    `closed_by_stop` says a stop sequence (`</search>` or `</answer>`) ended the generation and
-    was cut off, so a tag left open is closed, as Search-R1 does; in verl's agent loop generation
-    ends at the end-of-turn token, the text is whole, and an open tag is an invalid turn.
+    `finish` is the generation's finish reason: "stop" (an end-of-turn token or a stop sequence,
+    which was cut off: a `<search>` or `<answer>` left open is closed) or "length" (out of
+    tokens: a tag left open makes the turn invalid). The action is the first complete
+    `<search>…</search>` or `<answer>…</answer>` element; a search holds one query per non-blank
+    line, and one with no query left after cleaning is invalid. `thought_before` says an earlier
+    turn already thought; like the Rust parser's note, it changes neither the action nor the text.
     """
     text = generated
-    if closed_by_stop:
+    if finish == "stop":
         open_tag = _unclosed(text)
         if open_tag is not None:
             text += f"</{open_tag}>"
     found = _first_action(text)
     if found is None:
-        return Turn("invalid", text)
+        return Turn("invalid", text, thought=thought_before or "<think>" in text)
     tag, start, content_start, content_end, end = found
     content = text[content_start:content_end]
+    thought = thought_before or "<think>" in text[:start]
     text = text[:end]
     if tag == "answer":
-        return Turn("answer", text, answer=content.strip(_TRIM))
+        return Turn("answer", text, answer=content.strip(_TRIM), thought=thought)
     queries = clean_queries(content.split("\n"))
     if not queries:
-        return Turn("invalid", text)
-    return Turn("search", text, queries=queries)
+        return Turn("invalid", text, thought=thought)
+    return Turn("search", text, queries=queries, thought=thought)
 
 
 def clean_queries(queries):
@@ -137,71 +145,52 @@ def _unclosed(text):
     return last[1] if last[0] >= 0 else None
 
 
+# The passages the current rollout's searches must not show: set by the agent loop for its
+# sample (each rollout runs in its own asyncio task, which copies the context), read by the tool.
+EXCLUDE = contextvars.ContextVar("masksearch_exclude", default=())
+
+
+def source_exclusion(extra_info, environ=None):
+    """The ids of the passages a sample's searches must not show: with MASKSEARCH_EXCLUDE_SOURCE=1,
+    a RAMP sample's own passage — `extra_info.passage_id`, or else the sample's `id` (RAMP names a
+    sample after its passage), the rule of `masksearch trajectories --exclude-source`. Questions
+    (no `passage` in extra_info) exclude nothing."""
+    # os.environ is looked up at each call: `datasets` (under verl's RLHFDataset) puts a copy in
+    # its place while it filters with num_proc, so a mapping bound earlier goes stale.
+    flag = (os.environ if environ is None else environ).get("MASKSEARCH_EXCLUDE_SOURCE", "").strip()
+    if flag in ("", "0"):
+        return []
+    if flag != "1":
+        raise ValueError(f"MASKSEARCH_EXCLUDE_SOURCE is 1 or 0, not {flag!r}")
+    extra_info = extra_info or {}
+    if not extra_info.get("passage"):
+        return []
+    source = extra_info.get("passage_id") or extra_info.get("id")
+    if not source:
+        raise ValueError(f"MASKSEARCH_EXCLUDE_SOURCE=1, but a RAMP row names no passage: {str(extra_info)[:200]}")
+    return [str(source)]
+
+
 class SearchError(RuntimeError):
     """The search server could not be reached or refused the request."""
 
 
-def observe(queries, topk=None, url=None):
-    """The `<information>…</information>` block answering a search of `queries` (cleaned first)."""
+def observe(queries, topk=None, url=None, exclude=()):
+    """The `<information>…</information>` block answering a search of `queries` (cleaned first),
+    none of the passages in `exclude` shown: `POST /observation` of masksearch serve."""
     queries = clean_queries(queries)
     if not queries:
         raise SearchError("no query to search")
     k = int(topk or os.environ.get("MASKSEARCH_TOPK") or DEFAULT_TOPK)
-    base = _base_url(url)
-    try:
-        answer = _post(f"{base}/observation", {"queries": queries, "topk": k})
-    except _NoRoute:
-        return _observe_through_retrieve(base, queries, k)
+    body = {"queries": queries, "topk": k}
+    if exclude:
+        body["exclude"] = list(exclude)
+    route = f"{_base_url(url)}/observation"
+    answer = _post(route, body)
     observation = answer.get("observation")
     if not isinstance(observation, str):
-        raise SearchError(f"{base}/observation answered no observation: {str(answer)[:200]}")
+        raise SearchError(f"{route} answered no observation: {str(answer)[:200]}")
     return observation.strip()
-
-
-def _observe_through_retrieve(base, queries, k):
-    answer = _post(f"{base}/retrieve", {"queries": queries, "topk": k, "return_scores": True})
-    lists = answer.get("result")
-    if not isinstance(lists, list) or len(lists) != len(queries):
-        raise SearchError(f"{base}/retrieve answered {str(answer)[:200]}")
-    docs = [[hit.get("document", hit) for hit in hits] for hits in lists]
-    hits = docs[0][:k] if len(docs) == 1 else _merge(docs, k)
-    return information_block(hits)
-
-
-def _merge(lists, k):
-    """Rank 1 of every query, then rank 2, …, until k documents: a document already taken (same
-    non-empty id, or the same text once case and white space are ignored) is skipped."""
-    taken, texts = [], []
-    for rank in range(max(len(docs) for docs in lists)):
-        for docs in lists:
-            if len(taken) == k:
-                return taken
-            if rank >= len(docs):
-                continue
-            doc = docs[rank]
-            text = _WHITE_SPACE.sub(" ", doc.get("text", "")).strip(" ").lower()
-            same = any(
-                (doc.get("id") and other.get("id") == doc.get("id")) or (text and other_text == text)
-                for other, other_text in zip(taken, texts)
-            )
-            if not same:
-                taken.append(doc)
-                texts.append(text)
-    return taken
-
-
-def information_block(docs):
-    """Search-R1's rendering: `Doc {i}(Title: {first line of contents}) {rest}` per document."""
-    lines = []
-    for i, doc in enumerate(docs, 1):
-        contents = doc.get("contents") or f"\"{doc.get('title', '')}\"\n{doc.get('text', '')}"
-        title, _, text = contents.partition("\n")
-        lines.append(f"Doc {i}(Title: {title}) {text}\n")
-    return "<information>" + "".join(lines).strip(_TRIM) + "</information>"
-
-
-class _NoRoute(Exception):
-    pass
 
 
 def _base_url(url=None):
@@ -211,10 +200,7 @@ def _base_url(url=None):
             "MASKSEARCH_URL is not set: start `masksearch serve` and set it to the server's address, "
             "e.g. http://127.0.0.1:8000"
         )
-    for route in ("/observation", "/retrieve"):
-        if url.endswith(route):
-            url = url[: -len(route)]
-    return url
+    return url.removesuffix("/observation")
 
 
 def _post(url, body, attempts=3):
@@ -227,8 +213,11 @@ def _post(url, body, attempts=3):
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 return json.load(response)
         except urllib.error.HTTPError as e:
-            if e.code in (404, 405) and url.endswith("/observation"):
-                raise _NoRoute() from None
+            if e.code in (404, 405):
+                raise SearchError(
+                    f"{url}: HTTP {e.code}: this server has no POST /observation, which answers the "
+                    "student's searches; run a masksearch serve built from a current checkout"
+                ) from None
             raise SearchError(f"{url}: HTTP {e.code}: {_reason(e)}") from None
         except (urllib.error.URLError, OSError) as e:
             # A server restarting or briefly overloaded: a rollout should not lose its turn to it.

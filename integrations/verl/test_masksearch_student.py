@@ -1,20 +1,26 @@
 """Tests of masksearch_student.py with plain Python (no verl, no torch): the tags grammar against
-the Rust parser's golden cases, and the search against a live `masksearch serve`.
+the shared table of parser cases, the tool, the corrective turn and the stop sequences against
+their Rust definitions, and the search against a live `masksearch serve`.
 
-    python3 integrations/verl/test_masksearch_student.py [--bin target/debug/masksearch]
+    python3 integrations/verl/test_masksearch_student.py --bin target/debug/masksearch
 
-- Grammar: every line of testdata/student/turns.jsonl, written from the Rust parser (the one
-  definition of the grammar), read back here: `{"text", "action": "search"|"answer"|"invalid",
-  "queries", "answer"}` and optionally `"finish": "stop"` (the closing tag was cut off by a stop
-  sequence). Until that file exists, the cases below (taken from crates/student/src/turn.rs's
-  tests).
-- Search (with --bin or MASKSEARCH_BIN): a server on an index of testdata's 20 wiki-18 passages;
-  `observe` returns the `<information>` block, equal to `/observation`'s when the server has it.
+- Grammar: every line of testdata/student/turns.jsonl (the cases crates/student/tests/turns.rs
+  holds the Rust parser to): `{"text", "finish": "stop"|"length", "thought_before", "action",
+  "queries"?, "answer"?, "kept"}`; the Python reading must give the same action, queries, answer
+  and kept text.
+- Definitions: the `web_search` tool is testdata/student/web_search_tool.json's; the corrective
+  turn and the stop sequences are crates/student/src/turn.rs's `INVALID_ACTION_OBSERVATION` and
+  `STOPS`, read from the Rust source.
+- Exclusion: which passage MASKSEARCH_EXCLUDE_SOURCE sets aside for a sample.
+- Search (--bin or MASKSEARCH_BIN; required): a server on an index of testdata's 20 wiki-18
+  passages; `observe` returns `/observation`'s block, with and without `exclude`; a server
+  without `/observation` and an unreachable one raise SearchError naming the URL.
 
 Prints `test_masksearch_student: N passed, M failed`; exit status 1 on any failure.
 """
 
 import argparse
+import http.server
 import json
 import os
 import re
@@ -22,36 +28,17 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-GOLDEN = REPO / "testdata/student/turns.jsonl"
+TURNS = REPO / "testdata/student/turns.jsonl"
+TOOL = REPO / "testdata/student/web_search_tool.json"
+RUST_TURN = REPO / "crates/student/src/turn.rs"
 sys.path.insert(0, str(HERE))
 import masksearch_student as student  # noqa: E402
-
-# (text, action, queries, answer, closed by a stop sequence)
-OWN_CASES = [
-    ("<think>who?</think>\n<search> Mona Lisa painter </search>", "search", ["Mona Lisa painter"], None, False),
-    ("<think>ok</think> <answer> Leonardo </answer>", "answer", [], "Leonardo", False),
-    ("<think>x</think>\n<search>\nq1\n\n  q2  \nq1\n</search>", "search", ["q1", "q2"], None, False),
-    ("<think>x</think><search> a<b>c\tx </search>", "search", ["a b c x"], None, False),
-    ("<think>x</think><search> q ", "search", ["q"], None, True),
-    ("<think>x</think><answer>Paris", "answer", [], "Paris", True),
-    ("<think>x</think><search> q", "invalid", [], None, False),
-    ("<think>x</think><search>a</search><search>b</search>", "search", ["a"], None, False),
-    ("<think>x</think><answer>a</answer> and more words", "answer", [], "a", False),
-    ("<answer>a</answer>", "answer", [], "a", False),
-    ("<think>x</think><search>  </search>", "invalid", [], None, False),
-    ("<think>x</think><search>\n<>\n</search>", "invalid", [], None, False),
-    ("I think the answer is 42.", "invalid", [], None, False),
-    ("<think>x</think><answer>a</answer><search>b</search>", "answer", [], "a", False),
-    ("<think>x</think><search>b</search><answer>a</answer>", "search", ["b"], None, False),
-    ("<answer>a <answer>b</answer>", "answer", [], "a <answer>b", False),
-    ("<think>x</think><answer>\u3000Paris\u2003</answer>", "answer", [], "Paris", False),
-    ("<think>x</think><search>q\u001fr</search>", "search", ["q\u001fr"], None, False),
-]
 
 RESULTS = []
 
@@ -61,27 +48,91 @@ def record(name, ok, detail=""):
     print(f"{'PASS' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}", flush=True)
 
 
-def cases():
-    if not GOLDEN.exists():
-        return "own cases (no testdata/student/turns.jsonl yet)", OWN_CASES
-    rows = []
-    for line in GOLDEN.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            c = json.loads(line)
-            rows.append((c["text"], c["action"], c.get("queries") or [], c.get("answer"), c.get("finish") == "stop"))
-    return f"{GOLDEN.relative_to(REPO)}", rows
-
-
 def test_grammar():
-    source, rows = cases()
+    rows = [json.loads(line) for line in TURNS.read_text(encoding="utf-8").splitlines() if line.strip()]
     failures = []
-    for text, action, queries, answer, closed in rows:
-        turn = student.parse_turn(text, closed_by_stop=closed)
-        got = (turn.action, turn.queries, turn.answer if turn.action == "answer" else None)
-        want = (action, list(queries), answer if action == "answer" else None)
+    for i, case in enumerate(rows, 1):
+        if case["finish"] not in ("stop", "length"):
+            failures.append(f"line {i}: finish {case['finish']!r}")
+            continue
+        turn = student.parse_turn(case["text"], finish=case["finish"], thought_before=case["thought_before"])
+        got = (turn.action, turn.queries, turn.answer if turn.action == "answer" else None, turn.text)
+        want = (case["action"], case.get("queries") or [], case.get("answer"), case["kept"])
         if got != want:
-            failures.append(f"{text!r}: {got} != {want}")
-    record(f"grammar: {len(rows)} cases from {source}", not failures, "; ".join(failures[:5]))
+            failures.append(f"line {i} {case['text']!r}: {got} != {want}")
+    finishes = {case["finish"] for case in rows}
+    record(f"grammar: {len(rows)} cases of {TURNS.relative_to(REPO)} (finish {'/'.join(sorted(finishes))})",
+           rows and not failures, "; ".join(failures[:5]))
+
+
+def rust_str_const(source, name):
+    """The value of `pub const NAME: &str = "…";` in Rust source (the escapes it uses: \\n \\" \\\\)."""
+    match = re.search(rf'pub const {name}: &str = "((?:[^"\\]|\\.)*)";', source)
+    if not match:
+        raise AssertionError(f"no const {name} in {RUST_TURN}")
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), match.group(1))
+
+
+def test_definitions():
+    tool = json.loads(TOOL.read_text(encoding="utf-8"))
+    record("tool: web_search is testdata/student/web_search_tool.json's",
+           student.OPENAI_TOOL == tool and student.TOOL_NAME == tool["function"]["name"] == "web_search"
+           and Path(student.TOOL_FILE).resolve() == TOOL.resolve())
+    source = RUST_TURN.read_text(encoding="utf-8")
+    rust = rust_str_const(source, "INVALID_ACTION_OBSERVATION")
+    record("corrective turn: INVALID_ACTION_OBSERVATION is crates/student/src/turn.rs's",
+           student.INVALID_ACTION_OBSERVATION == rust, repr(rust[:60]))
+    stops = re.search(r"pub const STOPS: \[&str; \d+\] = \[([^\]]*)\];", source)
+    rust_stops = tuple(re.findall(r'"([^"]*)"', stops.group(1))) if stops else None
+    record("stop sequences: STOPS are crates/student/src/turn.rs's", student.STOPS == rust_stops, str(rust_stops))
+
+
+def test_exclusion():
+    ramp = {"id": "Ada#0", "passage": "Ada Lovelace was …", "mask_num": 2}
+    cases = [
+        ({}, ramp, []),
+        ({"MASKSEARCH_EXCLUDE_SOURCE": "0"}, ramp, []),
+        ({"MASKSEARCH_EXCLUDE_SOURCE": "1"}, ramp, ["Ada#0"]),
+        ({"MASKSEARCH_EXCLUDE_SOURCE": "1"}, {**ramp, "passage_id": "p7"}, ["p7"]),
+        ({"MASKSEARCH_EXCLUDE_SOURCE": "1"}, {"id": "q1", "passage": None, "mask_num": None}, []),
+        ({"MASKSEARCH_EXCLUDE_SOURCE": "1"}, None, []),
+    ]
+    failures = [f"{env} {info}: {got}" for env, info, want in cases
+                if (got := student.source_exclusion(info, environ=env)) != want]
+    for env, info in (({"MASKSEARCH_EXCLUDE_SOURCE": "yes"}, ramp), ({"MASKSEARCH_EXCLUDE_SOURCE": "1"}, {"passage": "x"})):
+        try:
+            student.source_exclusion(info, environ=env)
+            failures.append(f"{env} {info}: no error")
+        except ValueError:
+            pass
+    record("exclusion: MASKSEARCH_EXCLUDE_SOURCE=1 sets aside a RAMP sample's passage only", not failures,
+           "; ".join(failures))
+
+
+class NoObservation(http.server.BaseHTTPRequestHandler):
+    """A server from before /observation: every POST is a 404."""
+
+    def do_POST(self):
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def post(url, body):
+    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def raises_search_error(call, must_hold):
+    try:
+        call()
+        return False, "no error"
+    except student.SearchError as e:
+        return all(part in str(e) for part in must_hold), str(e)
 
 
 def test_search(binary):
@@ -94,23 +145,27 @@ def test_search(binary):
             subprocess.run([binary, *map(str, args)], check=True, capture_output=True)
         server = subprocess.Popen([binary, "serve", "--index", str(index), "--host", "127.0.0.1", "--port", "0"],
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        url = re.match(r"listening on (http://\S+)", server.stdout.readline()).group(1)
+        url = re.match(r"listening on (http://\S+)", server.stdout.readline()).group(1).rstrip("/")
         queries = ["history of the city", "river in the north"]
+        served = post(url + "/observation", {"queries": queries, "topk": 3})
         block = student.observe(queries, url=url)
-        ok = block.startswith("<information>Doc 1(Title: ") and block.endswith("</information>") and "Doc 3(" in block
-        record("search: observe() answers from masksearch serve", ok, block[:120])
-        try:
-            body = json.dumps({"queries": queries, "topk": 3}).encode()
-            request = urllib.request.Request(url + "/observation", body, {"Content-Type": "application/json"})
-            served = json.load(urllib.request.urlopen(request))["observation"].strip()
-            record("search: the block is /observation's", block == served)
-        except urllib.error.HTTPError as e:
-            record(f"search: no /observation on this server (HTTP {e.code}); the block came from /retrieve", True)
-        try:
-            student.observe(queries, url="http://127.0.0.1:9")
-            record("search: an unreachable server raises SearchError", False)
-        except student.SearchError as e:
-            record("search: an unreachable server raises SearchError", "cannot reach" in str(e), str(e))
+        record("search: observe() is /observation's block", block == served["observation"].strip()
+               and block.startswith("<information>Doc 1(Title: ") and "Doc 3(" in block, block[:100])
+        top = served["ids"][0]
+        without = post(url + "/observation", {"queries": queries, "topk": 3, "exclude": [top]})
+        excluded = student.observe(queries, url=url, exclude=[top])
+        record("search: exclude reaches /observation", excluded == without["observation"].strip()
+               and excluded != block and top not in without["ids"], f"without {top}")
+        stale = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NoObservation)
+        threading.Thread(target=stale.serve_forever, daemon=True).start()
+        stale_url = f"http://127.0.0.1:{stale.server_address[1]}"
+        ok, detail = raises_search_error(lambda: student.observe(queries, url=stale_url),
+                                         [f"{stale_url}/observation", "no POST /observation"])
+        stale.shutdown()
+        record("search: a server without /observation is named in the error", ok, detail)
+        ok, detail = raises_search_error(lambda: student.observe(queries, url="http://127.0.0.1:9"),
+                                         ["http://127.0.0.1:9/observation", "cannot reach"])
+        record("search: an unreachable server raises SearchError", ok, detail)
     finally:
         if server:
             server.terminate()
@@ -120,13 +175,15 @@ def test_search(binary):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--bin", default=os.environ.get("MASKSEARCH_BIN"))
+    parser.add_argument("--bin", default=os.environ.get("MASKSEARCH_BIN"), help="the masksearch binary (required)")
     args = parser.parse_args()
     test_grammar()
+    test_definitions()
+    test_exclusion()
     if args.bin:
         test_search(args.bin)
     else:
-        print("search tests skipped: no --bin or MASKSEARCH_BIN")
+        record("search: needs the masksearch binary (--bin or MASKSEARCH_BIN)", False)
     failed = RESULTS.count(False)
     print(f"test_masksearch_student: {len(RESULTS) - failed} passed, {failed} failed")
     return 1 if failed else 0
