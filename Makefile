@@ -35,9 +35,10 @@ bench-peers: setup
 	@bash benches/peers/bench-peers.sh
 
 # verl 0.9.1 from PyPI run on CPU against integrations/verl: its Hydra entry point on both run
-# scripts, its dataset, reward, tool and parser loaders and its tool agent loop, with a live
-# masksearch serve (integrations/verl/check_verl.py). The virtualenv (torch with its CUDA
-# libraries, ~5.6 GB) is made once, from the pinned integrations/verl/requirements-cpu.txt.
+# scripts, its dataset, reward and tool loaders and its agent loop worker running our agent loops,
+# with a live masksearch serve and llm serve, and LLaMA-Factory's template from setup's .venv
+# (integrations/verl/check_verl.py). The virtualenv (torch with its CUDA libraries, ~5.6 GB) is
+# made once, from the pinned integrations/verl/requirements-cpu.txt.
 VERL_VENV := target/verl-venv
 
 $(VERL_VENV)/installed: integrations/verl/requirements-cpu.txt

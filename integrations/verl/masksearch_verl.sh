@@ -13,7 +13,8 @@ BASE_MODEL=${BASE_MODEL:-Qwen/Qwen2.5-3B-Instruct}           # <- change: the SF
 STYLE=${STYLE:-tags}                                         # <- change: the `export sft --style` it learnt
 MASKSEARCH_URL=${MASKSEARCH_URL:-http://127.0.0.1:8000}      # <- change: where `masksearch serve` listens
 N_GPUS=${N_GPUS:-8}                                          # <- change: GPUs on this node
-MAX_TURNS=${MAX_TURNS:-4}                                    # searches per rollout (Search-R1's max_turns)
+MAX_TURNS=${MAX_TURNS:-4}                                    # searches per rollout, then a last turn that answers
+CHAT_TEMPLATE=${CHAT_TEMPLATE:-}                             # a Jinja file instead of the model's chat template
 MAX_RESPONSE_LENGTH=${MAX_RESPONSE_LENGTH:-4096}              # tokens after the prompt: every turn and tool turn
 CHECKPOINTS=${CHECKPOINTS:-verl_checkpoints}
 PYTHON=${PYTHON:-python3}
@@ -24,12 +25,15 @@ MASKSEARCH_VERL_DRY_RUN=${MASKSEARCH_VERL_DRY_RUN:-}
 export MASKSEARCH_URL
 export MASKSEARCH_REWARD_PRESET=${MASKSEARCH_REWARD_PRESET:-masksearch-hybrid}  # the paper's answer + format
 export MASKSEARCH_TOPK=${MASKSEARCH_TOPK:-3}
+export MASKSEARCH_EXCLUDE_SOURCE=${MASKSEARCH_EXCLUDE_SOURCE:-0}  # 1: a RAMP sample never sees its own passage
 
 die() { echo "$SCRIPT: $*" >&2; exit 1; }
 
+# The agent loop of the student's style (masksearch_agent_loop.py, registered when verl loads
+# masksearch_tools.py): tags turns with the information as user turns, or verl's tool-calling loop.
 case $STYLE in
-  tags) PARSER=masksearch_tags ;;   # <search>…</search>, read by masksearch_tools.py's parser
-  tools) PARSER=hermes ;;           # <tool_call>{"name": "web_search", …}</tool_call>, verl's own parser
+  tags) AGENT_LOOP=masksearch_tags ;;
+  tools) AGENT_LOOP=masksearch_tools ;;
   *) die "STYLE is tags or tools, not '$STYLE'" ;;
 esac
 
@@ -69,13 +73,14 @@ preflight() {
   for f in "$TEST_FILE" "$HERE/masksearch_reward.py" "$HERE/masksearch_tools.py" "${STAGE_FILES[@]}"; do
     [ -f "$f" ] || die "$f is missing (see the commands at the top)"
   done
-  curl -sf -X POST "$MASKSEARCH_URL/retrieve" -H 'Content-Type: application/json' \
+  curl -sf -X POST "$MASKSEARCH_URL/observation" -H 'Content-Type: application/json' \
     -d '{"queries": ["test"], "topk": 1}' >/dev/null \
-    || die "no /retrieve at $MASKSEARCH_URL: start masksearch serve"
+    || die "no POST /observation at $MASKSEARCH_URL: start a current masksearch serve"
 }
 
-# What every masksearch run sets: our data, the agent loop with our search tool and the parser of
-# the student's style, our reward, and MASKSEARCH_* handed to the Ray workers that search and score.
+# What every masksearch run sets: our data, the agent loop of the student's style with our search
+# tool (hermes reads the tools style's calls; the tags loop reads its own turns), our reward, and
+# MASKSEARCH_* handed to the Ray workers that search and score.
 COMMON_ARGS=(
   data.val_files="$TEST_FILE"
   data.max_prompt_length=2048
@@ -84,17 +89,18 @@ COMMON_ARGS=(
   actor_rollout_ref.rollout.name=vllm
   actor_rollout_ref.rollout.multi_turn.enable=true
   actor_rollout_ref.rollout.multi_turn.function_tool_path="$HERE/masksearch_tools.py"
-  actor_rollout_ref.rollout.multi_turn.format=$PARSER
+  actor_rollout_ref.rollout.multi_turn.format=hermes
   actor_rollout_ref.rollout.multi_turn.max_user_turns=$MAX_TURNS
   actor_rollout_ref.rollout.multi_turn.max_assistant_turns=$((MAX_TURNS + 1))
   actor_rollout_ref.rollout.multi_turn.max_tool_response_length=8192
-  actor_rollout_ref.rollout.agent.default_agent_loop=tool_agent
+  actor_rollout_ref.rollout.agent.default_agent_loop=$AGENT_LOOP
   reward.custom_reward_function.path="$HERE/masksearch_reward.py"
   reward.custom_reward_function.name=compute_score
   +reward.custom_reward_function.reward_kwargs.preset="$MASKSEARCH_REWARD_PRESET"
   +reward.custom_reward_function.reward_kwargs.url="'$MASKSEARCH_URL'"
   +ray_kwargs.ray_init.runtime_env.env_vars.MASKSEARCH_URL="'$MASKSEARCH_URL'"
   +ray_kwargs.ray_init.runtime_env.env_vars.MASKSEARCH_TOPK="'$MASKSEARCH_TOPK'"
+  +ray_kwargs.ray_init.runtime_env.env_vars.MASKSEARCH_EXCLUDE_SOURCE="'$MASKSEARCH_EXCLUDE_SOURCE'"
   "actor_rollout_ref.actor.checkpoint.save_contents=[model,optimizer,extra,hf_model]"
   "actor_rollout_ref.actor.checkpoint.load_contents=[model,optimizer,extra]"
   "trainer.logger=[console]"
@@ -105,6 +111,17 @@ COMMON_ARGS=(
   trainer.total_epochs=1
   trainer.project_name=masksearch
 )
+
+# CHAT_TEMPLATE: verl's custom_chat_template, which replaces the tokenizer's template wherever
+# rollouts are rendered; for a model whose own template differs from the one SFT trained with
+# (SmolLM2's adds a default system message that LLaMA-Factory's smollm template and masksearch
+# llm serve leave out: CHAT_TEMPLATE=integrations/verl/chatml.jinja). Passed as a Hydra quoted
+# string, its quotes escaped (so a template must not end a string with a backslash).
+if [ -n "$CHAT_TEMPLATE" ]; then
+  [ -f "$CHAT_TEMPLATE" ] || die "CHAT_TEMPLATE $CHAT_TEMPLATE is missing"
+  template=$(<"$CHAT_TEMPLATE")
+  COMMON_ARGS+=("actor_rollout_ref.model.custom_chat_template='${template//\'/\\\'}'")
+fi
 
 # run_stages EXPERIMENT ARGS… (after preflight): one verl run per stage, each from the weights the previous stage
 # saved (its last checkpoint's Hugging Face copy), in CHECKPOINTS/EXPERIMENT/<stage>; a stage

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # RL on masksearch data with DAPO in verl 0.9.1 as published on PyPI: the same agent loop, search
-# tool, parser, reward and curriculum stages as run_masksearch_grpo.sh (see there and
+# tool, agent loops, reward and curriculum stages as run_masksearch_grpo.sh (see there and
 # masksearch_verl.sh), with DAPO's four changes to GRPO as verl configures them:
 # - clip-higher: decoupled clip range, 0.2 below and 0.28 above (actor.clip_ratio_low/high);
 # - dynamic sampling: groups whose rollouts all scored the same carry no advantage and are

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # RL on masksearch data with GRPO in verl 0.9.1 as published on PyPI (`pip install verl==0.9.1`
-# plus vllm; no fork, nothing patched). The model searches through verl's tool agent loop:
-# masksearch_tools.py gives it the `web_search` tool, answered by `masksearch serve`, and for the
-# tags style the parser that reads its <search> turns; masksearch_reward.py scores each rollout
-# through the server's /reward. Settings follow Search-R1's GRPO runs (batch 512, 5 rollouts per
-# prompt, lr 1e-6, KL loss 0.001); run_masksearch_dapo.sh is the DAPO variant.
+# plus vllm; no fork, nothing patched). The model searches through the agent loop of its style,
+# registered in verl by masksearch_tools.py (masksearch_agent_loop.py: for the tags style its turns
+# and the information as user turns, as in SFT; for the tools style verl's tool-calling loop),
+# answered by `masksearch serve`; masksearch_reward.py scores each rollout through the server's
+# /reward. Settings follow Search-R1's GRPO runs (batch 512, 5 rollouts per prompt, lr 1e-6, KL
+# loss 0.001); run_masksearch_dapo.sh is the DAPO variant.
 #
 # Before running (same machine or reachable from every rollout worker):
 #   masksearch export rl --input work/ramp.jsonl --out work/rl --curriculum buckets
-#   masksearch serve --index work/index --host 0.0.0.0 --port 8000     # /retrieve and /reward
-# then `BASE_MODEL=<the SFT checkpoint> STYLE=<tags|tools> bash run_masksearch_grpo.sh`.
+#   masksearch serve --index work/index --host 0.0.0.0 --port 8000     # /observation and /reward
+# then `BASE_MODEL=<the SFT checkpoint> STYLE=<tags|tools> bash run_masksearch_grpo.sh` (and
+# CHAT_TEMPLATE=integrations/verl/chatml.jinja for a SmolLM2 checkpoint: see masksearch_verl.sh).
 # With --curriculum buckets each train.mask<k>.parquet is a stage, trained in order of k, each
 # from the weights the stage before saved; see masksearch_verl.sh for every input. Anything after
 # the script's name is passed to verl (`key=value`, Hydra syntax) and overrides what is here.
