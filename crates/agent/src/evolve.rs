@@ -296,7 +296,7 @@ async fn run_round(
     )?;
     row.merged = merged.records;
     let text = serde_json::to_string_pretty(&row).expect("a row serialises");
-    write_atomic(&files.row, &(text + "\n"))?;
+    formats::write_whole(&files.row, (text + "\n").as_bytes())?;
     Ok(row)
 }
 
@@ -354,18 +354,9 @@ fn read_row(path: &Path) -> Result<Option<RoundRow>, AgentError> {
 /// Writes `rounds.json` and `rounds.md`.
 fn write_table(out: &Path, rows: &[RoundRow]) -> Result<(), AgentError> {
     let json = serde_json::to_string_pretty(rows).expect("rows serialise");
-    write_atomic(&out.join("rounds.json"), &(json + "\n"))?;
-    write_atomic(&out.join("rounds.md"), &markdown(rows))
-}
-
-fn write_atomic(path: &Path, text: &str) -> Result<(), AgentError> {
-    let partial = path.with_extension("partial");
-    let io = |error| AgentError::Io {
-        path: path.to_path_buf(),
-        error,
-    };
-    std::fs::write(&partial, text).map_err(io)?;
-    std::fs::rename(&partial, path).map_err(io)
+    formats::write_whole(&out.join("rounds.json"), (json + "\n").as_bytes())?;
+    formats::write_whole(&out.join("rounds.md"), markdown(rows).as_bytes())?;
+    Ok(())
 }
 
 /// Removes what a run writes into `out`: the round folders, the table and the manifest.

@@ -7,8 +7,8 @@
 //! every input was read, so an export that fails or is killed while reading leaves the previous
 //! files as they were. The files are renamed one after another, with the manifest saved as
 //! incomplete before the first rename and as complete after the last: a folder whose manifest
-//! says `"complete": false` holds a mix of two exports. [`Staged`] is that writer, for any
-//! command whose output must never be half-written. Arrow and parquet are used here and nowhere
+//! says `"complete": false` holds a mix of two exports (`formats::Staged`, the one writer of
+//! whole files). Arrow and parquet are used here and nowhere
 //! else in the workspace; rows are written in bounded batches, so memory stays flat however
 //! large the input.
 //!
@@ -28,7 +28,6 @@ mod select;
 mod sft;
 mod sharegpt;
 mod skips;
-mod staged;
 mod verl;
 
 use std::path::PathBuf;
@@ -38,7 +37,6 @@ pub use select::{Selection, held_out, is_correct, search_rounds};
 pub use sft::{SftConfig, SftReport, export_sft};
 pub use sharegpt::{Example, Role, Turn, check_alignment, example};
 pub use skips::{Skip, Skips};
-pub use staged::Staged;
 pub use student::{Style, Template};
 pub use verl::verl_schema;
 

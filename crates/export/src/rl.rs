@@ -18,13 +18,12 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use formats::{QaExample, RampSample, RunManifest};
+use formats::{QaExample, RampSample, RunManifest, Staged, commit_all};
 use serde_json::{Value, json};
 
 use crate::{
     ExportError, Progress, Skip, Skips, Template, held_out,
     input::lines,
-    staged::{Staged, commit_all},
     verl::{ParquetSink, Row},
 };
 

@@ -5,21 +5,14 @@
 //! any), `dataset_info.json` (entries `<name>` and `<name>_val` added to what the file held),
 //! `<name>.manifest.json` (inputs, style, filters, counts).
 
-use std::{
-    fs::File,
-    io::{BufWriter, Write as _},
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
 
-use formats::{RunManifest, Trajectory};
+use formats::{RunManifest, Staged, StagedLines, Trajectory, commit_all};
 use serde_json::{Map, Value, json};
 
 use crate::{
-    ExportError, Progress, Selection, Skip, Skips, Style, Template, held_out,
-    input::lines,
-    select::Seen,
-    sharegpt::example,
-    staged::{Staged, commit_all},
+    ExportError, Progress, Selection, Skip, Skips, Style, Template, held_out, input::lines,
+    select::Seen, sharegpt::example,
 };
 
 /// What an SFT export writes and keeps.
@@ -55,41 +48,6 @@ pub struct SftReport {
     pub dataset_info: PathBuf,
 }
 
-/// One output split: a staged JSONL file and its count.
-struct Part {
-    staged: Staged,
-    out: BufWriter<File>,
-    rows: u64,
-}
-
-impl Part {
-    fn create(path: PathBuf) -> Result<Part, ExportError> {
-        let staged = Staged::create(&path)?;
-        let out = BufWriter::with_capacity(1 << 16, staged.writer()?);
-        Ok(Part {
-            staged,
-            out,
-            rows: 0,
-        })
-    }
-
-    fn write(&mut self, line: &str) -> Result<(), ExportError> {
-        self.rows += 1;
-        self.out
-            .write_all(line.as_bytes())
-            .and_then(|()| self.out.write_all(b"\n"))
-            .map_err(|e| ExportError::io(self.staged.dest(), e))
-    }
-
-    /// Flushes; the staged file, to be committed, or `None` when nothing was written.
-    fn finish(mut self) -> Result<Option<Staged>, ExportError> {
-        self.out
-            .flush()
-            .map_err(|e| ExportError::io(self.staged.dest(), e))?;
-        Ok((self.rows > 0).then_some(self.staged))
-    }
-}
-
 /// Exports the trajectories of `inputs` (JSONL, read in the order given; of several records
 /// with one sample id the first that passes the filters wins) into `out_dir`.
 pub fn export_sft(
@@ -101,8 +59,8 @@ pub fn export_sft(
     std::fs::create_dir_all(out_dir).map_err(|e| ExportError::io(out_dir, e))?;
     let train_file = out_dir.join(format!("{}.train.jsonl", config.name));
     let val_file = out_dir.join(format!("{}.val.jsonl", config.name));
-    let mut train = Part::create(train_file.clone())?;
-    let mut val = Part::create(val_file.clone())?;
+    let mut train = StagedLines::create(&train_file)?;
+    let mut val = StagedLines::create(&val_file)?;
     let mut skips = Skips::default();
     let mut seen = Seen::default();
     let mut tally = Progress::default();
@@ -117,9 +75,9 @@ pub fn export_sft(
                 Ok((id, example)) => {
                     let line = serde_json::to_string(&example).expect("an example serialises");
                     if held_out(config.seed, &id, config.val_share) {
-                        val.write(&line)?;
+                        val.write_line(&line)?;
                     } else {
-                        train.write(&line)?;
+                        train.write_line(&line)?;
                     }
                     tally.written += 1;
                 }
@@ -134,17 +92,20 @@ pub fn export_sft(
         }
     }
     progress(&tally);
-    let (train_rows, val_rows) = (train.rows, val.rows);
+    let (train_rows, val_rows) = (train.rows(), val.rows());
     if train_rows + val_rows == 0 {
         return Err(ExportError::Empty {
             read: tally.read,
             skips: skips.to_string(),
         });
     }
-    let mut staged: Vec<Staged> = [train.finish()?, val.finish()?]
-        .into_iter()
-        .flatten()
-        .collect();
+    // A split that got no line is not written.
+    let mut staged: Vec<Staged> = Vec::new();
+    for part in [train, val] {
+        if part.rows() > 0 {
+            staged.push(part.finish()?);
+        }
+    }
     let files: Vec<PathBuf> = staged.iter().map(|s| s.dest().to_path_buf()).collect();
     let dataset_info = out_dir.join("dataset_info.json");
     staged.push(dataset_info_staged(
@@ -254,7 +215,7 @@ fn dataset_info_staged(
         }
     }
     let text = serde_json::to_string_pretty(&Value::Object(info)).expect("JSON serialises") + "\n";
-    Staged::with_contents(path, text.as_bytes())
+    Ok(Staged::with_contents(path, text.as_bytes())?)
 }
 
 /// One `dataset_info.json` entry: sharegpt, the column names, the role tags.

@@ -26,7 +26,9 @@ use arrow_schema::{DataType, Field, FieldRef, Fields, Schema, SchemaRef};
 use parquet::{arrow::ArrowWriter, basic::Compression, file::properties::WriterProperties};
 use serde::{Deserialize, Serialize};
 
-use crate::{ExportError, staged::Staged};
+use formats::Staged;
+
+use crate::ExportError;
 
 /// Rows encoded together; with [`ROW_GROUP`], what bounds an export's memory.
 const BATCH: usize = 1024;

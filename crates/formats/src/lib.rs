@@ -13,6 +13,7 @@ mod ramp;
 mod runlog;
 mod shard;
 mod source;
+pub mod staged;
 mod trajectory;
 
 pub use hash::{seed_for, stable_hash};
@@ -22,6 +23,7 @@ pub use ramp::{MASK, RAMP_INSTRUCTION_EN, RAMP_INSTRUCTION_ZH, RampExt, RampSamp
 pub use runlog::{JsonlReader, RunLog, RunManifest, read_jsonl};
 pub use shard::{Shard, ShardParseError};
 pub use source::{JsonlPassages, PassageSource, Passages};
+pub use staged::{Staged, StagedLines, commit_all, write_whole};
 pub use trajectory::{
     ChatmlMessage, ChatmlRecord, Note, Rejection, SearchUse, Step, StepKind, Task, TaskKind,
     Teacher, TokenUse, Trajectory, Verdict,

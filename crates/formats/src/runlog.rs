@@ -229,15 +229,11 @@ impl RunManifest {
             })
     }
 
-    /// Writes the manifest atomically (temporary file + rename).
+    /// Writes the manifest whole ([`crate::staged::write_whole`]).
     pub fn save(&self, path: &Path) -> Result<(), FormatError> {
-        let io = |e| FormatError::io(path, e);
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
-        let text = serde_json::to_string_pretty(self).map_err(|e| io(io::Error::other(e)))?;
-        fs::write(&tmp, text + "\n").map_err(io)?;
-        fs::rename(&tmp, path).map_err(io)
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| FormatError::io(path, io::Error::other(e)))?;
+        crate::staged::write_whole(path, (text + "\n").as_bytes())
     }
 
     /// Fails if `previous` (the manifest found beside an output being resumed) was produced with

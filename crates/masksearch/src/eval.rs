@@ -385,10 +385,8 @@ fn config(args: &Args) -> anyhow::Result<EvalConfig> {
     })
 }
 
-/// Writes `text` to `path` whole (a temporary file renamed over it).
+/// Writes `text` to `path` whole (`formats::write_whole`).
 fn write(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", path.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+    formats::write_whole(path, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }

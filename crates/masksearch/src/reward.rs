@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use ::agent::Prompts;
 use ::agent::reward::{LinesSummary, RewardJudge, RewardPreset};
-use ::export::Staged;
 use anyhow::Context as _;
+use formats::Staged;
 
 use crate::{models, progress};
 

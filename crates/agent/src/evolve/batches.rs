@@ -4,8 +4,6 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    fs::File,
-    io::{BufWriter, Write as _},
     path::Path,
 };
 
@@ -85,15 +83,10 @@ impl Batches {
     }
 
     /// Writes round `round`'s samples from `input` to `out` in input order, all or nothing
-    /// (`out.partial`, then renamed). A record without an id gets the one the pipeline gave it
+    /// (`formats::StagedLines`). A record without an id gets the one the pipeline gave it
     /// in `input` (its record number), so ids stay unique across rounds.
     pub fn write(&self, input: &Path, round: u32, out: &Path) -> Result<usize, AgentError> {
-        let partial = out.with_extension("jsonl.partial");
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |error| AgentError::Io { path, error }
-        };
-        let mut file = BufWriter::new(File::create(&partial).map_err(io(&partial))?);
+        let mut file = formats::StagedLines::create(out)?;
         let mut written = HashSet::new();
         for_each_record(input, |id, mut value| {
             if !self.takes(round, &id) || !written.insert(id.clone()) {
@@ -107,17 +100,9 @@ impl Batches {
                     map.insert("id".into(), Value::String(id));
                 }
             }
-            serde_json::to_writer(&mut file, &value)
-                .map_err(std::io::Error::from)
-                .and_then(|()| file.write_all(b"\n"))
-                .map_err(io(&partial))
+            Ok(file.write(&value)?)
         })?;
-        let file = file.into_inner().map_err(|e| AgentError::Io {
-            path: partial.clone(),
-            error: e.into_error(),
-        })?;
-        file.sync_all().map_err(io(&partial))?;
-        std::fs::rename(&partial, out).map_err(io(out))?;
+        file.finish()?.commit()?;
         Ok(written.len())
     }
 }

@@ -1,12 +1,7 @@
 //! The merged data of a round: the accepted trajectories of every round so far, one per sample
 //! id (the earliest round's kept), written all or nothing.
 
-use std::{
-    collections::HashSet,
-    fs::File,
-    io::{BufWriter, Write as _},
-    path::Path,
-};
+use std::{collections::HashSet, path::Path};
 
 use serde_json::Value;
 
@@ -26,12 +21,7 @@ pub struct Merged {
 /// Writes `out`: the records of `previous` (the merged file of the round before, if any), then
 /// those of `accepted` whose sample id is not among them yet. Records are copied as they are.
 pub fn merge(previous: Option<&Path>, accepted: &Path, out: &Path) -> Result<Merged, AgentError> {
-    let partial = out.with_extension("jsonl.partial");
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |error| AgentError::Io { path, error }
-    };
-    let mut file = BufWriter::new(File::create(&partial).map_err(io(&partial))?);
+    let mut file = formats::StagedLines::create(out)?;
     let mut ids = HashSet::new();
     let mut merged = Merged::default();
     for (n, source) in previous.into_iter().chain([accepted]).enumerate() {
@@ -46,20 +36,12 @@ pub fn merge(previous: Option<&Path>, accepted: &Path, out: &Path) -> Result<Mer
                 merged.duplicates += 1;
                 continue;
             }
-            serde_json::to_writer(&mut file, &record)
-                .map_err(std::io::Error::from)
-                .and_then(|()| file.write_all(b"\n"))
-                .map_err(io(&partial))?;
+            file.write(&record)?;
             merged.records += 1;
             merged.added += u64::from(from_this_round);
         }
     }
-    let file = file.into_inner().map_err(|e| AgentError::Io {
-        path: partial.clone(),
-        error: e.into_error(),
-    })?;
-    file.sync_all().map_err(io(&partial))?;
-    std::fs::rename(&partial, out).map_err(io(out))?;
+    file.finish()?.commit()?;
     Ok(merged)
 }
 

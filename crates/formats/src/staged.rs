@@ -5,19 +5,21 @@
 //! folder; dropping it uncommitted removes the partial file. A process killed before the commit
 //! leaves `<dest>` as it was (at worst a stray `.partial`, replaced by the next run).
 //!
-//! An export commits several files one rename after another; [`commit_all`] brackets the
-//! renames with its manifest, so a kill between two of them leaves a manifest that says the
-//! folder holds a mix of this export's files and the previous one's.
+//! Every file masksearch replaces whole goes through here: exports, manifests, `reward --out`,
+//! the self-evolving rounds' batches and merges, eval reports. A command that commits several
+//! files one rename after another brackets the renames with its manifest ([`commit_all`]), so a
+//! kill between two of them leaves a manifest that says the folder holds a mix of this run's
+//! files and the previous one's.
 
 use std::{
     fs::{self, File},
-    io::Write as _,
+    io::{BufWriter, Write as _},
     path::{Path, PathBuf},
 };
 
-use formats::RunManifest;
+use serde::Serialize;
 
-use crate::ExportError;
+use crate::{FormatError, RunManifest};
 
 /// A file being written as `<dest>.partial`, to replace `<dest>` whole on [`Staged::commit`]
 /// or to vanish when dropped uncommitted.
@@ -30,11 +32,11 @@ pub struct Staged {
 
 impl Staged {
     /// Creates `<dest>.partial`, empty (a partial file a killed run left there is truncated).
-    pub fn create(dest: &Path) -> Result<Staged, ExportError> {
+    pub fn create(dest: &Path) -> Result<Staged, FormatError> {
         let mut name = dest.as_os_str().to_owned();
         name.push(".partial");
         let partial = PathBuf::from(name);
-        let file = File::create(&partial).map_err(|e| ExportError::io(&partial, e))?;
+        let file = File::create(&partial).map_err(|e| FormatError::io(&partial, e))?;
         Ok(Staged {
             dest: dest.to_path_buf(),
             partial,
@@ -44,19 +46,19 @@ impl Staged {
     }
 
     /// `bytes` as the whole new content of `dest`, staged, to be committed.
-    pub(crate) fn with_contents(dest: &Path, bytes: &[u8]) -> Result<Staged, ExportError> {
+    pub fn with_contents(dest: &Path, bytes: &[u8]) -> Result<Staged, FormatError> {
         let staged = Staged::create(dest)?;
         (&staged.file)
             .write_all(bytes)
-            .map_err(|e| ExportError::io(&staged.partial, e))?;
+            .map_err(|e| FormatError::io(&staged.partial, e))?;
         Ok(staged)
     }
 
     /// A second handle on the partial file for a writer to own; flush it before committing.
-    pub fn writer(&self) -> Result<File, ExportError> {
+    pub fn writer(&self) -> Result<File, FormatError> {
         self.file
             .try_clone()
-            .map_err(|e| ExportError::io(&self.partial, e))
+            .map_err(|e| FormatError::io(&self.partial, e))
     }
 
     /// The file this one replaces on commit.
@@ -65,11 +67,11 @@ impl Staged {
     }
 
     /// Syncs the partial file, renames it over the destination and syncs the folder.
-    pub fn commit(mut self) -> Result<(), ExportError> {
+    pub fn commit(mut self) -> Result<(), FormatError> {
         self.file
             .sync_all()
-            .map_err(|e| ExportError::io(&self.partial, e))?;
-        fs::rename(&self.partial, &self.dest).map_err(|e| ExportError::io(&self.dest, e))?;
+            .map_err(|e| FormatError::io(&self.partial, e))?;
+        fs::rename(&self.partial, &self.dest).map_err(|e| FormatError::io(&self.dest, e))?;
         self.committed = true;
         let folder = match self.dest.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
@@ -84,15 +86,78 @@ impl Staged {
     }
 }
 
+/// A JSONL file written as a [`Staged`] one: lines appended through a buffer, the whole file
+/// committed at the end or dropped.
+pub struct StagedLines {
+    staged: Staged,
+    out: BufWriter<File>,
+    rows: u64,
+}
+
+impl StagedLines {
+    pub fn create(dest: &Path) -> Result<StagedLines, FormatError> {
+        let staged = Staged::create(dest)?;
+        let out = BufWriter::with_capacity(1 << 16, staged.writer()?);
+        Ok(StagedLines {
+            staged,
+            out,
+            rows: 0,
+        })
+    }
+
+    /// Appends `record` as one JSON line.
+    pub fn write<T: Serialize>(&mut self, record: &T) -> Result<(), FormatError> {
+        serde_json::to_writer(&mut self.out, record)
+            .map_err(std::io::Error::from)
+            .and_then(|()| self.out.write_all(b"\n"))
+            .map_err(|e| FormatError::io(&self.staged.partial, e))?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Appends a line already written as JSON.
+    pub fn write_line(&mut self, line: &str) -> Result<(), FormatError> {
+        self.out
+            .write_all(line.as_bytes())
+            .and_then(|()| self.out.write_all(b"\n"))
+            .map_err(|e| FormatError::io(&self.staged.partial, e))?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Lines written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The file this one replaces on commit.
+    pub fn dest(&self) -> &Path {
+        self.staged.dest()
+    }
+
+    /// Flushes the lines; the staged file, to be committed.
+    pub fn finish(mut self) -> Result<Staged, FormatError> {
+        self.out
+            .flush()
+            .map_err(|e| FormatError::io(&self.staged.partial, e))?;
+        Ok(self.staged)
+    }
+}
+
+/// Replaces `dest` with `bytes`, whole: staged and committed.
+pub fn write_whole(dest: &Path, bytes: &[u8]) -> Result<(), FormatError> {
+    Staged::with_contents(dest, bytes)?.commit()
+}
+
 /// Commits `files` in order between two saves of `manifest` at `path`: `complete: false` before
 /// the first rename, `complete: true` after the last. A kill or an error between two renames
 /// leaves the manifest saying the export is incomplete, never the previous export's manifest
 /// describing files that have since been replaced.
-pub(crate) fn commit_all(
+pub fn commit_all(
     files: Vec<Staged>,
     mut manifest: RunManifest,
     path: &Path,
-) -> Result<(), ExportError> {
+) -> Result<(), FormatError> {
     manifest.complete = false;
     manifest.save(path)?;
     for file in files {
