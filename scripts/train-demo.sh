@@ -23,7 +23,7 @@
 #             as user turns, as its training data has it), on $HELDOUT held-out RAMP samples and
 #             the shipped benchmark slices; then the before/after table
 #
-# Knobs (environment): MASKSEARCH_BIN, DEMO_DIR (default work), TRAIN_STEPS (40), MAX_SEARCHES (2),
+# Knobs (environment): MASKSEARCH_BIN, DEMO_DIR (default work), TRAIN_STEPS (50), MAX_SEARCHES (2),
 # HELDOUT (20), BENCH_LIMIT (3), GGUF_TYPE (q8_0), EVAL_CONTINUATION=1 (also --mode continuation).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +33,7 @@ OUT=work/train-demo
 VENV=target/train-venv
 PY=$VENV/bin/python
 LF=integrations/llamafactory
-TRAIN_STEPS=${TRAIN_STEPS:-40}
+TRAIN_STEPS=${TRAIN_STEPS:-50}
 MAX_SEARCHES=${MAX_SEARCHES:-2}
 HELDOUT=${HELDOUT:-20}
 BENCH_LIMIT=${BENCH_LIMIT:-3}
@@ -57,8 +57,11 @@ stage() {
   shift
   say "[$name] $*"
   start=$(date +%s.%N); cpu_seconds; cpu0=$CPU
+  SKIPPED=0
   "$@"
   end=$(date +%s.%N); cpu_seconds; cpu1=$CPU
+  # A stage with nothing to do keeps the time of the run that did it.
+  if [ "$SKIPPED" = 1 ] && grep -q "^$name	" "$TIMES" 2>/dev/null; then return; fi
   grep -v "^$name	" "$TIMES" > "$TIMES.tmp" 2>/dev/null || true
   printf '%s\t%.1f\t%.1f\n' "$name" "$(echo "$end - $start" | bc)" "$(echo "$cpu1 - $cpu0" | bc)" >> "$TIMES.tmp"
   mv "$TIMES.tmp" "$TIMES"
@@ -76,7 +79,7 @@ for tool in bc python3; do command -v $tool >/dev/null || { say "$tool is needed
 venv() {
   local key
   key=$(hash_of $LF/requirements-train.txt)
-  if fresh "$VENV/.train-demo-stamp" "$key"; then say "venv: up to date"; return; fi
+  if fresh "$VENV/.train-demo-stamp" "$key"; then say "venv: up to date"; SKIPPED=1; return; fi
   [ -x "$PY" ] || python3 -m venv "$VENV"
   "$PY" -m pip install --quiet --disable-pip-version-check -r $LF/requirements-train.txt
   echo "$key" > "$VENV/.train-demo-stamp"
@@ -85,7 +88,7 @@ venv() {
 
 # --- converter -------------------------------------------------------------------------------------
 converter() {
-  if fresh "$CONVERTER/.stamp" "$CONVERTER_SHA"; then say "converter: up to date"; return; fi
+  if fresh "$CONVERTER/.stamp" "$CONVERTER_SHA"; then say "converter: up to date"; SKIPPED=1; return; fi
   mkdir -p assets/downloads
   local sdist=assets/downloads/$CONVERTER_SDIST
   if ! echo "$CONVERTER_SHA  $sdist" | sha256sum --check --status 2>/dev/null; then
@@ -124,7 +127,7 @@ data() {
 base() {
   local key
   key=$(hash_of "$LF/gguf_to_hf.py" $LF/requirements-train.txt)-$(sha256sum "$BASE_GGUF" | cut -d' ' -f1)
-  if fresh "$OUT/base-hf/.stamp" "$key"; then say "base: up to date"; return; fi
+  if fresh "$OUT/base-hf/.stamp" "$key"; then say "base: up to date"; SKIPPED=1; return; fi
   rm -rf "$OUT/base-hf"
   "$PY" $LF/gguf_to_hf.py "$BASE_GGUF" "$OUT/base-hf" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print("base:", d["parameters"], "parameters, vocabulary", d["vocab"], "eos", d["eos"])'
   echo "$key" > "$OUT/base-hf/.stamp"
@@ -155,7 +158,7 @@ check() {
 train() {
   local key
   key=$(hash_of $LF/train_demo.yaml "$OUT/sft/masksearch_tags.train.jsonl" "$OUT/base-hf/.stamp")-$TRAIN_STEPS
-  if fresh "$OUT/ckpt/.stamp" "$key"; then say "train: up to date"; return; fi
+  if fresh "$OUT/ckpt/.stamp" "$key"; then say "train: up to date"; SKIPPED=1; return; fi
   rm -rf "$OUT/ckpt"
   DISABLE_VERSION_CHECK=1 "$VENV/bin/llamafactory-cli" train $LF/train_demo.yaml \
     model_name_or_path="$OUT/base-hf" dataset_dir="$OUT/sft" output_dir="$OUT/ckpt" \
@@ -169,7 +172,7 @@ TRAINED=$OUT/trained.$GGUF_TYPE.gguf
 gguf() {
   local key
   key=$(cat "$OUT/ckpt/.stamp")-$GGUF_TYPE-$CONVERTER_SHA
-  if [ -f "$TRAINED" ] && fresh "$TRAINED.stamp" "$key"; then say "gguf: up to date"; return; fi
+  if [ -f "$TRAINED" ] && fresh "$TRAINED.stamp" "$key"; then say "gguf: up to date"; SKIPPED=1; return; fi
   "$PY" "$CONVERTER/convert_hf_to_gguf.py" "$OUT/ckpt" --outfile "$TRAINED.partial" --outtype "$GGUF_TYPE" \
     > "$OUT/convert.log" 2>&1 || { tail -20 "$OUT/convert.log" >&2; exit 1; }
   "$PY" - "$TRAINED.partial" <<'PY'
@@ -201,16 +204,17 @@ BENCHES=(testdata/benchmarks/hotpotqa_500.first3.jsonl testdata/benchmarks/2wiki
          testdata/benchmarks/musique_500.first3.jsonl testdata/benchmarks/bamboogle.first3.jsonl)
 [ -f assets/benchmarks/fanout-final-dev.json ] && BENCHES+=(assets/benchmarks/fanout-final-dev.json)
 evaluate() { # LABEL GGUF MODE
-  local label=$1 model=$2 mode=$3 dir=$OUT/eval-$1-$3 key overwrite=()
-  # A model or settings other than last time's: start over (a resumed eval and its response
-  # cache would replay the previous model's answers).
+  local label=$1 model=$2 mode=$3 dir=$OUT/eval-$1-$3 key
+  # A model or settings other than last time's: start over. Not with --overwrite alone: the
+  # response cache in the folder outlives it and would replay the previous model's answers to
+  # the same requests under the same model name.
   key=$(sha256sum "$model" | cut -d' ' -f1)-$HELDOUT-$BENCH_LIMIT-$(hash_of "$OUT/heldout.jsonl")
-  fresh "$dir.stamp" "$key" || overwrite=(--overwrite)
+  if fresh "$dir.stamp" "$key"; then SKIPPED=1; else rm -rf "$dir-ramp" "$dir-bench" "$dir.stamp"; fi
   serve "$model" "$OUT/eval-serve-$label.log"
-  "$BIN" eval "ramp=$OUT/heldout.jsonl" --index "$OUT/index" --out "$dir-ramp" "${overwrite[@]}" \
+  "$BIN" eval "ramp=$OUT/heldout.jsonl" --index "$OUT/index" --out "$dir-ramp" \
     --methods agent --mode "$mode" --base-url "$SERVER_URL/v1" --model-name "$label" --concurrency 1 \
     --title "train-demo: $label, $mode"
-  "$BIN" eval "${BENCHES[@]}" --limit "$BENCH_LIMIT" --index "$OUT/index" --out "$dir-bench" "${overwrite[@]}" \
+  "$BIN" eval "${BENCHES[@]}" --limit "$BENCH_LIMIT" --index "$OUT/index" --out "$dir-bench" \
     --methods agent --mode "$mode" --base-url "$SERVER_URL/v1" --model-name "$label" --concurrency 1 \
     --title "train-demo: $label, $mode"
   stop_server

@@ -119,9 +119,21 @@ def masks_recovered(masksearch, predictions, masks):
     return sum(s.get("parts", {}).get("masks", 0.0) for s in scores) / len(scores)
 
 
+# The runtime's fixed corrective turn after an invalid action (Search-R1's text); it names the
+# tags itself, so it is taken out before looking for the model's own </answer>.
+CORRECTION = ("My previous action is invalid. If I want to search, I should put the query between <search> and "
+              "</search>. If I want to give the final answer, I should put the answer between <answer> and "
+              "</answer>. Let me try again.")
+
+
+def closed_answer(prediction):
+    """The model itself closed an answer: `</answer>` in what it wrote (not in the correction)."""
+    return prediction["end"] == "answered" and "</answer>" in prediction["transcript"].replace(CORRECTION, "")
+
+
 def summarize(predictions, masksearch, masks):
     n = len(predictions)
-    closed = sum("</answer>" in p["transcript"] for p in predictions)
+    closed = sum(closed_answer(p) for p in predictions)
     row = {
         "questions": n,
         "closed_answer": closed / n,
@@ -137,6 +149,13 @@ def summarize(predictions, masksearch, masks):
     if ramp:
         row["masks_recovered"] = masks_recovered(masksearch, ramp, masks)
     return row
+
+
+def seconds(text):
+    try:
+        return f"{float(text):.0f} s"
+    except ValueError:
+        return text
 
 
 def report(argv):
@@ -180,7 +199,7 @@ def report(argv):
         with open(times, encoding="utf-8") as f:
             for line in f:
                 stage, wall, cpu = line.rstrip("\n").split("\t")
-                lines.append(f"| {stage} | {float(wall):.0f} s | {float(cpu):.0f} s |")
+                lines.append(f"| {stage} | {seconds(wall)} | {seconds(cpu)} |")
     text = "\n".join(lines) + "\n"
     with open(os.path.join(out_dir, "summary.md"), "w", encoding="utf-8") as f:
         f.write(text)
