@@ -127,10 +127,11 @@ async fn eval(args: Args) -> anyhow::Result<()> {
     let opened = args.model.open(needs_model, false, 1)?;
     let model = match opened.chat {
         Some(chat) => {
-            let cache = args
-                .cache
-                .clone()
-                .unwrap_or_else(|| args.out.join("llm-cache.redb"));
+            let cache = models::run_cache(
+                args.cache.as_deref(),
+                args.out.join("llm-cache.redb"),
+                args.overwrite,
+            )?;
             Some(models::with_cache(
                 chat,
                 &cache,

@@ -110,6 +110,29 @@ impl ModelArgs {
     }
 }
 
+/// The response cache a run keeps beside its output: `given` (`--cache`), else `default`. A run
+/// that starts over (`--overwrite`) starts its default cache over too: the answers a model served
+/// earlier under the same name gave must not be replayed as this one's. A cache given by path is
+/// the user's to keep.
+pub fn run_cache(
+    given: Option<&Path>,
+    default: PathBuf,
+    overwrite: bool,
+) -> anyhow::Result<PathBuf> {
+    if let Some(path) = given {
+        return Ok(path.to_path_buf());
+    }
+    if overwrite {
+        match std::fs::remove_file(&default) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("starting over {}", default.display()));
+            }
+            _ => {}
+        }
+    }
+    Ok(default)
+}
+
 /// Puts the response cache at `path` in front of `model`. A cache that cannot be opened (held by
 /// another run) is reported and skipped when `required` is false.
 pub fn with_cache(

@@ -175,11 +175,11 @@ fn open_models(
         .model
         .open(wants_llm, config.difficulty == Difficulty::Ppl, 1)?;
     if let Some(chat) = opened.chat.take() {
-        let cache = args.cache.clone().unwrap_or_else(|| {
-            let mut name = out.as_os_str().to_owned();
-            name.push(".llm-cache.redb");
-            PathBuf::from(name)
-        });
+        let cache = models::run_cache(
+            args.cache.as_deref(),
+            crate::trajectories::sibling(out, ".llm-cache.redb"),
+            args.overwrite,
+        )?;
         opened.chat = Some(models::with_cache(
             chat,
             &cache,

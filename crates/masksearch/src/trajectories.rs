@@ -139,10 +139,11 @@ async fn trajectories(args: Args) -> anyhow::Result<()> {
     let opened = teaching.model.open(needs_model, false, 1)?;
     let model = match opened.chat {
         Some(chat) => {
-            let cache = args
-                .cache
-                .clone()
-                .unwrap_or_else(|| sibling(&args.out, ".llm-cache.redb"));
+            let cache = models::run_cache(
+                args.cache.as_deref(),
+                sibling(&args.out, ".llm-cache.redb"),
+                args.overwrite,
+            )?;
             Some(models::with_cache(
                 chat,
                 &cache,

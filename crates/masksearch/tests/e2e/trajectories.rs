@@ -409,6 +409,13 @@ fn model_teachers_run_on_the_real_local_model() {
         };
         assert_eq!(transcripts(&out), transcripts(&again), "{teacher} {mode}");
     }
+    // Starting over starts the run's own cache over: nothing is replayed (the answers of a model
+    // served earlier under the same name must not pass for this one's).
+    let out = dir.path().join("agent-turns.jsonl");
+    let mut args = vec!["--teacher", "agent", "--overwrite"];
+    args.extend(model);
+    let (_, stderr) = trajectories(&mixed, &out, &args);
+    assert!(stderr.contains("(0 from the response cache)"), "{stderr}");
 }
 
 /// `--stop` and `--template` are settings of an agent run: the manifest records them and a
