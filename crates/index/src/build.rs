@@ -180,3 +180,102 @@ fn sibling(dir: &Path, suffix: &str) -> PathBuf {
     name.push(suffix);
     PathBuf::from(name)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use formats::Passage;
+
+    use super::*;
+    use crate::{
+        Analyzer, Bm25Index,
+        fixtures::{passage, small_index},
+    };
+
+    fn ids(hits: &[search::SearchHit]) -> Vec<&str> {
+        hits.iter().map(|h| h.passage.id.as_str()).collect()
+    }
+
+    #[test]
+    fn refuses_to_overwrite_unless_asked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("idx");
+        small_index(&dir);
+        let none = std::iter::empty::<Result<Passage, std::io::Error>>();
+        let again = build(&dir, none, &BuildConfig::default(), |_| {});
+        assert!(matches!(again, Err(IndexError::Exists { .. })), "{again:?}");
+        let config = BuildConfig {
+            overwrite: true,
+            analyzer: Analyzer::Plain,
+            ..BuildConfig::default()
+        };
+        let report = build(
+            &dir,
+            std::iter::once(passage("x", "Hà Nội", "thủ đô")),
+            &config,
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(report.passages, 1);
+        let index = Bm25Index::open(&dir).unwrap();
+        assert_eq!(index.query("hà nội", 1).unwrap()[0].passage.id, "x");
+    }
+
+    /// Every file under `dir`, with its bytes.
+    fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    files.push((path.clone(), std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn a_failed_build_leaves_the_previous_index_untouched() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("idx");
+        small_index(&dir);
+        let before = snapshot(&dir);
+        for overwrite in [false, true] {
+            let config = BuildConfig {
+                overwrite,
+                ..BuildConfig::default()
+            };
+            let input = vec![
+                passage("a", "A", "first"),
+                Err(std::io::Error::other("line 2 is not JSON")),
+                passage("b", "B", "never read"),
+            ];
+            let err = build(&dir, input, &config, |_| {}).unwrap_err();
+            if overwrite {
+                assert!(err.to_string().contains("line 2 is not JSON"), "{err}");
+            } else {
+                assert!(matches!(err, IndexError::Exists { .. }), "{err}");
+            }
+            assert_eq!(snapshot(&dir), before, "overwrite {overwrite}");
+            assert!(!tmp.path().join("idx.partial").exists());
+            assert!(!tmp.path().join("idx.old").exists());
+        }
+        let index = Bm25Index::open(&dir).unwrap();
+        assert_eq!(ids(&index.query("Milan", 1).unwrap()), ["1"]);
+    }
+
+    #[test]
+    fn a_leftover_staging_folder_does_not_stop_the_next_build() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("idx");
+        std::fs::create_dir_all(tmp.path().join("idx.partial/junk")).unwrap();
+        small_index(&dir);
+        assert!(!tmp.path().join("idx.partial").exists());
+    }
+}

@@ -7,6 +7,8 @@
 
 mod analyzer;
 mod build;
+#[cfg(test)]
+mod fixtures;
 mod impact;
 mod meta;
 mod query;

@@ -359,33 +359,10 @@ impl std::fmt::Debug for Bm25Index {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Analyzer, BuildConfig, build};
-
-    fn passage(id: &str, title: &str, text: &str) -> Result<Passage, std::io::Error> {
-        Ok(Passage::new(id, title, text))
-    }
-
-    fn small_index(dir: &Path) -> Bm25Index {
-        let passages = vec![
-            passage(
-                "0",
-                "Pavia Cathedral",
-                "The cathedral of Pavia has one of the largest domes in Italy.",
-            ),
-            passage(
-                "1",
-                "Milan",
-                "Milan is a city in northern Italy, capital of Lombardy.",
-            ),
-            passage(
-                "2",
-                "Dome",
-                "A dome is an architectural element resembling the upper half of a sphere.",
-            ),
-        ];
-        build(dir, passages, &BuildConfig::default(), |_| {}).unwrap();
-        Bm25Index::open(dir).unwrap()
-    }
+    use crate::{
+        BuildConfig, build,
+        fixtures::{passage, small_index},
+    };
 
     /// The eager-scored engine ranks as tantivy's `BooleanQuery` does: same documents, same
     /// order, scores equal but for the order in which floats were added.
@@ -612,88 +589,6 @@ mod tests {
         assert_eq!(results[1][0].passage.id, "2");
         assert!(results[2].is_empty());
         assert!(index.query("Milan", 0).unwrap().is_empty());
-    }
-
-    #[test]
-    fn refuses_to_overwrite_unless_asked() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("idx");
-        small_index(&dir);
-        let none = std::iter::empty::<Result<Passage, std::io::Error>>();
-        let again = build(&dir, none, &BuildConfig::default(), |_| {});
-        assert!(matches!(again, Err(IndexError::Exists { .. })), "{again:?}");
-        let config = BuildConfig {
-            overwrite: true,
-            analyzer: Analyzer::Plain,
-            ..BuildConfig::default()
-        };
-        let report = build(
-            &dir,
-            std::iter::once(passage("x", "Hà Nội", "thủ đô")),
-            &config,
-            |_| {},
-        )
-        .unwrap();
-        assert_eq!(report.passages, 1);
-        let index = Bm25Index::open(&dir).unwrap();
-        assert_eq!(index.query("hà nội", 1).unwrap()[0].passage.id, "x");
-    }
-
-    /// Every file under `dir`, with its bytes.
-    fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-        let mut files = Vec::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for entry in std::fs::read_dir(&d).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else {
-                    files.push((path.clone(), std::fs::read(&path).unwrap()));
-                }
-            }
-        }
-        files.sort();
-        files
-    }
-
-    #[test]
-    fn a_failed_build_leaves_the_previous_index_untouched() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("idx");
-        small_index(&dir);
-        let before = snapshot(&dir);
-        for overwrite in [false, true] {
-            let config = BuildConfig {
-                overwrite,
-                ..BuildConfig::default()
-            };
-            let input = vec![
-                passage("a", "A", "first"),
-                Err(std::io::Error::other("line 2 is not JSON")),
-                passage("b", "B", "never read"),
-            ];
-            let err = build(&dir, input, &config, |_| {}).unwrap_err();
-            if overwrite {
-                assert!(err.to_string().contains("line 2 is not JSON"), "{err}");
-            } else {
-                assert!(matches!(err, IndexError::Exists { .. }), "{err}");
-            }
-            assert_eq!(snapshot(&dir), before, "overwrite {overwrite}");
-            assert!(!tmp.path().join("idx.partial").exists());
-            assert!(!tmp.path().join("idx.old").exists());
-        }
-        let index = Bm25Index::open(&dir).unwrap();
-        assert_eq!(ids(&index.query("Milan", 1).unwrap()), ["1"]);
-    }
-
-    #[test]
-    fn a_leftover_staging_folder_does_not_stop_the_next_build() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("idx");
-        std::fs::create_dir_all(tmp.path().join("idx.partial/junk")).unwrap();
-        small_index(&dir);
-        assert!(!tmp.path().join("idx.partial").exists());
     }
 
     /// A few queries are answered on the caller's thread, more on the rayon pool: either way
