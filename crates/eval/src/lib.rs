@@ -21,7 +21,9 @@
 //! ACC_R) and `cover_em_2`, and reports say so; under SQuAD's, cover-EM applies the same rule to
 //! differently normalised text and reports do not call it ACC_R.
 
+pub mod answer;
 pub mod bench;
+mod config;
 pub mod method;
 pub mod paper;
 pub mod prediction;
@@ -33,11 +35,12 @@ pub mod summary;
 use std::path::PathBuf;
 
 pub use bench::{Benchmark, load};
+pub use config::EvalConfig;
 pub use method::Method;
 pub use metrics::Normalization;
 pub use prediction::Prediction;
 pub use rescore::{FieldMap, rescore};
-pub use run::{EvalConfig, EvalOptions, Report, Tally, run};
+pub use run::{EvalOptions, Report, Tally, run};
 pub use summary::{Cell, Summary};
 
 /// What stops an eval run or a report. A question whose model call or search fails is not an

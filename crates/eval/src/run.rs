@@ -14,7 +14,7 @@ use std::{
     time::Instant,
 };
 
-use agent::{Prompts, RuntimeConfig, multi::MultiAgentConfig};
+use agent::RuntimeConfig;
 use chat::ChatModel;
 use formats::{RunLog, RunManifest};
 use futures_util::{StreamExt, stream};
@@ -23,33 +23,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::{
-    EvalError,
+    EvalConfig, EvalError, answer,
     bench::{self, Benchmark},
-    method::{self, Method},
+    method::Method,
     prediction::Prediction,
 };
-
-/// The settings that decide the predictions (recorded in the manifest; a resume must match).
-#[derive(Debug, Clone)]
-pub struct EvalConfig {
-    pub methods: Vec<Method>,
-    /// Agent-PE: the runtime driving the prompted model.
-    pub runtime: RuntimeConfig,
-    /// `agent`: the runtime driving a trained model (its mode, its prompt).
-    pub agent_runtime: RuntimeConfig,
-    pub multi: MultiAgentConfig,
-    /// The multi-agent prompts and the judge's.
-    pub prompts: Prompts,
-    /// Documents RAG-PE retrieves.
-    pub rag_topk: usize,
-    /// Token limit of a direct or RAG-PE answer.
-    pub answer_max_tokens: u32,
-    /// Ask the LLM judge about every answer (ACC_L).
-    pub judge: bool,
-    pub seed: u64,
-    /// The day the multi-agent system messages' "current time" counts back from.
-    pub today: time::Date,
-}
 
 /// Where to read and write, with what, and how to report progress.
 pub struct EvalOptions<'a> {
@@ -231,7 +209,7 @@ async fn answer(
     let started = Instant::now();
     let q = job.question;
     let seed = formats::seed_for(config.seed, &format!("{}/{}", job.dataset, q.id));
-    let outcome = method::answer(
+    let outcome = answer::answer(
         job.method,
         config,
         options.model.as_ref(),
@@ -311,7 +289,7 @@ pub fn read_predictions(path: &std::path::Path) -> Result<Vec<Prediction>, EvalE
 pub(crate) mod tests {
     use std::{path::Path, sync::Mutex, time::Duration};
 
-    use agent::runtime::Mode;
+    use agent::{Prompts, multi::MultiAgentConfig, runtime::Mode};
     use async_trait::async_trait;
     use chat::{ChatError, ChatRequest, ChatResponse, FinishReason, Role, Usage};
     use formats::{Passage, QaExample};
