@@ -2,7 +2,7 @@
 //! teacher, so the pipeline builds one kind of record from all of them.
 
 use chat::ChatResponse;
-use formats::{SearchUse, Step, TokenUse};
+use formats::{Rejection, SearchUse, Step, TokenUse};
 use search::Searcher;
 
 use crate::chatml::Round;
@@ -19,6 +19,23 @@ pub enum End {
     Malformed(String),
     /// The rule teacher found a masked span in no retrieved document.
     NotGrounded(String),
+}
+
+impl End {
+    /// The answer, or why there is none: the rejection and its detail.
+    pub fn answer(&self) -> Result<&str, (Rejection, String)> {
+        match self {
+            End::Answered(answer) => Ok(answer),
+            End::MaxTurns => Err((
+                Rejection::MaxTurns,
+                "no answer within the search budget".to_string(),
+            )),
+            End::SearchFailed(why) => Err((Rejection::SearchFailure, why.clone())),
+            End::ModelFailed(why) => Err((Rejection::ModelError, why.clone())),
+            End::Malformed(why) => Err((Rejection::Format, why.clone())),
+            End::NotGrounded(why) => Err((Rejection::NotGrounded, why.clone())),
+        }
+    }
 }
 
 /// One teacher's work on one task.

@@ -16,7 +16,7 @@ use axum::{
 use eval::{Prediction, Summary, report::ReportOptions};
 use serde::Deserialize;
 
-use crate::{FileRef, Shared, UiError, error::PageError, ramp_pages::encode, render};
+use crate::{FileRef, Shared, UiError, error::PageError, form::encode, render};
 
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
@@ -85,7 +85,7 @@ fn predictions(state: &Shared, n: usize) -> Result<&Predictions, PageError> {
 }
 
 async fn files(State(state): State<Shared>) -> Result<Html<String>, PageError> {
-    render(&crate::ramp_pages::Files {
+    render(&crate::files::Files {
         what: "Eval",
         base: "/eval",
         files: Predictions::refs(&state.eval),

@@ -12,6 +12,8 @@
 
 mod error;
 mod eval_pages;
+mod files;
+mod form;
 mod highlight;
 mod lines;
 mod live;

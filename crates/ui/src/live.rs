@@ -25,21 +25,14 @@ use axum::{
     routing::get,
 };
 use chat::ChatModel;
-use formats::{
-    RampSample, Rejection, Step, StepKind, Task, TaskKind, Teacher, Trajectory, Verdict,
-};
+use formats::{RampSample, Step, StepKind, Task, TaskKind, Teacher, Trajectory, Verdict};
 use futures_util::{Stream, stream};
 use search::Searcher;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::{sync::mpsc, task::JoinHandle};
 
-use crate::{
-    FileRef, Shared,
-    error::PageError,
-    ramp_pages::{self, empty_is_none},
-    render,
-};
+use crate::{FileRef, Shared, error::PageError, files, form::empty_is_none, render};
 
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
@@ -101,7 +94,7 @@ async fn sample(
 
 /// The RAMP sample on line `line` of the `n`-th file; 404 past the files or the lines.
 fn ramp_sample(state: &crate::State, n: usize, line: usize) -> Result<RampSample, PageError> {
-    ramp_pages::record(&state.ramp, n, line, "a RAMP sample")
+    files::record(&state.ramp, n, line, "a RAMP sample")
 }
 
 /// `GET /agent/stream`: what to run; models and backends by their position on the page.
@@ -347,23 +340,15 @@ fn parts(text: &str) -> Vec<Part<'_>> {
 /// answer to a RAMP sample is scored against it.
 fn record(attempt: Attempt, id: String, task: Task, model: &str, ms: u64) -> Trajectory {
     let mut verdict = Verdict::default();
-    let (answer, rejection, detail) = match attempt.end {
-        End::Answered(answer) => {
+    let (answer, rejection, detail) = match attempt.end.answer() {
+        Ok(answer) => {
             if !task.golds.is_empty() {
-                verify::score(&task, &answer, &mut verdict);
+                verify::score(&task, answer, &mut verdict);
             }
             let why = "not verified: a live run has no judge";
-            (Some(answer), None, why.to_string())
+            (Some(answer.to_string()), None, why.to_string())
         }
-        End::MaxTurns => (
-            None,
-            Some(Rejection::MaxTurns),
-            "no answer within the search budget".to_string(),
-        ),
-        End::SearchFailed(why) => (None, Some(Rejection::SearchFailure), why),
-        End::ModelFailed(why) => (None, Some(Rejection::ModelError), why),
-        End::Malformed(why) => (None, Some(Rejection::Format), why),
-        End::NotGrounded(why) => (None, Some(Rejection::NotGrounded), why),
+        Err((rejection, detail)) => (None, Some(rejection), detail),
     };
     let today = time::OffsetDateTime::now_utc().date();
     let chatml = chatml::record(

@@ -13,7 +13,13 @@ use eval::report::chart::{Series, bars};
 use formats::{MASK, RampSample};
 use serde::Deserialize;
 
-use crate::{FileRef, Shared, error::PageError, lines::LineFile, render};
+use crate::{
+    FileRef, Shared,
+    error::PageError,
+    files::{Files, file, record},
+    form::{empty_is_none, encode},
+    render,
+};
 
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
@@ -26,15 +32,6 @@ pub(crate) fn routes() -> Router<Shared> {
 /// Samples per list page.
 const PAGE: usize = 20;
 
-#[derive(Template)]
-#[template(path = "files.html")]
-pub(crate) struct Files {
-    pub what: &'static str,
-    pub base: &'static str,
-    pub files: Vec<FileRef>,
-    pub flag: &'static str,
-}
-
 async fn files(State(state): State<Shared>) -> Result<Html<String>, PageError> {
     render(&Files {
         what: "RAMP samples",
@@ -42,32 +39,6 @@ async fn files(State(state): State<Shared>) -> Result<Html<String>, PageError> {
         files: FileRef::list(&state.ramp),
         flag: "--ramp FILE",
     })
-}
-
-/// The file a request names by position; 404 past the list.
-pub(crate) fn file(files: &[LineFile], n: usize) -> Result<&LineFile, PageError> {
-    files.get(n).ok_or_else(|| {
-        PageError::NotFound(format!(
-            "no file {n}: the UI was started with {}",
-            files.len()
-        ))
-    })
-}
-
-/// The record on line `line` of the `n`-th file, read as `what`: 404 past the files or the
-/// lines, 400 when the line is not one.
-pub(crate) fn record<T: serde::de::DeserializeOwned>(
-    files: &[LineFile],
-    n: usize,
-    line: usize,
-    what: &str,
-) -> Result<T, PageError> {
-    let f = file(files, n)?;
-    let text = f
-        .line(line)?
-        .ok_or_else(|| PageError::NotFound(format!("{} has no line {line}", f.path().display())))?;
-    serde_json::from_str(&text)
-        .map_err(|e| PageError::BadRequest(format!("line {line} is not {what}: {e}")))
 }
 
 /// List filters; empty fields filter nothing.
@@ -88,21 +59,6 @@ struct Filter {
     min_difficulty: Option<f64>,
     #[serde(default, deserialize_with = "empty_is_none")]
     max_difficulty: Option<f64>,
-}
-
-/// An empty form field (`?masks=`) as no filter.
-pub(crate) fn empty_is_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
-{
-    let s = String::deserialize(d)?;
-    let s = s.trim();
-    if s.is_empty() {
-        return Ok(None);
-    }
-    s.parse().map(Some).map_err(serde::de::Error::custom)
 }
 
 impl Filter {
@@ -134,20 +90,6 @@ impl Filter {
             opt(self.max_difficulty.map(|d| d.to_string())),
         )
     }
-}
-
-/// Percent-encodes a query-string value.
-pub(crate) fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// A run of sample text: plain, or mask number `n` (1-based).

@@ -16,7 +16,8 @@ use student::observation::{ShownDoc, shown_docs};
 use crate::{
     FileRef, Shared,
     error::PageError,
-    ramp_pages::{empty_is_none, encode, file, record},
+    files::{file, record},
+    form::{empty_is_none, encode},
     render,
 };
 
@@ -34,7 +35,7 @@ const PAGE: usize = 25;
 const COMPARED: usize = 4;
 
 async fn files(State(state): State<Shared>) -> Result<Html<String>, PageError> {
-    render(&crate::ramp_pages::Files {
+    render(&crate::files::Files {
         what: "Trajectories",
         base: "/trajectories",
         files: FileRef::list(&state.trajectories),

@@ -4,10 +4,7 @@ use formats::{Rejection, Teacher, Verdict};
 use serde_json::{Value, json};
 
 use super::{RunOptions, TrajectoryConfig, input::Job};
-use crate::{
-    attempt::End,
-    verify::{self, VerifyConfig},
-};
+use crate::verify::{self, VerifyConfig};
 
 /// The verification of one attempt.
 pub(super) struct Judged {
@@ -39,32 +36,14 @@ pub(super) async fn verdict(
         verdict: Verdict::default(),
         step: None,
     };
-    let answer = match end {
-        End::Answered(answer) => answer.clone(),
-        End::MaxTurns => {
-            judged.rejection = Some(Rejection::MaxTurns);
-            judged.detail = "no answer within the search budget".into();
-            judged.response_acc = json!("Max_turn");
-            return judged;
-        }
-        End::SearchFailed(why) => {
-            judged.rejection = Some(Rejection::SearchFailure);
-            judged.detail = why.clone();
-            return judged;
-        }
-        End::ModelFailed(why) => {
-            judged.rejection = Some(Rejection::ModelError);
-            judged.detail = why.clone();
-            return judged;
-        }
-        End::Malformed(why) => {
-            judged.rejection = Some(Rejection::Format);
-            judged.detail = why.clone();
-            return judged;
-        }
-        End::NotGrounded(why) => {
-            judged.rejection = Some(Rejection::NotGrounded);
-            judged.detail = why.clone();
+    let answer = match end.answer() {
+        Ok(answer) => answer.to_string(),
+        Err((rejection, detail)) => {
+            if rejection == Rejection::MaxTurns {
+                judged.response_acc = json!("Max_turn");
+            }
+            judged.rejection = Some(rejection);
+            judged.detail = detail;
             return judged;
         }
     };
