@@ -9,7 +9,6 @@ use ::agent::{Mode, Prompts, RuntimeConfig};
 use ::eval::{
     Benchmark, EvalConfig, EvalOptions, FieldMap, Method, Prediction, Tally, report::ReportOptions,
 };
-use ::llm::CachePolicy;
 use anyhow::{Context as _, bail};
 use indicatif::HumanCount;
 
@@ -124,30 +123,16 @@ async fn eval(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", args.out.display()))?;
     let predictions_path = args.out.join("predictions.jsonl");
     let needs_model = args.judge || args.rescore.is_empty();
-    let opened = args.model.open(needs_model, false, 1)?;
-    let model = match opened.chat {
-        Some(chat) => {
-            let cache = models::run_cache(
-                args.cache.as_deref(),
-                args.out.join("llm-cache.redb"),
-                args.overwrite,
-            )?;
-            Some(models::with_cache(
-                chat,
-                &cache,
-                CachePolicy::Deterministic,
-                &opened.accounting,
-                true,
-            )?)
-        }
-        None => None,
-    };
-    // One request at a time per local model worker; endpoints take `--concurrency`.
-    let concurrency = if args.model.base_urls.is_empty() {
-        1
-    } else {
-        args.model.concurrency
-    };
+    let opened = args.model.for_run(
+        needs_model,
+        false,
+        models::RunCache {
+            given: args.cache.as_deref(),
+            default: args.out.join("llm-cache.redb"),
+            overwrite: args.overwrite,
+        },
+    )?;
+    let (model, concurrency) = (opened.models.chat, opened.concurrency);
     let mut about = Vec::new();
     let (predictions, line) = if args.rescore.is_empty() {
         let model = model.context("answering needs a model")?;

@@ -99,29 +99,27 @@ async fn evolve(args: Args) -> anyhow::Result<()> {
     let needs_model = args.round0_teacher == Teacher::MultiAgent
         || (args.rounds > 1 && teaching.accept.needs_judge())
         || teaching.search.search == "simulated";
-    let opened = teaching.model.open(needs_model, false, 1)?;
-    let model = match opened.chat {
-        Some(chat) => Some(models::with_cache(
-            chat,
-            &args.out.join("llm-cache.redb"),
-            CachePolicy::Deterministic,
-            &opened.accounting,
-            true,
-        )?),
-        None => None,
-    };
+    let opened = teaching.model.for_run(
+        needs_model,
+        false,
+        models::RunCache {
+            given: None,
+            default: args.out.join("llm-cache.redb"),
+            overwrite: args.overwrite,
+        },
+    )?;
+    let (model, accounting) = (opened.models.chat, opened.models.accounting);
     let searcher = teaching.searcher(model.as_ref())?;
-    let local = teaching.model.base_urls.is_empty();
     let connect = |endpoint: &evolve::Endpoint, dir: &std::path::Path| {
         let client = teaching
             .model
-            .endpoint(&endpoint.base_url, &endpoint.model, &opened.accounting)
+            .endpoint(&endpoint.base_url, &endpoint.model, &accounting)
             .map_err(|e| format!("{e:#}"))?;
         models::with_cache(
             std::sync::Arc::new(client),
             &dir.join("llm-cache.redb"),
             CachePolicy::Deterministic,
-            &opened.accounting,
+            &accounting,
             true,
         )
         .map_err(|e| format!("{e:#}"))
@@ -134,12 +132,7 @@ async fn evolve(args: Args) -> anyhow::Result<()> {
         overwrite: args.overwrite,
         model,
         searcher,
-        // One request at a time per local model worker; endpoints take `--concurrency`.
-        concurrency: if local && needs_model {
-            1
-        } else {
-            teaching.model.concurrency
-        },
+        concurrency: opened.concurrency,
         student_concurrency: teaching.model.concurrency,
         connect: &connect,
         progress: &on_event,

@@ -53,6 +53,22 @@ pub struct Models {
     pub accounting: Arc<Accounting>,
 }
 
+/// Where a long run keeps its response cache: `--cache` if given, else `default` beside its
+/// output; `overwrite` when the run starts over (see [`run_cache`]).
+pub struct RunCache<'a> {
+    pub given: Option<&'a Path>,
+    pub default: PathBuf,
+    pub overwrite: bool,
+}
+
+/// A long run's models: [`Models`] with the chat model behind the run's response cache, and
+/// the requests to keep in flight.
+pub struct RunModels {
+    pub models: Models,
+    /// One at a time per local worker (more would only queue); `--concurrency` for endpoints.
+    pub concurrency: usize,
+}
+
 impl ModelArgs {
     /// Opens what the command needs: a chat model (endpoints, or the local model) and/or a
     /// scorer (always the local model). `workers` local requests decode at once.
@@ -75,6 +91,37 @@ impl ModelArgs {
             chat: chat_model,
             scorer: local.filter(|_| scorer).as_ref().map(Local::scorer),
             accounting,
+        })
+    }
+
+    /// [`ModelArgs::open`] for a long run (`ramp`, `trajectories`, `evolve`, `eval`): the chat
+    /// model, when asked for, answers through the run's response cache.
+    pub fn for_run(
+        &self,
+        chat: bool,
+        scorer: bool,
+        cache: RunCache<'_>,
+    ) -> anyhow::Result<RunModels> {
+        let mut models = self.open(chat, scorer, 1)?;
+        if let Some(model) = models.chat.take() {
+            let path = run_cache(cache.given, cache.default, cache.overwrite)?;
+            let cached = with_cache(
+                model,
+                &path,
+                CachePolicy::Deterministic,
+                &models.accounting,
+                true,
+            )?;
+            models.chat = Some(cached);
+        }
+        let concurrency = if self.base_urls.is_empty() && chat {
+            1
+        } else {
+            self.concurrency
+        };
+        Ok(RunModels {
+            models,
+            concurrency,
         })
     }
 

@@ -3,7 +3,6 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use ::llm::CachePolicy;
 use ::ramp::{Curriculum, Difficulty, Lang, LevelMix, RampConfig, RampStats, RunOptions, SpanSet};
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
@@ -170,23 +169,14 @@ fn open_models(
     config: &RampConfig,
     out: &std::path::Path,
 ) -> anyhow::Result<models::Models> {
-    let wants_llm = config.spans.contains(::ramp::SpanKind::Llm);
-    let mut opened = args
-        .model
-        .open(wants_llm, config.difficulty == Difficulty::Ppl, 1)?;
-    if let Some(chat) = opened.chat.take() {
-        let cache = models::run_cache(
-            args.cache.as_deref(),
-            crate::trajectories::sibling(out, ".llm-cache.redb"),
-            args.overwrite,
-        )?;
-        opened.chat = Some(models::with_cache(
-            chat,
-            &cache,
-            CachePolicy::Deterministic,
-            &opened.accounting,
-            true,
-        )?);
-    }
-    Ok(opened)
+    let opened = args.model.for_run(
+        config.spans.contains(::ramp::SpanKind::Llm),
+        config.difficulty == Difficulty::Ppl,
+        models::RunCache {
+            given: args.cache.as_deref(),
+            default: crate::trajectories::sibling(out, ".llm-cache.redb"),
+            overwrite: args.overwrite,
+        },
+    )?;
+    Ok(opened.models)
 }

@@ -5,7 +5,6 @@
 use std::{path::PathBuf, sync::Arc};
 
 use ::agent::{AcceptPolicy, Mode, Prompts, RunOptions, Tally, TrajectoryConfig, VerifyConfig};
-use ::llm::CachePolicy;
 use anyhow::{Context as _, bail};
 use formats::{Rejection, Shard, Teacher};
 use indicatif::HumanCount;
@@ -136,31 +135,17 @@ async fn trajectories(args: Args) -> anyhow::Result<()> {
         ..teaching.config(args.teacher)?
     };
     let needs_model = args.teacher != Teacher::Rule || teaching.search.search == "simulated";
-    let opened = teaching.model.open(needs_model, false, 1)?;
-    let model = match opened.chat {
-        Some(chat) => {
-            let cache = models::run_cache(
-                args.cache.as_deref(),
-                sibling(&args.out, ".llm-cache.redb"),
-                args.overwrite,
-            )?;
-            Some(models::with_cache(
-                chat,
-                &cache,
-                CachePolicy::Deterministic,
-                &opened.accounting,
-                true,
-            )?)
-        }
-        None => None,
-    };
+    let opened = teaching.model.for_run(
+        needs_model,
+        false,
+        models::RunCache {
+            given: args.cache.as_deref(),
+            default: sibling(&args.out, ".llm-cache.redb"),
+            overwrite: args.overwrite,
+        },
+    )?;
+    let (model, concurrency) = (opened.models.chat.clone(), opened.concurrency);
     let searcher = teaching.searcher(model.as_ref())?;
-    // One request at a time per local model worker; endpoints take `--concurrency`.
-    let concurrency = if teaching.model.base_urls.is_empty() && needs_model {
-        1
-    } else {
-        teaching.model.concurrency
-    };
     let rejected = args
         .rejected
         .clone()
@@ -204,7 +189,7 @@ async fn trajectories(args: Args) -> anyhow::Result<()> {
         t.duplicates,
         t.other_shards,
         HumanCount(t.usage.model_calls),
-        HumanCount(opened.accounting.snapshot().cache_hits),
+        HumanCount(opened.models.accounting.snapshot().cache_hits),
         HumanCount(t.usage.prompt_tokens + t.usage.completion_tokens),
         HumanCount(t.searches),
         report.elapsed_secs,
