@@ -9,9 +9,13 @@
 //!
 //! - `tools`: a description appended to the system message, with nothing in between (a
 //!   conversation without a system message gets one holding the description alone);
-//! - a `function_call` turn: its text (the thought), then each call as `Action: NAME` and
-//!   `Action Input: ARGUMENTS` lines, calls separated by a newline, the arguments re-serialised
-//!   the way Python's `json.dumps(…, ensure_ascii=False)` writes them;
+//! - a `function_call` turn: its thought in LLaMA-Factory's thought words
+//!   (`<think>\n…\n</think>\n\n`, the only text its function formatter keeps before the calls),
+//!   then each call as `Action: NAME` and `Action Input: ARGUMENTS` lines, calls separated by a
+//!   newline, the arguments re-serialised the way Python's `json.dumps(…, ensure_ascii=False)`
+//!   writes them. The thought is the assistant message's text without think tags, trimmed, as
+//!   `masksearch export sft` writes it; so the text before a call comes back the same however
+//!   a client trimmed it;
 //! - an `observation` turn: a user turn (the template's user formatter). OpenAI gives each
 //!   call's result its own tool message; consecutive ones become one observation, joined by a
 //!   newline (a sharegpt observation answers all the calls of the turn before it).
@@ -86,8 +90,17 @@ pub(crate) fn plain_messages(request: &ChatRequest) -> Vec<PlainMessage> {
     plain
 }
 
-/// An assistant message's text followed by its calls.
+/// An assistant message's text followed by its calls: the text as the thought of a call turn
+/// when there are calls, as it is otherwise.
 fn with_calls(content: &str, calls: &[ToolCall]) -> String {
+    if calls.is_empty() {
+        return content.to_string();
+    }
+    let thought = content.replace("<think>", "").replace("</think>", "");
+    let thought = match thought.trim() {
+        "" => String::new(),
+        t => format!("<think>\n{t}\n</think>\n\n"),
+    };
     let calls: Vec<String> = calls
         .iter()
         .map(|c| {
@@ -96,7 +109,7 @@ fn with_calls(content: &str, calls: &[ToolCall]) -> String {
             format!("{CALL} {}\n{INPUT} {arguments}", c.name)
         })
         .collect();
-    format!("{content}{}", calls.join("\n"))
+    format!("{thought}{}", calls.join("\n"))
 }
 
 /// The tool description LLaMA-Factory appends to the system message.
@@ -452,6 +465,19 @@ mod tests {
                 (5, Role::User, "r3"),
             ]
         );
+        // However the thought came back (trimmed, untagged), a call turn shows it the same way.
+        let turn = |content: &str| with_calls(content, &[call("a", "{}")]);
+        let trained = "<think>\nt\n</think>\n\nAction: a\nAction Input: {}";
+        for content in [
+            "<think>\nt\n</think>\n\n",
+            "<think>\nt\n</think>",
+            "<think>t</think>",
+            " t\n",
+        ] {
+            assert_eq!(turn(content), trained, "{content:?}");
+        }
+        assert_eq!(turn(" <think>\n</think> "), "Action: a\nAction Input: {}");
+        assert_eq!(with_calls(" as it is\n", &[]), " as it is\n");
         // A system message gets the description appended; no tools, no description.
         let mut request = request;
         request.messages.insert(0, Message::system("S."));
