@@ -46,6 +46,11 @@ pub enum InvalidRequest {
         range: &'static str,
         value: f32,
     },
+    /// A tool message that answers no call of the assistant message before it (OpenAI's rule).
+    #[error(
+        "messages[{index}]: a tool message must answer, by its tool_call_id, a call of the assistant message before it"
+    )]
+    UnansweredTool { index: usize },
     #[error("continue_final_message needs an assistant message last")]
     NothingToContinue,
     #[error("continue_final_message and add_generation_prompt cannot both be true")]

@@ -162,6 +162,9 @@ impl ChatRequest {
                 });
             }
         }
+        if let Some(index) = self.unanswered_tool() {
+            return Err(InvalidRequest::UnansweredTool { index });
+        }
         if self.continue_final_message
             && self
                 .messages
@@ -171,6 +174,27 @@ impl ChatRequest {
             return Err(InvalidRequest::NothingToContinue);
         }
         Ok(())
+    }
+
+    /// The first tool message whose `tool_call_id` names no call of the assistant message
+    /// before it (the tool messages in between answer the same message).
+    fn unanswered_tool(&self) -> Option<usize> {
+        let mut calls: &[ToolCall] = &[];
+        for (index, m) in self.messages.iter().enumerate() {
+            match m.role {
+                Role::Tool => {
+                    let answers = m
+                        .tool_call_id
+                        .as_ref()
+                        .is_some_and(|id| calls.iter().any(|c| &c.id == id));
+                    if !answers {
+                        return Some(index);
+                    }
+                }
+                _ => calls = &m.tool_calls,
+            }
+        }
+        None
     }
 }
 
@@ -360,5 +384,60 @@ mod tests {
             },
             Ok(()),
         );
+    }
+
+    #[test]
+    fn a_tool_message_answers_a_call_of_the_assistant_message_before_it() {
+        let call = |id: &str| ToolCall {
+            id: id.to_string(),
+            name: "f".to_string(),
+            arguments: "{}".to_string(),
+        };
+        let calls = || Message::assistant_calls("", vec![call("call_1"), call("call_2")]);
+        let unanswered = |index| {
+            Err(format!(
+                "messages[{index}]: a tool message must answer, by its tool_call_id, a call of the assistant message before it"
+            ))
+        };
+        let cases = [
+            (
+                vec![
+                    calls(),
+                    Message::tool("call_2", "r"),
+                    Message::tool("call_1", "r"),
+                ],
+                Ok(()),
+            ),
+            (vec![Message::tool("call_1", "r")], unanswered(1)),
+            (
+                vec![Message::assistant("no calls"), Message::tool("call_1", "r")],
+                unanswered(2),
+            ),
+            (vec![calls(), Message::tool("call_3", "r")], unanswered(2)),
+            (
+                vec![calls(), Message::user("u"), Message::tool("call_1", "r")],
+                unanswered(3),
+            ),
+            (
+                vec![
+                    calls(),
+                    Message {
+                        tool_call_id: None,
+                        ..Message::tool("", "r")
+                    },
+                ],
+                unanswered(2),
+            ),
+        ];
+        for (messages, expect) in cases {
+            let shown = format!("{messages:?}");
+            let mut request = ChatRequest {
+                messages: vec![Message::user("q")],
+                ..ChatRequest::default()
+            };
+            request.messages.extend(messages);
+            let got = request.validate().map_err(|e| e.to_string());
+            assert_eq!(got, expect, "{shown}");
+        }
     }
 }

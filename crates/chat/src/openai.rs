@@ -408,7 +408,9 @@ impl CompletionResponse {
                 index: 0,
                 message: ResponseMessage {
                     role: "assistant".to_string(),
-                    content: Some(response.text.clone()),
+                    // OpenAI's `null` for an answer that only calls tools.
+                    content: (response.tool_calls.is_empty() || !response.text.is_empty())
+                        .then(|| response.text.clone()),
                     tool_calls: response
                         .tool_calls
                         .iter()
@@ -637,6 +639,21 @@ mod tests {
         };
         let sent = CompletionResponse::from_chat("id".into(), 0, "m", &response);
         assert_eq!(sent.choices[0].finish_reason.as_deref(), Some("tool_calls"));
+        assert_eq!(
+            sent.choices[0].message.content, None,
+            "only calls: null content"
+        );
+        let with_text = ChatResponse {
+            text: "<think>t</think>".into(),
+            ..response.clone()
+        };
+        let sent = CompletionResponse::from_chat("id".into(), 0, "m", &with_text);
+        assert_eq!(
+            sent.choices[0].message.content.as_deref(),
+            Some("<think>t</think>")
+        );
+        let silent = CompletionResponse::from_chat("id".into(), 0, "m", &ChatResponse::default());
+        assert_eq!(silent.choices[0].message.content.as_deref(), Some(""));
         let chunks = ChunkStream::new("id".into(), 0, "m").end(&response, false);
         assert_eq!(chunks[0].choices[0].delta.tool_calls[0].index, Some(0));
         assert_eq!(

@@ -9,7 +9,9 @@
 //!   concurrency; keys only from an environment variable named in [`ClientConfig`].
 //! - [`CachedModel`]: a persistent (redb) response cache in front of any [`chat::ChatModel`].
 //! - [`Accounting`]: requests, retries, cache hits and tokens of a run.
-//! - `LocalModel` (feature `local`): llama.cpp in-process; also a [`chat::TokenScorer`].
+//! - `LocalModel` (feature `local`): llama.cpp in-process; also a [`chat::TokenScorer`]. It
+//!   speaks tools by writing them, the calls and their results into the chat text the way
+//!   LLaMA-Factory trains on them, and reading calls back from what it generates.
 
 mod accounting;
 mod cache;
@@ -21,6 +23,8 @@ mod local;
 // Only the local model decodes tokens itself; the module is built (and tested) regardless.
 #[cfg_attr(not(feature = "local"), allow(dead_code))]
 mod stream;
+#[cfg_attr(not(feature = "local"), allow(dead_code))]
+mod tool_format;
 
 pub use accounting::{Accounting, AccountingSnapshot};
 pub use cache::{CachedModel, cache_key};

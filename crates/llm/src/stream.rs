@@ -1,6 +1,7 @@
 //! Turning generated token bytes into text a client may see: [`Utf8Decoder`] rejoins
 //! characters split across tokens, [`StopScanner`] cuts at stop sequences and holds back what
-//! might become one.
+//! might become one, [`HoldFrom`] holds back everything from a marker on (a tool call, whose
+//! text is no content if it parses).
 //!
 //! Pure code, compiled and tested with or without the `local` feature.
 
@@ -92,6 +93,56 @@ impl<'a> StopScanner<'a> {
     }
 }
 
+/// Shows streamed text up to the first occurrence of a marker and holds back the rest (and any
+/// tail that might begin the marker); [`HoldFrom::finish`] then shows what the final text has
+/// beyond what was shown. Without a marker, everything passes at once.
+pub(crate) struct HoldFrom<'a> {
+    marker: Option<&'a str>,
+    text: String,
+    shown: usize,
+    found: bool,
+}
+
+impl<'a> HoldFrom<'a> {
+    pub(crate) fn new(marker: Option<&'a str>) -> Self {
+        HoldFrom {
+            marker,
+            text: String::new(),
+            shown: 0,
+            found: false,
+        }
+    }
+
+    /// Adds a piece; returns the text now safe to show.
+    pub(crate) fn push(&mut self, piece: &str) -> String {
+        let Some(marker) = self.marker else {
+            self.shown += piece.len();
+            return piece.to_string();
+        };
+        self.text.push_str(piece);
+        if self.found {
+            return String::new();
+        }
+        let end = match self.text[self.shown..].find(marker) {
+            Some(at) => {
+                self.found = true;
+                self.shown + at
+            }
+            None => (self.text.len() - partial_suffix(&self.text, marker)).max(self.shown),
+        };
+        let safe = self.text[self.shown..end].to_string();
+        self.shown = end;
+        safe
+    }
+
+    /// What `text`, the final text, has beyond what was shown (it begins with that).
+    pub(crate) fn finish(&mut self, text: &str) -> String {
+        let rest = text.get(self.shown..).unwrap_or_default().to_string();
+        self.shown = text.len();
+        rest
+    }
+}
+
 /// Length of the longest proper prefix of `stop` that `text` ends with.
 fn partial_suffix(text: &str, stop: &str) -> usize {
     (1..stop.len())
@@ -144,6 +195,34 @@ mod tests {
         check(&["\n\n"], &["x\n", "\ny"], ("x||", "x", true));
         check(&["END", "STOP"], &["aSTOPbEND"], ("a|", "a", true));
         check(&["é!"], &["caf", "é"], ("caf||é", "café", false));
+    }
+
+    /// Pushes `pieces`, then finishes with `text`; returns the shown pieces joined with `|`.
+    fn held(marker: Option<&str>, pieces: &[&str], text: &str) -> String {
+        let mut hold = HoldFrom::new(marker);
+        let mut shown: Vec<String> = pieces.iter().map(|p| hold.push(p)).collect();
+        shown.push(hold.finish(text));
+        assert_eq!(
+            shown.concat(),
+            text,
+            "shown pieces must add up to the final text"
+        );
+        shown.join("|")
+    }
+
+    #[test]
+    fn text_from_a_marker_on_is_held_back() {
+        assert_eq!(held(None, &["a", "b"], "ab"), "a|b|");
+        let call = ["t ", "Act", "ion: f", " {}"];
+        // The call parsed: only the text before it is ever shown.
+        assert_eq!(held(Some("Action:"), &call, "t "), "t ||||");
+        // It did not: the held text comes at the end.
+        assert_eq!(
+            held(Some("Action:"), &call, "t Action: f {}"),
+            "t ||||Action: f {}"
+        );
+        // A tail that only looked like the marker's start is shown once it is not.
+        assert_eq!(held(Some("Action:"), &["Act", "s"], "Acts"), "|Acts|");
     }
 
     #[test]

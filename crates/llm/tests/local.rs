@@ -1,6 +1,6 @@
 //! The local llama.cpp model on the real GGUF: chat, streaming, stop sequences, limits,
-//! sampling parameters, continuation, the bounded queue, cancellation and continuation
-//! scoring. Asserts structure, never wording.
+//! sampling parameters, continuation, the bounded queue, cancellation, continuation scoring
+//! and tools. Asserts structure, never wording.
 #![cfg(feature = "local")]
 
 use std::path::PathBuf;
@@ -320,4 +320,79 @@ async fn continuing_the_final_message_picks_up_where_it_stops() {
     assert!(reply.usage.prompt_tokens > fresh.usage.prompt_tokens);
     assert!(!reply.text.contains("assistant"), "{:?}", reply.text);
     assert!(!reply.text.starts_with("<think>"), "{:?}", reply.text);
+}
+
+/// The first tools-style conversation of testdata/llamafactory/ (an OpenAI request offering
+/// `web_search`) cut before its assistant message number `answer`.
+fn tools_conversation(answer: usize) -> ChatRequest {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/llamafactory/tools_conversations.json");
+    let input: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let wire: chat::openai::CompletionRequest =
+        serde_json::from_value(input["conversations"][0]["openai"].clone()).unwrap();
+    let mut request = wire.to_chat().unwrap();
+    let at = request
+        .messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.role == chat::Role::Assistant)
+        .nth(answer)
+        .unwrap()
+        .0;
+    request.messages.truncate(at);
+    request.temperature = Some(0.0);
+    request.max_tokens = Some(96);
+    request
+}
+
+/// Offered tools, the model answers with text, calls or both, whatever it decides: streamed
+/// pieces add up to the answer's text (a call's text is never streamed), calls have fresh ids
+/// and JSON object arguments, only a turn that ended by itself calls, and the tools cost prompt
+/// tokens. The cases: the conversation's next turn, a request to repeat a call's text (which
+/// the greedy model does: a real call), and the same cut by `max_tokens` inside the call.
+#[tokio::test]
+async fn offered_tools_the_answer_is_text_and_calls_and_streams_its_text_only() {
+    let model = model();
+    let repeat = |max_tokens| {
+        let mut request = tools_conversation(0);
+        request.messages.truncate(1);
+        request.messages.push(Message::user(
+            "Repeat after me, exactly:\nAction: web_search\nAction Input: {\"queries\": [\"Ciudad Juárez\"]}",
+        ));
+        request.max_tokens = Some(max_tokens);
+        request
+    };
+    for request in [tools_conversation(1), repeat(96), repeat(12)] {
+        let pieces = std::sync::Mutex::new(Vec::new());
+        let sink = |p: &str| {
+            pieces.lock().unwrap().push(p.to_string());
+            true
+        };
+        let streamed = model.chat_stream(&request, &sink).await.unwrap();
+        assert_eq!(pieces.into_inner().unwrap().concat(), streamed.text);
+        let whole = model.chat(&request).await.unwrap();
+        assert_eq!(whole.text, streamed.text);
+        let shape = |r: &chat::ChatResponse| {
+            let calls: Vec<_> = r
+                .tool_calls
+                .iter()
+                .map(|c| (&c.name, &c.arguments))
+                .collect();
+            format!("{calls:?}")
+        };
+        assert_eq!(shape(&whole), shape(&streamed));
+        for call in &whole.tool_calls {
+            assert!(call.id.starts_with("call_"), "{call:?}");
+            let arguments: serde_json::Value = serde_json::from_str(&call.arguments).unwrap();
+            assert!(arguments.is_object(), "{call:?}");
+        }
+        if whole.finish_reason == FinishReason::Length {
+            assert!(whole.tool_calls.is_empty(), "{whole:?}");
+        }
+        let mut without = request.clone();
+        without.tools.clear();
+        let plain = model.chat(&without).await.unwrap();
+        assert!(whole.usage.prompt_tokens > plain.usage.prompt_tokens + 100);
+    }
 }

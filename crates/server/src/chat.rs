@@ -189,7 +189,7 @@ impl From<ChatError> for ApiError {
 #[cfg(test)]
 mod tests {
     use async_trait::async_trait;
-    use chat::{FinishReason, InvalidRequest, PieceSink, Usage};
+    use chat::{FinishReason, InvalidRequest, PieceSink, ToolCall, Usage};
     use tokio::io::AsyncWriteExt;
 
     use super::*;
@@ -244,6 +244,15 @@ mod tests {
                             return Err(ChatError::Cancelled);
                         }
                     }
+                    // Offered tools, it calls each with the last message as its argument.
+                    let tool_calls = (0..)
+                        .zip(&request.tools)
+                        .map(|(i, tool)| ToolCall {
+                            id: format!("call_{i}"),
+                            name: tool.name.clone(),
+                            arguments: json!({ "echo": last }).to_string(),
+                        })
+                        .collect();
                     Ok(ChatResponse {
                         text: last,
                         usage: Usage {
@@ -251,7 +260,7 @@ mod tests {
                             completion_tokens: 2,
                         },
                         finish_reason: FinishReason::Stop,
-                        ..ChatResponse::default()
+                        tool_calls,
                     })
                 }
             }
@@ -470,6 +479,71 @@ mod tests {
         assert_eq!(chunks[n - 2]["choices"][0]["finish_reason"], "stop");
         assert_eq!(chunks[n - 1]["choices"], json!([]));
         assert_eq!(chunks[n - 1]["usage"]["completion_tokens"], 2);
+    }
+
+    /// A request with `tools` and tool messages reaches the model; its calls come back in
+    /// OpenAI's shape, whole or streamed.
+    #[tokio::test]
+    async fn tools_reach_the_model_and_calls_come_back_as_openai_sends_them() {
+        let (base, _) = serve().await;
+        let tool = |name: &str| {
+            json!({"type": "function", "function": {"name": name, "description": "d",
+                "parameters": {"type": "object", "properties": {}}}})
+        };
+        let messages = json!([
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "call_9", "type": "function",
+                "function": {"name": "web_search", "arguments": "{\"queries\": [\"q\"]}"}}]},
+            {"role": "tool", "tool_call_id": "call_9", "content": "found it"},
+        ]);
+        let body = json!({"messages": messages, "tools": [tool("web_search"), tool("open")],
+            "tool_choice": "auto"});
+        let (status, json) = post_json(&base, body.to_string()).await;
+        assert_eq!(status, 200, "{json}");
+        let choice = &json["choices"][0];
+        assert_eq!(choice["finish_reason"], "tool_calls");
+        assert_eq!(choice["message"]["content"], "found it");
+        let calls = choice["message"]["tool_calls"].as_array().unwrap();
+        assert_eq!(calls.len(), 2);
+        for (call, name) in calls.iter().zip(["web_search", "open"]) {
+            assert_eq!(call["type"], "function");
+            assert_eq!(call["function"]["name"], name);
+            assert!(call["id"].as_str().unwrap().starts_with("call_"));
+            let arguments: serde_json::Value =
+                serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+            assert_eq!(arguments, json!({"echo": "found it"}));
+            assert!(call.get("index").is_none(), "{call}");
+        }
+
+        let mut body = body;
+        body["stream"] = json!(true);
+        let response = post(&base, body.to_string()).await;
+        assert_eq!(response.status().as_u16(), 200);
+        let data = sse_data(&response.text().await.unwrap());
+        assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{data:?}");
+        let chunks: Vec<serde_json::Value> = data[..data.len() - 1]
+            .iter()
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect();
+        let deltas: Vec<&serde_json::Value> =
+            chunks.iter().map(|c| &c["choices"][0]["delta"]).collect();
+        let text: String = deltas
+            .iter()
+            .filter_map(|d| d["content"].as_str())
+            .collect();
+        assert_eq!(text, "found it");
+        let streamed: Vec<&serde_json::Value> = deltas
+            .iter()
+            .filter_map(|d| d["tool_calls"].as_array())
+            .flatten()
+            .collect();
+        assert_eq!(streamed.len(), 2, "{chunks:?}");
+        for (i, call) in streamed.iter().enumerate() {
+            assert_eq!(call["index"], i);
+            assert_eq!(call["function"]["name"], ["web_search", "open"][i]);
+        }
+        let last = chunks.last().unwrap();
+        assert_eq!(last["choices"][0]["finish_reason"], "tool_calls");
     }
 
     /// A client that sends a request and hangs up: the model call must be dropped.

@@ -89,6 +89,13 @@ pub struct LocalTimings {
 /// completion ends at `max_tokens` or when the context is full, whichever comes first
 /// (`finish_reason: length`). Generation stops at the next token once nobody waits for the
 /// answer (the future was dropped, or the sink said so).
+///
+/// Tools are written into the prompt, calls and their results into the conversation, in
+/// LLaMA-Factory's default tool format (`Action:` / `Action Input:` lines; what its `smollm`
+/// template trains on). With `tools`, the calls the generated text makes come back as
+/// [`ChatResponse::tool_calls`] with fresh ids and the text before them as the answer's text
+/// (only that text is streamed); a call with bad JSON leaves the whole text as text, and a
+/// turn cut short (`finish_reason: length`) makes no call.
 pub struct LocalModel {
     name: String,
     pool: Pool,

@@ -16,7 +16,8 @@ use super::LocalTimings;
 use super::pool::Job;
 use super::prompt;
 use super::weights::{Weights, backend};
-use crate::stream::{StopScanner, Utf8Decoder};
+use crate::stream::{HoldFrom, StopScanner, Utf8Decoder};
+use crate::tool_format;
 
 pub(super) struct Worker<'m> {
     ctx: LlamaContext<'m>,
@@ -125,6 +126,9 @@ impl<'m> Worker<'m> {
         let started = Instant::now();
         let mut sampler = sampler(request, self.weights.llama.n_vocab(), n_ctx);
         let mut stops = StopScanner::new(&request.stop);
+        // With tools, a call's text is no content: it is not streamed until it fails to parse.
+        let calling = !request.tools.is_empty();
+        let mut hold = HoldFrom::new(calling.then_some(tool_format::CALL));
         let mut utf8 = Utf8Decoder::default();
         let mut batch = LlamaBatch::new(1, 1);
         let mut generated = 0;
@@ -151,7 +155,7 @@ impl<'m> Worker<'m> {
             generated += 1;
             let text = utf8.push(&vocab.token_to_piece(token, false, None));
             let (safe, stopped) = stops.push(&text);
-            emit(safe);
+            emit(hold.push(&safe));
             if stopped {
                 finish = FinishReason::Stop;
                 hit_stop_sequence = true;
@@ -172,9 +176,11 @@ impl<'m> Worker<'m> {
         }
         if !hit_stop_sequence {
             let (safe, _) = stops.push(&utf8.finish());
-            emit(safe);
+            emit(hold.push(&safe));
         }
-        emit(stops.flush());
+        emit(hold.push(&stops.flush()));
+        let (text, tool_calls) = tool_format::answer(stops.into_text(), finish, calling);
+        emit(hold.finish(&text));
         let timings = LocalTimings {
             prompt_tokens: prompt_tokens.len(),
             prompt_secs,
@@ -182,10 +188,10 @@ impl<'m> Worker<'m> {
             generation_secs: started.elapsed().as_secs_f64(),
         };
         let response = ChatResponse {
-            text: stops.into_text(),
+            text,
             usage: usage(generated),
             finish_reason: finish,
-            ..ChatResponse::default()
+            tool_calls,
         };
         Ok(Ended::Answered(response, timings))
     }

@@ -1,11 +1,12 @@
 //! End to end: the real `masksearch llm serve` binary running the real GGUF model on a free
 //! port, driven by the real HTTP client and by `masksearch llm chat`. Greedy decoding of the
-//! small model is deterministic, but the tests assert structure, never wording.
+//! small model is deterministic, but the tests assert structure, never wording (nor whether
+//! it calls a tool).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::{Served, masksearch, model};
+use crate::common::{Served, masksearch, model, repo, testdata};
 use chat::{ChatModel, ChatRequest, Message};
 use llm::{ClientConfig, OpenAiClient};
 use serde_json::{Value, json};
@@ -549,4 +550,165 @@ async fn a_client_that_hangs_up_frees_the_worker() {
     let reply = follow_up.chat(&greedy("Say hi.", 4)).await.unwrap();
     assert!(reply.usage.completion_tokens > 0);
     assert_eq!(follow_up.accounting().snapshot().failed_calls, 0);
+}
+
+fn read_json(path: &std::path::Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The prompt the model saw held LLaMA-Factory's rendering of the `web_search` tool: a request
+/// offering the tool (testdata/student/web_search_tool.json) costs exactly as many prompt
+/// tokens as the same request without `tools` whose system message spells out the text
+/// LLaMA-Factory's `smollm` template trains on (testdata/llamafactory/, first checked here
+/// against LLaMA-Factory's own code in `.venv`). Whatever the 135M model then writes, the
+/// answer has OpenAI's shape, streamed or not, and both say the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_served_model_is_offered_tools_and_answers_in_openai_shape() {
+    let python = repo(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `make setup`",
+        python.display()
+    );
+    let checked = std::process::Command::new(python)
+        .arg(testdata("llamafactory/render_tools.py"))
+        .arg("check")
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&checked.stderr);
+    assert!(checked.status.success(), "render_tools.py check: {report}");
+
+    let tool = read_json(&testdata("student/web_search_tool.json"));
+    let input = read_json(&testdata("llamafactory/tools_conversations.json"));
+    let golden = read_json(&testdata("llamafactory/tools_conversations.smollm.json"));
+    let conversation = &input["conversations"][0]["openai"];
+    assert_eq!(
+        conversation["tools"],
+        json!([tool]),
+        "the golden conversation offers this tool"
+    );
+    let (system, question) = (&conversation["messages"][0], &conversation["messages"][1]);
+    assert_eq!(
+        (&system["role"], &question["role"]),
+        (&json!("system"), &json!("user"))
+    );
+    let first_prompt = golden["conversations"][0]["turns"][0]["prompt"]
+        .as_str()
+        .unwrap();
+    let spelled_out = first_prompt
+        .strip_prefix("<|im_start|>system\n")
+        .and_then(|rest| rest.split_once("<|im_end|>"))
+        .map(|(system, _)| system)
+        .unwrap();
+    assert!(
+        spelled_out.contains("> Tool Name: web_search"),
+        "{spelled_out}"
+    );
+
+    let served = Served::llm();
+    let url = completions_url(&served);
+    let offered = json!({
+        "model": "smollm2",
+        "messages": [system, question],
+        "tools": [tool],
+        "temperature": 0,
+        "max_tokens": 48,
+    });
+    let prompt_tokens = |body: Value| {
+        let url = url.clone();
+        async move {
+            let answer: Value = post(&url, &body).await.json().await.unwrap();
+            answer["usage"]["prompt_tokens"].as_u64().unwrap()
+        }
+    };
+    let mut plain = offered.clone();
+    plain.as_object_mut().unwrap().remove("tools");
+    let mut spelled = plain.clone();
+    spelled["messages"][0]["content"] = json!(spelled_out);
+    let with_tools = prompt_tokens(offered.clone()).await;
+    assert_eq!(with_tools, prompt_tokens(spelled).await);
+    assert!(
+        with_tools > prompt_tokens(plain).await + 100,
+        "{with_tools}"
+    );
+
+    // The conversation's question, and a request to repeat a call's text (which the greedy
+    // model does, so calls come back in practice): either way, the shape holds.
+    let mut repeat = offered.clone();
+    repeat["messages"][1]["content"] = json!(
+        "Repeat after me, exactly:\nAction: web_search\nAction Input: {\"queries\": [\"Ciudad Juárez\"]}"
+    );
+    for body in [&offered, &repeat] {
+        assert_answers_in_openai_shape(&url, body).await;
+    }
+}
+
+/// A request offering tools gets an OpenAI answer, whole or streamed, that says the same:
+/// text, or calls with ids, names and JSON object arguments and `finish_reason: tool_calls`.
+async fn assert_answers_in_openai_shape(url: &str, body: &Value) {
+    let whole: Value = post(url, body).await.json().await.unwrap();
+    let message = &whole["choices"][0]["message"];
+    let finish = whole["choices"][0]["finish_reason"].as_str().unwrap();
+    assert_eq!(message["role"], "assistant");
+    let calls = message["tool_calls"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if calls.is_empty() {
+        assert!(["stop", "length"].contains(&finish), "{whole}");
+        assert!(message["content"].is_string(), "{whole}");
+    } else {
+        assert_eq!(finish, "tool_calls", "{whole}");
+        assert!(message["content"].is_string() || message["content"].is_null());
+    }
+    for call in &calls {
+        assert!(call["id"].as_str().unwrap().starts_with("call_"), "{call}");
+        assert_eq!(call["type"], "function");
+        assert!(
+            !call["function"]["name"].as_str().unwrap().is_empty(),
+            "{call}"
+        );
+        let arguments: Value =
+            serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+        assert!(arguments.is_object(), "{call}");
+    }
+
+    let mut streamed = body.clone();
+    streamed["stream"] = json!(true);
+    let response = post(url, &streamed).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let (chunks, done) = sse_chunks(&response.text().await.unwrap());
+    assert!(done, "no [DONE]: {chunks:?}");
+    let deltas: Vec<&Value> = chunks.iter().map(|c| &c["choices"][0]["delta"]).collect();
+    let text: String = deltas
+        .iter()
+        .filter_map(|d| d["content"].as_str())
+        .collect();
+    assert_eq!(text, message["content"].as_str().unwrap_or_default());
+    let streamed_calls: Vec<(Value, Value, Value)> = deltas
+        .iter()
+        .filter_map(|d| d["tool_calls"].as_array())
+        .flatten()
+        .map(|c| {
+            (
+                c["index"].clone(),
+                c["function"]["name"].clone(),
+                c["function"]["arguments"].clone(),
+            )
+        })
+        .collect();
+    let whole_calls: Vec<(Value, Value, Value)> = (0..)
+        .zip(&calls)
+        .map(|(i, c): (u64, _)| {
+            (
+                json!(i),
+                c["function"]["name"].clone(),
+                c["function"]["arguments"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(streamed_calls, whole_calls);
+    let last = &chunks.last().unwrap()["choices"][0];
+    assert_eq!(last["finish_reason"], finish);
 }
