@@ -630,6 +630,10 @@ mod tests {
         check(&qa(&chatty, &["Louvre"]), Preset::Format, 0.0);
         // Search-R1's own graded reward keeps its own check.
         check(&qa(turns, &["Louvre"]), Preset::SearchR1Format, 0.8);
+        // The tools style through verl's hermes path: the call reads as the search it is.
+        let call = "<tool_call>\n{\"name\": \"web_search\", \"arguments\": {\"queries\": [\"Mona Lisa museum\"]}}\n</tool_call>";
+        let tools = turns.replace("<search> Mona Lisa museum </search>", call);
+        check(&qa(&tools, &["Louvre"]), Preset::Format, 1.0);
     }
 
     #[test]

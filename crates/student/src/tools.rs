@@ -65,6 +65,38 @@ pub fn queries_of(arguments: &Value) -> Option<Vec<String>> {
     Some(clean_queries(&raw)).filter(|q| !q.is_empty())
 }
 
+/// `text` with each hermes-style call of the tool (`<tool_call>{"name": "web_search",
+/// "arguments": {…}}</tool_call>`, what Qwen-family templates and verl's `hermes` parser use)
+/// written as the `<search>` element it stands for, so a tools-style response reads as the tags
+/// style does (the format reward's grammar). A block that is not a readable call of this tool is
+/// left as it is.
+pub fn calls_as_searches(text: &str) -> std::borrow::Cow<'_, str> {
+    const OPEN: &str = "<tool_call>";
+    const CLOSE: &str = "</tool_call>";
+    if !text.contains(OPEN) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(OPEN) {
+        let Some(len) = rest[at + OPEN.len()..].find(CLOSE) else {
+            break;
+        };
+        let body = &rest[at + OPEN.len()..at + OPEN.len() + len];
+        let end = at + OPEN.len() + len + CLOSE.len();
+        let search = serde_json::from_str::<Value>(body.trim())
+            .ok()
+            .filter(|call| call.get("name").and_then(Value::as_str) == Some(NAME))
+            .and_then(|call| queries_of(call.get("arguments")?))
+            .and_then(|queries| crate::search_element(&queries));
+        out.push_str(&rest[..at]);
+        out.push_str(search.as_deref().unwrap_or(&rest[at..end]));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +115,25 @@ mod tests {
         assert_eq!(queries_of(&json!({"q": "x"})), None);
         assert_eq!(queries_of(&Value::String("not json".into())), None);
         assert_eq!(openai_tool()["function"]["name"], NAME);
+    }
+
+    #[test]
+    fn hermes_calls_read_as_the_searches_they_stand_for() {
+        let text = "<think>t</think>\n<tool_call>\n{\"name\": \"web_search\", \"arguments\": {\"queries\": [\"a\", \"b\"]}}\n</tool_call>";
+        assert_eq!(
+            calls_as_searches(text),
+            "<think>t</think>\n<search>\na\nb\n</search>"
+        );
+        let other = "<tool_call>{\"name\": \"calculator\", \"arguments\": {}}</tool_call>";
+        assert_eq!(
+            calls_as_searches(other),
+            other,
+            "another tool stays as it is"
+        );
+        assert_eq!(calls_as_searches("<tool_call>{bad"), "<tool_call>{bad");
+        assert!(matches!(
+            calls_as_searches("plain"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }
