@@ -13,14 +13,15 @@ mod worker;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::mpsc::SyncSender;
 
 use async_trait::async_trait;
 use chat::{ChatError, ChatModel, ChatRequest, ChatResponse, LogProb, PieceSink, TokenScorer};
 use serde::{Deserialize, Serialize};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc::UnboundedSender, oneshot};
 
 use crate::{Accounting, LlmError};
-use pool::{Job, Pool, Refused};
+use pool::{Pool, Refused};
 use weights::Weights;
 
 /// How to load and run a local GGUF model.
@@ -281,5 +282,30 @@ impl TokenScorer for LocalModel {
         answer
             .recv()
             .map_err(|_| self.failed("worker thread dropped the request"))?
+    }
+}
+
+/// One unit of work for a worker; the answer goes back on `reply`.
+pub(crate) enum Job {
+    Chat {
+        request: ChatRequest,
+        /// Where streamed pieces go, when the caller streams.
+        pieces: Option<UnboundedSender<String>>,
+        reply: oneshot::Sender<ChatResult>,
+        /// Counts the tokens, cancelled generations included.
+        accounting: Arc<Accounting>,
+    },
+    Score {
+        context: String,
+        continuation: String,
+        reply: SyncSender<Result<LogProb, ChatError>>,
+    },
+}
+
+/// A failure inside llama.cpp while doing `what`.
+pub(crate) fn local_err(what: &str) -> impl Fn(String) -> ChatError + '_ {
+    move |e| ChatError::Failed {
+        backend: "local model".to_string(),
+        message: format!("{what}: {e}"),
     }
 }

@@ -6,35 +6,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 
-use chat::{ChatError, ChatRequest, LogProb};
 use llama_cpp_2::context::params::LlamaContextParams;
-use tokio::sync::mpsc::UnboundedSender;
-use tokio::sync::oneshot;
 
-use super::ChatResult;
+use super::Job;
 use super::weights::Weights;
 use super::worker::Worker;
-use crate::Accounting;
 
 /// What a busy pool asks callers to wait before they try again: about one short answer.
 const RETRY_AFTER_SECS: u64 = 1;
-
-/// One unit of work for a worker; the answer goes back on `reply`.
-pub(super) enum Job {
-    Chat {
-        request: ChatRequest,
-        /// Where streamed pieces go, when the caller streams.
-        pieces: Option<UnboundedSender<String>>,
-        reply: oneshot::Sender<ChatResult>,
-        /// Counts the tokens, cancelled generations included.
-        accounting: Arc<Accounting>,
-    },
-    Score {
-        context: String,
-        continuation: String,
-        reply: SyncSender<Result<LogProb, ChatError>>,
-    },
-}
 
 /// Why a job was not queued.
 pub(super) enum Refused {

@@ -6,8 +6,8 @@
 use chat::{ChatError, ChatRequest, InvalidRequest};
 use llama_cpp_2::model::LlamaChatMessage;
 
+use super::local_err;
 use super::weights::Weights;
-use super::worker::local_err;
 use crate::tool_format::plain_messages;
 
 /// Stands in for the content of a message to be continued while the template is applied: plain

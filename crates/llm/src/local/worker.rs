@@ -13,9 +13,9 @@ use llama_cpp_2::token::LlamaToken;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::LocalTimings;
-use super::pool::Job;
 use super::prompt;
 use super::weights::{Weights, backend};
+use super::{Job, local_err};
 use crate::stream::{HoldFrom, StopScanner, Utf8Decoder};
 use crate::tool_format;
 
@@ -250,14 +250,6 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, ChatError>) -> Result<T, ChatError> 
             .unwrap_or_default();
         Err(local_err("llama.cpp worker panicked")(what))
     })
-}
-
-/// A failure inside llama.cpp while doing `what`.
-pub(super) fn local_err(what: &str) -> impl Fn(String) -> ChatError + '_ {
-    move |e| ChatError::Failed {
-        backend: "local model".to_string(),
-        message: format!("{what}: {e}"),
-    }
 }
 
 /// Feeds `tokens` (positions from 0) in batches; asks for logits where `want_logits(pos)` and
