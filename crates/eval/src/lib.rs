@@ -39,7 +39,7 @@ pub use config::EvalConfig;
 pub use method::Method;
 pub use metrics::Normalization;
 pub use prediction::Prediction;
-pub use rescore::{FieldMap, rescore};
+pub use rescore::{FieldMap, Judging, Rescored, rescore, rescore_files};
 pub use run::{EvalOptions, Report, Tally, run};
 pub use summary::{Cell, Summary};
 
@@ -60,6 +60,9 @@ pub enum EvalError {
     /// A method that searches was asked for with no search backend.
     #[error("the {method} method searches, and no search backend was given")]
     NoSearcher { method: &'static str },
+    /// A rescoring would write over one of the files it reads.
+    #[error("{}: rescoring would write over this input", path.display())]
+    RescoreOverInput { path: PathBuf },
     /// The paper has no rows for this backbone.
     #[error("the paper reports no rows for {backbone:?}; it reports {known}")]
     UnknownBackbone { backbone: String, known: String },

@@ -192,6 +192,61 @@ fn golds(v: &Value) -> Vec<String> {
     all.into_iter().filter(|g| !g.trim().is_empty()).collect()
 }
 
+/// The judge of a rescoring: the model, its prompts, the run seed, and the calls in flight.
+pub struct Judging<'a> {
+    pub model: &'a dyn ChatModel,
+    pub prompts: &'a Prompts,
+    pub seed: u64,
+    pub concurrency: usize,
+}
+
+/// What [`rescore_files`] did.
+#[derive(Debug, Clone, Default)]
+pub struct Rescored {
+    pub predictions: Vec<Prediction>,
+    /// Records lacking a question, gold or prediction field.
+    pub skipped: u64,
+    /// Tokens the judge used (0 when no judge was asked).
+    pub judge_tokens: u64,
+}
+
+/// The `eval --rescore` pipeline: every file of `paths` read and scored under `how` (and judged,
+/// when asked), then written whole to `out` in our predictions shape. `out` may not be one of
+/// the inputs.
+pub async fn rescore_files(
+    paths: &[std::path::PathBuf],
+    out: &Path,
+    map: &FieldMap,
+    how: Normalization,
+    judge: Option<Judging<'_>>,
+) -> Result<Rescored, EvalError> {
+    let mut done = Rescored::default();
+    for path in paths {
+        if path == out {
+            return Err(EvalError::RescoreOverInput { path: path.clone() });
+        }
+        let (read, bad) = rescore(path, map, how)?;
+        done.predictions.extend(read);
+        done.skipped += bad;
+    }
+    if let Some(j) = judge {
+        done.judge_tokens = judge_all(
+            &mut done.predictions,
+            j.model,
+            j.prompts,
+            j.seed,
+            j.concurrency,
+        )
+        .await;
+    }
+    let mut lines = formats::StagedLines::create(out)?;
+    for p in &done.predictions {
+        lines.write(p)?;
+    }
+    lines.finish()?.commit()?;
+    Ok(done)
+}
+
 /// Asks `judge` about every prediction, `concurrency` at a time; returns the tokens it used.
 pub async fn judge_all(
     predictions: &mut [Prediction],

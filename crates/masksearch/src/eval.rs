@@ -156,10 +156,8 @@ async fn eval(args: Args) -> anyhow::Result<()> {
         ..ReportOptions::default()
     }
     .with_paper_rows(args.paper_rows.as_deref())?;
-    let md = args.out.join("report.md");
-    let html = args.out.join("report.html");
-    write(&md, &::eval::report::markdown(&predictions, &options))?;
-    write(&html, &::eval::report::html(&predictions, &options))?;
+    let (md, html) = ::eval::report::write(&args.out, &predictions, &options)
+        .with_context(|| format!("writing the reports in {}", args.out.display()))?;
     let summary = ::eval::Summary::of(&predictions);
     let scores: Vec<String> = summary
         .methods
@@ -269,30 +267,24 @@ async fn rescore(
         method: args.method_label.clone(),
         dataset: args.dataset_label.clone(),
     };
-    let mut predictions = Vec::new();
-    let mut skipped = 0;
-    for path in &args.rescore {
-        if path == out {
-            bail!(
-                "--rescore {} would be overwritten; pass another --out",
-                path.display()
-            );
-        }
-        let (read, bad) = ::eval::rescore(path, &map, args.normalization.unwrap_or_default())
-            .with_context(|| format!("rescoring {}", path.display()))?;
-        predictions.extend(read);
-        skipped += bad;
-    }
-    let mut judged = 0;
-    if let Some(judge) = model.filter(|_| args.judge) {
-        judged = ::eval::rescore::judge_all(
-            &mut predictions,
-            judge.as_ref(),
-            &Prompts::default(),
-            args.seed,
-            concurrency,
-        )
-        .await;
+    let judge = model.as_deref().filter(|_| args.judge);
+    let prompts = Prompts::default();
+    let judging = judge.map(|model| ::eval::Judging {
+        model,
+        prompts: &prompts,
+        seed: args.seed,
+        concurrency,
+    });
+    let done = ::eval::rescore_files(
+        &args.rescore,
+        out,
+        &map,
+        args.normalization.unwrap_or_default(),
+        judging,
+    )
+    .await
+    .context("rescoring")?;
+    if let Some(judge) = judge {
         about.push(format!("judge: {}", judge.name()));
     }
     about.push(format!(
@@ -303,12 +295,7 @@ async fn rescore(
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    let mut text = String::new();
-    for p in &predictions {
-        text.push_str(&serde_json::to_string(p)?);
-        text.push('\n');
-    }
-    write(out, &text)?;
+    let (predictions, skipped, judged) = (done.predictions, done.skipped, done.judge_tokens);
     let line = format!(
         "{} predictions rescored from {} files ({skipped} records without a question, gold or prediction){}",
         HumanCount(predictions.len() as u64),
@@ -369,10 +356,4 @@ fn config(args: &Args) -> anyhow::Result<EvalConfig> {
         seed: args.seed,
         today,
     })
-}
-
-/// Writes `text` to `path` whole (`formats::write_whole`).
-fn write(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    formats::write_whole(path, text.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))
 }

@@ -152,6 +152,7 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
                 EvalError::Format(formats::FormatError::ManifestMismatch { .. }) => {
                     Some("write to a new --out, or pass --overwrite to start over")
                 }
+                EvalError::RescoreOverInput { .. } => Some("pass another --out"),
                 EvalError::NoSearcher { .. } => {
                     Some("pass --search bm25 --index DIR (or remote / web / simulated)")
                 }

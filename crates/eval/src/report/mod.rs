@@ -21,6 +21,19 @@ use crate::{
 pub use html::html;
 pub use markdown::markdown;
 
+/// Writes both reports of `predictions` into `dir` (`report.md`, `report.html`), each whole;
+/// returns their paths.
+pub fn write(
+    dir: &std::path::Path,
+    predictions: &[Prediction],
+    options: &ReportOptions,
+) -> Result<(std::path::PathBuf, std::path::PathBuf), crate::EvalError> {
+    let (md, page) = (dir.join("report.md"), dir.join("report.html"));
+    formats::write_whole(&md, markdown(predictions, options).as_bytes())?;
+    formats::write_whole(&page, html(predictions, options).as_bytes())?;
+    Ok((md, page))
+}
+
 /// What a report says besides the predictions.
 #[derive(Debug, Clone, Default)]
 pub struct ReportOptions {
