@@ -5,14 +5,14 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use ::agent::{Mode, Prompts, RuntimeConfig};
+use ::agent::{Prompts, RuntimeConfig};
 use ::eval::{
     Benchmark, EvalConfig, EvalOptions, FieldMap, Method, Prediction, Tally, report::ReportOptions,
 };
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use indicatif::HumanCount;
 
-use crate::{models, progress, search_backend::SearchArgs};
+use crate::{models, progress, search_backend::SearchArgs, student_args::StudentArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -41,21 +41,10 @@ pub struct Args {
     /// Ask the model, as an LLM judge, whether each answer is correct (ACC_L).
     #[arg(long)]
     judge: bool,
-    /// Searches an agent may make before its final, search-disabled turn.
-    #[arg(long, default_value_t = 4)]
-    max_turns: usize,
-    /// Documents per search (the agents) and documents RAG-PE retrieves.
-    #[arg(long, default_value_t = 3)]
-    topk: usize,
-    /// How the `agent` method talks to its trained model: turns (information as user turns, as
-    /// the SFT export writes them) or continuation (one growing assistant message, as Search-R1
-    /// rolls out).
-    #[arg(long, default_value = "turns", value_parser = |s: &str| s.parse::<Mode>())]
-    mode: Mode,
-    /// The student format the `agent` method's model was trained on: tags (`<search>` text) or
-    /// tools (`web_search` calls over the OpenAI tools API).
-    #[arg(long, default_value = "tags", value_parser = |s: &str| s.parse::<student::Style>())]
-    student_style: student::Style,
+    /// How the agents search and the `agent` method's model is talked to (`--topk` is also the
+    /// documents RAG-PE retrieves).
+    #[command(flatten)]
+    student: StudentArgs,
     /// The `agent` method's prompt, a file with `{question}` [default: the student instruction].
     #[arg(long, value_name = "FILE")]
     agent_prompt: Option<PathBuf>,
@@ -69,11 +58,6 @@ pub struct Args {
     /// response cache).
     #[arg(long, default_value_t = 0.0)]
     temperature: f32,
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// The day the multi-agent system messages' "current time" counts back from [default: today].
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    today: Option<String>,
     /// Show the paper's Table 2 rows for this backbone beside ours.
     #[arg(long, value_name = "BACKBONE", value_parser = ["qwen2.5-1.5b", "qwen2.5-3b", "qwen2.5-7b"])]
     paper_rows: Option<String>,
@@ -205,7 +189,7 @@ async fn answer(
         None
     };
     if let Some(s) = &searcher {
-        about.push(format!("search: {} · top {}", s.name(), args.topk));
+        about.push(format!("search: {} · top {}", s.name(), args.student.topk));
     }
     let config = config(args)?;
     let bar = progress::bar(Some(0), "answers");
@@ -272,7 +256,7 @@ async fn rescore(
     let judging = judge.map(|model| ::eval::Judging {
         model,
         prompts: &prompts,
-        seed: args.seed,
+        seed: args.student.seed,
         concurrency,
     });
     let done = ::eval::rescore_files(
@@ -310,29 +294,20 @@ async fn rescore(
 }
 
 fn config(args: &Args) -> anyhow::Result<EvalConfig> {
-    if args.max_turns == 0 {
-        bail!("--max-turns must be at least 1");
-    }
-    let today = match &args.today {
-        Some(day) => time::Date::parse(
-            day,
-            time::macros::format_description!("[year]-[month]-[day]"),
-        )
-        .with_context(|| format!("--today {day:?}: expected YYYY-MM-DD"))?,
-        None => time::OffsetDateTime::now_utc().date(),
-    };
+    let today = args.student.day()?;
+    // Agent-PE: the prompted model, in the default mode and style.
     let runtime = RuntimeConfig {
-        max_turns: args.max_turns,
-        topk: args.topk,
         max_tokens_per_turn: args.max_tokens,
         temperature: Some(args.temperature),
-        ..RuntimeConfig::default()
+        mode: RuntimeConfig::default().mode,
+        style: RuntimeConfig::default().style,
+        ..args.student.runtime()?
     };
+    // `agent`: the trained model, in the mode and style it was trained on.
     let mut agent_runtime = RuntimeConfig {
-        mode: args.mode,
-        style: args.student_style,
-        today: Some(today),
-        ..runtime.clone()
+        max_tokens_per_turn: args.max_tokens,
+        temperature: Some(args.temperature),
+        ..args.student.runtime()?
     };
     if let Some(path) = &args.agent_prompt {
         agent_runtime.template = crate::export::template(Some(path))?;
@@ -342,18 +317,18 @@ fn config(args: &Args) -> anyhow::Result<EvalConfig> {
         runtime,
         agent_runtime,
         multi: ::agent::multi::MultiAgentConfig {
-            max_rounds: args.max_turns,
-            topk: args.topk,
+            max_rounds: args.student.max_turns,
+            topk: args.student.topk,
             max_tokens: args.max_tokens,
             temperature: Some(args.temperature),
             top_p: None,
             ..Default::default()
         },
         prompts: Prompts::default(),
-        rag_topk: args.topk,
+        rag_topk: args.student.topk,
         answer_max_tokens: args.answer_max_tokens,
         judge: args.judge,
-        seed: args.seed,
+        seed: args.student.seed,
         today,
     })
 }

@@ -86,7 +86,7 @@ async fn evolve(args: Args) -> anyhow::Result<()> {
     };
     let config = EvolveConfig {
         trajectory: teaching.config(args.round0_teacher)?,
-        today_given: teaching.today.is_some(),
+        today_given: teaching.student.today.is_some(),
         round0: args.round0_teacher,
         rounds: args.rounds,
         batch: args.batch,

@@ -16,6 +16,7 @@ mod reward;
 mod search_backend;
 mod search_cmd;
 mod serve;
+mod student_args;
 mod trajectories;
 mod ui;
 

@@ -4,13 +4,13 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use ::agent::{AcceptPolicy, Mode, Prompts, RunOptions, Tally, TrajectoryConfig, VerifyConfig};
-use anyhow::{Context as _, bail};
+use ::agent::{AcceptPolicy, Prompts, RunOptions, Tally, TrajectoryConfig, VerifyConfig};
+use anyhow::Context as _;
 use formats::{Rejection, Shard, Teacher};
 use indicatif::HumanCount;
 use search::Searcher;
 
-use crate::{models, progress, search_backend::SearchArgs};
+use crate::{models, progress, search_backend::SearchArgs, student_args::StudentArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -62,24 +62,9 @@ pub struct TeacherArgs {
     /// in the corpus (every teacher; a student must then be run with the same).
     #[arg(long)]
     exclude_source: bool,
-    /// Searches allowed (the agent's turns, the multi-agent rounds).
-    #[arg(long, default_value_t = 4)]
-    max_turns: usize,
-    /// Documents per search, after merging a search's queries: what the student reads, so give
-    /// its runtime (eval, evolve, verl) the same [default: 3, Search-R1's; the original teacher
-    /// merged to 10].
-    #[arg(long, default_value_t = student::DEFAULT_TOPK)]
-    topk: usize,
-    /// How the agent teacher talks to its model: turns (information as user turns, as the SFT
-    /// export writes them) or continuation (one growing assistant message, as Search-R1 rolls
-    /// out).
-    #[arg(long, default_value = "turns", value_parser = |s: &str| s.parse::<Mode>())]
-    mode: Mode,
-    /// Agent teacher (and evolve's students): the student format the model was trained on —
-    /// tags (`<search>` text, `export sft --style tags`) or tools (`web_search` calls over the
-    /// OpenAI tools API, `--style tools`).
-    #[arg(long, default_value = "tags", value_parser = |s: &str| s.parse::<student::Style>())]
-    student_style: student::Style,
+    /// How searches are run and answered, the student's format, the seed and the day.
+    #[command(flatten)]
+    pub student: StudentArgs,
     /// Token limit of one generation (a Planner / Observer reply, an agent turn)
     /// [default: 768 for the multi-agent teacher, 500 for the agent, as Search-R1].
     #[arg(long)]
@@ -104,11 +89,6 @@ pub struct TeacherArgs {
     /// replace the built-in ones.
     #[arg(long, value_name = "DIR")]
     prompts: Option<PathBuf>,
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// The day the random "current time" of system messages counts back from [default: today].
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    pub today: Option<String>,
 }
 
 pub fn parse_teacher(s: &str) -> Result<Teacher, String> {
@@ -211,32 +191,15 @@ impl TeacherArgs {
     /// The teacher's settings (round 0, every shard).
     pub fn config(&self, teacher: Teacher) -> anyhow::Result<TrajectoryConfig> {
         let args = self;
-        let today = match &args.today {
-            Some(day) => time::Date::parse(
-                day,
-                time::macros::format_description!("[year]-[month]-[day]"),
-            )
-            .with_context(|| format!("--today {day:?}: expected YYYY-MM-DD"))?,
-            None => time::OffsetDateTime::now_utc().date(),
-        };
+        let today = args.student.day()?;
         let prompts = match &args.prompts {
             Some(dir) => Prompts::load(dir)?,
             None => Prompts::default(),
         };
-        if args.max_turns == 0 {
-            bail!("--max-turns must be at least 1");
-        }
-        let mut runtime = ::agent::RuntimeConfig {
-            max_turns: args.max_turns,
-            topk: args.topk,
-            mode: args.mode,
-            style: args.student_style,
-            today: Some(today),
-            ..Default::default()
-        };
+        let mut runtime = args.student.runtime()?;
         let mut multi = ::agent::multi::MultiAgentConfig {
-            max_rounds: args.max_turns,
-            topk: args.topk,
+            max_rounds: args.student.max_turns,
+            topk: args.student.topk,
             planner_may_answer: args.planner_may_answer,
             ..Default::default()
         };
@@ -254,7 +217,7 @@ impl TeacherArgs {
             runtime.template = crate::export::template(Some(path))?;
         }
         let rule = ::agent::rule::RuleConfig {
-            topk: args.topk,
+            topk: args.student.topk,
             ..Default::default()
         };
         Ok(TrajectoryConfig {
@@ -267,7 +230,7 @@ impl TeacherArgs {
                 threshold: args.threshold,
             },
             prompts,
-            seed: args.seed,
+            seed: args.student.seed,
             today,
             exclude_source: args.exclude_source,
             round: 0,
