@@ -41,12 +41,30 @@ pub enum Curriculum {
 }
 
 impl Curriculum {
+    pub const ALL: [Curriculum; 3] = [
+        Curriculum::Mixed,
+        Curriculum::EasyToHard,
+        Curriculum::Buckets,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Curriculum::Mixed => "none",
             Curriculum::EasyToHard => "easy-to-hard",
             Curriculum::Buckets => "buckets",
         }
+    }
+}
+
+impl std::str::FromStr for Curriculum {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Curriculum::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown curriculum {s:?}; expected none, easy-to-hard or buckets")
+            })
     }
 }
 

@@ -59,7 +59,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0.0)]
     temperature: f32,
     /// Show the paper's Table 2 rows for this backbone beside ours.
-    #[arg(long, value_name = "BACKBONE", value_parser = ["qwen2.5-1.5b", "qwen2.5-3b", "qwen2.5-7b"])]
+    #[arg(long, value_name = "BACKBONE", value_parser = clap::builder::PossibleValuesParser::new(::eval::paper::BACKBONES))]
     paper_rows: Option<String>,
     /// The report's title.
     #[arg(long, default_value = "Search agent evaluation")]

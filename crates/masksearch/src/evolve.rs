@@ -98,7 +98,7 @@ async fn evolve(args: Args) -> anyhow::Result<()> {
     // The model of round 0's multi-agent teacher and the judge of the student rounds.
     let needs_model = args.round0_teacher == Teacher::MultiAgent
         || (args.rounds > 1 && teaching.accept.needs_judge())
-        || teaching.search.search == "simulated";
+        || teaching.search.search == crate::search_backend::SearchKind::Simulated;
     let opened = teaching.model.for_run(
         needs_model,
         false,

@@ -78,13 +78,13 @@ struct RlArgs {
     /// The folder for train.parquet, test.parquet and the manifest.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// The user prompt, with {question} [default: Search-R1's instruction].
+    /// The user prompt, with {question} [default: the student instruction].
     #[arg(long, value_name = "FILE")]
     template: Option<PathBuf>,
     /// none (input order), easy-to-hard (train ordered by mask count; set verl's
     /// data.shuffle=False) or buckets (train.mask<k>.parquet per mask count).
-    #[arg(long, default_value = "none", value_parser = ["none", "easy-to-hard", "buckets"])]
-    curriculum: String,
+    #[arg(long, default_value = "none", value_parser = |s: &str| s.parse::<Curriculum>())]
+    curriculum: Curriculum,
     /// Share of ids held out as test.parquet.
     #[arg(long, default_value_t = 0.05)]
     test_share: f64,
@@ -186,11 +186,7 @@ fn rl(args: RlArgs) -> anyhow::Result<()> {
         template: template(args.template.as_deref())?,
         test_share: share("--test-share", args.test_share)?,
         seed: args.seed,
-        curriculum: match args.curriculum.as_str() {
-            "easy-to-hard" => Curriculum::EasyToHard,
-            "buckets" => Curriculum::Buckets,
-            _ => Curriculum::Mixed,
-        },
+        curriculum: args.curriculum,
         data_source: args.data_source.clone(),
     };
     let report = with_bar(|show| export_rl(&args.input, &args.out, &config, show))

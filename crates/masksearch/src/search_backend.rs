@@ -6,13 +6,26 @@ use std::{path::PathBuf, sync::Arc};
 use anyhow::{Context as _, bail};
 use search::Searcher;
 
+/// Where searches go.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchKind {
+    /// The local --index.
+    Bm25,
+    /// A Search-R1 /retrieve server at --search-url.
+    Remote,
+    /// Google through SerpAPI; key in --search-key-env.
+    Web,
+    /// The model writes the documents, ZeroSearch-style; recorded as simulated.
+    Simulated,
+}
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct SearchArgs {
     /// Search backend: bm25 (the local --index), remote (a Search-R1 /retrieve server at
     /// --search-url), web (Google through SerpAPI; key in --search-key-env) or simulated (the
     /// model writes the documents, ZeroSearch-style; recorded as simulated).
-    #[arg(long, default_value = "bm25", value_parser = ["bm25", "remote", "web", "simulated"])]
-    pub search: String,
+    #[arg(long, value_enum, default_value_t = SearchKind::Bm25)]
+    pub search: SearchKind,
     /// The local index searched by `--search bm25`.
     #[arg(long, default_value = "work/index")]
     pub index: PathBuf,
@@ -31,8 +44,8 @@ impl SearchArgs {
         &self,
         model: Option<&Arc<dyn chat::ChatModel>>,
     ) -> anyhow::Result<Arc<dyn Searcher>> {
-        Ok(match self.search.as_str() {
-            "remote" => {
+        Ok(match self.search {
+            SearchKind::Remote => {
                 let Some(url) = &self.search_url else {
                     bail!(
                         "--search remote needs --search-url URL (a Search-R1 /retrieve endpoint)"
@@ -42,7 +55,7 @@ impl SearchArgs {
                     url.clone(),
                 ))?)
             }
-            "web" => {
+            SearchKind::Web => {
                 let mut config = ::backends::WebConfig {
                     api_key_env: self.search_key_env.clone(),
                     ..Default::default()
@@ -52,14 +65,14 @@ impl SearchArgs {
                 }
                 Arc::new(::backends::Web::new(&config)?)
             }
-            "simulated" => {
+            SearchKind::Simulated => {
                 let model = model.context("simulated search needs a model")?;
                 Arc::new(::backends::Simulated::new(
                     Arc::clone(model),
                     ::backends::SimulatedConfig::default(),
                 ))
             }
-            _ => Arc::new(
+            SearchKind::Bm25 => Arc::new(
                 ::index::Bm25Index::open(&self.index)
                     .with_context(|| format!("opening index {}", self.index.display()))?,
             ),

@@ -114,7 +114,8 @@ async fn trajectories(args: Args) -> anyhow::Result<()> {
         shard: args.shard.unwrap_or(Shard::ALL),
         ..teaching.config(args.teacher)?
     };
-    let needs_model = args.teacher != Teacher::Rule || teaching.search.search == "simulated";
+    let needs_model = args.teacher != Teacher::Rule
+        || teaching.search.search == crate::search_backend::SearchKind::Simulated;
     let opened = teaching.model.for_run(
         needs_model,
         false,
