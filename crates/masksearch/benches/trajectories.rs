@@ -394,7 +394,7 @@ async fn ramp_samples(corpus: &Path, dir: &Path) -> Vec<Value> {
     let config = ramp::RampConfig {
         spans: ramp::SpanSet::offline(),
         seed: 42,
-        curriculum: ramp::Curriculum::default(),
+        curriculum: ramp::LevelRule::default(),
         difficulty: ramp::Difficulty::None,
         lang: ramp::Lang::En,
         source: "wiki".into(),

@@ -3,7 +3,7 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use ::ramp::{Curriculum, Difficulty, Lang, LevelMix, RampConfig, RampStats, RunOptions, SpanSet};
+use ::ramp::{Difficulty, Lang, LevelMix, LevelRule, RampConfig, RampStats, RunOptions, SpanSet};
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
 use formats::{JsonlPassages, PassageSource, Shard};
@@ -48,7 +48,7 @@ struct GenerateArgs {
     /// `original` (gen_qa.py's rule: 4 whenever a passage can hold 4), or shares such as
     /// 1:0.4,2:0.3,3:0.2,4:0.1.
     #[arg(long, value_name = "MIX")]
-    curriculum: Option<Curriculum>,
+    curriculum: Option<LevelRule>,
     /// `ppl`: prefer spans the local model (--model) cannot guess, and record their scores.
     #[arg(long, default_value = "none", value_name = "none|ppl")]
     difficulty: Difficulty,
@@ -98,9 +98,9 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         bail!("masksearch ramp needs --passages FILE and --out FILE (or `ramp stats FILE`)");
     };
     let curriculum = match (&args.mask_count, &args.curriculum) {
-        (Some(n), _) => Curriculum::Mix(n.clone()),
+        (Some(n), _) => LevelRule::Mix(n.clone()),
         (None, Some(c)) => c.clone(),
-        (None, None) => Curriculum::default(),
+        (None, None) => LevelRule::default(),
     };
     let config = RampConfig {
         spans: args.spans.clone(),

@@ -62,19 +62,19 @@
 //! named presets (`search-r1`, `masksearch-hybrid`, one score alone) and a batch scorer.
 
 mod answer;
+mod grammar;
 pub mod masks;
 mod normalize;
 pub mod reward;
-mod tags;
 mod word_chars;
 
 pub use answer::{
     Scores, TokenF1, cover_exact_match, exact_match, score, score_with, sub_exact_match, token_f1,
     token_recall,
 };
-pub use masks::{MASK, MaskScore, MaskScores, score_mask_spans, score_masks, score_masks_aligned};
-pub use normalize::{Normalization, normalize, normalize_answer};
-pub use tags::{
+pub use grammar::{
     AnswerOutcome, FormatViolation, Stage, Tag, check_format, check_turns_format, extract_answer,
     format_reward, graded_reward,
 };
+pub use masks::{MASK, MaskScore, MaskScores, score_mask_spans, score_masks, score_masks_aligned};
+pub use normalize::{Normalization, normalize, normalize_answer};

@@ -37,8 +37,8 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::answer::score as answer_scores;
+use crate::grammar::{check_turns_format, extract_answer, format_reward};
 use crate::masks::score_masks;
-use crate::tags::{check_turns_format, extract_answer, format_reward};
 
 /// One rollout to score, shaped like the arguments of verl's custom reward function
 /// `compute_score(data_source, solution_str, ground_truth, extra_info)`.

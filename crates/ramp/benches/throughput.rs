@@ -18,7 +18,7 @@ use std::{
 };
 
 use formats::{FormatError, JsonlPassages, Passage, PassageSource, Passages, Shard};
-use ramp::{Curriculum, Difficulty, Lang, RampConfig, RampStats, RunOptions, SpanSet};
+use ramp::{Difficulty, Lang, LevelRule, RampConfig, RampStats, RunOptions, SpanSet};
 
 /// The demo corpus, repeated with fresh ids (`r<round>:<id>`) up to `total` passages.
 struct Repeated {
@@ -59,7 +59,7 @@ fn config() -> RampConfig {
     RampConfig {
         spans: SpanSet::offline(),
         seed: 42,
-        curriculum: Curriculum::default(),
+        curriculum: LevelRule::default(),
         difficulty: Difficulty::None,
         lang: Lang::En,
         source: "wiki".into(),

@@ -106,35 +106,35 @@ impl fmt::Display for LevelMix {
 
 /// How levels are chosen (see the module docs).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Curriculum {
+pub enum LevelRule {
     Mix(LevelMix),
     Original,
 }
 
-impl Default for Curriculum {
+impl Default for LevelRule {
     /// The balanced mix.
     fn default() -> Self {
-        Curriculum::Mix(LevelMix::balanced())
+        LevelRule::Mix(LevelMix::balanced())
     }
 }
 
-impl FromStr for Curriculum {
+impl FromStr for LevelRule {
     type Err = RampError;
     /// `original`, `balanced`, or a mix such as `1:0.5,4:0.5`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim() {
-            "original" => Ok(Curriculum::Original),
-            "balanced" => Ok(Curriculum::default()),
-            mix => mix.parse().map(Curriculum::Mix),
+            "original" => Ok(LevelRule::Original),
+            "balanced" => Ok(LevelRule::default()),
+            mix => mix.parse().map(LevelRule::Mix),
         }
     }
 }
 
-impl fmt::Display for Curriculum {
+impl fmt::Display for LevelRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Curriculum::Mix(mix) => mix.fmt(f),
-            Curriculum::Original => f.write_str("original"),
+            LevelRule::Mix(mix) => mix.fmt(f),
+            LevelRule::Original => f.write_str("original"),
         }
     }
 }
@@ -142,14 +142,14 @@ impl fmt::Display for Curriculum {
 /// The running tally of a run: which level the next passage gets.
 #[derive(Debug, Clone)]
 pub struct Levels {
-    curriculum: Curriculum,
+    curriculum: LevelRule,
     seed: u64,
     counts: [u64; MAX_LEVEL],
 }
 
 impl Levels {
     /// A tally with nothing written yet; `seed` is the run seed (for the original rule).
-    pub fn new(curriculum: &Curriculum, seed: u64) -> Self {
+    pub fn new(curriculum: &LevelRule, seed: u64) -> Self {
         Levels {
             curriculum: curriculum.clone(),
             seed,
@@ -168,8 +168,8 @@ impl Levels {
     /// written; `None` if no wanted level fits.
     pub fn assign(&mut self, capacity: usize, passage_id: &str) -> Option<usize> {
         let level = match &self.curriculum {
-            Curriculum::Mix(mix) => self.largest_deficit(&mix.weights, capacity),
-            Curriculum::Original => original_level(capacity, self.seed, passage_id),
+            LevelRule::Mix(mix) => self.largest_deficit(&mix.weights, capacity),
+            LevelRule::Original => original_level(capacity, self.seed, passage_id),
         }?;
         self.record(level);
         Some(level)
@@ -235,7 +235,7 @@ mod tests {
 
     #[test]
     fn fixed_count_skips_small_passages() {
-        let mut l = Levels::new(&Curriculum::Mix(LevelMix::fixed(3).unwrap()), 7);
+        let mut l = Levels::new(&LevelRule::Mix(LevelMix::fixed(3).unwrap()), 7);
         assert_eq!(l.assign(2, "a"), None);
         assert_eq!(l.assign(4, "b"), Some(3));
         assert!(matches!(
@@ -267,24 +267,24 @@ mod tests {
 
     #[test]
     fn parses_and_prints() {
-        let mix: Curriculum = "1:1,3:3".parse().unwrap();
+        let mix: LevelRule = "1:1,3:3".parse().unwrap();
         assert_eq!(mix.to_string(), "1:0.25,3:0.75");
         assert_eq!(
-            Curriculum::default().to_string(),
+            LevelRule::default().to_string(),
             "1:0.25,2:0.25,3:0.25,4:0.25"
         );
         assert_eq!(
-            "balanced".parse::<Curriculum>().unwrap(),
-            Curriculum::default()
+            "balanced".parse::<LevelRule>().unwrap(),
+            LevelRule::default()
         );
         assert_eq!(
-            "original".parse::<Curriculum>().unwrap().to_string(),
+            "original".parse::<LevelRule>().unwrap().to_string(),
             "original"
         );
         for bad in ["", "5:1", "1:-1", "x:1", "1", "1:0", "originals"] {
             assert!(
                 matches!(
-                    bad.parse::<Curriculum>(),
+                    bad.parse::<LevelRule>(),
                     Err(RampError::BadCurriculum { .. })
                 ),
                 "{bad}"

@@ -31,10 +31,10 @@ pub mod stats;
 
 use std::{fmt, str::FromStr};
 
-pub use curriculum::{Curriculum, LevelMix};
+pub use curriculum::{LevelMix, LevelRule};
 pub use difficulty::Difficulty;
 pub use lexicon::Lexicon;
-pub use mask::{MaskConfig, Outcome, SampleSkip, fill_masks};
+pub use mask::{MaskConfig, Masked, SampleSkip, fill_masks};
 pub use run::{RampConfig, RunOptions, RunReport, run};
 pub use spans::{Gazetteer, Span, SpanKind, SpanSet};
 pub use stats::RampStats;

@@ -72,7 +72,7 @@ impl SampleSkip {
 
 /// What one passage became.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub enum Masked {
     Sample(Box<RampSample>),
     Skip(SampleSkip),
 }
@@ -310,18 +310,18 @@ pub fn build(
     chosen: &[usize],
     difficulty: Vec<f64>,
     config: &MaskConfig,
-) -> Outcome {
+) -> Masked {
     let spans: Vec<Span> = chosen
         .iter()
         .map(|&i| prepared.candidates[i].span)
         .collect();
     let masked = mask_text(&prepared.text, &spans);
     if spans.is_empty() {
-        return Outcome::Skip(SampleSkip::NoCandidates);
+        return Masked::Skip(SampleSkip::NoCandidates);
     }
     if masked.trim_start().starts_with(MASK) {
         // Excluded by `prepare`; kept as a guard so no such record is ever written.
-        return Outcome::Skip(SampleSkip::NoCandidates);
+        return Masked::Skip(SampleSkip::NoCandidates);
     }
     let text = &prepared.text;
     let mut entities: Vec<String> = Vec::new();
@@ -333,7 +333,7 @@ pub fn build(
     }
     let mean =
         (!difficulty.is_empty()).then(|| difficulty.iter().sum::<f64>() / difficulty.len() as f64);
-    Outcome::Sample(Box::new(RampSample {
+    Masked::Sample(Box::new(RampSample {
         id: prepared.passage_id.clone(),
         query: format!("{masked}\n\n{}", config.lang.instruction()),
         answer: prepared.text.clone(),
@@ -409,8 +409,8 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let chosen = choose(&prepared, k.min(prepared.capacity), &mut rng);
         match build(&prepared, &chosen, vec![], &config()) {
-            Outcome::Sample(s) => Ok(*s),
-            Outcome::Skip(s) => Err(s),
+            Masked::Sample(s) => Ok(*s),
+            Masked::Skip(s) => Err(s),
         }
     }
 

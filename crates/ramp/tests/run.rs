@@ -15,7 +15,7 @@ use chat::{
 };
 use formats::{FormatError, JsonlPassages, Passage, RampSample, RunManifest, Shard};
 use ramp::{
-    Curriculum, Difficulty, Lang, RampConfig, RampError, RampStats, RunOptions, RunReport, SpanSet,
+    Difficulty, Lang, LevelRule, RampConfig, RampError, RampStats, RunOptions, RunReport, SpanSet,
     fill_masks,
 };
 
@@ -46,7 +46,7 @@ fn config() -> RampConfig {
     RampConfig {
         spans: SpanSet::offline(),
         seed: 7,
-        curriculum: Curriculum::default(),
+        curriculum: LevelRule::default(),
         difficulty: Difficulty::None,
         lang: Lang::En,
         source: "wiki".into(),
@@ -237,7 +237,7 @@ async fn changed_settings_refuse_to_resume() {
         .unwrap_err();
     assert!(err.to_string().contains("seed: was 7, now 8"), "{err}");
     let other = RampConfig {
-        curriculum: Curriculum::Original,
+        curriculum: LevelRule::Original,
         ..config()
     };
     let err = generate(&other, &passages, &options(out, 500))
@@ -251,7 +251,7 @@ async fn changed_settings_refuse_to_resume() {
 }
 
 /// The passages of shard `index` of 3, written by `curriculum`.
-async fn shard(passages: &Path, dir: &Path, index: u32, curriculum: &Curriculum) -> PathBuf {
+async fn shard(passages: &Path, dir: &Path, index: u32, curriculum: &LevelRule) -> PathBuf {
     let out = dir.join(format!("{curriculum}-{index}.jsonl"));
     let c = RampConfig {
         shard: Shard { index, count: 3 },
@@ -275,13 +275,13 @@ async fn shards_split_the_passages() {
         .unwrap()
         .map(|p| p.unwrap().id)
         .collect();
-    for curriculum in [Curriculum::Original, Curriculum::default()] {
+    for curriculum in [LevelRule::Original, LevelRule::default()] {
         let mut lines: Vec<(usize, String)> = Vec::new();
         for index in 0..3 {
             let out = shard(&passages, dir.path(), index, &curriculum).await;
             let text = fs::read_to_string(&out).unwrap();
             let records = samples(&out);
-            if curriculum != Curriculum::Original {
+            if curriculum != LevelRule::Original {
                 let mut counts = [0usize; 4];
                 for s in &records {
                     counts[s.ext.mask_num - 1] += 1;
@@ -307,7 +307,7 @@ async fn shards_split_the_passages() {
         generate(&c, &passages, &options(whole.clone(), 100))
             .await
             .unwrap();
-        if curriculum == Curriculum::Original {
+        if curriculum == LevelRule::Original {
             assert_eq!(merged, fs::read_to_string(&whole).unwrap());
         } else {
             let ids = |text: &str| -> Vec<String> {

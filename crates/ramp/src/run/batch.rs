@@ -15,7 +15,7 @@ use crate::{
     RampError,
     difficulty::{self, Difficulty},
     extract,
-    mask::{self, MaskConfig, Outcome, Prepared, SampleSkip},
+    mask::{self, MaskConfig, Masked, Prepared, SampleSkip},
     spans::{OfflineSpans, Span},
     stats::{RampStats, counter},
 };
@@ -141,7 +141,7 @@ impl Batcher {
             }
             plan.push(self.assign(p, f, state));
         }
-        let outcomes: Vec<Option<(Outcome, u64)>> = found
+        let outcomes: Vec<Option<(Masked, u64)>> = found
             .par_iter()
             .zip(plan.par_iter())
             .map(|(f, level)| {
@@ -153,14 +153,14 @@ impl Batcher {
             .collect();
         for outcome in outcomes.into_iter().flatten() {
             match outcome {
-                (Outcome::Sample(sample), failed) => {
+                (Masked::Sample(sample), failed) => {
                     output.log.append(&sample)?;
                     let state = &mut output.state;
                     state.records += 1;
                     state.stats.add_sample(&sample, self.offline.lexicon());
                     state.stats.count(counter::DIFFICULTY_FAILED, failed);
                 }
-                (Outcome::Skip(reason), _) => output.state.stats.skip(reason),
+                (Masked::Skip(reason), _) => output.state.stats.skip(reason),
             }
         }
         Ok(())
@@ -259,7 +259,7 @@ impl Batcher {
 
     /// Draws the masks of one passage at `level` and builds its record; the second value
     /// counts a failed difficulty scoring (the sample is kept, without scores).
-    fn sample(&self, prepared: &Prepared, level: usize) -> (Outcome, u64) {
+    fn sample(&self, prepared: &Prepared, level: usize) -> (Masked, u64) {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(formats::seed_for(
             self.config.seed,
             &prepared.passage_id,

@@ -45,7 +45,7 @@ use serde_json::{Value, json};
 
 use crate::{
     Lang, RampError,
-    curriculum::{Curriculum, Levels},
+    curriculum::{LevelRule, Levels},
     difficulty::Difficulty,
     lexicon::COMMON_WORDS,
     spans::{SpanKind, SpanSet},
@@ -57,7 +57,7 @@ use crate::{
 pub struct RampConfig {
     pub spans: SpanSet,
     pub seed: u64,
-    pub curriculum: Curriculum,
+    pub curriculum: LevelRule,
     pub difficulty: Difficulty,
     pub lang: Lang,
     /// `ext.source`.
