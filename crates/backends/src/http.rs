@@ -1,8 +1,7 @@
 //! One HTTP exchange with bounded retries: connection errors, timeouts, 408, 429 and 5xx are
 //! tried again after an exponential back-off with jitter; any other answer is final.
 
-use std::time::Duration;
-
+use retry::{ApiKey, Failure, Step};
 use serde::{Deserialize, Serialize};
 
 use crate::BackendError;
@@ -32,13 +31,10 @@ impl Default for HttpConfig {
     }
 }
 
-/// How much of an unexpected answer's body goes into an error message.
-const BODY_SNIPPET_CHARS: usize = 200;
-
-/// A client that retries as its [`HttpConfig`] says.
+/// A client that retries as its [`HttpConfig`] says (the `retry` crate's one loop).
 pub(crate) struct Http {
     client: reqwest::Client,
-    config: HttpConfig,
+    policy: retry::Policy,
     /// The backend's name, for log lines.
     backend: String,
     /// A key that must not show in a log line or error message, even if a server echoes it.
@@ -47,15 +43,18 @@ pub(crate) struct Http {
 
 impl Http {
     pub(crate) fn new(config: &HttpConfig, backend: String) -> Result<Self, BackendError> {
-        let timeout = secs(config.request_timeout_secs);
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .build()
+        let policy = retry::Policy::from_secs(
+            config.max_attempts,
+            config.request_timeout_secs,
+            config.initial_backoff_secs,
+            config.max_backoff_secs,
+        );
+        let client = policy
+            .client()
             .map_err(|e| BackendError::HttpClient(e.without_url().to_string()))?;
         Ok(Http {
             client,
-            config: config.clone(),
+            policy,
             backend,
             secret: None,
         })
@@ -75,186 +74,56 @@ impl Http {
         &self,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<Vec<u8>, String> {
-        let attempts = self.config.max_attempts.max(1);
-        let mut history = Vec::new();
-        for attempt in 0..attempts {
-            let failure = match self.attempt(build(&self.client)).await {
-                Ok(body) => return Ok(body),
-                Err(failure) => failure,
-            };
-            let message = match &self.secret {
-                Some(secret) => secret.hide(&failure.message),
-                None => failure.message,
-            };
-            tracing::debug!(backend = %self.backend, attempt, error = %message, "search request failed");
-            history.push(format!("[{}] {message}", attempt + 1));
-            if !failure.transient || attempt + 1 == attempts {
-                break;
+        let attempt = |n: u32| {
+            let request = build(&self.client);
+            async move {
+                let step = self.attempt(request).await;
+                if let Step::Retry(f) | Step::Stop(f) = &step {
+                    let error = self.hide(&f.message);
+                    tracing::debug!(backend = %self.backend, attempt = n, %error, "search request failed");
+                }
+                step
             }
-            tokio::time::sleep(self.backoff(attempt)).await;
-        }
-        Err(format!(
-            "failed after {} attempt(s): {}",
-            history.len(),
-            history.join("; ")
-        ))
+        };
+        retry::call::<_, std::convert::Infallible, _>(
+            &self.policy,
+            attempt,
+            |_| String::new(),
+            |m| self.hide(m),
+        )
+        .await
+        .map_err(|e| e.to_string())
     }
 
-    async fn attempt(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, Failure> {
-        let response = request.send().await.map_err(|e| self.describe(e))?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(|e| self.describe(e))?;
+    async fn attempt(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Step<Vec<u8>, std::convert::Infallible> {
+        let timeout = self.policy.timeout;
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => return Step::Retry(Failure::transport(e, timeout)),
+        };
+        let (status, headers) = (response.status(), response.headers().clone());
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(e) => return Step::Retry(Failure::transport(e, timeout)),
+        };
         if status.is_success() {
-            return Ok(body.to_vec());
+            return Step::Done(body.to_vec());
         }
-        Err(Failure {
-            message: format!("HTTP {status}: {}", snippet(&body)),
-            transient: matches!(status.as_u16(), 408 | 429) || status.is_server_error(),
-        })
-    }
-
-    /// A transport failure, described without its URL.
-    fn describe(&self, e: reqwest::Error) -> Failure {
-        let message = if e.is_timeout() {
-            format!("timed out after {:.1}s", self.config.request_timeout_secs)
-        } else if e.is_connect() {
-            format!("connection failed: {}", error_chain(&e.without_url()))
+        let failure = Failure::status(status, &headers, &body);
+        if retry::is_transient(status) {
+            Step::Retry(failure)
         } else {
-            format!("request failed: {}", error_chain(&e.without_url()))
-        };
-        Failure {
-            message,
-            transient: true,
+            Step::Stop(failure)
         }
     }
 
-    fn backoff(&self, retry: u32) -> Duration {
-        let step = secs(self.config.initial_backoff_secs).saturating_mul(1u32 << retry.min(16));
-        let capped = step.min(secs(self.config.max_backoff_secs));
-        // Jitter in [0.5, 1.0) of the step keeps many clients from retrying in lockstep.
-        capped.mul_f64(0.5 + rand::random::<f64>() * 0.5)
-    }
-}
-
-/// An API key: read from an environment variable, shown nowhere.
-#[derive(Clone)]
-pub(crate) struct ApiKey {
-    key: String,
-    /// The key as it appears in a URL's query string.
-    encoded: String,
-}
-
-impl std::fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl ApiKey {
-    /// The key in environment variable `var` (trimmed); unset or blank is an error naming `var`.
-    pub(crate) fn from_env(var: &str) -> Result<Self, BackendError> {
-        match std::env::var(var) {
-            Ok(key) if !key.trim().is_empty() => Ok(ApiKey::new(key.trim())),
-            _ => Err(BackendError::MissingApiKey {
-                var: var.to_string(),
-            }),
+    fn hide(&self, message: &str) -> String {
+        match &self.secret {
+            Some(secret) => secret.hide(message),
+            None => message.to_string(),
         }
-    }
-
-    pub(crate) fn new(key: &str) -> Self {
-        let encoded = reqwest::Url::parse_with_params("http://h/", [("k", key)])
-            .ok()
-            .and_then(|url| url.query().map(|q| q.trim_start_matches("k=").to_string()))
-            .unwrap_or_else(|| key.to_string());
-        ApiKey {
-            key: key.to_string(),
-            encoded,
-        }
-    }
-
-    pub(crate) fn expose(&self) -> &str {
-        &self.key
-    }
-
-    /// `text` with the key, plain or URL-encoded, replaced by `<redacted>`.
-    pub(crate) fn hide(&self, text: &str) -> String {
-        if self.key.is_empty() {
-            return text.to_string();
-        }
-        text.replace(&self.key, "<redacted>")
-            .replace(&self.encoded, "<redacted>")
-    }
-}
-
-/// One failed attempt and whether another may succeed.
-struct Failure {
-    message: String,
-    transient: bool,
-}
-
-fn secs(s: f64) -> Duration {
-    Duration::try_from_secs_f64(s).unwrap_or(Duration::ZERO)
-}
-
-/// The start of a body, for error messages.
-pub(crate) fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        return "(empty body)".to_string();
-    }
-    let mut cut: String = text.chars().take(BODY_SNIPPET_CHARS).collect();
-    if cut.len() < text.len() {
-        cut.push('…');
-    }
-    cut
-}
-
-/// An error and its sources, `outer: inner: …` (reqwest's own message alone says little).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let chain: Vec<String> = std::iter::successors(Some(e), |e| e.source())
-        .map(ToString::to_string)
-        .collect();
-    chain.join(": ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_hidden_plain_and_url_encoded() {
-        let key = ApiKey::new("k3y/with spaces&=");
-        assert_eq!(format!("{key:?}"), "<redacted>");
-        assert_eq!(
-            key.hide("a k3y/with spaces&= b k3y%2Fwith+spaces%26%3D c"),
-            "a <redacted> b <redacted> c"
-        );
-    }
-
-    #[test]
-    fn backoff_grows_and_stays_under_the_cap() {
-        let config = HttpConfig {
-            initial_backoff_secs: 1.0,
-            max_backoff_secs: 5.0,
-            ..HttpConfig::default()
-        };
-        let http = Http::new(&config, "test".to_string()).unwrap();
-        for retry in 0..20 {
-            let wait = http.backoff(retry).as_secs_f64();
-            let step = (1u64 << retry.min(16)).min(5) as f64;
-            assert!(wait >= step * 0.5 && wait < step, "{retry}: {wait}");
-        }
-    }
-
-    #[test]
-    fn snippets_are_cut_and_never_empty() {
-        assert_eq!(snippet(b"  "), "(empty body)");
-        assert_eq!(snippet(b" boom "), "boom");
-        let long = "x".repeat(500);
-        assert_eq!(
-            snippet(long.as_bytes()).chars().count(),
-            BODY_SNIPPET_CHARS + 1
-        );
     }
 }

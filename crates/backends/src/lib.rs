@@ -40,13 +40,14 @@ fn rank_score(rank: usize) -> f64 {
 
 /// A URL with scheme `http` or `https`.
 fn http_url(url: &str) -> Result<reqwest::Url, BackendError> {
-    let bad = |reason: String| BackendError::BadUrl {
+    retry::http_url(url).map_err(|reason| BackendError::BadUrl {
         url: url.to_string(),
         reason,
-    };
-    let parsed = reqwest::Url::parse(url.trim()).map_err(|e| bad(e.to_string()))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(bad("the scheme must be http or https".to_string()));
+    })
+}
+
+impl From<retry::MissingKey> for BackendError {
+    fn from(e: retry::MissingKey) -> Self {
+        BackendError::MissingApiKey { var: e.var }
     }
-    Ok(parsed)
 }

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use search::{RetrieveRequest, RetrieveResponse, SearchError, SearchHit, Searcher};
 
-use crate::http::{Http, HttpConfig, snippet};
+use retry::snippet;
+
+use crate::http::{Http, HttpConfig};
 use crate::{BackendError, http_url};
 
 /// Where the server is and how to wait for it.

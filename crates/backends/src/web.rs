@@ -10,7 +10,9 @@ use tokio::sync::Semaphore;
 
 use search::{SearchError, SearchHit, Searcher};
 
-use crate::http::{ApiKey, Http, HttpConfig, snippet};
+use retry::{ApiKey, snippet};
+
+use crate::http::{Http, HttpConfig};
 use crate::{BackendError, http_url, rank_score};
 
 /// Where SerpAPI is, which environment variable holds the key, and how to wait for it.

@@ -20,6 +20,14 @@ pub struct Accounting {
     completion_tokens: AtomicU64,
 }
 
+/// Two accountings are equal when their counts are (configurations holding a fresh one compare
+/// by their settings).
+impl PartialEq for Accounting {
+    fn eq(&self, other: &Self) -> bool {
+        self.snapshot() == other.snapshot()
+    }
+}
+
 /// A point-in-time copy of [`Accounting`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct AccountingSnapshot {

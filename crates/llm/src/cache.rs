@@ -58,14 +58,8 @@ impl CachedModel {
             db: Arc::new(db),
             path,
             policy: config.policy,
-            accounting: Arc::default(),
+            accounting: Arc::clone(&config.accounting),
         })
-    }
-
-    /// Count hits and misses into `accounting` (e.g. the one the inner client uses).
-    pub fn with_accounting(mut self, accounting: Arc<Accounting>) -> Self {
-        self.accounting = accounting;
-        self
     }
 
     pub fn accounting(&self) -> &Arc<Accounting> {
@@ -228,6 +222,7 @@ mod tests {
         let config = CacheConfig {
             path: dir.join("sub/cache.redb"),
             policy,
+            accounting: Default::default(),
         };
         let cached = CachedModel::open(inner.clone(), &config).unwrap();
         (inner, cached)

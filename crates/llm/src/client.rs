@@ -4,19 +4,16 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::header::CONTENT_TYPE;
+use retry::{ApiKey, CallError, Failure, Policy, Step, snippet};
 use tokio::sync::Semaphore;
 
 use chat::openai::{CompletionRequest, CompletionResponse};
 use chat::{ChatError, ChatModel, ChatRequest, ChatResponse, InvalidRequest};
 
 use crate::{Accounting, ClientConfig, LlmError};
-
-/// How much of an unexpected response body goes into an error message.
-const BODY_SNIPPET_CHARS: usize = 200;
 
 /// A [`ChatModel`] served by one or more OpenAI-compatible endpoints (vLLM, SGLang, Ollama,
 /// llama.cpp's server, DashScope compatible mode, OpenAI, `masksearch llm serve`).
@@ -29,14 +26,12 @@ pub struct OpenAiClient {
     config: ClientConfig,
     endpoints: Vec<String>,
     http: reqwest::Client,
+    policy: Policy,
     api_key: Option<ApiKey>,
     next_endpoint: AtomicUsize,
     permits: Semaphore,
     accounting: Arc<Accounting>,
 }
-
-/// The API key, kept out of every `Debug` print and log line.
-struct ApiKey(String);
 
 impl fmt::Debug for OpenAiClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -44,32 +39,8 @@ impl fmt::Debug for OpenAiClient {
             .field("model", &self.config.model)
             .field("endpoints", &self.endpoints)
             .field("api_key_env", &self.config.api_key_env)
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("api_key", &self.api_key)
             .finish()
-    }
-}
-
-/// One failed attempt: what happened and whether trying again may help.
-struct Failure {
-    message: String,
-    retry: Retry,
-}
-
-enum Retry {
-    /// The endpoint refuses this request as it is.
-    Invalid,
-    /// The endpoint cannot serve us (wrong key, URL or model): trying again will not help.
-    No,
-    /// After the usual back-off, or after the server's `Retry-After` when it sent one.
-    Yes(Option<Duration>),
-}
-
-impl Failure {
-    fn transient(message: String) -> Self {
-        Failure {
-            message,
-            retry: Retry::Yes(None),
-        }
     }
 }
 
@@ -89,33 +60,27 @@ impl OpenAiClient {
             .collect::<Result<Vec<_>, _>>()?;
         let api_key = match &config.api_key_env {
             None => None,
-            Some(var) => match std::env::var(var) {
-                Ok(key) if !key.trim().is_empty() => Some(ApiKey(key.trim().to_string())),
-                _ => return Err(LlmError::MissingApiKey { var: var.clone() }),
-            },
+            Some(var) => {
+                Some(ApiKey::from_env(var).map_err(|e| LlmError::MissingApiKey { var: e.var })?)
+            }
         };
-        let timeout = config.request_timeout();
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .build()
-            .map_err(LlmError::HttpClient)?;
+        let policy = Policy::from_secs(
+            config.max_attempts,
+            config.request_timeout_secs,
+            config.initial_backoff_secs,
+            config.max_backoff_secs,
+        );
+        let http = policy.client().map_err(LlmError::HttpClient)?;
         Ok(OpenAiClient {
+            accounting: Arc::clone(&config.accounting),
             permits: Semaphore::new(config.max_concurrency.max(1)),
             config,
             endpoints,
             http,
+            policy,
             api_key,
             next_endpoint: AtomicUsize::new(0),
-            accounting: Arc::default(),
         })
-    }
-
-    /// Count into `accounting` (e.g. one shared with a [`crate::CachedModel`]) instead of a
-    /// private one.
-    pub fn with_accounting(mut self, accounting: Arc<Accounting>) -> Self {
-        self.accounting = accounting;
-        self
     }
 
     pub fn accounting(&self) -> &Arc<Accounting> {
@@ -132,59 +97,51 @@ impl OpenAiClient {
         &self.endpoints[i % self.endpoints.len()]
     }
 
-    async fn attempt(&self, url: &str, body: &[u8]) -> Result<ChatResponse, Failure> {
+    /// One attempt at `url`. Transient failures (connection errors, timeouts, 408/429/5xx,
+    /// malformed JSON, no choice) are retried; 400/413/422 abort as the request's own fault;
+    /// any other status (401, 403, 404: a wrong key, URL or model) stops the call.
+    async fn attempt(&self, url: &str, body: &[u8]) -> Step<ChatResponse, ChatError> {
         let mut request = self
             .http
             .post(url)
             .header(CONTENT_TYPE, "application/json")
             .body(body.to_vec());
         if let Some(key) = &self.api_key {
-            request = request.bearer_auth(&key.0);
+            request = request.bearer_auth(key.expose());
         }
-        let response = request.send().await.map_err(|e| self.describe(&e))?;
-        let status = response.status();
-        let retry_after = retry_after(response.headers());
-        let bytes = response.bytes().await.map_err(|e| self.describe(&e))?;
-        if !status.is_success() {
-            let message = format!("HTTP {status}: {}", snippet(&bytes));
-            let retry = match status.as_u16() {
-                408 | 429 => Retry::Yes(retry_after),
-                _ if status.is_server_error() => Retry::Yes(retry_after),
-                400 | 413 | 422 => Retry::Invalid,
-                _ => Retry::No,
-            };
-            return Err(Failure { message, retry });
-        }
-        let parsed: CompletionResponse = serde_json::from_slice(&bytes).map_err(|e| {
-            Failure::transient(format!(
-                "malformed JSON response ({e}): {}",
-                snippet(&bytes)
-            ))
-        })?;
-        parsed
-            .into_chat()
-            .map_err(|e| Failure::transient(e.to_string()))
-    }
-
-    fn describe(&self, e: &reqwest::Error) -> Failure {
-        let what = if e.is_timeout() {
-            format!("timed out after {:.1}s", self.config.request_timeout_secs)
-        } else if e.is_connect() {
-            format!("connection failed: {}", error_chain(e))
-        } else {
-            format!("request failed: {}", error_chain(e))
+        let timeout = self.policy.timeout;
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => return Step::Retry(Failure::transport(e, timeout)),
         };
-        Failure::transient(what)
-    }
-
-    fn backoff(&self, retry: u32) -> Duration {
-        let base = self
-            .config
-            .initial_backoff()
-            .saturating_mul(1u32 << retry.min(16));
-        let capped = base.min(self.config.max_backoff());
-        // Jitter in [0.5, 1.0) of the step keeps many clients from retrying in lockstep.
-        capped.mul_f64(0.5 + rand::random::<f64>() * 0.5)
+        let (status, headers) = (response.status(), response.headers().clone());
+        let bytes = match response.bytes().await {
+            Ok(bytes) => bytes,
+            Err(e) => return Step::Retry(Failure::transport(e, timeout)),
+        };
+        if !status.is_success() {
+            let failure = Failure::status(status, &headers, &bytes);
+            return match status.as_u16() {
+                _ if retry::is_transient(status) => Step::Retry(failure),
+                400 | 413 | 422 => Step::Abort(ChatError::Invalid(InvalidRequest::Rejected(
+                    format!("{url}: {}", failure.message),
+                ))),
+                _ => Step::Stop(failure),
+            };
+        }
+        let parsed: CompletionResponse = match serde_json::from_slice(&bytes) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                return Step::Retry(Failure::new(format!(
+                    "malformed JSON response ({e}): {}",
+                    snippet(&bytes)
+                )));
+            }
+        };
+        match parsed.into_chat() {
+            Ok(response) => Step::Done(response),
+            Err(e) => Step::Retry(Failure::new(e.to_string())),
+        }
     }
 }
 
@@ -200,58 +157,58 @@ impl ChatModel for OpenAiClient {
             backend: self.config.model.clone(),
             message: format!("serialising the request: {e}"),
         })?;
-        let attempts = self.config.max_attempts.max(1);
-        let mut history = Vec::new();
-        let mut last_endpoint = String::new();
-        for attempt in 0..attempts {
+        // Each attempt goes to the next endpoint in turn, within the concurrency bound.
+        let tried: std::sync::Mutex<Vec<&str>> = std::sync::Mutex::default();
+        let attempt = |n: u32| {
             let url = self.pick_endpoint();
-            last_endpoint = url.to_string();
-            let outcome = {
-                let _permit = self
-                    .permits
-                    .acquire()
-                    .await
-                    .map_err(|_| ChatError::Unavailable {
+            tried.lock().unwrap_or_else(|p| p.into_inner()).push(url);
+            let body = &body;
+            async move {
+                let Ok(_permit) = self.permits.acquire().await else {
+                    return Step::Abort(ChatError::Unavailable {
                         backend: url.to_string(),
                         message: "client is shutting down".to_string(),
-                    })?;
-                self.accounting.http_request(attempt > 0);
-                self.attempt(url, &body).await
-            };
-            let failure = match outcome {
-                Ok(response) => {
-                    self.accounting.tokens(response.usage);
-                    return Ok(response);
+                    });
+                };
+                self.accounting.http_request(n > 0);
+                let step = self.attempt(url, body).await;
+                if let Step::Retry(f) | Step::Stop(f) = &step {
+                    tracing::debug!(endpoint = url, attempt = n, error = %f.message, "chat attempt failed");
                 }
-                Err(failure) => failure,
-            };
-            tracing::debug!(endpoint = url, attempt, error = %failure.message, "chat attempt failed");
-            history.push(format!("[{}] {url}: {}", attempt + 1, failure.message));
-            let wait = match failure.retry {
-                Retry::Invalid => {
-                    self.accounting.failed_call();
-                    return Err(ChatError::Invalid(InvalidRequest::Rejected(format!(
-                        "{url}: {}",
-                        failure.message
-                    ))));
-                }
-                Retry::No => break,
-                Retry::Yes(_) if attempt + 1 == attempts => break,
-                Retry::Yes(Some(after)) => after.min(self.config.max_backoff()),
-                Retry::Yes(None) => self.backoff(attempt),
-            };
-            tokio::time::sleep(wait).await;
+                step
+            }
+        };
+        let tried_url = |n: u32| {
+            let tried = tried.lock().unwrap_or_else(|p| p.into_inner());
+            tried
+                .get(n as usize)
+                .copied()
+                .unwrap_or_default()
+                .to_string()
+        };
+        let answered = retry::call(&self.policy, attempt, tried_url, str::to_string).await;
+        match answered {
+            Ok(response) => {
+                self.accounting.tokens(response.usage);
+                Ok(response)
+            }
+            Err(e) => {
+                self.accounting.failed_call();
+                Err(match e {
+                    CallError::Aborted(e) => e,
+                    failed @ CallError::Failed { .. } => ChatError::Unavailable {
+                        backend: tried
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .last()
+                            .copied()
+                            .unwrap_or_default()
+                            .to_string(),
+                        message: failed.to_string(),
+                    },
+                })
+            }
         }
-        self.accounting.failed_call();
-        let message = format!(
-            "failed after {} attempt(s): {}",
-            history.len(),
-            history.join("; ")
-        );
-        Err(ChatError::Unavailable {
-            backend: last_endpoint,
-            message,
-        })
     }
 }
 
@@ -261,10 +218,7 @@ fn completions_url(base: &str) -> Result<String, LlmError> {
         url: base.to_string(),
         reason,
     };
-    let url = reqwest::Url::parse(base.trim()).map_err(|e| bad(e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad("the scheme must be http or https".to_string()));
-    }
+    let url = retry::http_url(base).map_err(bad)?;
     let trimmed = url.as_str().trim_end_matches('/');
     if trimmed.ends_with("/chat/completions") {
         return Ok(trimmed.to_string());
@@ -275,37 +229,6 @@ fn completions_url(base: &str) -> Result<String, LlmError> {
     } else {
         format!("{trimmed}/chat/completions")
     })
-}
-
-/// `Retry-After` as delta-seconds (the form rate limiters send); HTTP dates are ignored.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    let secs: f64 = value.parse().ok()?;
-    Duration::try_from_secs_f64(secs).ok()
-}
-
-fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        return "(empty body)".to_string();
-    }
-    let mut cut: String = text.chars().take(BODY_SNIPPET_CHARS).collect();
-    if cut.len() < text.len() {
-        cut.push('…');
-    }
-    cut
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]
@@ -354,33 +277,5 @@ mod tests {
         config.api_key_env = Some("MASKSEARCH_TEST_KEY_SURELY_UNSET".to_string());
         let err = OpenAiClient::new(config).unwrap_err().to_string();
         assert!(err.contains("MASKSEARCH_TEST_KEY_SURELY_UNSET"), "{err}");
-    }
-
-    #[test]
-    fn backoff_grows_and_stays_under_the_cap() {
-        let mut config = ClientConfig::new("http://127.0.0.1:9", "m");
-        config.initial_backoff_secs = 1.0;
-        config.max_backoff_secs = 5.0;
-        let client = OpenAiClient::new(config).unwrap();
-        for retry in 0..20 {
-            let wait = client.backoff(retry);
-            let step = (1u64 << retry.min(16)).min(5) as f64;
-            assert!(
-                wait.as_secs_f64() >= step * 0.5 && wait.as_secs_f64() < step,
-                "{retry}: {wait:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn retry_after_reads_delta_seconds_only() {
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, "2".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
-        headers.insert(
-            RETRY_AFTER,
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
-        );
-        assert_eq!(retry_after(&headers), None);
     }
 }

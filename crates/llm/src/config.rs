@@ -2,9 +2,11 @@
 //! binary builds from its flags (any serde format can hold it; none is read here).
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+use crate::Accounting;
 
 /// How to reach one or more OpenAI-compatible `/v1/chat/completions` endpoints.
 ///
@@ -30,6 +32,9 @@ pub struct ClientConfig {
     pub initial_backoff_secs: f64,
     /// Ceiling for a back-off and for a server's `Retry-After`.
     pub max_backoff_secs: f64,
+    /// Where requests, retries and tokens are counted (share one with a cache in front).
+    #[serde(skip)]
+    pub accounting: Arc<Accounting>,
 }
 
 impl Default for ClientConfig {
@@ -43,6 +48,7 @@ impl Default for ClientConfig {
             request_timeout_secs: 120.0,
             initial_backoff_secs: 0.5,
             max_backoff_secs: 30.0,
+            accounting: Arc::default(),
         }
     }
 }
@@ -56,20 +62,6 @@ impl ClientConfig {
             ..Self::default()
         }
     }
-
-    pub(crate) fn request_timeout(&self) -> Duration {
-        secs(self.request_timeout_secs)
-    }
-    pub(crate) fn initial_backoff(&self) -> Duration {
-        secs(self.initial_backoff_secs)
-    }
-    pub(crate) fn max_backoff(&self) -> Duration {
-        secs(self.max_backoff_secs)
-    }
-}
-
-fn secs(s: f64) -> Duration {
-    Duration::try_from_secs_f64(s).unwrap_or(Duration::ZERO)
 }
 
 /// Which responses the cache stores and replays.
@@ -96,4 +88,7 @@ pub struct CacheConfig {
     pub path: PathBuf,
     #[serde(default)]
     pub policy: CachePolicy,
+    /// Where hits and misses are counted (share one with the model behind).
+    #[serde(skip)]
+    pub accounting: Arc<Accounting>,
 }

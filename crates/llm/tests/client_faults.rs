@@ -218,16 +218,21 @@ async fn cached_rerun_sends_no_requests() {
     let cache = CacheConfig {
         path: dir.path().join("cache.redb"),
         policy: CachePolicy::Deterministic,
+        accounting: Default::default(),
     };
     let prompts = ["one", "two", "three"];
     let run = || async {
         let accounting = Arc::new(Accounting::default());
-        let client = OpenAiClient::new(config(vec![server.base_url.clone()]))
-            .unwrap()
-            .with_accounting(Arc::clone(&accounting));
-        let cached = CachedModel::open(Arc::new(client), &cache)
-            .unwrap()
-            .with_accounting(Arc::clone(&accounting));
+        let client = OpenAiClient::new(ClientConfig {
+            accounting: Arc::clone(&accounting),
+            ..config(vec![server.base_url.clone()])
+        })
+        .unwrap();
+        let cache = CacheConfig {
+            accounting: Arc::clone(&accounting),
+            ..cache.clone()
+        };
+        let cached = CachedModel::open(Arc::new(client), &cache).unwrap();
         let mut texts = Vec::new();
         for p in prompts {
             texts.push(cached.chat(&request(p)).await.unwrap().text);

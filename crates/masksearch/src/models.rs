@@ -151,9 +151,10 @@ impl ModelArgs {
             model: name.clone(),
             api_key_env: self.api_key_env.clone(),
             max_concurrency: self.concurrency.max(1),
+            accounting: Arc::clone(accounting),
             ..ClientConfig::default()
         };
-        Ok(OpenAiClient::new(config)?.with_accounting(Arc::clone(accounting)))
+        Ok(OpenAiClient::new(config)?)
     }
 }
 
@@ -192,9 +193,10 @@ pub fn with_cache(
     let config = CacheConfig {
         path: path.to_path_buf(),
         policy,
+        accounting: Arc::clone(accounting),
     };
     match CachedModel::open(Arc::clone(&model), &config) {
-        Ok(cached) => Ok(Arc::new(cached.with_accounting(Arc::clone(accounting)))),
+        Ok(cached) => Ok(Arc::new(cached)),
         Err(e) if !required => {
             tracing::warn!("{e}; continuing without the response cache");
             Ok(model)
@@ -254,9 +256,10 @@ impl LocalArgs {
             workers: workers.max(1),
             max_waiting,
             context_size: self.context_size,
+            accounting: Arc::clone(accounting),
             ..::llm::LocalConfig::new(&path)
         };
-        let model = ::llm::LocalModel::load(config)?.with_accounting(Arc::clone(accounting));
+        let model = ::llm::LocalModel::load(config)?;
         Ok(Local(Arc::new(model)))
     }
 }

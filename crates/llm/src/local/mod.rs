@@ -48,6 +48,9 @@ pub struct LocalConfig {
     /// Completion length when a request gives no `max_tokens`.
     #[serde(default = "default_max_tokens")]
     pub default_max_tokens: u32,
+    /// Where tokens are counted, cancelled generations included.
+    #[serde(skip)]
+    pub accounting: Arc<Accounting>,
 }
 
 fn default_context_size() -> u32 {
@@ -69,6 +72,7 @@ impl LocalConfig {
             workers: default_workers(),
             max_waiting: None,
             default_max_tokens: default_max_tokens(),
+            accounting: Arc::default(),
         }
     }
 }
@@ -148,14 +152,8 @@ impl LocalModel {
             context_size: weights.context_size,
             workers,
             threads,
-            accounting: Arc::default(),
+            accounting: Arc::clone(&config.accounting),
         })
-    }
-
-    /// Count tokens into `accounting` instead of a private one.
-    pub fn with_accounting(mut self, accounting: Arc<Accounting>) -> Self {
-        self.accounting = accounting;
-        self
     }
 
     pub fn accounting(&self) -> &Arc<Accounting> {
