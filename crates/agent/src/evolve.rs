@@ -182,10 +182,7 @@ pub async fn run(
         }
         None => {}
     }
-    std::fs::create_dir_all(&options.out).map_err(|error| AgentError::Io {
-        path: options.out.clone(),
-        error,
-    })?;
+    std::fs::create_dir_all(&options.out).map_err(|error| AgentError::io(&options.out, error))?;
     manifest.save(&manifest_path)?;
 
     let mut rows: Vec<RoundRow> = Vec::new();
@@ -235,10 +232,7 @@ async fn run_round(
     round: u32,
     files: &RoundFiles,
 ) -> Result<RoundRow, AgentError> {
-    std::fs::create_dir_all(&files.dir).map_err(|error| AgentError::Io {
-        path: files.dir.clone(),
-        error,
-    })?;
+    std::fs::create_dir_all(&files.dir).map_err(|error| AgentError::io(&files.dir, error))?;
     if !files.samples.exists() {
         batches.write(&options.input, round, &files.samples)?;
     }
@@ -344,10 +338,7 @@ fn read_row(path: &Path) -> Result<Option<RoundRow>, AgentError> {
                 message: format!("not a round's row: {e}"),
             }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(error) => Err(AgentError::Io {
-            path: path.to_path_buf(),
-            error,
-        }),
+        Err(error) => Err(AgentError::io(path, error)),
     }
 }
 
@@ -363,7 +354,7 @@ fn write_table(out: &Path, rows: &[RoundRow]) -> Result<(), AgentError> {
 fn clear(out: &Path) -> Result<(), AgentError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |error| AgentError::Io { path, error }
+        move |error| AgentError::io(&path, error)
     };
     let Ok(entries) = std::fs::read_dir(out) else {
         return Ok(());

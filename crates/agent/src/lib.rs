@@ -35,11 +35,6 @@ pub use formats::MASK;
 pub enum AgentError {
     #[error(transparent)]
     Format(#[from] formats::FormatError),
-    #[error("{}: {error}", path.display())]
-    Io {
-        path: PathBuf,
-        error: std::io::Error,
-    },
     #[error("{}: not a prompt file (expected one of {expected})", path.display())]
     UnknownPrompt { path: PathBuf, expected: String },
     /// An output holds records but no manifest says how they were made.
@@ -78,4 +73,11 @@ pub enum AgentError {
     /// The rule teacher was given a record that is not a RAMP sample.
     #[error("{path}: record {record} is not a RAMP sample; the rule teacher fills masks only")]
     NotRamp { path: String, record: u64 },
+}
+
+impl AgentError {
+    /// An I/O error on `path` (reported as every crate reports one, `formats::FormatError::io`).
+    pub(crate) fn io(path: &std::path::Path, error: std::io::Error) -> Self {
+        formats::FormatError::io(path, error).into()
+    }
 }

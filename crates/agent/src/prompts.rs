@@ -40,10 +40,7 @@ impl Prompts {
     /// `rewriter.txt`, `observer.txt`, `judge.txt`) in its place. Any other file in `dir` is an
     /// error, so a misspelt name does not silently leave the default in use.
     pub fn load(dir: &Path) -> Result<Prompts, AgentError> {
-        let io = |e| AgentError::Io {
-            path: dir.to_path_buf(),
-            error: e,
-        };
+        let io = |e| AgentError::io(dir, e);
         let mut prompts = Prompts::default();
         for entry in std::fs::read_dir(dir).map_err(io)? {
             let path = entry.map_err(io)?.path();
@@ -63,10 +60,7 @@ impl Prompts {
                     });
                 }
             };
-            *slot = std::fs::read_to_string(&path).map_err(|error| AgentError::Io {
-                path: path.clone(),
-                error,
-            })?;
+            *slot = std::fs::read_to_string(&path).map_err(|error| AgentError::io(&path, error))?;
         }
         Ok(prompts)
     }

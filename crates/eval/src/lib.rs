@@ -49,11 +49,6 @@ pub use summary::{Cell, Summary};
 pub enum EvalError {
     #[error(transparent)]
     Format(#[from] formats::FormatError),
-    #[error("{}: {error}", path.display())]
-    Io {
-        path: PathBuf,
-        error: std::io::Error,
-    },
     /// A benchmark or predictions file whose shape no loader knows.
     #[error("{}: {message}", path.display())]
     UnknownShape { path: PathBuf, message: String },
@@ -70,9 +65,6 @@ pub enum EvalError {
 
 impl EvalError {
     fn io(path: &std::path::Path, error: std::io::Error) -> Self {
-        EvalError::Io {
-            path: path.to_path_buf(),
-            error,
-        }
+        formats::FormatError::io(path, error).into()
     }
 }

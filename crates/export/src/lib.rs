@@ -56,11 +56,6 @@ pub struct Progress {
 pub enum ExportError {
     #[error(transparent)]
     Format(#[from] formats::FormatError),
-    #[error("{}: {error}", path.display())]
-    Io {
-        path: PathBuf,
-        error: std::io::Error,
-    },
     #[error("{}: writing parquet: {message}", path.display())]
     Parquet { path: PathBuf, message: String },
     /// The output folder holds a `dataset_info.json` that is not a JSON object.
@@ -79,9 +74,6 @@ pub enum ExportError {
 
 impl ExportError {
     pub(crate) fn io(path: &std::path::Path, error: std::io::Error) -> Self {
-        ExportError::Io {
-            path: path.to_path_buf(),
-            error,
-        }
+        formats::FormatError::io(path, error).into()
     }
 }

@@ -61,7 +61,8 @@ pub enum FormatError {
 }
 
 impl FormatError {
-    pub(crate) fn io(path: &std::path::Path, error: std::io::Error) -> Self {
+    /// An I/O error on `path`: the one way every crate reports one (their errors wrap this).
+    pub fn io(path: &std::path::Path, error: std::io::Error) -> Self {
         FormatError::Io {
             path: path.display().to_string(),
             error,

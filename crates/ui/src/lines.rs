@@ -118,6 +118,25 @@ impl LineFile {
 
     /// Up to `limit` lines from line `from` on that `keep` turns into a record, reading the file
     /// sequentially from there; stops early at the scan budget and says where to go on.
+    /// [`LineFile::scan`] for records of type `T` that `keep` accepts; also how many lines
+    /// were not records of that type.
+    pub fn scan_records<T: serde::de::DeserializeOwned>(
+        &self,
+        from: usize,
+        limit: usize,
+        keep: impl Fn(&T) -> bool,
+    ) -> io::Result<(Scan<T>, usize)> {
+        let mut bad = 0;
+        let scan = self.scan(from, limit, |line| match serde_json::from_str::<T>(line) {
+            Ok(record) => keep(&record).then_some(record),
+            Err(_) => {
+                bad += 1;
+                None
+            }
+        })?;
+        Ok((scan, bad))
+    }
+
     pub fn scan<T>(
         &self,
         from: usize,

@@ -168,16 +168,7 @@ async fn list(
 ) -> Result<Html<String>, PageError> {
     let f = file(&state.ramp, n)?;
     let total = f.len()?;
-    let mut bad = 0;
-    let scan = f.scan(filter.from, PAGE, |line| {
-        match serde_json::from_str::<RampSample>(line) {
-            Ok(s) => filter.keeps(&s).then_some(s),
-            Err(_) => {
-                bad += 1;
-                None
-            }
-        }
-    })?;
+    let (scan, bad) = f.scan_records(filter.from, PAGE, |s: &RampSample| filter.keeps(s))?;
     let rows = scan
         .hits
         .into_iter()

@@ -116,16 +116,7 @@ async fn list(
     Query(filter): Query<Filter>,
 ) -> Result<Html<String>, PageError> {
     let f = file(&state.trajectories, n)?;
-    let mut bad = 0;
-    let scan = f.scan(filter.from, PAGE, |line| {
-        match serde_json::from_str::<Trajectory>(line) {
-            Ok(t) => filter.keeps(&t).then_some(t),
-            Err(_) => {
-                bad += 1;
-                None
-            }
-        }
-    })?;
+    let (scan, bad) = f.scan_records(filter.from, PAGE, |t: &Trajectory| filter.keeps(t))?;
     render(&List {
         file: n,
         name: f.path().display().to_string(),

@@ -188,7 +188,7 @@ impl Server {
                 });
                 let path = record_path(dir);
                 std::fs::write(&path, format!("{record:#}\n"))
-                    .map_err(|error| AgentError::Io { path, error })?;
+                    .map_err(|error| AgentError::io(&path, error))?;
                 Ok((server, base_url(&announced)))
             }
             Err(_) => {
