@@ -426,32 +426,9 @@ mod tests {
     }
 
     fn targets(path: &Path) -> Vec<Vec<String>> {
-        use arrow_array::{Array, cast::AsArray};
         read(path)
             .iter()
-            .flat_map(|b| {
-                let gt = b
-                    .column_by_name("reward_model")
-                    .unwrap()
-                    .as_struct()
-                    .column_by_name("ground_truth")
-                    .unwrap()
-                    .as_struct()
-                    .column_by_name("target")
-                    .unwrap()
-                    .as_list::<i32>()
-                    .clone();
-                (0..gt.len())
-                    .map(|i| {
-                        gt.value(i)
-                            .as_string::<i32>()
-                            .iter()
-                            .flatten()
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .collect::<Vec<_>>()
-            })
+            .flat_map(crate::verl::tests::targets)
             .collect()
     }
 

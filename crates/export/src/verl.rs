@@ -347,15 +347,32 @@ pub(crate) mod tests {
                 .value(0),
             "rule"
         );
-        let target = reward
+        assert_eq!(targets(b)[2], ["span 0", "span 1", "span 2"]);
+    }
+
+    /// Each row's `reward_model.ground_truth.target`, as written.
+    pub(crate) fn targets(b: &arrow_array::RecordBatch) -> Vec<Vec<String>> {
+        use arrow_array::{Array, cast::AsArray};
+        let gt = b
+            .column_by_name("reward_model")
+            .unwrap()
+            .as_struct()
             .column_by_name("ground_truth")
             .unwrap()
             .as_struct()
             .column_by_name("target")
             .unwrap()
             .as_list::<i32>()
-            .value(2);
-        let target: Vec<&str> = target.as_string::<i32>().iter().flatten().collect();
-        assert_eq!(target, ["span 0", "span 1", "span 2"]);
+            .clone();
+        (0..gt.len())
+            .map(|i| {
+                gt.value(i)
+                    .as_string::<i32>()
+                    .iter()
+                    .flatten()
+                    .map(str::to_string)
+                    .collect()
+            })
+            .collect()
     }
 }

@@ -334,6 +334,16 @@ mod tests {
             .collect()
     }
 
+    /// The JSON chunks of a stream, which must end with `[DONE]`.
+    fn sse_chunks(text: &str) -> Vec<serde_json::Value> {
+        let data = sse_data(text);
+        assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{data:?}");
+        data[..data.len() - 1]
+            .iter()
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect()
+    }
+
     #[tokio::test]
     async fn answers_in_the_openai_shape() {
         let (base, _) = serve().await;
@@ -457,12 +467,7 @@ mod tests {
         let response = post(&base, body.to_string()).await;
         assert_eq!(response.status().as_u16(), 200);
         assert_eq!(response.headers()["content-type"], "text/event-stream");
-        let data = sse_data(&response.text().await.unwrap());
-        assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{data:?}");
-        let chunks: Vec<serde_json::Value> = data[..data.len() - 1]
-            .iter()
-            .map(|d| serde_json::from_str(d).unwrap())
-            .collect();
+        let chunks = sse_chunks(&response.text().await.unwrap());
         assert!(
             chunks
                 .iter()
@@ -519,12 +524,7 @@ mod tests {
         body["stream"] = json!(true);
         let response = post(&base, body.to_string()).await;
         assert_eq!(response.status().as_u16(), 200);
-        let data = sse_data(&response.text().await.unwrap());
-        assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{data:?}");
-        let chunks: Vec<serde_json::Value> = data[..data.len() - 1]
-            .iter()
-            .map(|d| serde_json::from_str(d).unwrap())
-            .collect();
+        let chunks = sse_chunks(&response.text().await.unwrap());
         let deltas: Vec<&serde_json::Value> =
             chunks.iter().map(|c| &c["choices"][0]["delta"]).collect();
         let text: String = deltas

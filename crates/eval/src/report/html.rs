@@ -151,24 +151,35 @@ fn table_section(h: &mut String, summary: &Summary, options: &ReportOptions) {
     h.push_str("</tbody></table></section>");
 }
 
-fn charts(h: &mut String, predictions: &[Prediction], summary: &Summary, options: &ReportOptions) {
-    let labels: Vec<String> = summary.methods.iter().map(|m| Method::label(m)).collect();
-    let mut categories = summary.datasets.clone();
-    categories.push("Avg.".to_string());
-    let series: Vec<chart::Series> = summary
+/// One bar series per method (named by `labels`): `value` of each dataset's cell, and of their
+/// average when `with_average`.
+fn per_method(
+    summary: &Summary,
+    labels: &[String],
+    value: impl Fn(&crate::Cell) -> f64 + Copy,
+    with_average: bool,
+) -> Vec<chart::Series> {
+    summary
         .methods
         .iter()
-        .zip(&labels)
+        .zip(labels)
         .map(|(m, label)| chart::Series {
             name: label.clone(),
             values: summary
                 .datasets
                 .iter()
-                .map(|d| summary.cell(m, d).map(|c| c.token_recall))
-                .chain([summary.average(m, |c| c.token_recall)])
+                .map(|d| summary.cell(m, d).map(value))
+                .chain(with_average.then(|| summary.average(m, value)))
                 .collect(),
         })
-        .collect();
+        .collect()
+}
+
+fn charts(h: &mut String, predictions: &[Prediction], summary: &Summary, options: &ReportOptions) {
+    let labels: Vec<String> = summary.methods.iter().map(|m| Method::label(m)).collect();
+    let mut categories = summary.datasets.clone();
+    categories.push("Avg.".to_string());
+    let series = per_method(summary, &labels, |c| c.token_recall, true);
     let references: Vec<chart::Series> = match &options.paper_rows {
         Some((backbone, rows)) => labels
             .iter()
@@ -205,19 +216,7 @@ fn charts(h: &mut String, predictions: &[Prediction], summary: &Summary, options
             "; dark ticks: the paper's score for the same method"
         }
     );
-    let searches: Vec<chart::Series> = summary
-        .methods
-        .iter()
-        .zip(&labels)
-        .map(|(m, label)| chart::Series {
-            name: label.clone(),
-            values: summary
-                .datasets
-                .iter()
-                .map(|d| summary.cell(m, d).map(|c| c.searches))
-                .collect(),
-        })
-        .collect();
+    let searches = per_method(summary, &labels, |c| c.searches, false);
     let _ = write!(
         h,
         "<figure>{}<figcaption>Mean searches per question (RAG-PE retrieves once; direct never).</figcaption></figure>",
