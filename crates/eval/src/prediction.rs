@@ -55,6 +55,41 @@ pub struct Prediction {
 }
 
 impl Prediction {
+    /// An answer given elsewhere (another tool's file, a test): `prediction` to `question`
+    /// against `golds`, with nothing counted (no turns, searches, tokens or time), scored
+    /// under SQuAD's normalisation.
+    pub fn answer(
+        method: &str,
+        dataset: &str,
+        id: &str,
+        question: &str,
+        golds: Vec<String>,
+        prediction: &str,
+    ) -> Prediction {
+        let mut p = Prediction {
+            method: method.to_string(),
+            dataset: dataset.to_string(),
+            id: id.to_string(),
+            question: question.to_string(),
+            golds,
+            prediction: prediction.to_string(),
+            transcript: String::new(),
+            turns: 0,
+            searches: 0,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            ms: 0,
+            end: String::new(),
+            failed: None,
+            scores: Default::default(),
+            judge: None,
+            false_premise: false,
+            model: String::new(),
+        };
+        p.score();
+        p
+    }
+
     /// Fills `scores` from the prediction and the golds, under SQuAD's normalisation.
     pub fn score(&mut self) {
         self.score_with(Normalization::Squad);

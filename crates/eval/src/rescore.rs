@@ -127,42 +127,28 @@ fn read(
         .and_then(text)
         .unwrap_or_else(|| line.to_string());
     let label = |key: &str| record.get(key).and_then(Value::as_str).map(str::to_string);
-    Some(Prediction {
-        method: map
-            .method
-            .clone()
-            .or_else(|| label("method"))
-            .unwrap_or_else(|| stem.to_string()),
-        dataset: map
-            .dataset
-            .clone()
-            .or_else(|| label("dataset"))
-            .or_else(|| label("data_source"))
-            .unwrap_or_else(|| dataset.to_string()),
-        id,
-        question,
-        golds,
-        transcript: if raw == prediction {
-            String::new()
-        } else {
-            raw.clone()
-        },
-        prediction,
-        turns: 0,
-        searches: ["search_count", "searches"]
-            .iter()
-            .find_map(|k| record.get(*k)?.as_u64())
-            .unwrap_or(0),
-        prompt_tokens: 0,
-        completion_tokens: 0,
-        ms: 0,
-        end: label("stop_reason_final").unwrap_or_default(),
-        failed: None,
-        scores: Default::default(),
-        judge: None,
-        false_premise: false,
-        model: label("model").unwrap_or_default(),
-    })
+    let method = map
+        .method
+        .clone()
+        .or_else(|| label("method"))
+        .unwrap_or_else(|| stem.to_string());
+    let dataset = map
+        .dataset
+        .clone()
+        .or_else(|| label("dataset"))
+        .or_else(|| label("data_source"))
+        .unwrap_or_else(|| dataset.to_string());
+    let mut p = Prediction::answer(&method, &dataset, &id, &question, golds, &prediction);
+    if raw != prediction {
+        p.transcript = raw;
+    }
+    p.searches = ["search_count", "searches"]
+        .iter()
+        .find_map(|k| record.get(*k)?.as_u64())
+        .unwrap_or(0);
+    p.end = label("stop_reason_final").unwrap_or_default();
+    p.model = label("model").unwrap_or_default();
+    Some(p)
 }
 
 /// The value at `given` (a dotted path), or at the first of `defaults` that exists.

@@ -228,27 +228,11 @@ pub(crate) mod tests {
         answer: &str,
         gold: &str,
     ) -> Prediction {
-        let mut p = Prediction {
-            method: method.into(),
-            dataset: dataset.into(),
-            id: id.into(),
-            question: format!("question {id}?"),
-            golds: vec![gold.into()],
-            prediction: answer.into(),
-            transcript: String::new(),
-            turns: 1,
-            searches: u64::from(method != "direct"),
-            prompt_tokens: 10,
-            completion_tokens: 2,
-            ms: 500,
-            end: "answered".into(),
-            failed: None,
-            scores: Default::default(),
-            judge: None,
-            false_premise: false,
-            model: "m".into(),
-        };
-        p.score();
+        let question = format!("question {id}?");
+        let mut p = Prediction::answer(method, dataset, id, &question, vec![gold.into()], answer);
+        (p.turns, p.searches) = (1, u64::from(method != "direct"));
+        (p.prompt_tokens, p.completion_tokens, p.ms) = (10, 2, 500);
+        (p.end, p.model) = ("answered".into(), "m".into());
         p
     }
 

@@ -290,27 +290,12 @@ pub(crate) mod tests {
 
     /// A scored prediction line of a hotpotqa question whose gold is Leonardo da Vinci.
     pub(crate) fn prediction(method: &str, id: &str, answer: &str) -> String {
-        let mut p = Prediction {
-            method: method.into(),
-            dataset: "hotpotqa".into(),
-            id: id.into(),
-            question: format!("question {id}?"),
-            golds: vec!["Leonardo da Vinci".into()],
-            prediction: answer.into(),
-            transcript: format!("<answer> {answer} </answer>"),
-            turns: 1,
-            searches: 0,
-            prompt_tokens: 1,
-            completion_tokens: 1,
-            ms: 1,
-            end: "answered".into(),
-            failed: None,
-            scores: Default::default(),
-            judge: None,
-            false_premise: false,
-            model: "m".into(),
-        };
-        p.score();
+        let question = format!("question {id}?");
+        let gold = vec!["Leonardo da Vinci".to_string()];
+        let mut p = Prediction::answer(method, "hotpotqa", id, &question, gold, answer);
+        p.transcript = format!("<answer> {answer} </answer>");
+        (p.turns, p.prompt_tokens, p.completion_tokens, p.ms) = (1, 1, 1, 1);
+        (p.end, p.model) = ("answered".into(), "m".into());
         serde_json::to_string(&p).unwrap()
     }
 
