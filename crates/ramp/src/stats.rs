@@ -225,13 +225,6 @@ impl RampStats {
     /// The stats table shown at the end of a run and by `masksearch ramp stats`.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let pct = |n: u64, of: u64| {
-            if of == 0 {
-                0.0
-            } else {
-                100.0 * n as f64 / of as f64
-            }
-        };
         let read = self.run_value(counter::INPUT_RECORDS);
         if read > 0 {
             let _ = writeln!(out, "{:<28}{read:>10}", "passages read");
@@ -288,20 +281,10 @@ impl RampStats {
             let proposed = self.run_value(counter::LLM_PROPOSED);
             let accepted = self.run_value(counter::LLM_ACCEPTED);
             let _ = writeln!(out, "LLM extraction");
-            let _ = writeln!(out, "  {:<26}{answers:>10}", "answers");
-            let _ = writeln!(
-                out,
-                "  {:<26}{valid:>10}  {:>5.1}%",
-                "valid lists",
-                pct(valid, answers)
-            );
-            let _ = writeln!(out, "  {:<26}{proposed:>10}", "entities proposed");
-            let _ = writeln!(
-                out,
-                "  {:<26}{accepted:>10}  {:>5.1}%",
-                "entities accepted",
-                pct(accepted, proposed)
-            );
+            row(&mut out, "answers", answers, None);
+            row(&mut out, "valid lists", valid, Some(answers));
+            row(&mut out, "entities proposed", proposed, None);
+            row(&mut out, "entities accepted", accepted, Some(proposed));
             for (reason, n) in self.run_prefixed(counter::LLM_REJECTED) {
                 let _ = writeln!(out, "    rejected: {reason:<14}{n:>10}");
             }
@@ -311,32 +294,44 @@ impl RampStats {
             let _ = writeln!(out, "{:<28}{mean:>10.3}", "difficulty (NLL/token)");
         }
         let _ = writeln!(out, "checks");
-        let _ = writeln!(
-            out,
-            "  {:<26}{:>10}  {:>5.1}%",
+        row(
+            &mut out,
             "restores its answer",
             self.restorable,
-            pct(self.restorable, self.samples)
+            Some(self.samples),
         );
-        let _ = writeln!(
-            out,
-            "  {:<26}{:>10}  {:>5.1}%",
+        let matches = self.mask_count_matches;
+        row(
+            &mut out,
             "[mask] count = mask_num",
-            self.mask_count_matches,
-            pct(self.mask_count_matches, self.samples)
+            matches,
+            Some(self.samples),
         );
         if self.title_prefixed > 0 {
-            let _ = writeln!(
-                out,
-                "  {:<26}{:>10}",
-                "title line prefixed", self.title_prefixed
-            );
+            row(&mut out, "title line prefixed", self.title_prefixed, None);
         }
         if self.bad_records > 0 {
-            let _ = writeln!(out, "  {:<26}{:>10}", "not RAMP records", self.bad_records);
+            row(&mut out, "not RAMP records", self.bad_records, None);
         }
         out
     }
+}
+
+/// `n` as a percentage of `of` (0 of nothing).
+fn pct(n: u64, of: u64) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        100.0 * n as f64 / of as f64
+    }
+}
+
+/// One indented line of the report: a label, a count, and its share of `of` when given.
+fn row(out: &mut String, label: &str, n: u64, of: Option<u64>) {
+    let _ = match of {
+        Some(of) => writeln!(out, "  {label:<26}{n:>10}  {:>5.1}%", pct(n, of)),
+        None => writeln!(out, "  {label:<26}{n:>10}"),
+    };
 }
 
 /// Common words of the answers of a RAMP file (each answer is a corpus passage).
