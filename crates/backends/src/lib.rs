@@ -12,8 +12,6 @@
 mod http;
 mod remote;
 mod simulated;
-#[cfg(test)]
-mod stand_in;
 mod web;
 
 pub use http::HttpConfig;

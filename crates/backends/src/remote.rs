@@ -127,7 +127,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::stand_in::{Reply, StandIn};
+    use retry::stand_in::{Reply, StandIn};
 
     /// What Search-R1's BM25 path answers (pyserini with raw documents stored): documents
     /// `{"title", "text", "contents"}`, no id.

@@ -182,7 +182,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
-    use crate::stand_in::{Reply, StandIn};
+    use retry::stand_in::{Reply, StandIn};
 
     /// A SerpAPI Google answer in the service's documented shape, with one result that has no
     /// snippet (the third).

@@ -7,6 +7,9 @@
 //! Knows nothing of what is sent or what an answer means: the caller decides, attempt by
 //! attempt, whether to stop, try again or give up ([`Step`]).
 
+#[cfg(feature = "stand-in")]
+pub mod stand_in;
+
 use std::{fmt, future::Future, time::Duration};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};

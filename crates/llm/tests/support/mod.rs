@@ -3,13 +3,10 @@
 // Each test binary and the bench use a different subset of it.
 #![allow(dead_code)]
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use retry::stand_in::{self, StandIn};
 
 /// What the server does with one request.
 #[derive(Debug, Clone)]
@@ -32,116 +29,69 @@ pub enum Reply {
     Reset,
 }
 
+/// The stand-in every HTTP-calling crate tests against (`retry::stand_in`), answering the
+/// OpenAI way: base URL `…/v1`, replies built from [`Reply`].
 pub struct FaultServer {
     pub base_url: String,
-    script: Arc<Mutex<VecDeque<Reply>>>,
-    /// Used once the script is exhausted.
-    fallback: Reply,
-    requests: Arc<AtomicUsize>,
-    in_flight: Arc<AtomicUsize>,
-    max_in_flight: Arc<AtomicUsize>,
-    authorization: Arc<Mutex<Vec<String>>>,
+    server: Arc<StandIn>,
 }
 
 impl FaultServer {
     /// Serves `script` in order, then `fallback` forever.
     pub async fn start(script: Vec<Reply>, fallback: Reply) -> Arc<FaultServer> {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = Arc::new(FaultServer {
-            base_url: format!("http://{addr}/v1"),
-            script: Arc::new(Mutex::new(script.into())),
-            fallback,
-            requests: Arc::default(),
-            in_flight: Arc::default(),
-            max_in_flight: Arc::default(),
-            authorization: Arc::default(),
-        });
-        let accepting = Arc::clone(&server);
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let server = Arc::clone(&accepting);
-                tokio::spawn(async move { server.handle(stream).await });
-            }
-        });
-        server
+        let script = script.into_iter().map(Reply::into_stand_in).collect();
+        let server = StandIn::start(script, fallback.into_stand_in()).await;
+        Arc::new(FaultServer {
+            base_url: format!("{}/v1", server.url),
+            server,
+        })
     }
 
     pub fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
+        self.server.received().len()
     }
 
     pub fn max_in_flight(&self) -> usize {
-        self.max_in_flight.load(Ordering::SeqCst)
+        self.server.max_in_flight()
     }
 
     pub fn authorization_headers(&self) -> Vec<String> {
-        self.authorization.lock().unwrap().clone()
+        self.server
+            .received()
+            .iter()
+            .filter_map(|r| r.header("authorization"))
+            .collect()
     }
+}
 
-    async fn handle(&self, mut stream: TcpStream) {
-        let Some(head) = read_request(&mut stream).await else {
-            return;
+impl Reply {
+    fn into_stand_in(self) -> stand_in::Reply {
+        let full = |status, headers: Vec<String>, body, delay| stand_in::Reply::Full {
+            status,
+            headers,
+            body,
+            delay,
         };
-        self.requests.fetch_add(1, Ordering::SeqCst);
-        if let Some(auth) = head.lines().find_map(|l| {
-            l.strip_prefix("authorization: ")
-                .or_else(|| l.strip_prefix("Authorization: "))
-        }) {
-            self.authorization
-                .lock()
-                .unwrap()
-                .push(auth.trim().to_string());
-        }
-        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        let reply = self
-            .script
-            .lock()
-            .unwrap()
-            .pop_front()
-            .unwrap_or_else(|| self.fallback.clone());
-        let (status, extra, body) = match reply {
-            Reply::Ok(text) => (200, String::new(), completion(&text)),
-            Reply::Slow(delay, text) => {
-                tokio::time::sleep(delay).await;
-                (200, String::new(), completion(&text))
-            }
-            Reply::Status(code, body) => (code, String::new(), body),
-            Reply::TooMany { retry_after_secs } => (
+        match self {
+            Reply::Ok(text) => full(200, vec![], completion(&text), Duration::ZERO),
+            Reply::Slow(delay, text) => full(200, vec![], completion(&text), delay),
+            Reply::Status(code, body) => full(code, vec![], body, Duration::ZERO),
+            Reply::TooMany { retry_after_secs } => full(
                 429,
-                format!("Retry-After: {retry_after_secs}\r\n"),
+                vec![format!("Retry-After: {retry_after_secs}")],
                 "rate limited".to_string(),
+                Duration::ZERO,
             ),
-            Reply::Malformed => (200, String::new(), "{\"choices\": [".to_string()),
-            Reply::EmptyChoices => (200, String::new(), r#"{"id":"x","choices":[]}"#.to_string()),
-            Reply::Reset => {
-                let body = completion("cut short");
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(head.as_bytes()).await;
-                let _ = stream.write_all(&body.as_bytes()[..body.len() / 2]).await;
-                let _ = stream.flush().await;
-                self.in_flight.fetch_sub(1, Ordering::SeqCst);
-                // A zero linger turns the close into a reset.
-                let _ = stream.set_zero_linger();
-                return;
-            }
-            Reply::Hang => {
-                tokio::time::sleep(Duration::from_secs(30)).await;
-                self.in_flight.fetch_sub(1, Ordering::SeqCst);
-                return;
-            }
-        };
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        let response = format!(
-            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n{extra}\r\n{body}",
-            body.len()
-        );
-        let _ = stream.write_all(response.as_bytes()).await;
-        let _ = stream.shutdown().await;
+            Reply::Malformed => full(200, vec![], "{\"choices\": [".to_string(), Duration::ZERO),
+            Reply::EmptyChoices => full(
+                200,
+                vec![],
+                r#"{"id":"x","choices":[]}"#.to_string(),
+                Duration::ZERO,
+            ),
+            Reply::Hang => stand_in::Reply::Hang,
+            Reply::Reset => stand_in::Reply::Reset(completion("cut short")),
+        }
     }
 }
 
@@ -153,38 +103,4 @@ pub fn completion(text: &str) -> String {
         "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
     })
     .to_string()
-}
-
-/// Reads the request head and its `content-length` body; returns the head.
-async fn read_request(stream: &mut TcpStream) -> Option<String> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .map(|v| v.trim().to_string())
-        })
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    while buf.len() < head_end + length {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    Some(head)
 }
