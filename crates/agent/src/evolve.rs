@@ -164,24 +164,12 @@ pub async fn run(
             config.trajectory.today = day;
         }
     }
-    let mut manifest = RunManifest {
-        command: "evolve".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        inputs: vec![options.input.display().to_string()],
-        config: manifest_config(&config, options, &batches),
-        counts: BTreeMap::new(),
-        complete: false,
-    };
-    match &previous {
-        Some(previous) => manifest.check_resumable(previous, &manifest_path)?,
-        None if round_dir(&options.out, 0).exists() => {
-            return Err(AgentError::Resume {
-                path: options.out.clone(),
-                message: "holds rounds but no manifest says how they were made".into(),
-            });
-        }
-        None => {}
-    }
+    let mut manifest = RunManifest::new(
+        "evolve",
+        vec![options.input.display().to_string()],
+        manifest_config(&config, options, &batches),
+    );
+    manifest.resumes(&manifest_path, &round_dir(&options.out, 0))?;
     std::fs::create_dir_all(&options.out).map_err(|error| AgentError::io(&options.out, error))?;
     manifest.save(&manifest_path)?;
 

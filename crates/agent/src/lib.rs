@@ -37,7 +37,7 @@ pub enum AgentError {
     Format(#[from] formats::FormatError),
     #[error("{}: not a prompt file (expected one of {expected})", path.display())]
     UnknownPrompt { path: PathBuf, expected: String },
-    /// An output holds records but no manifest says how they were made.
+    /// A file an earlier run left (a round's row) is not what this run writes there.
     #[error("{}: {message}", path.display())]
     Resume { path: PathBuf, message: String },
     /// The teacher needs a model and none was given.

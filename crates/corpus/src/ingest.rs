@@ -102,11 +102,12 @@ fn run_manifest(
     complete: bool,
 ) -> RunManifest {
     RunManifest {
-        command: "ingest".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        inputs: inputs.iter().map(|p| p.display().to_string()).collect(),
-        config: serde_json::to_value(config).expect("a Config is plain data and always serialises"),
         counts: summary.counts(),
         complete,
+        ..RunManifest::new(
+            "ingest",
+            inputs.iter().map(|p| p.display().to_string()).collect(),
+            serde_json::to_value(config).expect("a Config is plain data and always serialises"),
+        )
     }
 }

@@ -114,24 +114,19 @@ pub async fn run(config: &EvalConfig, options: &EvalOptions<'_>) -> Result<RunRe
         return Err(EvalError::NoSearcher { method: m.as_str() });
     }
     let manifest_path = RunManifest::path_for(&options.out);
-    let mut manifest = RunManifest {
-        command: "eval".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        inputs: options
+    let mut manifest = RunManifest::new(
+        "eval",
+        options
             .benchmarks
             .iter()
             .map(|b| format!("{}={}", b.name, b.path.display()))
             .collect(),
-        config: manifest_config(config, options),
-        counts: BTreeMap::new(),
-        complete: false,
-    };
+        manifest_config(config, options),
+    );
     let mut tally = Tally::default();
     let mut done = HashSet::new();
     let mut log = if options.resume {
-        if let Some(previous) = RunManifest::load(&manifest_path)? {
-            manifest.check_resumable(&previous, &options.out)?;
-        }
+        manifest.resumes(&manifest_path, &options.out)?;
         if options.out.exists() {
             // A torn last line (a kill mid-write) is cut when the log is reopened; skip it here.
             for p in formats::read_jsonl::<Prediction>(&options.out)?.flatten() {
@@ -523,6 +518,17 @@ pub(crate) mod tests {
         assert_eq!(
             (fresh.tally.resumed, read_predictions(&out).unwrap().len()),
             (0, 3)
+        );
+        // Predictions with no manifest beside them: nothing says how they were made.
+        std::fs::remove_file(RunManifest::path_for(&out)).unwrap();
+        let options = EvalOptions {
+            resume: true,
+            ..options(&out, &[("2", "capital of France")], Echo::new())
+        };
+        let err = run(&config(), &options).await.unwrap_err();
+        assert!(
+            matches!(err, EvalError::Format(formats::FormatError::NoManifest { .. })),
+            "{err}"
         );
     }
 

@@ -51,6 +51,9 @@ pub enum FormatError {
         was: String,
         now: String,
     },
+    /// An output to resume that holds records but no manifest saying how they were made.
+    #[error("{path}: holds records but no manifest beside it says how they were made")]
+    NoManifest { path: String },
     /// A record store that is not a file (an index) failed to produce the next record.
     #[error("{store}: {error}")]
     Store {

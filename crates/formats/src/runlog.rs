@@ -206,6 +206,42 @@ pub struct RunManifest {
 }
 
 impl RunManifest {
+    /// The manifest of a `command` run (not yet complete, nothing counted) over `inputs` with the
+    /// settings `config`, stamped with this build's version.
+    pub fn new(command: &str, inputs: Vec<String>, config: serde_json::Value) -> RunManifest {
+        RunManifest {
+            command: command.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            inputs,
+            config,
+            counts: BTreeMap::new(),
+            complete: false,
+        }
+    }
+
+    /// The manifest at `manifest` of the run this one goes on from, checked to record the same
+    /// command, inputs and settings ([`RunManifest::check_resumable`]); `None` when there is none
+    /// and `output` (a file or a directory) holds nothing yet. An output that holds records but
+    /// has no manifest is refused: nothing says how its records were made.
+    pub fn resumes(
+        &self,
+        manifest: &Path,
+        output: &Path,
+    ) -> Result<Option<RunManifest>, FormatError> {
+        match RunManifest::load(manifest)? {
+            Some(previous) => {
+                self.check_resumable(&previous, output)?;
+                Ok(Some(previous))
+            }
+            None if fs::metadata(output).is_ok_and(|m| m.is_dir() || m.len() > 0) => {
+                Err(FormatError::NoManifest {
+                    path: output.display().to_string(),
+                })
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Where the manifest of `output` lives.
     pub fn path_for(output: &Path) -> PathBuf {
         let mut name = output.as_os_str().to_owned();
@@ -350,14 +386,7 @@ mod tests {
     }
 
     fn manifest(config: serde_json::Value) -> RunManifest {
-        RunManifest {
-            command: "ramp".into(),
-            version: "0.1.0".into(),
-            inputs: vec!["p.jsonl".into()],
-            config,
-            counts: BTreeMap::new(),
-            complete: false,
-        }
+        RunManifest::new("ramp", vec!["p.jsonl".into()], config)
     }
 
     #[test]
@@ -377,5 +406,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("seed: was 1, now 2"), "{err}");
+    }
+
+    #[test]
+    fn resumes_only_outputs_whose_manifest_says_how_they_were_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("ramp.jsonl");
+        let path = RunManifest::path_for(&out);
+        let m = manifest(json!({"seed": 1}));
+        // Nothing yet, or an empty file: a fresh start.
+        assert_eq!(m.resumes(&path, &out).unwrap(), None);
+        fs::write(&out, "").unwrap();
+        assert_eq!(m.resumes(&path, &out).unwrap(), None);
+        // Records without a manifest: refused, for a file and for a directory of rounds.
+        fs::write(&out, "{\"id\":1}\n").unwrap();
+        let err = m.resumes(&path, &out).unwrap_err();
+        assert!(matches!(err, FormatError::NoManifest { .. }), "{err}");
+        assert!(matches!(
+            m.resumes(&path, dir.path()).unwrap_err(),
+            FormatError::NoManifest { .. }
+        ));
+        // With its manifest: the previous run, or a mismatch.
+        m.save(&path).unwrap();
+        assert_eq!(m.resumes(&path, &out).unwrap(), Some(m.clone()));
+        let err = manifest(json!({"seed": 2}))
+            .resumes(&path, &out)
+            .unwrap_err();
+        assert!(matches!(err, FormatError::ManifestMismatch { .. }), "{err}");
     }
 }

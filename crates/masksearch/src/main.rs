@@ -99,25 +99,31 @@ fn main() -> ExitCode {
     }
 }
 
+/// The way out when `--out` holds a run that cannot be resumed.
+const OUT_TAKEN: &str = "write to a new --out, or pass --overwrite to start over";
+
+/// What the user can do about an error reading or writing the files of a run, wherever it
+/// surfaced (the libraries' errors wrap it transparently).
+fn format_hint(e: &formats::FormatError) -> Option<&'static str> {
+    use formats::FormatError;
+    match e {
+        FormatError::ManifestMismatch { .. } | FormatError::NoManifest { .. } => Some(OUT_TAKEN),
+        _ => None,
+    }
+}
+
 /// What the user can do about an error the libraries report in their own terms.
 fn hint(e: &anyhow::Error) -> Option<&'static str> {
     e.chain().find_map(|cause| {
         if let Some(e) = cause.downcast_ref::<formats::FormatError>() {
-            return match e {
-                formats::FormatError::ManifestMismatch { .. } => {
-                    Some("write to a new --out, or pass --overwrite to start over")
-                }
-                _ => None,
-            };
+            return format_hint(e);
         }
         if let Some(e) = cause.downcast_ref::<::ramp::RampError>() {
             use ::ramp::RampError;
             return match e {
-                RampError::NoManifest { .. }
-                | RampError::ChangedOutput { .. }
-                | RampError::NotASample { .. }
-                | RampError::Format(formats::FormatError::ManifestMismatch { .. }) => {
-                    Some("write to a new --out, or pass --overwrite to start over")
+                RampError::Format(e) => format_hint(e),
+                RampError::ChangedOutput { .. } | RampError::NotASample { .. } => {
+                    Some(OUT_TAKEN)
                 }
                 RampError::MissingModel => Some(
                     "--spans llm needs a model: pass --base-url URL --model-name NAME, or --model PATH",
@@ -131,9 +137,9 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
         if let Some(e) = cause.downcast_ref::<::agent::AgentError>() {
             use ::agent::AgentError;
             return match e {
-                AgentError::Resume { .. }
-                | AgentError::Format(formats::FormatError::ManifestMismatch { .. }) => {
-                    Some("write to a new --out, or pass --overwrite to start over")
+                AgentError::Format(e) => format_hint(e),
+                AgentError::Resume { .. } => {
+                    Some(OUT_TAKEN)
                 }
                 AgentError::NoStudent { .. } => Some(
                     "name the student: --student-url URL [--student-model NAME], or --train-command TEMPLATE",
@@ -150,9 +156,7 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
         if let Some(e) = cause.downcast_ref::<::eval::EvalError>() {
             use ::eval::EvalError;
             return match e {
-                EvalError::Format(formats::FormatError::ManifestMismatch { .. }) => {
-                    Some("write to a new --out, or pass --overwrite to start over")
-                }
+                EvalError::Format(e) => format_hint(e),
                 EvalError::RescoreOverInput { .. } => Some("pass another --out"),
                 EvalError::NoSearcher { .. } => {
                     Some("pass --search bm25 --index DIR (or remote / web / simulated)")
@@ -169,6 +173,7 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
         if let Some(e) = cause.downcast_ref::<::export::ExportError>() {
             use ::export::ExportError;
             return match e {
+                ExportError::Format(e) => format_hint(e),
                 ExportError::CurriculumNeedsMasks { .. } => Some(
                     "export questions without --curriculum, or in a separate `export rl` run",
                 ),

@@ -63,8 +63,6 @@ pub enum RampError {
     MissingModel,
     #[error("difficulty scoring needs a token scorer (a local model), and none was given")]
     MissingScorer,
-    #[error("{path}: holds records but no manifest, so it cannot be resumed")]
-    NoManifest { path: String },
     #[error(
         "{path}: holds {records} records but its manifest counted {counted}; it was changed after the run"
     )]

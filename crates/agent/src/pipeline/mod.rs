@@ -44,7 +44,7 @@ pub(crate) use input::job;
 pub(crate) use resume::settings;
 
 use input::{Item, classify};
-use resume::{has_records, manifest_config, read_done};
+use resume::{manifest_config, read_done};
 use teach::attempt;
 
 /// The settings that decide the output (recorded in the manifest; a resume must match them).
@@ -161,28 +161,13 @@ pub async fn run(
         });
     }
     let manifest_path = RunManifest::path_for(&options.out);
-    let mut manifest = RunManifest {
-        command: "trajectories".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        inputs: vec![options.input.display().to_string()],
-        config: manifest_config(config, options),
-        counts: BTreeMap::new(),
-        complete: false,
-    };
-    let previous = if options.resume {
-        RunManifest::load(&manifest_path)?
-    } else {
-        None
-    };
-    match &previous {
-        Some(previous) => manifest.check_resumable(previous, &options.out)?,
-        None if options.resume && has_records(&options.out) => {
-            return Err(AgentError::Resume {
-                path: options.out.clone(),
-                message: "holds records but no manifest beside it says how they were made".into(),
-            });
-        }
-        None => {}
+    let mut manifest = RunManifest::new(
+        "trajectories",
+        vec![options.input.display().to_string()],
+        manifest_config(config, options),
+    );
+    if options.resume {
+        manifest.resumes(&manifest_path, &options.out)?;
     }
     let mut tally = Tally::default();
     let mut seen: HashSet<String> = HashSet::new();

@@ -8,11 +8,6 @@ use serde_json::{Value, json};
 use super::{RunOptions, Tally, TrajectoryConfig};
 use crate::AgentError;
 
-/// Whether `path` holds anything.
-pub(super) fn has_records(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
-}
-
 /// Adds the ids and outcomes of an output written earlier.
 pub(super) fn read_done(
     path: &Path,

@@ -113,15 +113,16 @@ pub async fn run(
 ) -> Result<RunReport, RampError> {
     let Models { chat, scorer } = models(config, options)?;
     let out = options.out.clone();
-    let manifest = RunManifest {
-        command: "ramp".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        inputs: vec![source.name()],
-        config: manifest_config(config, chat.as_deref(), scorer.as_deref()),
-        counts: Default::default(),
-        complete: false,
+    let manifest = RunManifest::new(
+        "ramp",
+        vec![source.name()],
+        manifest_config(config, chat.as_deref(), scorer.as_deref()),
+    );
+    let previous = if options.resume {
+        manifest.resumes(&RunManifest::path_for(&out), &out)?
+    } else {
+        None
     };
-    let previous = resume::previous_manifest(&manifest, &out, options.resume)?;
 
     let offline = {
         let (config, source) = (config.clone(), Arc::clone(&source));

@@ -30,28 +30,6 @@ pub(super) struct ResumeState {
     pub levels: Levels,
 }
 
-/// The manifest of the output being resumed, after checking that `manifest` (this run's) may
-/// go on from it; `None` when starting over or starting fresh.
-pub(super) fn previous_manifest(
-    manifest: &RunManifest,
-    out: &Path,
-    resume: bool,
-) -> Result<Option<RunManifest>, RampError> {
-    if !resume {
-        return Ok(None);
-    }
-    match RunManifest::load(&RunManifest::path_for(out))? {
-        Some(previous) => {
-            manifest.check_resumable(&previous, out)?;
-            Ok(Some(previous))
-        }
-        None if std::fs::metadata(out).is_ok_and(|m| m.len() > 0) => Err(RampError::NoManifest {
-            path: out.display().to_string(),
-        }),
-        None => Ok(None),
-    }
-}
-
 /// Opens the output (a torn last line cut when resuming) and reads back what it holds.
 pub(super) fn open(
     out: &Path,
