@@ -57,3 +57,14 @@ verl-check: build $(VERL_VENV)/installed
 .PHONY: train-demo
 train-demo: build
 	@MASKSEARCH_BIN=target/debug/masksearch bash scripts/train-demo.sh
+
+# One self-evolving round with that real training as evolve's --train-command
+# (scripts/evolve-train.sh): round 0's rule teacher on 100 of the demo's RAMP samples (after
+# make demo), round 1's student fine-tuned on them, served and rolled out on 100 more, accepted
+# by masks recovered. The table in work/train-demo/evolve/rounds.md. About an hour on 2 cores.
+.PHONY: evolve-demo
+evolve-demo: build
+	MASKSEARCH_BIN=target/debug/masksearch target/debug/masksearch evolve --input work/ramp.jsonl \
+	  --index work/index --out work/train-demo/evolve --rounds 2 --batch 100 --round0-teacher rule \
+	  --accept metric --max-turns 2 --concurrency 1 \
+	  --train-command 'scripts/evolve-train.sh {data} {out} {port}'
