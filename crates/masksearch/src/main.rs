@@ -3,22 +3,11 @@
 //!
 //! Each subcommand is a module with an `Args` struct (clap) and a `run` function.
 
-mod eval;
-mod evolve;
-mod export;
-mod index_cmd;
-mod ingest;
-mod llm;
+mod cmd;
 mod models;
 mod progress;
-mod ramp;
-mod reward;
 mod search_backend;
-mod search_cmd;
-mod serve;
 mod student_args;
-mod trajectories;
-mod ui;
 
 use std::process::ExitCode;
 
@@ -34,37 +23,37 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Stream corpus files (Wikipedia dumps, JSONL, KILT, page folders) into passages JSONL.
-    Ingest(ingest::Args),
+    Ingest(cmd::ingest::Args),
     /// Build a BM25 index from passages JSONL.
-    Index(index_cmd::Args),
+    Index(cmd::index::Args),
     /// Query an index and print ranked hits.
-    Search(search_cmd::Args),
+    Search(cmd::search::Args),
     /// Serve an index over the Search-R1 `/retrieve` API.
-    Serve(serve::Args),
+    Serve(cmd::serve::Args),
     /// Talk to a model, or serve the local model over the OpenAI chat API.
-    Llm(llm::Args),
+    Llm(cmd::llm::Args),
     /// Generate RAMP samples (masked passages) from passages JSONL; `ramp stats FILE` for stats.
-    Ramp(ramp::Args),
+    Ramp(cmd::ramp::Args),
     /// Make verified search trajectories (multi-agent, agent or rule teacher) from RAMP samples
     /// or questions.
-    Trajectories(trajectories::Args),
+    Trajectories(cmd::trajectories::Args),
     /// Answer benchmark questions with each method (direct, RAG-PE, Agent-PE, agent,
     /// multi-agent), score them, and write predictions and a report laid out like the paper's
     /// Table 2; `--rescore FILE` scores predictions written before, ours or other tools'.
-    Eval(Box<eval::Args>),
+    Eval(Box<cmd::eval::Args>),
     /// Self-evolving rounds: round 0's teacher, then students trained on the merged accepted
     /// trajectories, each on a fresh batch; the rounds table.
-    Evolve(evolve::Args),
+    Evolve(cmd::evolve::Args),
     /// Training data out: `export sft` (LLaMA-Factory sharegpt + dataset_info.json from
     /// trajectories), `export rl` (verl parquet in Search-R1's schema from RAMP samples and
     /// questions).
-    Export(export::Args),
+    Export(cmd::export::Args),
     /// Score RL rollouts (JSONL in, one score line out per item) with the presets /reward
     /// serves: search-r1, masksearch-hybrid, one score alone, or an LLM judge.
-    Reward(reward::Args),
+    Reward(cmd::reward::Args),
     /// The web UI: search the index, browse RAMP samples, trajectories and eval reports, and
     /// watch an agent search live (the demo's outputs when no file is named).
-    Ui(ui::Args),
+    Ui(cmd::ui::Args),
 }
 
 fn main() -> ExitCode {
@@ -118,8 +107,8 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
         if let Some(e) = cause.downcast_ref::<formats::FormatError>() {
             return format_hint(e);
         }
-        if let Some(e) = cause.downcast_ref::<::ramp::RampError>() {
-            use ::ramp::RampError;
+        if let Some(e) = cause.downcast_ref::<ramp::RampError>() {
+            use ramp::RampError;
             return match e {
                 RampError::Format(e) => format_hint(e),
                 RampError::ChangedOutput { .. } | RampError::NotASample { .. } => {
@@ -134,8 +123,8 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
                 _ => None,
             };
         }
-        if let Some(e) = cause.downcast_ref::<::agent::AgentError>() {
-            use ::agent::AgentError;
+        if let Some(e) = cause.downcast_ref::<agent::AgentError>() {
+            use agent::AgentError;
             return match e {
                 AgentError::Format(e) => format_hint(e),
                 AgentError::Resume { .. } => {
@@ -153,8 +142,8 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
                 _ => None,
             };
         }
-        if let Some(e) = cause.downcast_ref::<::eval::EvalError>() {
-            use ::eval::EvalError;
+        if let Some(e) = cause.downcast_ref::<eval::EvalError>() {
+            use eval::EvalError;
             return match e {
                 EvalError::Format(e) => format_hint(e),
                 EvalError::RescoreOverInput { .. } => Some("pass another --out"),
@@ -170,8 +159,8 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
         if cause.is::<student::TemplateError>() {
             return Some("put {question} where the question goes in the template file");
         }
-        if let Some(e) = cause.downcast_ref::<::export::ExportError>() {
-            use ::export::ExportError;
+        if let Some(e) = cause.downcast_ref::<export::ExportError>() {
+            use export::ExportError;
             return match e {
                 ExportError::Format(e) => format_hint(e),
                 ExportError::CurriculumNeedsMasks { .. } => Some(
@@ -194,8 +183,8 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
                 _ => None,
             };
         }
-        match cause.downcast_ref::<::index::IndexError>()? {
-            ::index::IndexError::NotAnIndex { .. } => {
+        match cause.downcast_ref::<index::IndexError>()? {
+            index::IndexError::NotAnIndex { .. } => {
                 Some("build one with `masksearch index --passages FILE --out DIR`")
             }
             _ => None,
@@ -205,18 +194,18 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
 
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Ingest(args) => ingest::run(args),
-        Command::Index(args) => index_cmd::run(args),
-        Command::Search(args) => search_cmd::run(args),
-        Command::Serve(args) => serve::run(args),
-        Command::Llm(args) => llm::run(args),
-        Command::Ramp(args) => ramp::run(args),
-        Command::Trajectories(args) => trajectories::run(args),
-        Command::Eval(args) => eval::run(*args),
-        Command::Evolve(args) => evolve::run(args),
-        Command::Export(args) => export::run(args),
-        Command::Reward(args) => reward::run(args),
-        Command::Ui(args) => ui::run(args),
+        Command::Ingest(args) => cmd::ingest::run(args),
+        Command::Index(args) => cmd::index::run(args),
+        Command::Search(args) => cmd::search::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Llm(args) => cmd::llm::run(args),
+        Command::Ramp(args) => cmd::ramp::run(args),
+        Command::Trajectories(args) => cmd::trajectories::run(args),
+        Command::Eval(args) => cmd::eval::run(*args),
+        Command::Evolve(args) => cmd::evolve::run(args),
+        Command::Export(args) => cmd::export::run(args),
+        Command::Reward(args) => cmd::reward::run(args),
+        Command::Ui(args) => cmd::ui::run(args),
     }
 }
 

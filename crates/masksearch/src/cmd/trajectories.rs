@@ -4,7 +4,7 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use ::agent::{AcceptPolicy, Prompts, RunOptions, Tally, TrajectoryConfig, VerifyConfig};
+use agent::{AcceptPolicy, Prompts, RunOptions, Tally, TrajectoryConfig, VerifyConfig};
 use anyhow::Context as _;
 use formats::{Rejection, Shard, Teacher};
 use indicatif::HumanCount;
@@ -144,7 +144,7 @@ async fn trajectories(args: Args) -> anyhow::Result<()> {
         concurrency,
         progress: &show,
     };
-    let report = ::agent::run(&config, &options)
+    let report = agent::run(&config, &options)
         .await
         .with_context(|| format!("making trajectories from {}", args.input.display()))?;
     bar.finish_and_clear();
@@ -198,7 +198,7 @@ impl TeacherArgs {
             None => Prompts::default(),
         };
         let mut runtime = args.student.runtime()?;
-        let mut multi = ::agent::multi::MultiAgentConfig {
+        let mut multi = agent::multi::MultiAgentConfig {
             max_rounds: args.student.max_turns,
             topk: args.student.topk,
             planner_may_answer: args.planner_may_answer,
@@ -215,9 +215,9 @@ impl TeacherArgs {
         }
         runtime.stops.extend(args.stop.iter().cloned());
         if let Some(path) = &args.template {
-            runtime.template = crate::export::template(Some(path))?;
+            runtime.template = super::export::template(Some(path))?;
         }
-        let rule = ::agent::rule::RuleConfig {
+        let rule = agent::rule::RuleConfig {
             topk: args.student.topk,
             ..Default::default()
         };

@@ -5,10 +5,10 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use ::llm::CachePolicy;
 use anyhow::Context as _;
 use chat::{ChatRequest, Message};
 use clap::Subcommand;
+use llm::CachePolicy;
 
 use crate::models::{self, LocalArgs, ModelArgs};
 

@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use ::export::{
+use anyhow::Context as _;
+use export::{
     Curriculum, Progress, RlConfig, Selection, SftConfig, Skips, Style, Template, export_rl,
     export_sft,
 };
-use anyhow::Context as _;
 use formats::Teacher;
 use indicatif::HumanCount;
 

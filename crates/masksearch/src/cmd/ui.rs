@@ -113,8 +113,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }))
 }
 
-fn open_index(dir: &Path) -> anyhow::Result<::index::Bm25Index> {
-    ::index::Bm25Index::open(dir).with_context(|| format!("opening index {}", dir.display()))
+fn open_index(dir: &Path) -> anyhow::Result<index::Bm25Index> {
+    index::Bm25Index::open(dir).with_context(|| format!("opening index {}", dir.display()))
 }
 
 /// The UI's configuration: `searcher` for the search page (and the live agent's first backend),

@@ -3,10 +3,10 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use ::ramp::{Difficulty, Lang, LevelMix, LevelRule, RampConfig, RampStats, RunOptions, SpanSet};
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
 use formats::{JsonlPassages, PassageSource, Shard};
+use ramp::{Difficulty, Lang, LevelMix, LevelRule, RampConfig, RampStats, RunOptions, SpanSet};
 
 use crate::{models, progress};
 
@@ -128,7 +128,7 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     };
     let source: Arc<dyn PassageSource + Send> = if passages.is_dir() {
         Arc::new(
-            ::index::Bm25Index::open(&passages)
+            index::Bm25Index::open(&passages)
                 .with_context(|| format!("opening {} as an index", passages.display()))?,
         )
     } else {
@@ -136,7 +136,7 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let report = runtime
-        .block_on(::ramp::run(&config, source, &options))
+        .block_on(ramp::run(&config, source, &options))
         .with_context(|| {
             format!(
                 "generating RAMP samples from {} into {}",
@@ -170,11 +170,11 @@ fn open_models(
     out: &std::path::Path,
 ) -> anyhow::Result<models::Models> {
     let opened = args.model.for_run(
-        config.spans.contains(::ramp::SpanKind::Llm),
+        config.spans.contains(ramp::SpanKind::Llm),
         config.difficulty == Difficulty::Ppl,
         models::RunCache {
             given: args.cache.as_deref(),
-            default: crate::trajectories::sibling(out, ".llm-cache.redb"),
+            default: super::trajectories::sibling(out, ".llm-cache.redb"),
             overwrite: args.overwrite,
         },
     )?;

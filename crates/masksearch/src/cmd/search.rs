@@ -22,9 +22,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let index = ::index::Bm25Index::open(&args.index)
+    let index = index::Bm25Index::open(&args.index)
         .with_context(|| format!("opening index {}", args.index.display()))?
-        .with_query_mode(crate::serve::query_mode(args.query_syntax));
+        .with_query_mode(super::serve::query_mode(args.query_syntax));
     let hits = index.query(&args.query, args.k)?;
     if hits.is_empty() {
         eprintln!("no hits for {:?}", args.query);

@@ -5,13 +5,14 @@
 
 use std::{path::PathBuf, sync::Mutex};
 
-use ::agent::evolve::{self, Event, EvolveConfig, EvolveOptions, StudentSource};
-use ::llm::CachePolicy;
+use agent::evolve::{self, Event, EvolveConfig, EvolveOptions, StudentSource};
 use anyhow::{Context as _, bail};
 use formats::Teacher;
 use indicatif::{HumanCount, ProgressBar};
+use llm::CachePolicy;
 
-use crate::{models, progress, trajectories};
+use super::trajectories;
+use crate::{models, progress};
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -45,20 +45,20 @@ pub struct Args {
     #[arg(long)]
     ui: bool,
     #[command(flatten)]
-    ui_files: crate::ui::Files,
+    ui_files: super::ui::Files,
 }
 
 /// `--query-syntax` as an index query mode.
-pub fn query_mode(query_syntax: bool) -> ::index::QueryMode {
+pub fn query_mode(query_syntax: bool) -> index::QueryMode {
     if query_syntax {
-        ::index::QueryMode::Syntax
+        index::QueryMode::Syntax
     } else {
-        ::index::QueryMode::Words
+        index::QueryMode::Words
     }
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let index = ::index::Bm25Index::open(&args.index)
+    let index = index::Bm25Index::open(&args.index)
         .with_context(|| format!("opening index {}", args.index.display()))?
         .with_query_mode(query_mode(args.query_syntax));
     let passages = index.meta().passages;
@@ -76,8 +76,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let reward = RewardConfig {
         judge_concurrency: args.model.concurrency,
         prompts: match &args.prompts {
-            Some(dir) => ::agent::Prompts::load(dir)?,
-            None => ::agent::Prompts::default(),
+            Some(dir) => agent::Prompts::load(dir)?,
+            None => agent::Prompts::default(),
         },
         judge,
         ..RewardConfig::default()
@@ -88,8 +88,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         server::reward::router(reward),
     ];
     if args.ui {
-        let ui = crate::ui::config(Some(index), &args.ui_files, Some(&args.model), None)?;
-        routes.push(::ui::router(ui)?);
+        let ui = super::ui::config(Some(index), &args.ui_files, Some(&args.model), None)?;
+        routes.push(ui::router(ui)?);
     }
     let app = server::app(routes, args.body_limit);
     let runtime = tokio::runtime::Runtime::new()?;

@@ -5,8 +5,8 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
-use ::agent::Prompts;
-use ::agent::reward::{LinesSummary, RewardJudge, RewardPreset};
+use agent::Prompts;
+use agent::reward::{LinesSummary, RewardJudge, RewardPreset};
 use anyhow::Context as _;
 use formats::Staged;
 
@@ -68,7 +68,7 @@ async fn reward(args: Args) -> anyhow::Result<()> {
             // Staged: a run that fails or is killed leaves an existing --out file as it was.
             let staged = Staged::create(out)?;
             let mut writer = BufWriter::new(staged.writer()?);
-            let summary = ::agent::reward::score_lines(
+            let summary = agent::reward::score_lines(
                 input,
                 &mut writer,
                 args.preset,
@@ -84,8 +84,7 @@ async fn reward(args: Args) -> anyhow::Result<()> {
         }
         None => {
             let stdout = std::io::stdout().lock();
-            ::agent::reward::score_lines(input, stdout, args.preset, judge.as_ref(), on_batch)
-                .await?
+            agent::reward::score_lines(input, stdout, args.preset, judge.as_ref(), on_batch).await?
         }
     };
     bar.finish_and_clear();

@@ -5,11 +5,11 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use ::agent::{Prompts, RuntimeConfig};
-use ::eval::{
+use agent::{Prompts, RuntimeConfig};
+use anyhow::Context as _;
+use eval::{
     Benchmark, EvalConfig, EvalOptions, FieldMap, Method, Prediction, Tally, report::ReportOptions,
 };
-use anyhow::Context as _;
 use indicatif::HumanCount;
 
 use crate::{models, progress, search_backend::SearchArgs, student_args::StudentArgs};
@@ -59,7 +59,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0.0)]
     temperature: f32,
     /// Show the paper's Table 2 rows for this backbone beside ours.
-    #[arg(long, value_name = "BACKBONE", value_parser = clap::builder::PossibleValuesParser::new(::eval::paper::BACKBONES))]
+    #[arg(long, value_name = "BACKBONE", value_parser = clap::builder::PossibleValuesParser::new(eval::paper::BACKBONES))]
     paper_rows: Option<String>,
     /// The report's title.
     #[arg(long, default_value = "Search agent evaluation")]
@@ -94,7 +94,7 @@ pub struct Args {
     /// --rescore: score under this normalisation: squad, or r1-searcher (R1-Searcher's own, so
     /// its files give its EM, F1 and ACC_R) [default: squad].
     #[arg(long, value_name = "NAME", requires = "rescore")]
-    normalization: Option<::eval::Normalization>,
+    normalization: Option<eval::Normalization>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -140,9 +140,9 @@ async fn eval(args: Args) -> anyhow::Result<()> {
         ..ReportOptions::default()
     }
     .with_paper_rows(args.paper_rows.as_deref())?;
-    let (md, html) = ::eval::report::write(&args.out, &predictions, &options)
+    let (md, html) = eval::report::write(&args.out, &predictions, &options)
         .with_context(|| format!("writing the reports in {}", args.out.display()))?;
-    let summary = ::eval::Summary::of(&predictions);
+    let summary = eval::Summary::of(&predictions);
     let scores: Vec<String> = summary
         .methods
         .iter()
@@ -179,7 +179,7 @@ async fn answer(
                 Some((name, path)) if !std::path::Path::new(spec).exists() => (Some(name), path),
                 _ => (None, spec.as_str()),
             };
-            ::eval::load(path.as_ref(), name, args.limit)
+            eval::load(path.as_ref(), name, args.limit)
                 .with_context(|| format!("reading benchmark {path}"))
         })
         .collect::<anyhow::Result<Vec<Benchmark>>>()?;
@@ -213,13 +213,13 @@ async fn answer(
         concurrency,
         progress: &show,
     };
-    let report = ::eval::run(&config, &options).await.context("evaluating")?;
+    let report = eval::run(&config, &options).await.context("evaluating")?;
     bar.finish_and_clear();
     let t = &report.tally;
     if t.resumed > 0 {
         eprintln!("resumed: {} answers were already written", t.resumed);
     }
-    let predictions = ::eval::run::read_predictions(out)?;
+    let predictions = eval::run::read_predictions(out)?;
     let line = format!(
         "{} answers ({} failed) over {} benchmarks ({} bad records, {} duplicates); {} model calls, {} tokens, {} searches; {:.1} s",
         HumanCount(t.written),
@@ -253,13 +253,13 @@ async fn rescore(
     };
     let judge = model.as_deref().filter(|_| args.judge);
     let prompts = Prompts::default();
-    let judging = judge.map(|model| ::eval::Judging {
+    let judging = judge.map(|model| eval::Judging {
         model,
         prompts: &prompts,
         seed: args.student.seed,
         concurrency,
     });
-    let done = ::eval::rescore_files(
+    let done = eval::rescore_files(
         &args.rescore,
         out,
         &map,
@@ -310,13 +310,13 @@ fn config(args: &Args) -> anyhow::Result<EvalConfig> {
         ..args.student.runtime()?
     };
     if let Some(path) = &args.agent_prompt {
-        agent_runtime.template = crate::export::template(Some(path))?;
+        agent_runtime.template = super::export::template(Some(path))?;
     }
     Ok(EvalConfig {
         methods: args.methods.clone(),
         runtime,
         agent_runtime,
-        multi: ::agent::multi::MultiAgentConfig {
+        multi: agent::multi::MultiAgentConfig {
             max_rounds: args.student.max_turns,
             topk: args.student.topk,
             max_tokens: args.max_tokens,

@@ -18,7 +18,7 @@ pub struct Args {
     out: PathBuf,
     /// Text analysis: `en` (stop words + Porter stemming, like pyserini) or `plain` (any language).
     #[arg(long, default_value = "en")]
-    language: ::index::Analyzer,
+    language: index::Analyzer,
     /// Indexing threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -34,8 +34,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let reader = formats::read_jsonl::<Passage>(&args.passages)
         .context("cannot read passages; create them with `masksearch ingest`")?;
-    let defaults = ::index::BuildConfig::default();
-    let config = ::index::BuildConfig {
+    let defaults = index::BuildConfig::default();
+    let config = index::BuildConfig {
         analyzer: args.language,
         threads: args.threads.unwrap_or(defaults.threads),
         origin: args.passages.display().to_string(),
@@ -53,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         _ => true,
     });
-    let built = ::index::build(&args.out, passages, &config, |n| bar.set_position(n));
+    let built = index::build(&args.out, passages, &config, |n| bar.set_position(n));
     bar.finish_and_clear();
     let report = built.map_err(|e| explain(e, &args))?;
     let secs = started.elapsed().as_secs_f64();
@@ -67,13 +67,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// The build error with what it means for the user's files and what to do.
-fn explain(e: ::index::IndexError, args: &Args) -> anyhow::Error {
+fn explain(e: index::IndexError, args: &Args) -> anyhow::Error {
     let out = args.out.display();
     match e {
-        ::index::IndexError::Exists { .. } => {
+        index::IndexError::Exists { .. } => {
             anyhow!("{e}\n  hint: pass --overwrite to replace it once the new index is complete")
         }
-        ::index::IndexError::Input(_) => {
+        index::IndexError::Input(_) => {
             let kept = if args.out.exists() {
                 format!("the index at {out} is unchanged")
             } else {
