@@ -527,7 +527,10 @@ pub(crate) mod tests {
         };
         let err = run(&config(), &options).await.unwrap_err();
         assert!(
-            matches!(err, EvalError::Format(formats::FormatError::NoManifest { .. })),
+            matches!(
+                err,
+                EvalError::Format(formats::FormatError::NoManifest { .. })
+            ),
             "{err}"
         );
     }
