@@ -22,7 +22,7 @@ pub mod verify;
 use std::path::PathBuf;
 
 pub use attempt::{Attempt, End};
-pub use pipeline::{Report, RunOptions, Tally, TrajectoryConfig, run};
+pub use pipeline::{RunOptions, Tally, TrajectoriesReport, TrajectoryConfig, run};
 pub use prompts::Prompts;
 pub use runtime::{Ask, Mode, RuntimeConfig, rollout};
 pub use verify::{AcceptPolicy, VerifyConfig};

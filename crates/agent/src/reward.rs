@@ -134,9 +134,9 @@ pub async fn score_each(
 /// Lines scored per batch by [`score_lines`] (judge calls overlap within a batch).
 const LINES_PER_BATCH: usize = 1024;
 
-/// What [`score_lines`] did.
+/// The counts of [`score_lines`], running and at the end.
 #[derive(Debug, Clone, Default)]
-pub struct LinesSummary {
+pub struct Tally {
     /// Input lines read (blank lines included).
     pub lines: u64,
     /// Means over the items scored.
@@ -147,7 +147,7 @@ pub struct LinesSummary {
     pub first_skips: Vec<(u64, String)>,
 }
 
-/// How many skipped lines [`LinesSummary::first_skips`] keeps.
+/// How many skipped lines [`Tally::first_skips`] keeps.
 const SKIPS_KEPT: usize = 10;
 
 /// Scores JSONL items from `input` into `output`, one line out per line in, in order: a
@@ -159,15 +159,15 @@ pub async fn score_lines(
     mut output: impl Write,
     preset: RewardPreset,
     judge: Option<&RewardJudge<'_>>,
-    mut progress: impl FnMut(&LinesSummary),
-) -> Result<LinesSummary, RewardError> {
-    let mut summary = LinesSummary::default();
+    mut progress: impl FnMut(&Tally),
+) -> Result<Tally, RewardError> {
+    let mut tally = Tally::default();
     let mut lines = input.lines();
     loop {
         let mut batch = Vec::with_capacity(LINES_PER_BATCH);
         for line in lines.by_ref().take(LINES_PER_BATCH) {
-            summary.lines += 1;
-            batch.push((summary.lines, parse_line(&line.map_err(RewardError::Read)?)));
+            tally.lines += 1;
+            batch.push((tally.lines, parse_line(&line.map_err(RewardError::Read)?)));
         }
         if batch.is_empty() {
             break;
@@ -195,13 +195,13 @@ pub async fn score_lines(
             };
             let json = match result {
                 Ok(reward) => {
-                    summary.means.add(&reward);
+                    tally.means.add(&reward);
                     serde_json::to_string(&reward)
                 }
                 Err(message) => {
-                    summary.skipped += 1;
-                    if summary.first_skips.len() < SKIPS_KEPT {
-                        summary.first_skips.push((line, message.clone()));
+                    tally.skipped += 1;
+                    if tally.first_skips.len() < SKIPS_KEPT {
+                        tally.first_skips.push((line, message.clone()));
                     }
                     serde_json::to_string(&serde_json::json!({"line": line, "error": message}))
                 }
@@ -210,9 +210,9 @@ pub async fn score_lines(
             writeln!(output, "{json}").map_err(RewardError::Write)?;
         }
         output.flush().map_err(RewardError::Write)?;
-        progress(&summary);
+        progress(&tally);
     }
-    Ok(summary)
+    Ok(tally)
 }
 
 fn parse_line(line: &str) -> Result<RewardItem, String> {

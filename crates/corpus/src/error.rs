@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::Summary;
+use crate::Tally;
 
 /// Everything that can go wrong reading a corpus.
 #[derive(Debug, thiserror::Error)]
@@ -54,12 +54,12 @@ pub enum CorpusError {
     #[error("{0}")]
     Output(#[from] formats::FormatError),
     /// A bad record stopped an ingest: the passages before it were written to `out`, and the
-    /// run manifest says the run is incomplete. `summary` counts what was read, the bad record
+    /// run manifest says the run is incomplete. `tally` counts what was read, the bad record
     /// included.
-    #[error("{error}\n  the {} passages before it are in {}", .summary.passages, .out.display())]
+    #[error("{error}\n  the {} passages before it are in {}", .tally.passages, .out.display())]
     Stopped {
         error: Box<CorpusError>,
-        summary: Summary,
+        tally: Tally,
         out: PathBuf,
     },
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use formats::{RunLog, RunManifest};
 
-use crate::{Config, CorpusError, CorpusReader, Summary};
+use crate::{Config, CorpusError, CorpusReader, Tally};
 
 /// How far an [`ingest`] has got; reported after opening, every few hundred passages and at
 /// the end of each input.
@@ -23,7 +23,7 @@ pub struct IngestProgress {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestReport {
     /// Counts over all inputs: pages read, kept and skipped by reason, passages written.
-    pub summary: Summary,
+    pub tally: Tally,
     /// Where the run manifest was written (beside the output).
     pub manifest: PathBuf,
 }
@@ -54,7 +54,7 @@ pub fn ingest(
         ..IngestProgress::default()
     };
     progress(&state);
-    let mut summary = Summary::default();
+    let mut tally = Tally::default();
     let mut stopped_by = None;
     for mut reader in readers {
         let bytes_before = state.bytes_read;
@@ -72,7 +72,7 @@ pub fn ingest(
                 progress(&state);
             }
         }
-        summary.merge(reader.summary());
+        tally.merge(reader.tally());
         if stopped_by.is_some() {
             state.bytes_read = bytes_before + reader.bytes_read();
             progress(&state);
@@ -84,25 +84,20 @@ pub fn ingest(
     }
     log.commit()?;
     let manifest = RunManifest::path_for(out);
-    run_manifest(inputs, config, &summary, stopped_by.is_none()).save(&manifest)?;
+    run_manifest(inputs, config, &tally, stopped_by.is_none()).save(&manifest)?;
     match stopped_by {
-        None => Ok(IngestReport { summary, manifest }),
+        None => Ok(IngestReport { tally, manifest }),
         Some(error) => Err(CorpusError::Stopped {
             error: Box::new(error),
-            summary,
+            tally,
             out: out.to_path_buf(),
         }),
     }
 }
 
-fn run_manifest(
-    inputs: &[PathBuf],
-    config: &Config,
-    summary: &Summary,
-    complete: bool,
-) -> RunManifest {
+fn run_manifest(inputs: &[PathBuf], config: &Config, tally: &Tally, complete: bool) -> RunManifest {
     RunManifest {
-        counts: summary.counts(),
+        counts: tally.counts(),
         complete,
         ..RunManifest::new(
             "ingest",

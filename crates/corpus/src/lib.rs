@@ -6,10 +6,10 @@
 //! writes one passages file (with its run manifest) when asked to [`ingest`].
 //!
 //! Two entry points. [`open`] detects one input's [`Format`] and returns a [`CorpusReader`], an
-//! iterator of passages with a running [`Summary`]. [`ingest`] is the whole pipeline: every
+//! iterator of passages with a running [`Tally`]. [`ingest`] is the whole pipeline: every
 //! input opened first, passages streamed into a crash-safe output, a run manifest beside it.
 //! Expected bad input (a malformed JSONL line, an invalid or truncated page) is counted in the
-//! summary as a [`PageSkip`]; without [`Config::skip_bad`] it is also reported as a
+//! tally as a [`PageSkip`]; without [`Config::skip_bad`] it is also reported as a
 //! [`CorpusError`] naming the file and the line or page, and an ingest stops there.
 //!
 //! Inside, readers (`dump`, `jsonl`, `pagedir`) turn bytes (`input`) into pages (`page`);
@@ -27,11 +27,11 @@ mod jsonl;
 mod page;
 mod pagedir;
 mod reader;
-mod summary;
+mod tally;
 mod wikitext;
 
 pub use config::{Config, Format, Split};
 pub use error::CorpusError;
 pub use ingest::{IngestProgress, IngestReport, ingest};
 pub use reader::{CorpusReader, open};
-pub use summary::{PageSkip, Summary};
+pub use tally::{PageSkip, Tally};

@@ -9,7 +9,7 @@ use std::{
 use formats::Passage;
 
 use crate::{
-    Config, CorpusError, Format, PageSkip, Split, Summary,
+    Config, CorpusError, Format, PageSkip, Split, Tally,
     chunk::chunk,
     detect, dump,
     input::{self, BytesRead},
@@ -38,7 +38,7 @@ pub fn open(path: &Path, config: &Config) -> Result<CorpusReader, CorpusError> {
         records,
         config: config.clone(),
         pending: VecDeque::new(),
-        summary: Summary::default(),
+        tally: Tally::default(),
         bytes_read,
         total_bytes: input::input_size(path),
         done: false,
@@ -56,7 +56,7 @@ pub struct CorpusReader {
     records: Records,
     config: Config,
     pending: VecDeque<Passage>,
-    summary: Summary,
+    tally: Tally,
     bytes_read: BytesRead,
     total_bytes: u64,
     done: bool,
@@ -73,8 +73,8 @@ impl CorpusReader {
     }
 
     /// Counts so far; final once the iterator has returned `None`.
-    pub fn summary(&self) -> &Summary {
-        &self.summary
+    pub fn tally(&self) -> &Tally {
+        &self.tally
     }
 
     /// Input bytes consumed so far (compressed bytes for `.bz2`), for progress bars.
@@ -88,7 +88,7 @@ impl CorpusReader {
     }
 
     fn take(&mut self, record: Record) -> Option<CorpusError> {
-        self.summary.pages += 1;
+        self.tally.pages += 1;
         let words = match self.config.split {
             Split::Never => None,
             _ => Some(self.config.words),
@@ -110,16 +110,16 @@ impl CorpusReader {
                 }
             }
             Record::Skipped(reason) => {
-                self.summary.skip(reason);
+                self.tally.skip(reason);
                 return None;
             }
             Record::Bad(reason, error) => {
-                self.summary.skip(reason);
+                self.tally.skip(reason);
                 return (!self.config.skip_bad).then_some(error);
             }
         }
         if self.pending.len() == before {
-            self.summary.skip(PageSkip::Empty);
+            self.tally.skip(PageSkip::Empty);
         }
         None
     }
@@ -166,7 +166,7 @@ impl Iterator for CorpusReader {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(p) = self.pending.pop_front() {
-                self.summary.passages += 1;
+                self.tally.passages += 1;
                 return Some(Ok(p));
             }
             if self.done {

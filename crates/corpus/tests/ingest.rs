@@ -45,8 +45,8 @@ fn ingest_writes_every_input_in_order_with_a_manifest() {
     let mut expected = read(&inputs[0], &config);
     expected.extend(read(&inputs[1], &config));
     assert_eq!(written(&out), expected, "the older output is replaced");
-    assert_eq!(report.summary.passages, expected.len() as u64);
-    assert_eq!((report.summary.pages, report.summary.kept()), (23, 23));
+    assert_eq!(report.tally.passages, expected.len() as u64);
+    assert_eq!((report.tally.pages, report.tally.kept()), (23, 23));
 
     let reports = reports.into_inner();
     let total: u64 = inputs.iter().map(|p| fs::metadata(p).unwrap().len()).sum();
@@ -67,7 +67,7 @@ fn ingest_writes_every_input_in_order_with_a_manifest() {
     assert!(manifest.complete);
     assert_eq!(manifest.command, "ingest");
     assert_eq!(manifest.inputs[1], inputs[1].display().to_string());
-    assert_eq!(manifest.counts, report.summary.counts());
+    assert_eq!(manifest.counts, report.tally.counts());
     assert_eq!(manifest.config, serde_json::to_value(&config).unwrap());
 }
 
@@ -106,7 +106,7 @@ fn ingest_stops_at_the_cut_keeping_what_came_before() {
     let err = corpus::ingest(&inputs, &out, &Config::default(), &|_| {}).unwrap_err();
     let CorpusError::Stopped {
         error,
-        summary,
+        tally,
         out: stopped_out,
     } = &err
     else {
@@ -114,10 +114,10 @@ fn ingest_stops_at_the_cut_keeping_what_came_before() {
     };
     assert!(matches!(**error, CorpusError::Truncated { .. }), "{error}");
     assert_eq!(stopped_out, &out);
-    assert_eq!((summary.pages, summary.kept()), (20 + 971, 20 + 265));
-    assert_eq!(summary.skipped(PageSkip::Truncated), 1);
+    assert_eq!((tally.pages, tally.kept()), (20 + 971, 20 + 265));
+    assert_eq!(tally.skipped(PageSkip::Truncated), 1);
     let kept = written(&out);
-    assert_eq!(kept.len() as u64, summary.passages);
+    assert_eq!(kept.len() as u64, tally.passages);
     assert_eq!(kept.last().unwrap().title, "Tổng sản lượng quốc gia");
     let message = err.to_string();
     assert!(message.starts_with(&error.to_string()), "{message}");
@@ -134,14 +134,14 @@ fn ingest_stops_at_the_cut_keeping_what_came_before() {
         .unwrap()
         .unwrap();
     assert!(!manifest.complete);
-    assert_eq!(manifest.counts, summary.counts());
+    assert_eq!(manifest.counts, tally.counts());
 
     let skip_bad = Config {
         skip_bad: true,
         ..Config::default()
     };
     let report = corpus::ingest(&inputs, &out, &skip_bad, &|_| {}).unwrap();
-    assert_eq!(&report.summary, summary, "the same counts, the cut counted");
+    assert_eq!(&report.tally, tally, "the same counts, the cut counted");
     assert_eq!(written(&out), kept);
     let manifest = RunManifest::load(&report.manifest).unwrap().unwrap();
     assert!(manifest.complete);
@@ -173,7 +173,7 @@ fn ingest_stops_at_a_malformed_line_or_counts_it() {
         &|_| {},
     )
     .unwrap_err();
-    let CorpusError::Stopped { error, summary, .. } = &err else {
+    let CorpusError::Stopped { error, tally, .. } = &err else {
         panic!("{err}")
     };
     let CorpusError::BadLine { line, .. } = **error else {
@@ -185,7 +185,7 @@ fn ingest_stops_at_a_malformed_line_or_counts_it() {
             .to_string()
             .starts_with(&format!("{}:4:", input.display()))
     );
-    assert_eq!(summary.skipped(PageSkip::Malformed), 1);
+    assert_eq!(tally.skipped(PageSkip::Malformed), 1);
     let ids: Vec<String> = written(&out).into_iter().map(|p| p.id).collect();
     assert_eq!(ids, ["545", "130", "28"]);
 
@@ -195,7 +195,7 @@ fn ingest_stops_at_a_malformed_line_or_counts_it() {
     };
     let report = corpus::ingest(&[input], &out, &skip_bad, &|_| {}).unwrap();
     assert_eq!(
-        report.summary.to_string(),
+        report.tally.to_string(),
         "20 pages (19 kept) → 19 passages; skipped 1 (malformed 1)"
     );
     let ids: Vec<String> = written(&out).into_iter().map(|p| p.id).collect();

@@ -70,7 +70,7 @@ fn wiki18_sample_is_kept_passage_for_passage() {
     let (reader, passages) = read_ok(&path, &Config::default());
     assert_eq!(reader.format(), Format::Contents);
     assert_eq!(
-        reader.summary().to_string(),
+        reader.tally().to_string(),
         "1,000 pages (1,000 kept) → 1,000 passages; skipped 0"
     );
     let lines = wiki18_lines(&path);
@@ -118,9 +118,9 @@ fn kilt_pages_become_sentence_passages_named_by_title() {
     let path = testdata("kilt-pages-100.jsonl");
     let (reader, passages) = read_ok(&path, &Config::default());
     assert_eq!(reader.format(), Format::Kilt);
-    let summary = reader.summary();
-    assert_eq!((summary.pages, summary.kept()), (99, 99));
-    assert_eq!(summary.passages, passages.len() as u64);
+    let tally = reader.tally();
+    assert_eq!((tally.pages, tally.kept()), (99, 99));
+    assert_eq!(tally.passages, passages.len() as u64);
     let pages = page_ids(&passages);
     assert_eq!(pages.len(), 99, "every page gives passages");
     assert_eq!(
@@ -209,12 +209,12 @@ fn truncated_dump_keeps_complete_pages_and_names_the_cut() {
     assert_eq!(*complete, 970);
     assert!(error.to_string().contains(VIWIKI), "{error}");
 
-    let summary = reader.summary();
-    assert_eq!((summary.pages, summary.kept()), (971, 265));
-    assert_eq!(summary.skipped(PageSkip::Truncated), 1);
-    assert_eq!(summary.skipped(PageSkip::Redirect), 86);
-    assert!(summary.skipped(PageSkip::Namespace) > 0);
-    assert!(summary.skipped(PageSkip::Disambiguation) > 0);
+    let tally = reader.tally();
+    assert_eq!((tally.pages, tally.kept()), (971, 265));
+    assert_eq!(tally.skipped(PageSkip::Truncated), 1);
+    assert_eq!(tally.skipped(PageSkip::Redirect), 86);
+    assert!(tally.skipped(PageSkip::Namespace) > 0);
+    assert!(tally.skipped(PageSkip::Disambiguation) > 0);
     assert_eq!(
         reader.bytes_read(),
         fs::metadata(&path).unwrap().len(),
@@ -243,7 +243,7 @@ fn truncated_dump_keeps_complete_pages_and_names_the_cut() {
     let (skipping, again, errors) = read_all(&path, &skip_bad);
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(again, passages);
-    assert_eq!(skipping.summary(), summary);
+    assert_eq!(skipping.tally(), tally);
 }
 
 #[test]
@@ -274,7 +274,7 @@ fn page_folder_reads_like_the_same_pages_as_jsonl() {
 
     let (reader, from_folder) = read_ok(&folder, &Config::default());
     assert_eq!(reader.format(), Format::Dir);
-    assert_eq!(reader.summary().pages, 3, "hidden files are not pages");
+    assert_eq!(reader.tally().pages, 3, "hidden files are not pages");
     // Files are read in name order.
     assert_eq!(page_ids(&from_folder), ["Actrius", "Albedo", "Autism"]);
 

@@ -40,7 +40,7 @@ pub use method::Method;
 pub use metrics::Normalization;
 pub use prediction::Prediction;
 pub use rescore::{FieldMap, Judging, Rescored, rescore, rescore_files};
-pub use run::{EvalOptions, RunReport, Tally, run};
+pub use run::{EvalOptions, EvalReport, Tally, run};
 pub use summary::{Cell, Summary};
 
 /// What stops an eval run or a report. A question whose model call or search fails is not an

@@ -92,7 +92,7 @@ impl Tally {
 
 /// What a run did.
 #[derive(Debug, Clone)]
-pub struct RunReport {
+pub struct EvalReport {
     pub tally: Tally,
     pub manifest: PathBuf,
     pub elapsed_secs: f64,
@@ -106,7 +106,7 @@ struct Job<'b> {
 }
 
 /// Runs every method of `config` on every question of `options.benchmarks`.
-pub async fn run(config: &EvalConfig, options: &EvalOptions<'_>) -> Result<RunReport, EvalError> {
+pub async fn run(config: &EvalConfig, options: &EvalOptions<'_>) -> Result<EvalReport, EvalError> {
     let started = Instant::now();
     if options.searcher.is_none()
         && let Some(m) = config.methods.iter().find(|m| m.searches())
@@ -187,7 +187,7 @@ pub async fn run(config: &EvalConfig, options: &EvalOptions<'_>) -> Result<RunRe
     manifest.counts = tally.counts();
     manifest.complete = true;
     manifest.save(&manifest_path)?;
-    Ok(RunReport {
+    Ok(EvalReport {
         tally,
         manifest: manifest_path,
         elapsed_secs: started.elapsed().as_secs_f64(),
@@ -443,7 +443,7 @@ pub(crate) mod tests {
         }
     }
 
-    async fn eval(out: &Path, questions: &[(&str, &str)], resume: bool) -> RunReport {
+    async fn eval(out: &Path, questions: &[(&str, &str)], resume: bool) -> EvalReport {
         let options = EvalOptions {
             resume,
             ..options(out, questions, Echo::new())

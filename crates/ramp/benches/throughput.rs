@@ -18,7 +18,7 @@ use std::{
 };
 
 use formats::{FormatError, JsonlPassages, Passage, PassageSource, Passages, Shard};
-use ramp::{Difficulty, Lang, LevelRule, RampConfig, RampStats, RunOptions, SpanSet};
+use ramp::{Difficulty, Lang, LevelRule, RampConfig, RunOptions, SpanSet, Tally};
 
 /// The demo corpus, repeated with fresh ids (`r<round>:<id>`) up to `total` passages.
 struct Repeated {
@@ -75,7 +75,7 @@ fn bench(
 ) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let rss_log = Mutex::new(Vec::new());
-    let progress = |stats: &RampStats| {
+    let progress = |stats: &Tally| {
         let read = stats.run.get("input_records").copied().unwrap_or(0);
         let mut log = rss_log.lock().expect("rss log");
         let due = log
@@ -100,12 +100,12 @@ fn bench(
         .block_on(ramp::run(&config(), source, &options))
         .expect("ramp run");
     let secs = started.elapsed().as_secs_f64();
-    let read = report.stats.run.get("input_records").copied().unwrap_or(0);
+    let read = report.tally.run.get("input_records").copied().unwrap_or(0);
     let bytes = std::fs::metadata(&options.out).map_or(0, |m| m.len());
     let (peak, _) = rss_mib();
     println!(
         "{name}: {read} passages -> {} samples in {secs:.1}s = {:.0} passages/s, output {:.0} MiB, peak RSS {peak:.0} MiB",
-        report.stats.samples,
+        report.tally.samples,
         read as f64 / secs,
         bytes as f64 / (1 << 20) as f64,
     );

@@ -35,9 +35,9 @@ pub use curriculum::{LevelMix, LevelRule};
 pub use difficulty::Difficulty;
 pub use lexicon::Lexicon;
 pub use mask::{MaskConfig, Masked, SampleSkip, fill_masks};
-pub use run::{RampConfig, RunOptions, RunReport, run};
+pub use run::{RampConfig, RampReport, RunOptions, run};
 pub use spans::{Gazetteer, Span, SpanKind, SpanSet};
-pub use stats::RampStats;
+pub use stats::Tally;
 
 /// What stops a RAMP run, or rejects a setting. Bad passages and bad model answers are not
 /// errors: they are counted skips (see [`SampleSkip`]).

@@ -19,7 +19,7 @@ use crate::{
 
 /// Every counter of a run or a file.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct RampStats {
+pub struct Tally {
     // From the records.
     pub samples: u64,
     /// Samples by `ext.mask_num`.
@@ -43,7 +43,7 @@ pub struct RampStats {
     pub run: BTreeMap<String, u64>,
 }
 
-/// Which documents the common words of [`RampStats::common_word_masks`] were counted over.
+/// Which documents the common words of [`Tally::common_word_masks`] were counted over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommonWordsOf {
     /// The run's input corpus (all shards), this many passages.
@@ -132,7 +132,7 @@ impl<'a> Record<'a> {
     }
 }
 
-impl RampStats {
+impl Tally {
     /// Adds a run counter.
     pub fn count(&mut self, name: &str, n: u64) {
         if n > 0 {
@@ -203,11 +203,11 @@ impl RampStats {
     /// Reads every record of a RAMP JSONL file, and the run counters of its manifest if one
     /// is beside it. Common words are counted over the file's own answers (a first pass), so
     /// any RAMP file can be judged without its corpus.
-    pub fn from_file(path: &Path) -> Result<RampStats, RampError> {
+    pub fn from_file(path: &Path) -> Result<Tally, RampError> {
         let lexicon = answers_lexicon(path)?;
-        let mut stats = RampStats {
+        let mut stats = Tally {
             common_words: Some(CommonWordsOf::Answers(lexicon.documents())),
-            ..RampStats::default()
+            ..Tally::default()
         };
         for record in formats::read_jsonl::<Value>(path)? {
             match record {
@@ -361,11 +361,11 @@ fn answers_lexicon(path: &Path) -> Result<Lexicon, RampError> {
 mod tests {
     use super::*;
 
-    fn from_text(text: &str) -> RampStats {
+    fn from_text(text: &str) -> Tally {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ramp.jsonl");
         std::fs::write(&path, text).unwrap();
-        RampStats::from_file(&path).unwrap()
+        Tally::from_file(&path).unwrap()
     }
 
     #[test]
@@ -423,7 +423,7 @@ mod tests {
 
     #[test]
     fn run_counters_render_grouped() {
-        let mut stats = RampStats::default();
+        let mut stats = Tally::default();
         stats.count(counter::INPUT_RECORDS, 10);
         stats.skip(SampleSkip::NoCandidates);
         stats.skip(SampleSkip::NoCandidates);

@@ -15,7 +15,7 @@ use chat::{
 };
 use formats::{FormatError, JsonlPassages, Passage, RampSample, RunManifest, Shard};
 use ramp::{
-    Difficulty, Lang, LevelRule, RampConfig, RampError, RampStats, RunOptions, RunReport, SpanSet,
+    Difficulty, Lang, LevelRule, RampConfig, RampError, RampReport, RunOptions, SpanSet, Tally,
     fill_masks,
 };
 
@@ -70,7 +70,7 @@ async fn generate(
     config: &RampConfig,
     passages: &Path,
     options: &RunOptions<'_>,
-) -> Result<RunReport, RampError> {
+) -> Result<RampReport, RampError> {
     ramp::run(
         config,
         Arc::new(JsonlPassages(passages.to_path_buf())),
@@ -156,7 +156,7 @@ async fn every_sample_obeys_the_rules_and_batching_changes_nothing() {
         check_rules(s);
     }
     // The default curriculum: equal shares of 1..4 masks when passages allow.
-    let stats = report.stats;
+    let stats = report.tally;
     for k in 1..=4 {
         let n = stats.masks.get(&k).copied().unwrap_or(0) as f64;
         assert!(
@@ -181,7 +181,7 @@ async fn resume_from_any_crash_point_gives_the_same_bytes() {
     let full = dir.path().join("full.jsonl");
     let snapshots: Mutex<Vec<(Vec<u8>, u64)>> = Mutex::new(Vec::new());
     let manifest = RunManifest::path_for(&full);
-    let record = |_: &RampStats| {
+    let record = |_: &Tally| {
         let m = fs::read(&manifest).unwrap();
         let len = fs::metadata(&full).unwrap().len();
         snapshots.lock().unwrap().push((m, len));
@@ -216,7 +216,7 @@ async fn resume_from_any_crash_point_gives_the_same_bytes() {
         let fresh = generate(&config(), &passages, &options(full.clone(), 100))
             .await
             .unwrap();
-        assert_eq!(report.stats, fresh.stats, "stats after resume");
+        assert_eq!(report.tally, fresh.tally, "stats after resume");
     }
 }
 
@@ -368,7 +368,7 @@ async fn llm_answers_are_validated_and_counted() {
         ..options(out.clone(), 200)
     };
     let report = generate(&c, &passages, &opts).await.unwrap();
-    let run = &report.stats.run;
+    let run = &report.tally.run;
     assert_eq!(run["llm.answers"], 1000);
     let prose = run["skipped.llm_not_a_list"];
     assert_eq!(run["llm.valid_lists"] + prose, 1000);

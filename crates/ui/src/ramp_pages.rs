@@ -274,7 +274,7 @@ async fn stats(
     let path = file(&state.ramp, n)?.path().to_path_buf();
     let stats = {
         let path = path.clone();
-        tokio::task::spawn_blocking(move || ramp::RampStats::from_file(&path))
+        tokio::task::spawn_blocking(move || ramp::Tally::from_file(&path))
             .await
             .map_err(|e| PageError::Internal(e.to_string()))?
             .map_err(|e| PageError::Internal(e.to_string()))?

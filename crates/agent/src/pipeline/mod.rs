@@ -143,7 +143,7 @@ impl Tally {
 
 /// What a run did.
 #[derive(Debug, Clone)]
-pub struct Report {
+pub struct TrajectoriesReport {
     pub tally: Tally,
     pub manifest: PathBuf,
     pub elapsed_secs: f64,
@@ -153,7 +153,7 @@ pub struct Report {
 pub async fn run(
     config: &TrajectoryConfig,
     options: &RunOptions<'_>,
-) -> Result<Report, AgentError> {
+) -> Result<TrajectoriesReport, AgentError> {
     let started = Instant::now();
     if config.teacher != Teacher::Rule && options.model.is_none() {
         return Err(AgentError::NoModel {
@@ -253,7 +253,7 @@ pub async fn run(
     manifest.counts = tally.counts();
     manifest.complete = true;
     manifest.save(&manifest_path)?;
-    Ok(Report {
+    Ok(TrajectoriesReport {
         tally,
         manifest: manifest_path,
         elapsed_secs: started.elapsed().as_secs_f64(),

@@ -50,14 +50,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let e = match result {
         Ok(report) => {
-            eprintln!("ingest: {}", report.summary);
+            eprintln!("ingest: {}", report.tally);
             return Ok(());
         }
         Err(e) => e,
     };
     // The summary line comes before the error, so the counts of a stopped run are seen too.
-    if let CorpusError::Stopped { summary, .. } = &e {
-        eprintln!("ingest: {summary}");
+    if let CorpusError::Stopped { tally, .. } = &e {
+        eprintln!("ingest: {tally}");
         if !args.skip_bad {
             bail!("{e}; pass --skip-bad to skip and count such records instead");
         }

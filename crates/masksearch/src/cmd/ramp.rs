@@ -6,7 +6,7 @@ use std::{path::PathBuf, sync::Arc};
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
 use formats::{JsonlPassages, PassageSource, Shard};
-use ramp::{Difficulty, Lang, LevelMix, LevelRule, RampConfig, RampStats, RunOptions, SpanSet};
+use ramp::{Difficulty, Lang, LevelMix, LevelRule, RampConfig, RunOptions, SpanSet, Tally};
 
 use crate::{models, progress};
 
@@ -84,8 +84,8 @@ fn mask_count(n: &str) -> Result<LevelMix, Box<dyn std::error::Error + Send + Sy
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Some(RampCommand::Stats { file }) => {
-            let stats = RampStats::from_file(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
+            let stats =
+                Tally::from_file(&file).with_context(|| format!("reading {}", file.display()))?;
             print!("{}", stats.render());
             Ok(())
         }
@@ -113,7 +113,7 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     };
     let models = open_models(&args, &config, &out)?;
     let bar = progress::bar(None, "passages");
-    let on_batch = |stats: &RampStats| {
+    let on_batch = |stats: &Tally| {
         bar.set_position(stats.run.get("input_records").copied().unwrap_or(0));
         bar.set_message(format!("{} samples", stats.samples));
     };
@@ -153,7 +153,7 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
             report.appended
         );
     }
-    eprint!("{}", report.stats.render());
+    eprint!("{}", report.tally.render());
     eprintln!(
         "wrote {} (manifest {})",
         out.display(),

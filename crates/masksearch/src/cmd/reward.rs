@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
 use agent::Prompts;
-use agent::reward::{LinesSummary, RewardJudge, RewardPreset};
+use agent::reward::{RewardJudge, RewardPreset, Tally};
 use anyhow::Context as _;
 use formats::Staged;
 
@@ -59,7 +59,7 @@ async fn reward(args: Args) -> anyhow::Result<()> {
         _ => Box::new(std::io::stdin().lock()),
     };
     let bar = progress::bar(None, "items");
-    let on_batch = |s: &LinesSummary| {
+    let on_batch = |s: &Tally| {
         bar.set_position(s.lines);
         bar.set_message(format!("mean score {:.4}", s.means.score()));
     };
@@ -94,7 +94,7 @@ async fn reward(args: Args) -> anyhow::Result<()> {
 }
 
 /// The summary on stderr: counts, the mean score and each part's mean, the first skips.
-fn report(summary: &LinesSummary, preset: RewardPreset) {
+fn report(summary: &Tally, preset: RewardPreset) {
     let parts: Vec<String> = summary
         .means
         .parts()

@@ -17,7 +17,7 @@ use crate::{
     extract,
     mask::{self, MaskConfig, Masked, Prepared, SampleSkip},
     spans::{OfflineSpans, Span},
-    stats::{RampStats, counter},
+    stats::{Tally, counter},
 };
 
 /// The output side of a run: the log, the manifest and the running state. Each batch's job
@@ -38,7 +38,7 @@ impl Output {
         state: ResumeState,
     ) -> Result<Self, RampError> {
         let manifest_path = RunManifest::path_for(out);
-        manifest.counts = state.stats.run.clone();
+        manifest.counts = state.tally.run.clone();
         manifest.save(&manifest_path)?;
         Ok(Output {
             log,
@@ -52,7 +52,7 @@ impl Output {
     /// were done.
     pub fn commit(&mut self, consumed: u64) -> Result<(), RampError> {
         self.log.commit()?;
-        let stats = &mut self.state.stats;
+        let stats = &mut self.state.tally;
         stats.count(counter::INPUT_RECORDS, consumed);
         stats
             .run
@@ -63,10 +63,10 @@ impl Output {
     }
 
     /// Marks the run complete: its stats, the records appended and where the manifest is.
-    pub fn finish(mut self) -> Result<(RampStats, u64, PathBuf), RampError> {
+    pub fn finish(mut self) -> Result<(Tally, u64, PathBuf), RampError> {
         self.manifest.complete = true;
         self.manifest.save(&self.manifest_path)?;
-        Ok((self.state.stats, self.log.appended(), self.manifest_path))
+        Ok((self.state.tally, self.log.appended(), self.manifest_path))
     }
 }
 
@@ -107,7 +107,7 @@ impl Batcher {
     }
 
     /// The passages of this shard, in order; other shards and bad lines are counted.
-    pub fn select(&self, batch: Batch, stats: &mut RampStats) -> Result<Vec<Passage>, RampError> {
+    pub fn select(&self, batch: Batch, stats: &mut Tally) -> Result<Vec<Passage>, RampError> {
         let mut passages = Vec::with_capacity(batch.len());
         for item in batch {
             match item {
@@ -137,7 +137,7 @@ impl Batcher {
         let mut plan: Vec<Option<usize>> = Vec::with_capacity(found.len());
         for (p, f) in passages.iter().zip(&found) {
             for (name, n) in &f.counters {
-                state.stats.count(name, *n);
+                state.tally.count(name, *n);
             }
             plan.push(self.assign(p, f, state));
         }
@@ -157,10 +157,10 @@ impl Batcher {
                     output.log.append(&sample)?;
                     let state = &mut output.state;
                     state.records += 1;
-                    state.stats.add_sample(&sample, self.offline.lexicon());
-                    state.stats.count(counter::DIFFICULTY_FAILED, failed);
+                    state.tally.add_sample(&sample, self.offline.lexicon());
+                    state.tally.count(counter::DIFFICULTY_FAILED, failed);
                 }
-                (Masked::Skip(reason), _) => output.state.stats.skip(reason),
+                (Masked::Skip(reason), _) => output.state.tally.skip(reason),
             }
         }
         Ok(())
@@ -181,19 +181,19 @@ impl Batcher {
         let prepared = match &found.prepared {
             Ok(p) => p,
             Err(reason) => {
-                state.stats.skip(*reason);
+                state.tally.skip(*reason);
                 return None;
             }
         };
         if !state.pending.is_empty() {
             // A passage before the last record already written, which then gave no sample:
             // giving one now would break the order.
-            state.stats.skip(SampleSkip::ResumeDivergence);
+            state.tally.skip(SampleSkip::ResumeDivergence);
             return None;
         }
         let level = state.levels.assign(prepared.capacity, &prepared.passage_id);
         if level.is_none() {
-            state.stats.skip(SampleSkip::TooFewSpans);
+            state.tally.skip(SampleSkip::TooFewSpans);
         }
         level
     }

@@ -49,7 +49,7 @@ use crate::{
     difficulty::Difficulty,
     lexicon::COMMON_WORDS,
     spans::{SpanKind, SpanSet},
-    stats::RampStats,
+    stats::Tally,
 };
 
 /// The settings that decide the output (recorded in the manifest; a resume must match them).
@@ -90,14 +90,14 @@ pub struct RunOptions<'a> {
     /// LLM requests in flight at once.
     pub llm_concurrency: usize,
     /// Called after every batch with the stats so far.
-    pub progress: &'a (dyn Fn(&RampStats) + Sync),
+    pub progress: &'a (dyn Fn(&Tally) + Sync),
 }
 
 /// What a run did.
 #[derive(Debug, Clone)]
-pub struct RunReport {
+pub struct RampReport {
     /// Counters of the whole output (including what an earlier, resumed run wrote).
-    pub stats: RampStats,
+    pub tally: Tally,
     /// Records already in the output when this run started.
     pub resumed_records: u64,
     /// Records this run appended.
@@ -110,7 +110,7 @@ pub async fn run(
     config: &RampConfig,
     source: Arc<dyn PassageSource + Send>,
     options: &RunOptions<'_>,
-) -> Result<RunReport, RampError> {
+) -> Result<RampReport, RampError> {
     let Models { chat, scorer } = models(config, options)?;
     let out = options.out.clone();
     let manifest = RunManifest::new(
@@ -141,7 +141,7 @@ pub async fn run(
     while let Some(read) = batches.recv().await {
         let read = read?;
         let consumed = read.len() as u64;
-        let passages = batcher.select(read, &mut output.state.stats)?;
+        let passages = batcher.select(read, &mut output.state.tally)?;
         let answers = match &chat {
             Some(model) => {
                 batch::llm_answers(model, &passages, config, options.llm_concurrency).await?
@@ -155,11 +155,11 @@ pub async fn run(
             Ok::<_, RampError>(output)
         })
         .await?;
-        (options.progress)(&output.state.stats);
+        (options.progress)(&output.state.tally);
     }
-    let (stats, appended, manifest) = on_rayon(move || output.finish()).await?;
-    Ok(RunReport {
-        stats,
+    let (tally, appended, manifest) = on_rayon(move || output.finish()).await?;
+    Ok(RampReport {
+        tally,
         resumed_records,
         appended,
         manifest,

@@ -9,7 +9,7 @@ use crate::{
     RampError,
     curriculum::Levels,
     lexicon::Lexicon,
-    stats::{CommonWordsOf, RampStats, counter},
+    stats::{CommonWordsOf, Tally, counter},
 };
 
 /// A record already in the output that the manifest does not account for yet.
@@ -24,7 +24,7 @@ pub(super) struct ResumeState {
     pub skip_input: u64,
     /// Records written after the last counted batch, in order.
     pub pending: VecDeque<Written>,
-    pub stats: RampStats,
+    pub tally: Tally,
     /// Records in the output.
     pub records: u64,
     pub levels: Levels,
@@ -46,9 +46,9 @@ pub(super) fn open(
     let mut state = ResumeState {
         skip_input: 0,
         pending: VecDeque::new(),
-        stats: RampStats {
+        tally: Tally {
             common_words: lexicon.map(|l| CommonWordsOf::Corpus(l.documents())),
-            ..RampStats::default()
+            ..Tally::default()
         },
         records: 0,
         levels,
@@ -66,7 +66,7 @@ pub(super) fn open(
         .get(counter::INPUT_RECORDS)
         .copied()
         .unwrap_or(0);
-    state.stats.run = previous.counts.clone();
+    state.tally.run = previous.counts.clone();
     for record in formats::read_jsonl::<Value>(out)? {
         let sample: RampSample =
             serde_json::from_value(record?).map_err(|e| RampError::NotASample {
@@ -74,7 +74,7 @@ pub(super) fn open(
                 record: state.records + 1,
                 message: e.to_string(),
             })?;
-        state.stats.add_sample(&sample, lexicon);
+        state.tally.add_sample(&sample, lexicon);
         if state.records < counted {
             state.levels.record(sample.ext.mask_num);
         } else {

@@ -38,7 +38,7 @@ impl fmt::Display for PageSkip {
 
 /// Counts for one or more inputs. Invariant: `pages == kept() + skipped_total()`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Summary {
+pub struct Tally {
     /// Input records read: pages, or passages for inputs that are already passages. A cut at
     /// the end of a dump counts as one (truncated) record.
     pub pages: u64,
@@ -47,7 +47,7 @@ pub struct Summary {
     pub skipped: BTreeMap<PageSkip, u64>,
 }
 
-impl Summary {
+impl Tally {
     /// Records that produced at least one passage.
     pub fn kept(&self) -> u64 {
         self.pages - self.skipped_total()
@@ -67,7 +67,7 @@ impl Summary {
     }
 
     /// Adds another input's counts to these.
-    pub fn merge(&mut self, other: &Summary) {
+    pub fn merge(&mut self, other: &Tally) {
         self.pages += other.pages;
         self.passages += other.passages;
         for (&reason, &n) in &other.skipped {
@@ -90,7 +90,7 @@ impl Summary {
 
 /// `971 pages (205 kept) → 4,123 passages; skipped 766 (namespace 610, redirect 154, …)`, the
 /// reasons by decreasing count.
-impl fmt::Display for Summary {
+impl fmt::Display for Tally {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -136,10 +136,10 @@ mod tests {
 
     #[test]
     fn summary_line_orders_reasons_by_count() {
-        let mut s = Summary {
+        let mut s = Tally {
             pages: 1_204,
             passages: 4_123,
-            ..Summary::default()
+            ..Tally::default()
         };
         for _ in 0..290 {
             s.skip(PageSkip::Redirect);
@@ -157,19 +157,19 @@ mod tests {
 
     #[test]
     fn summary_without_skips_and_merge() {
-        let mut a = Summary {
+        let mut a = Tally {
             pages: 1000,
             passages: 1000,
-            ..Summary::default()
+            ..Tally::default()
         };
         assert_eq!(
             a.to_string(),
             "1,000 pages (1,000 kept) → 1,000 passages; skipped 0"
         );
-        let mut b = Summary {
+        let mut b = Tally {
             pages: 2,
             passages: 0,
-            ..Summary::default()
+            ..Tally::default()
         };
         b.skip(PageSkip::Malformed);
         b.skip(PageSkip::Empty);
