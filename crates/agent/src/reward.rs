@@ -271,34 +271,18 @@ async fn ask(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
-    use async_trait::async_trait;
-    use chat::{ChatRequest, ChatResponse, FinishReason, Usage};
+    use chat::testing::{self, Scripted};
     use metrics::reward::{ExtraInfo, GroundTruth};
 
     use super::*;
 
-    /// Says "correct" when the prompt's response line holds the gold, records every prompt.
-    struct Grader {
-        prompts: Mutex<Vec<String>>,
-        fail: bool,
-    }
-
-    #[async_trait]
-    impl ChatModel for Grader {
-        fn name(&self) -> &str {
-            "grader"
-        }
-
-        async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ChatError> {
-            if self.fail {
-                return Err(ChatError::Unavailable {
-                    backend: "grader".into(),
-                    message: "down".into(),
-                });
+    /// Says "correct" when the prompt's response line holds the gold; down when `fail`.
+    fn grader(fail: bool) -> Scripted {
+        Scripted::texts("grader", move |request| {
+            if fail {
+                return Err(testing::down("grader", "down"));
             }
-            let prompt = request.messages[0].content.clone();
+            let prompt = &request.messages[0].content;
             let field = |name: &str| {
                 prompt
                     .lines()
@@ -306,26 +290,9 @@ mod tests {
                     .unwrap_or_default()
                     .to_string()
             };
-            let text = if field("Model response: ").contains(&field("Correct answer: ")) {
-                "correct"
-            } else {
-                "Incorrect."
-            };
-            self.prompts.lock().unwrap().push(prompt);
-            Ok(ChatResponse {
-                text: text.into(),
-                finish_reason: FinishReason::Stop,
-                usage: Usage::default(),
-                ..ChatResponse::default()
-            })
-        }
-    }
-
-    fn grader(fail: bool) -> Grader {
-        Grader {
-            prompts: Mutex::new(Vec::new()),
-            fail,
-        }
+            let correct = field("Model response: ").contains(&field("Correct answer: "));
+            Ok(if correct { "correct" } else { "Incorrect." }.into())
+        })
     }
 
     fn item(response: &str, gold: &str) -> RewardItem {
@@ -374,7 +341,11 @@ mod tests {
         // The hybrid parts come along.
         assert_eq!(got[0].parts.format, 1.0);
         assert_eq!(got[1].parts.recall, Some(0.0));
-        let asked = model.prompts.lock().unwrap();
+        let asked: Vec<String> = model
+            .seen()
+            .into_iter()
+            .map(|r| r.messages[0].content.clone())
+            .collect();
         assert_eq!(asked.len(), 2);
         assert!(
             asked[0].contains("Task: Where is the Mona Lisa?"),

@@ -287,6 +287,7 @@ fn whole_word(text: &str, needle: &str) -> Option<usize> {
 mod tests {
     use super::*;
     use formats::{Passage, TaskKind};
+    use search::testing::Scripted;
 
     #[test]
     fn context_and_sentences_skip_the_other_masks() {
@@ -350,32 +351,6 @@ mod tests {
         assert_eq!(whole_word("US$1 and $1", "$1"), Some(9));
     }
 
-    /// Serves fixed passages to every query.
-    struct Fixed(Vec<Passage>);
-
-    #[async_trait::async_trait]
-    impl Searcher for Fixed {
-        fn name(&self) -> String {
-            "fixed".into()
-        }
-        async fn batch_search(
-            &self,
-            queries: &[String],
-            k: usize,
-        ) -> Result<Vec<Vec<SearchHit>>, search::SearchError> {
-            let hits: Vec<SearchHit> = self
-                .0
-                .iter()
-                .take(k)
-                .map(|p| SearchHit {
-                    passage: p.clone(),
-                    score: 1.0,
-                })
-                .collect();
-            Ok(queries.iter().map(|_| hits.clone()).collect())
-        }
-    }
-
     #[test]
     fn a_span_counts_as_found_only_where_its_context_is() {
         let task = Task {
@@ -387,7 +362,7 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let unrelated = Fixed(vec![Passage::new(
+        let unrelated = Scripted::fixed(vec![Passage::new(
             "s",
             "Statue of Liberty",
             "The statue was a gift to the United States from France.",
@@ -400,7 +375,7 @@ mod tests {
             &RuleConfig::default(),
         ));
         assert!(matches!(out.end, End::NotGrounded(_)), "{:?}", out.end);
-        let related = Fixed(vec![Passage::new(
+        let related = Scripted::fixed(vec![Passage::new(
             "c",
             "Ordered liberty",
             "Ordered liberty is a concept of the constitutional law of the United States.",
@@ -423,24 +398,12 @@ mod tests {
             golds: vec!["x".into()],
             masks: vec![],
         };
-        struct Never;
-        #[async_trait::async_trait]
-        impl Searcher for Never {
-            fn name(&self) -> String {
-                "never".into()
-            }
-            async fn batch_search(
-                &self,
-                _: &[String],
-                _: usize,
-            ) -> Result<Vec<Vec<SearchHit>>, search::SearchError> {
-                unreachable!("nothing to search")
-            }
-        }
+        let never = Scripted::down("never", "nothing to search");
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let out = rt.block_on(run(&Never, &task, "T", &[], &RuleConfig::default()));
+        let out = rt.block_on(run(&never, &task, "T", &[], &RuleConfig::default()));
         assert_eq!(out.end, End::Answered("x".into()));
+        assert_eq!(never.asked(), [], "nothing to search");
     }
 }

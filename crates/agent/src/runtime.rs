@@ -363,108 +363,55 @@ fn messages(opening: &[Message], r: &Attempt, config: &RuntimeConfig) -> Vec<Mes
 mod tests {
     use std::sync::Mutex;
 
-    use async_trait::async_trait;
-    use chat::{ChatError, ChatResponse, FinishReason, Usage};
+    use chat::{
+        ChatResponse, FinishReason,
+        testing::{self, Scripted},
+    };
     use formats::Passage;
-    use search::{SearchError, SearchHit};
+    use search::SearchError;
 
     use super::*;
 
     /// Answers with the scripted generations in order and records the requests.
-    struct Scripted {
-        replies: Mutex<Vec<(&'static str, FinishReason)>>,
-        seen: Mutex<Vec<ChatRequest>>,
-    }
-
-    impl Scripted {
-        fn new(replies: Vec<(&'static str, FinishReason)>) -> Self {
-            Scripted {
-                replies: Mutex::new(replies.into_iter().rev().collect()),
-                seen: Mutex::default(),
-            }
-        }
-    }
-
-    #[async_trait]
-    impl ChatModel for Scripted {
-        fn name(&self) -> &str {
-            "scripted"
-        }
-        async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ChatError> {
-            self.seen.lock().unwrap().push(request.clone());
-            let (text, finish_reason) =
-                self.replies
-                    .lock()
-                    .unwrap()
-                    .pop()
-                    .ok_or(ChatError::Unavailable {
-                        backend: "scripted".into(),
-                        message: "no more replies".into(),
-                    })?;
-            Ok(ChatResponse {
-                text: text.into(),
-                usage: Usage {
-                    prompt_tokens: 10,
-                    completion_tokens: 5,
-                },
+    fn scripted(replies: Vec<(&'static str, FinishReason)>) -> Scripted {
+        Scripted::queue(
+            "scripted",
+            replies.into_iter().map(|(t, finish_reason)| ChatResponse {
                 finish_reason,
-                ..ChatResponse::default()
-            })
-        }
+                ..testing::text(t)
+            }),
+        )
     }
 
-    /// One document per query, titled by the query; fails on "down"; records the `k` asked for.
-    #[derive(Default)]
-    struct Echo {
-        asked_k: Mutex<Vec<usize>>,
-    }
-
-    #[async_trait]
-    impl Searcher for Echo {
-        fn name(&self) -> String {
-            "echo".into()
-        }
-        async fn batch_search(
-            &self,
-            queries: &[String],
-            k: usize,
-        ) -> Result<Vec<Vec<SearchHit>>, SearchError> {
-            self.asked_k.lock().unwrap().push(k);
-            queries
-                .iter()
-                .map(|q| {
-                    if q == "down" {
-                        return Err(SearchError::Backend {
-                            backend: "echo".into(),
-                            message: "down".into(),
-                        });
-                    }
-                    Ok((0..k.min(1))
-                        .map(|i| SearchHit {
-                            passage: Passage::new(
-                                format!("{q}#{i}"),
-                                q.clone(),
-                                format!("About {q}."),
-                            ),
-                            score: 1.0,
-                        })
-                        .collect())
+    /// One document per query, titled by the query; fails on "down".
+    fn echo() -> search::testing::Scripted {
+        search::testing::Scripted::new("echo", |q, k| {
+            if q == "down" {
+                return Err(SearchError::Backend {
+                    backend: "echo".into(),
+                    message: "down".into(),
+                });
+            }
+            Ok((0..k.min(1))
+                .map(|i| {
+                    let doc = Passage::new(format!("{q}#{i}"), q, format!("About {q}."));
+                    search::testing::hit(doc, 1.0)
                 })
-                .collect()
-        }
+                .collect())
+        })
     }
 
     use FinishReason::{Length, Stop};
 
     #[tokio::test]
     async fn searches_then_answers_in_one_growing_message() {
-        let model = Scripted::new(vec![
+        let model = scripted(vec![
             ("<think>need it</think>\n<search> Mona Lisa ", Stop),
             ("<think>found</think>\n<answer> Leonardo ", Stop),
         ]);
         let r = rollout(
             &model,
-            &Echo::default(),
+            &echo(),
             Ask::question("who painted the Mona Lisa"),
             &RuntimeConfig {
                 mode: Mode::Continuation,
@@ -478,7 +425,7 @@ mod tests {
             r.transcript,
             "<think>need it</think>\n<search> Mona Lisa </search>\n\n<information>Doc 1(Title: \"Mona Lisa\") About Mona Lisa.</information>\n\n<think>found</think>\n<answer> Leonardo </answer>"
         );
-        let seen = model.seen.lock().unwrap();
+        let seen = model.seen();
         assert!(
             seen[0].messages[0]
                 .content
@@ -504,11 +451,11 @@ mod tests {
 
     #[tokio::test]
     async fn stops_token_limit_template_and_topk_reach_every_request_and_search() {
-        let model = Scripted::new(vec![
+        let model = scripted(vec![
             ("<think>a</think><search>q", Stop),
             ("<think>b</think><answer>x", Stop),
         ]);
-        let searcher = Echo::default();
+        let searcher = echo();
         let config = RuntimeConfig {
             topk: 7,
             max_tokens_per_turn: 64,
@@ -518,8 +465,11 @@ mod tests {
         };
         let r = rollout(&model, &searcher, Ask::question("who"), &config, None).await;
         assert_eq!(r.end, End::Answered("x".into()));
-        assert_eq!(*searcher.asked_k.lock().unwrap(), [7]);
-        let seen = model.seen.lock().unwrap();
+        assert_eq!(
+            searcher.asked().iter().map(|(_, k)| *k).collect::<Vec<_>>(),
+            [7]
+        );
+        let seen = model.seen();
         assert_eq!(seen.len(), 2);
         for request in seen.iter() {
             assert_eq!(request.messages[0].content, "Q: who? A:");
@@ -530,7 +480,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_observer_sees_every_step_as_it_is_recorded() {
-        let model = Scripted::new(vec![
+        let model = scripted(vec![
             ("no tags", Stop),
             ("<think>a</think><search>q", Stop),
             ("<think>b</think><answer>x", Stop),
@@ -539,7 +489,7 @@ mod tests {
         let on_step = |step: &Step| seen.lock().unwrap().push(step.clone());
         let r = rollout_observed(
             &model,
-            &Echo::default(),
+            &echo(),
             Ask::question("q"),
             &RuntimeConfig::default(),
             None,
@@ -553,7 +503,7 @@ mod tests {
 
     #[tokio::test]
     async fn turns_mode_sends_information_as_a_user_turn() {
-        let model = Scripted::new(vec![
+        let model = scripted(vec![
             ("<think>a</think><search>q", Stop),
             ("<think>b</think><answer>x", Stop),
         ]);
@@ -561,9 +511,9 @@ mod tests {
             mode: Mode::Turns,
             ..RuntimeConfig::default()
         };
-        let r = rollout(&model, &Echo::default(), Ask::question("q"), &config, None).await;
+        let r = rollout(&model, &echo(), Ask::question("q"), &config, None).await;
         assert_eq!(r.end, End::Answered("x".into()));
-        let seen = model.seen.lock().unwrap();
+        let seen = model.seen();
         let roles: Vec<&str> = seen[1].messages.iter().map(|m| m.role.as_str()).collect();
         assert_eq!(roles, ["user", "assistant", "user"]);
         assert!(
@@ -574,19 +524,9 @@ mod tests {
         assert!(!seen[1].continue_final_message);
     }
 
-    /// Calls `web_search` first, then answers; records the requests.
-    #[derive(Default)]
-    struct Caller {
-        seen: Mutex<Vec<ChatRequest>>,
-    }
-
-    #[async_trait]
-    impl ChatModel for Caller {
-        fn name(&self) -> &str {
-            "caller"
-        }
-        async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ChatError> {
-            self.seen.lock().unwrap().push(request.clone());
+    /// Calls `web_search` first, then answers.
+    fn caller() -> Scripted {
+        Scripted::new("caller", |request| {
             let first = request.messages.len() == 2;
             Ok(ChatResponse {
                 text: if first {
@@ -605,28 +545,21 @@ mod tests {
                 },
                 ..ChatResponse::default()
             })
-        }
+        })
     }
 
     #[tokio::test]
     async fn the_tools_style_offers_web_search_and_answers_a_call_with_a_tool_message() {
-        let model = Caller::default();
+        let model = caller();
         let config = RuntimeConfig {
             style: Style::Tools,
             today: Some(time::macros::date!(2026 - 11 - 27)),
             ..RuntimeConfig::default()
         };
         let question = "Who painted the Mona Lisa?";
-        let r = rollout(
-            &model,
-            &Echo::default(),
-            Ask::question(question),
-            &config,
-            Some(0),
-        )
-        .await;
+        let r = rollout(&model, &echo(), Ask::question(question), &config, Some(0)).await;
         assert_eq!(r.end, End::Answered("Leonardo".into()));
-        let seen = model.seen.lock().unwrap();
+        let seen = model.seen();
         assert_eq!(seen[0].tools[0].name, "web_search");
         assert_eq!(
             seen[0].tools[0].parameters,
@@ -669,7 +602,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_last_turn_cannot_search_and_invalid_turns_get_the_fixed_observation() {
-        let model = Scripted::new(vec![
+        let model = scripted(vec![
             ("I do not know the tags.", Stop),
             ("<think>a</think><search>q1", Stop),
             ("<think>b</think><search>q2", Stop),
@@ -678,7 +611,7 @@ mod tests {
             max_turns: 2,
             ..RuntimeConfig::default()
         };
-        let r = rollout(&model, &Echo::default(), Ask::question("q"), &config, None).await;
+        let r = rollout(&model, &echo(), Ask::question("q"), &config, None).await;
         assert_eq!(r.end, End::MaxTurns);
         assert_eq!(r.search.calls, 1);
         assert!(r.transcript.contains(INVALID_ACTION_OBSERVATION));
@@ -688,15 +621,15 @@ mod tests {
 
     #[tokio::test]
     async fn failures_end_the_rollout_with_their_reason() {
-        let (echo, config) = (Echo::default(), RuntimeConfig::default());
-        let model = Scripted::new(vec![("<think>a</think><search>down", Stop)]);
+        let (echo, config) = (echo(), RuntimeConfig::default());
+        let model = scripted(vec![("<think>a</think><search>down", Stop)]);
         let r = rollout(&model, &echo, Ask::question("q"), &config, None).await;
         assert!(
             matches!(r.end, End::SearchFailed(ref m) if m.contains("down")),
             "{:?}",
             r.end
         );
-        let model = Scripted::new(vec![("<think>a</think><search>truncated", Length)]);
+        let model = scripted(vec![("<think>a</think><search>truncated", Length)]);
         let r = rollout(&model, &echo, Ask::question("q"), &config, None).await;
         assert!(matches!(r.end, End::ModelFailed(_)), "{:?}", r.end);
         assert_eq!(r.steps[0].notes, [Note::UnclosedTag, Note::InvalidAction]);

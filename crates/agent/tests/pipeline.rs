@@ -15,49 +15,10 @@ use std::{
 
 use agent::{RunOptions, Tally, TrajectoryConfig};
 use async_trait::async_trait;
-use chat::{ChatError, ChatModel, ChatRequest, ChatResponse, FinishReason, Usage};
+use chat::{ChatError, ChatModel, ChatRequest};
 use formats::{Passage, Rejection, Shard, Teacher, Trajectory};
-use search::{SearchError, SearchHit, Searcher};
+use search::{SearchError, SearchHit, Searcher, testing::Scripted};
 use serde_json::json;
-
-/// Passages ranked by how many query words they contain, under a backend name.
-struct Memory(&'static str, Vec<Passage>);
-
-#[async_trait]
-impl Searcher for Memory {
-    fn name(&self) -> String {
-        self.0.into()
-    }
-    async fn batch_search(
-        &self,
-        queries: &[String],
-        k: usize,
-    ) -> Result<Vec<Vec<SearchHit>>, SearchError> {
-        Ok(queries
-            .iter()
-            .map(|q| {
-                let words: Vec<String> = q.split_whitespace().map(str::to_lowercase).collect();
-                let mut hits: Vec<SearchHit> = self
-                    .1
-                    .iter()
-                    .map(|p| {
-                        let text = p.text.to_lowercase();
-                        let score =
-                            words.iter().filter(|w| text.contains(w.as_str())).count() as f64;
-                        SearchHit {
-                            passage: p.clone(),
-                            score,
-                        }
-                    })
-                    .filter(|h| h.score > 0.0)
-                    .collect();
-                hits.sort_by(|a, b| b.score.total_cmp(&a.score));
-                hits.truncate(k);
-                hits
-            })
-            .collect())
-    }
-}
 
 const FACTS: [(&str, &str, &str); 6] = [
     (
@@ -98,13 +59,15 @@ fn corpus() -> Arc<dyn Searcher> {
 
 /// The facts, searched by a backend called `name`.
 fn corpus_named(name: &'static str) -> Arc<dyn Searcher> {
-    Arc::new(Memory(
-        name,
-        FACTS
-            .iter()
-            .map(|(t, text, _)| Passage::new(format!("{t}#0"), *t, *text))
-            .collect(),
-    ))
+    Arc::new(Scripted::ranked(name, passages()))
+}
+
+/// The facts as passages, one each.
+fn passages() -> Vec<Passage> {
+    FACTS
+        .iter()
+        .map(|(t, text, _)| Passage::new(format!("{t}#0"), *t, *text))
+        .collect()
 }
 
 /// RAMP records of the facts (one mask each), then one whose mask is in no document, one
@@ -296,12 +259,12 @@ async fn shards_put_together_equal_the_whole_run() {
 }
 
 /// Answers every prompt from a script keyed by the first words of the last message.
-struct Scripted {
+fn scripted(
     reply: fn(&ChatRequest) -> Result<&'static str, ChatError>,
-}
-
-fn scripted(reply: fn(&ChatRequest) -> Result<&'static str, ChatError>) -> Arc<Scripted> {
-    Arc::new(Scripted { reply })
+) -> Arc<chat::testing::Scripted> {
+    Arc::new(chat::testing::Scripted::texts("scripted", move |r| {
+        reply(r).map(String::from)
+    }))
 }
 
 /// The Planner's first step towards the capital of Australia.
@@ -341,25 +304,6 @@ fn written(opts: &RunOptions<'_>) -> Vec<Trajectory> {
         .into_iter()
         .chain(read(&opts.rejected))
         .collect()
-}
-
-#[async_trait]
-impl ChatModel for Scripted {
-    fn name(&self) -> &str {
-        "scripted"
-    }
-    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ChatError> {
-        let text = (self.reply)(request)?;
-        Ok(ChatResponse {
-            text: text.into(),
-            usage: Usage {
-                prompt_tokens: 100,
-                completion_tokens: 10,
-            },
-            finish_reason: FinishReason::Stop,
-            ..ChatResponse::default()
-        })
-    }
 }
 
 fn qa_input(dir: &Path) -> PathBuf {
@@ -403,7 +347,7 @@ async fn the_multi_agent_teacher_searches_observes_and_is_judged() {
     assert_eq!(t.steps[2].doc_ids.len(), 3, "{:?}", t.steps[2].doc_ids);
     assert_eq!(t.steps[2].duplicates_removed, 4);
     assert_eq!(t.usage.model_calls, 4);
-    assert_eq!(t.usage.prompt_tokens, 400);
+    assert_eq!(t.usage.prompt_tokens, 40);
     // The student's turn searches the rewritten queries, one per line.
     assert!(t.transcript.starts_with("<think> I need the capital. </think>\n<search>\ncapital Australia\nCanberra capital\nAustralia capital city\n</search>\n\n<information>Doc 1"), "{}", t.transcript);
     assert!(
@@ -465,34 +409,25 @@ async fn the_rule_teacher_refuses_questions() {
     );
 }
 
-/// A backend that goes down for some queries.
-struct Flaky(Arc<dyn Searcher>);
-
-#[async_trait]
-impl Searcher for Flaky {
-    fn name(&self) -> String {
-        "flaky".into()
-    }
-    async fn batch_search(
-        &self,
-        queries: &[String],
-        k: usize,
-    ) -> Result<Vec<Vec<SearchHit>>, SearchError> {
-        if queries.iter().any(|q| q.starts_with("Oslo")) {
+/// The facts, but down for queries about Oslo.
+fn flaky() -> Arc<dyn Searcher> {
+    let all = passages();
+    Arc::new(Scripted::new("flaky", move |q, k| {
+        if q.starts_with("Oslo") {
             return Err(SearchError::Backend {
                 backend: "flaky".into(),
                 message: "connection refused".into(),
             });
         }
-        self.0.batch_search(queries, k).await
-    }
+        Ok(search::testing::rank(&all, q, k))
+    }))
 }
 
 #[tokio::test]
 async fn a_search_backend_going_down_rejects_that_trajectory_only() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(dir.path(), input(dir.path()), "flaky.jsonl", false);
-    opts.searcher = Arc::new(Flaky(corpus()));
+    opts.searcher = flaky();
     let report = agent::run(&config(Teacher::Rule), &opts).await.unwrap();
     assert_eq!(
         report.tally.rejected[&Rejection::SearchFailure],

@@ -251,9 +251,7 @@ fn clean(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
-    use chat::{ChatError, ChatResponse, FinishReason, Role, Usage};
+    use chat::{ChatError, Role, testing::Scripted};
 
     use super::*;
 
@@ -338,38 +336,15 @@ mod tests {
         );
     }
 
-    /// Answers from a function of the prompt; records the requests.
-    struct Scripted {
-        answer: fn(&str) -> Result<String, ChatError>,
-        requests: Mutex<Vec<ChatRequest>>,
-    }
-
-    #[async_trait]
-    impl ChatModel for Scripted {
-        fn name(&self) -> &str {
-            "scripted"
-        }
-        async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ChatError> {
-            self.requests.lock().unwrap().push(request.clone());
-            let asked = request.messages.last().map(|m| m.content.as_str());
-            let text = (self.answer)(asked.unwrap_or_default())?;
-            Ok(ChatResponse {
-                text,
-                usage: Usage::default(),
-                finish_reason: FinishReason::Stop,
-                ..ChatResponse::default()
-            })
-        }
-    }
-
+    /// A simulated search whose model answers with a function of the prompt.
     fn simulated(
         answer: fn(&str) -> Result<String, ChatError>,
         config: SimulatedConfig,
     ) -> (Simulated, Arc<Scripted>) {
-        let model = Arc::new(Scripted {
-            answer,
-            requests: Mutex::default(),
-        });
+        let model = Arc::new(Scripted::texts("scripted", move |request| {
+            let asked = request.messages.last().map(|m| m.content.as_str());
+            answer(asked.unwrap_or_default())
+        }));
         (Simulated::new(model.clone(), config), model)
     }
 
@@ -385,7 +360,7 @@ mod tests {
     async fn asks_greedily_for_k_documents_and_stops_after_the_kth() {
         let (sim, model) = simulated(echo, SimulatedConfig::default());
         sim.search("Pavia  cathedral\n", 2).await.unwrap();
-        let requests = model.requests.lock().unwrap();
+        let requests = model.seen();
         let request = &requests[0];
         assert_eq!(request.temperature, Some(0.0));
         assert_eq!(request.stop, ["Doc 3:"]);
@@ -452,11 +427,7 @@ mod tests {
                 vec!["first on beta.", "second on beta."],
             ]
         );
-        assert_eq!(
-            model.requests.lock().unwrap().len(),
-            2,
-            "a blank query asks nothing"
-        );
+        assert_eq!(model.seen().len(), 2, "a blank query asks nothing");
     }
 
     #[tokio::test]

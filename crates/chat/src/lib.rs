@@ -9,6 +9,8 @@
 mod error;
 mod model;
 pub mod openai;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use error::{ChatError, InvalidRequest};
 pub use model::{

@@ -254,7 +254,7 @@ pub async fn judge_all(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::tests::{Echo, prompts};
+    use crate::run::tests::{echo, prompts};
 
     fn testdata(name: &str) -> std::path::PathBuf {
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -345,12 +345,12 @@ mod tests {
         )
         .unwrap();
         ps[1].prediction.clear();
-        let judge = Echo::new();
+        let judge = echo();
         let tokens = judge_all(&mut ps, judge.as_ref(), &prompts(), 1, 2).await;
         let verdicts: Vec<Option<bool>> = ps.iter().map(|p| p.judge).collect();
         // "Yes" for yes; nothing; "the Home Rule League party" for The Home Rule League.
         assert_eq!(verdicts, [Some(true), Some(false), Some(true)]);
-        assert_eq!((judge.seen.lock().unwrap().len(), tokens), (2, 10));
+        assert_eq!((judge.calls(), tokens), (2, 10));
         let summary = crate::Summary::of(&ps);
         let cell = summary.cell("intermediate_data", "HotpotQA").unwrap();
         assert_eq!(cell.judged, 3);

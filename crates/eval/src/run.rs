@@ -282,13 +282,14 @@ pub fn read_predictions(path: &std::path::Path) -> Result<Vec<Prediction>, EvalE
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use std::{path::Path, sync::Mutex, time::Duration};
+    use std::{path::Path, time::Duration};
 
     use agent::{Prompts, multi::MultiAgentConfig, runtime::Mode};
-    use async_trait::async_trait;
-    use chat::{ChatError, ChatRequest, ChatResponse, FinishReason, Role, Usage};
+    use chat::{
+        ChatRequest, ChatResponse, Role, Usage,
+        testing::{self, Scripted},
+    };
     use formats::{Passage, QaExample};
-    use search::{SearchError, SearchHit};
 
     use super::*;
     use crate::summary::Summary;
@@ -298,33 +299,13 @@ pub(crate) mod tests {
     /// response holds the gold; plays the multi-agent roles; says it does not know a "riddle";
     /// searches on a runtime's first turn and answers Paris once it has read the information;
     /// answers Paris from documents and London from its own knowledge.
-    pub(crate) struct Echo {
-        pub(crate) seen: Mutex<Vec<ChatRequest>>,
-    }
-
-    impl Echo {
-        pub(crate) fn new() -> Arc<Echo> {
-            Arc::new(Echo {
-                seen: Mutex::default(),
-            })
-        }
-    }
-
-    #[async_trait]
-    impl ChatModel for Echo {
-        fn name(&self) -> &str {
-            "echo"
-        }
-        async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ChatError> {
-            self.seen.lock().unwrap().push(request.clone());
+    pub(crate) fn echo() -> Arc<Scripted> {
+        Arc::new(Scripted::new("echo", |request| {
             // Every call takes a moment, so every answer has a latency to measure.
-            tokio::time::sleep(Duration::from_millis(1)).await;
+            std::thread::sleep(Duration::from_millis(1));
             let last = request.messages.last().unwrap().content.as_str();
             if last.contains("down") {
-                return Err(ChatError::Unavailable {
-                    backend: "echo".into(),
-                    message: "down".into(),
-                });
+                return Err(testing::down("echo", "down"));
             }
             let text = if let Some(judged) = last.strip_prefix("JUDGE ") {
                 let (response, gold) = judged.split_once(" | ").unwrap();
@@ -352,42 +333,16 @@ pub(crate) mod tests {
                 "London"
             };
             Ok(ChatResponse {
-                text: text.to_string(),
                 usage: Usage {
                     prompt_tokens: 3,
                     completion_tokens: 2,
                 },
-                finish_reason: FinishReason::Stop,
-                ..ChatResponse::default()
+                ..testing::text(text)
             })
-        }
+        }))
     }
 
-    struct OneDoc;
-
-    #[async_trait]
-    impl Searcher for OneDoc {
-        fn name(&self) -> String {
-            "one".into()
-        }
-        async fn batch_search(
-            &self,
-            queries: &[String],
-            _k: usize,
-        ) -> Result<Vec<Vec<SearchHit>>, SearchError> {
-            Ok(queries
-                .iter()
-                .map(|_| {
-                    vec![SearchHit {
-                        passage: Passage::new("p", "Paris", "Paris is the capital of France."),
-                        score: 1.0,
-                    }]
-                })
-                .collect())
-        }
-    }
-
-    /// Multi-agent and judge prompts [`Echo`] knows by their first word.
+    /// Multi-agent and judge prompts [`echo`] knows by their first word.
     pub(crate) fn prompts() -> Prompts {
         Prompts {
             planner: "PLAN {question}".into(),
@@ -429,15 +384,21 @@ pub(crate) mod tests {
         }
     }
 
-    /// `questions` answered by `model`, searching [`OneDoc`], resuming `out`.
-    fn options(out: &Path, questions: &[(&str, &str)], model: Arc<Echo>) -> EvalOptions<'static> {
+    /// `questions` answered by `model`, searching one document about Paris, resuming `out`.
+    fn options(
+        out: &Path,
+        questions: &[(&str, &str)],
+        model: Arc<Scripted>,
+    ) -> EvalOptions<'static> {
         EvalOptions {
             benchmarks: vec![bench(questions)],
             out: out.to_path_buf(),
             resume: true,
             model,
             judge: None,
-            searcher: Some(Arc::new(OneDoc)),
+            searcher: Some(Arc::new(search::testing::Scripted::fixed(vec![
+                Passage::new("p", "Paris", "Paris is the capital of France."),
+            ]))),
             concurrency: 4,
             progress: &|_| {},
         }
@@ -446,7 +407,7 @@ pub(crate) mod tests {
     async fn eval(out: &Path, questions: &[(&str, &str)], resume: bool) -> EvalReport {
         let options = EvalOptions {
             resume,
-            ..options(out, questions, Echo::new())
+            ..options(out, questions, echo())
         };
         run(&config(), &options).await.unwrap()
     }
@@ -523,7 +484,7 @@ pub(crate) mod tests {
         std::fs::remove_file(RunManifest::path_for(&out)).unwrap();
         let options = EvalOptions {
             resume: true,
-            ..options(&out, &[("2", "capital of France")], Echo::new())
+            ..options(&out, &[("2", "capital of France")], echo())
         };
         let err = run(&config(), &options).await.unwrap_err();
         assert!(
@@ -539,7 +500,7 @@ pub(crate) mod tests {
     async fn a_trained_agent_runs_in_its_own_mode_with_its_own_prompt_and_turn_budget() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("p.jsonl");
-        let model = Echo::new();
+        let model = echo();
         let mut config = config();
         config.methods = vec![Method::AgentPe, Method::Agent];
         config.agent_runtime = RuntimeConfig {
@@ -588,7 +549,7 @@ pub(crate) mod tests {
             ),
             (None, 3, 0.0)
         );
-        let seen = model.seen.lock().unwrap();
+        let seen = model.seen();
         let trained: Vec<&ChatRequest> = seen
             .iter()
             .filter(|r| r.messages[0].content == "Trained. Question: capital of France?\n")
@@ -617,7 +578,7 @@ pub(crate) mod tests {
         let mut config = config();
         config.methods = vec![Method::MultiAgent];
         let questions = [("1", "capital of France"), ("2", "down")];
-        run(&config, &options(&out, &questions, Echo::new()))
+        run(&config, &options(&out, &questions, echo()))
             .await
             .unwrap();
         let got = read_predictions(&out).unwrap();
@@ -661,7 +622,7 @@ pub(crate) mod tests {
     async fn the_judge_model_grades_every_answer_that_ran_and_cells_carry_its_score() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("p.jsonl");
-        let (model, judge) = (Echo::new(), Echo::new());
+        let (model, judge) = (echo(), echo());
         let mut config = config();
         config.methods = vec![Method::Direct, Method::RagPe];
         config.judge = true;
@@ -678,12 +639,10 @@ pub(crate) mod tests {
         let verdicts: Vec<Option<bool>> = got.iter().map(|p| p.judge).collect();
         // Direct says London, RAG-PE Paris; the failed answers are not judged.
         assert_eq!(verdicts, [Some(false), Some(true), None, None]);
-        assert_eq!(judge.seen.lock().unwrap().len(), 2);
+        assert_eq!(judge.calls(), 2);
         assert!(
             model
-                .seen
-                .lock()
-                .unwrap()
+                .seen()
                 .iter()
                 .all(|r| !r.messages[0].content.starts_with("JUDGE"))
         );
@@ -738,7 +697,7 @@ pub(crate) mod tests {
         config.methods = vec![Method::Direct, Method::MultiAgent];
         let options = EvalOptions {
             searcher: None,
-            ..options(&out, &[("1", "capital of France")], Echo::new())
+            ..options(&out, &[("1", "capital of France")], echo())
         };
         let refused = run(&config, &options).await;
         assert!(

@@ -188,25 +188,14 @@ mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use super::*;
-    use chat::{FinishReason, Message, Usage};
+    use chat::{Message, testing::Scripted};
 
-    /// Counts calls and answers with the call number, so a replay is visible.
-    struct Counting(AtomicU64);
-
-    #[async_trait]
-    impl ChatModel for Counting {
-        fn name(&self) -> &str {
-            "counting"
-        }
-        async fn chat(&self, _: &ChatRequest) -> Result<ChatResponse, ChatError> {
-            let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
-            Ok(ChatResponse {
-                text: format!("call {n}"),
-                usage: Usage::default(),
-                finish_reason: FinishReason::Stop,
-                ..ChatResponse::default()
-            })
-        }
+    /// Answers with the call number, so a replay is visible.
+    fn counting() -> Scripted {
+        let calls = AtomicU64::new(0);
+        Scripted::texts("counting", move |_| {
+            Ok(format!("call {}", calls.fetch_add(1, Ordering::SeqCst) + 1))
+        })
     }
 
     fn request(temperature: Option<f32>) -> ChatRequest {
@@ -217,8 +206,8 @@ mod tests {
         }
     }
 
-    fn open(dir: &Path, policy: CachePolicy) -> (Arc<Counting>, CachedModel) {
-        let inner = Arc::new(Counting(AtomicU64::new(0)));
+    fn open(dir: &Path, policy: CachePolicy) -> (Arc<Scripted>, CachedModel) {
+        let inner = Arc::new(counting());
         let config = CacheConfig {
             path: dir.join("sub/cache.redb"),
             policy,
@@ -241,7 +230,7 @@ mod tests {
                 cached.chat(&request(Some(0.0))).await.unwrap().text,
                 "call 1"
             );
-            assert_eq!(inner.0.load(Ordering::SeqCst), 1);
+            assert_eq!(inner.calls(), 1);
             let snap = cached.accounting().snapshot();
             assert_eq!((snap.cache_hits, snap.cache_misses), (1, 1));
         }
@@ -250,7 +239,7 @@ mod tests {
             cached.chat(&request(Some(0.0))).await.unwrap().text,
             "call 1"
         );
-        assert_eq!(inner.0.load(Ordering::SeqCst), 0);
+        assert_eq!(inner.calls(), 0);
     }
 
     #[tokio::test]
@@ -261,7 +250,7 @@ mod tests {
         cached.chat(&request(Some(0.7))).await.unwrap();
         cached.chat(&request(None)).await.unwrap();
         assert_eq!(
-            inner.0.load(Ordering::SeqCst),
+            inner.calls(),
             3,
             "unseeded sampled requests are not cached by default"
         );
@@ -273,7 +262,7 @@ mod tests {
         cached.chat(&seeded(1)).await.unwrap();
         cached.chat(&seeded(2)).await.unwrap();
         assert_eq!(
-            inner.0.load(Ordering::SeqCst),
+            inner.calls(),
             5,
             "a seeded sample is replayed for its seed only"
         );
@@ -281,12 +270,12 @@ mod tests {
         let (inner, cached) = open(dir.path(), CachePolicy::All);
         cached.chat(&request(Some(0.7))).await.unwrap();
         cached.chat(&request(Some(0.7))).await.unwrap();
-        assert_eq!(inner.0.load(Ordering::SeqCst), 1);
+        assert_eq!(inner.calls(), 1);
         drop(cached);
         let (inner, cached) = open(dir.path(), CachePolicy::Off);
         cached.chat(&request(Some(0.0))).await.unwrap();
         cached.chat(&request(Some(0.0))).await.unwrap();
-        assert_eq!(inner.0.load(Ordering::SeqCst), 2);
+        assert_eq!(inner.calls(), 2);
     }
 
     #[test]

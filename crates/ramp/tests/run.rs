@@ -9,10 +9,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use async_trait::async_trait;
-use chat::{
-    ChatError, ChatModel, ChatRequest, ChatResponse, FinishReason, LogProb, TokenScorer, Usage,
-};
+use chat::{ChatError, LogProb, TokenScorer, testing::Scripted};
 use formats::{FormatError, JsonlPassages, Passage, RampSample, RunManifest, Shard};
 use ramp::{
     Difficulty, Lang, LevelRule, RampConfig, RampError, RampReport, RunOptions, SpanSet, Tally,
@@ -322,14 +319,8 @@ async fn shards_split_the_passages() {
 
 /// Answers by passage (its length mod 4): a JSON list of its names, the same list with single
 /// quotes, prose, or a list of entities that are not in the passage.
-struct Scripted(&'static str);
-
-#[async_trait]
-impl ChatModel for Scripted {
-    fn name(&self) -> &str {
-        self.0
-    }
-    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ChatError> {
+fn scripted(name: &'static str) -> Scripted {
+    Scripted::texts(name, |request| {
         let prompt = &request.messages[1].content;
         let paragraph = prompt.rsplit("Paragraph: ").next().unwrap();
         let paragraph = paragraph.strip_suffix("\nEntities:").unwrap();
@@ -345,13 +336,8 @@ impl ChatModel for Scripted {
             2 => "I think the entities are people and places.".to_string(),
             _ => r#"["Atlantis", "Ruritania"]"#.to_string(),
         };
-        Ok(ChatResponse {
-            text,
-            usage: Usage::default(),
-            finish_reason: FinishReason::Stop,
-            ..ChatResponse::default()
-        })
-    }
+        Ok(text)
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -364,7 +350,7 @@ async fn llm_answers_are_validated_and_counted() {
         ..config()
     };
     let opts = RunOptions {
-        model: Some(Arc::new(Scripted("scripted"))),
+        model: Some(Arc::new(scripted("scripted"))),
         ..options(out.clone(), 200)
     };
     let report = generate(&c, &passages, &opts).await.unwrap();
@@ -384,7 +370,7 @@ async fn llm_answers_are_validated_and_counted() {
     }
     // Another model may not go on with this output.
     let opts = RunOptions {
-        model: Some(Arc::new(Scripted("scripted-v2"))),
+        model: Some(Arc::new(scripted("scripted-v2"))),
         ..options(out, 200)
     };
     let err = generate(&c, &passages, &opts).await.unwrap_err();

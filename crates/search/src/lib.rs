@@ -6,6 +6,8 @@
 //! this trait.
 
 mod merge;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod wire;
 
 use formats::Passage;

@@ -129,28 +129,14 @@ fn parse_items(raw: &[Box<RawValue>]) -> Result<Vec<RewardItem>, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use async_trait::async_trait;
-    use chat::{ChatError, ChatRequest, ChatResponse, FinishReason, Usage};
+    use chat::testing::Scripted;
     use serde_json::{Value, json};
 
     use super::*;
 
     /// Says "correct" to every question.
-    struct Yes;
-
-    #[async_trait]
-    impl ChatModel for Yes {
-        fn name(&self) -> &str {
-            "yes"
-        }
-        async fn chat(&self, _: &ChatRequest) -> Result<ChatResponse, ChatError> {
-            Ok(ChatResponse {
-                text: "correct".into(),
-                usage: Usage::default(),
-                finish_reason: FinishReason::Stop,
-                ..ChatResponse::default()
-            })
-        }
+    fn yes() -> Scripted {
+        Scripted::texts("yes", |_| Ok("correct".into()))
     }
 
     async fn serve(config: RewardConfig, body_limit: usize) -> String {
@@ -284,7 +270,7 @@ mod tests {
     #[tokio::test]
     async fn the_judge_preset_asks_the_model() {
         let config = RewardConfig {
-            judge: Some(Arc::new(Yes)),
+            judge: Some(Arc::new(yes())),
             ..RewardConfig::default()
         };
         let base = serve(config, crate::DEFAULT_BODY_LIMIT).await;

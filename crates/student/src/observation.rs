@@ -129,7 +129,7 @@ pub fn hit(passage: Passage) -> SearchHit {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
+    use search::testing::Scripted;
 
     use super::*;
 
@@ -175,39 +175,25 @@ mod tests {
     }
 
     /// Three documents per query named `<query>-<rank>`; `shared` is found by every query at
-    /// rank 2. Records the `k` asked for.
-    #[derive(Default)]
-    struct Lists {
-        asked: Mutex<Vec<usize>>,
-    }
-
-    #[async_trait::async_trait]
-    impl Searcher for Lists {
-        fn name(&self) -> String {
-            "lists".into()
-        }
-        async fn batch_search(
-            &self,
-            queries: &[String],
-            k: usize,
-        ) -> Result<Vec<Vec<SearchHit>>, SearchError> {
-            self.asked.lock().unwrap().push(k);
-            Ok(queries
-                .iter()
-                .map(|q| {
-                    (1..=k)
-                        .map(|r| {
-                            let id = if r == 2 {
-                                "shared".into()
-                            } else {
-                                format!("{q}-{r}")
-                            };
-                            hit(Passage::new(id.clone(), id.clone(), format!("About {id}.")))
-                        })
-                        .collect()
+    /// rank 2.
+    fn lists() -> Scripted {
+        Scripted::new("lists", |q, k| {
+            Ok((1..=k)
+                .map(|r| {
+                    let id = if r == 2 {
+                        "shared".into()
+                    } else {
+                        format!("{q}-{r}")
+                    };
+                    hit(Passage::new(id.clone(), id.clone(), format!("About {id}.")))
                 })
                 .collect())
-        }
+        })
+    }
+
+    /// `(query, k)` pairs as [`Scripted::asked`] gives them.
+    fn asked(pairs: &[(&str, usize)]) -> Vec<(String, usize)> {
+        pairs.iter().map(|(q, k)| (q.to_string(), *k)).collect()
     }
 
     fn ids(o: &Observation) -> Vec<&str> {
@@ -216,7 +202,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_query_is_its_top_k_and_several_are_merged_by_rank() {
-        let lists = Lists::default();
+        let lists = lists();
         let one = observe(&lists, &["a".into()], 3, &[]).await.unwrap();
         assert_eq!(ids(&one), ["a-1", "shared", "a-3"]);
         assert_eq!(one.block, information_block(&one.hits));
@@ -229,16 +215,23 @@ mod tests {
             .unwrap();
         assert_eq!(ids(&more), ["a-1", "b-1", "shared", "a-3", "b-3"]);
         assert_eq!(more.duplicates_removed, 1);
-        assert_eq!(*lists.asked.lock().unwrap(), [3, 3, 5]);
+        assert_eq!(
+            lists.asked(),
+            asked(&[("a", 3), ("a", 3), ("b", 3), ("a", 5), ("b", 5)])
+        );
     }
 
     #[tokio::test]
     async fn excluded_ids_never_show_and_do_not_shorten_the_list() {
-        let lists = Lists::default();
+        let lists = lists();
         let o = observe(&lists, &["a".into()], 3, &["shared".into()])
             .await
             .unwrap();
         assert_eq!(ids(&o), ["a-1", "a-3", "a-4"]);
-        assert_eq!(*lists.asked.lock().unwrap(), [4]);
+        assert_eq!(
+            lists.asked(),
+            asked(&[("a", 4)]),
+            "one more for the excluded"
+        );
     }
 }

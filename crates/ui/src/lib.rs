@@ -194,7 +194,9 @@ mod tests {
     use formats::Passage;
 
     use super::*;
-    use crate::test_support::{Memory, get};
+    use search::testing::Scripted;
+
+    use crate::test_support::get;
 
     #[tokio::test]
     async fn serves_its_own_assets_and_nothing_else_by_name() {
@@ -258,7 +260,7 @@ mod tests {
             ],
         );
         // The trajectory's document is passage 7.
-        let searcher = Memory(vec![
+        let searcher = Scripted::fixed(vec![
             Passage::new("7", "Mona Lisa", "The Mona Lisa is a portrait by Leonardo."),
             Passage::new("8", "Mona Lisa", "It hangs in the Louvre."),
         ]);
@@ -370,44 +372,10 @@ mod tests {
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    //! Requests against the router without a socket, and an index in memory.
+    //! Requests against the router without a socket.
 
-    use async_trait::async_trait;
     use axum::{Router, body::Body, http::Request};
-    use formats::Passage;
-    use search::{SearchError, SearchHit, Searcher};
     use tower::ServiceExt;
-
-    /// Passages in memory: every query gets the first `k`, scored 1, 1/2, 1/3, …; each can be
-    /// looked up by id, as in the local index.
-    pub struct Memory(pub Vec<Passage>);
-
-    #[async_trait]
-    impl Searcher for Memory {
-        fn name(&self) -> String {
-            "memory".into()
-        }
-        async fn batch_search(
-            &self,
-            queries: &[String],
-            k: usize,
-        ) -> Result<Vec<Vec<SearchHit>>, SearchError> {
-            let hits: Vec<SearchHit> = self
-                .0
-                .iter()
-                .take(k)
-                .enumerate()
-                .map(|(i, p)| SearchHit {
-                    passage: p.clone(),
-                    score: 1.0 / (i + 1) as f64,
-                })
-                .collect();
-            Ok(queries.iter().map(|_| hits.clone()).collect())
-        }
-        async fn passage(&self, id: &str) -> Result<Option<Passage>, SearchError> {
-            Ok(self.0.iter().find(|p| p.id == id).cloned())
-        }
-    }
 
     /// `GET uri`: the status and the body as text.
     pub async fn get(app: &Router, uri: &str) -> (u16, String) {

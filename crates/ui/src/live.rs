@@ -381,49 +381,41 @@ fn record(attempt: Attempt, id: String, task: Task, model: &str, ms: u64) -> Tra
 
 #[cfg(test)]
 mod tests {
-    use std::{
-        collections::VecDeque,
-        sync::{
-            Mutex,
-            atomic::{AtomicUsize, Ordering},
-        },
-        time::Duration,
-    };
+    use std::{sync::Mutex, time::Duration};
 
     use async_trait::async_trait;
     use axum::{body::Body, http::Request};
-    use chat::{ChatError, ChatRequest, ChatResponse, FinishReason, Usage};
+    use chat::{
+        ChatError, ChatRequest, ChatResponse,
+        testing::{self, Scripted},
+    };
     use formats::Passage;
     use futures_util::StreamExt;
     use tokio::sync::{Notify, oneshot};
     use tower::ServiceExt;
 
     use super::*;
-    use crate::{
-        LiveConfig, UiConfig, router,
-        test_support::{Memory, get},
-    };
+    use crate::{LiveConfig, UiConfig, router, test_support::get};
 
-    /// Replies with the scripted generations in order and counts its calls; past the script it
-    /// fails, or, when `hang` is set, blocks until cancelled and then says so on `cancelled`.
-    struct Scripted {
-        replies: Mutex<VecDeque<&'static str>>,
-        calls: AtomicUsize,
-        hang: bool,
-        entered: Notify,
-        cancelled: Mutex<Option<oneshot::Sender<()>>>,
+    /// The scripted generations in order, then a model that is down with a message markup
+    /// would swallow (the events carry it as is; the page escapes it).
+    fn scripted(replies: &[&'static str]) -> Arc<Scripted> {
+        let left = Mutex::new(replies.to_vec());
+        Arc::new(Scripted::new("scripted", move |_| {
+            let mut left = left.lock().unwrap();
+            if left.is_empty() {
+                return Err(testing::down("scripted", "the script <ran> out"));
+            }
+            Ok(testing::text(left.remove(0)))
+        }))
     }
 
-    impl Scripted {
-        fn new(replies: &[&'static str], hang: bool) -> Arc<Self> {
-            Arc::new(Scripted {
-                replies: Mutex::new(replies.iter().copied().collect()),
-                calls: AtomicUsize::new(0),
-                hang,
-                entered: Notify::new(),
-                cancelled: Mutex::default(),
-            })
-        }
+    /// The scripted generations in order; past them it blocks until cancelled, and then says
+    /// so on `cancelled`.
+    struct Hanging {
+        script: Scripted,
+        entered: Notify,
+        cancelled: Mutex<Option<oneshot::Sender<()>>>,
     }
 
     /// Sends on its channel when dropped.
@@ -438,45 +430,29 @@ mod tests {
     }
 
     #[async_trait]
-    impl ChatModel for Scripted {
+    impl ChatModel for Hanging {
         fn name(&self) -> &str {
-            "scripted"
+            "hanging"
         }
-        async fn chat(&self, _: &ChatRequest) -> Result<ChatResponse, ChatError> {
-            self.calls.fetch_add(1, Ordering::SeqCst);
-            let reply = self.replies.lock().unwrap().pop_front();
-            let Some(text) = reply else {
-                if self.hang {
-                    let _signal = Signal(self.cancelled.lock().unwrap().take());
-                    self.entered.notify_one();
-                    std::future::pending::<()>().await;
-                }
-                return Err(ChatError::Unavailable {
-                    backend: "scripted".into(),
-                    message: "the script <ran> out".into(),
-                });
-            };
-            Ok(ChatResponse {
-                text: text.into(),
-                usage: Usage {
-                    prompt_tokens: 10,
-                    completion_tokens: 5,
-                },
-                finish_reason: FinishReason::Stop,
-                ..ChatResponse::default()
-            })
+        async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, ChatError> {
+            if let Ok(reply) = self.script.chat(request).await {
+                return Ok(reply);
+            }
+            let _signal = Signal(self.cancelled.lock().unwrap().take());
+            self.entered.notify_one();
+            std::future::pending().await
         }
     }
 
     /// Two passages, both returned for every query.
-    fn memory() -> Arc<Memory> {
-        Arc::new(Memory(vec![
+    fn memory() -> Arc<search::testing::Scripted> {
+        Arc::new(search::testing::Scripted::fixed(vec![
             Passage::new("p1", "Mona Lisa", "A portrait by Leonardo da Vinci."),
             Passage::new("p2", "Louvre", "A museum in <Paris>."),
         ]))
     }
 
-    fn app(model: Arc<Scripted>, ramp: Vec<std::path::PathBuf>) -> Router {
+    fn app(model: Arc<dyn ChatModel>, ramp: Vec<std::path::PathBuf>) -> Router {
         router(UiConfig {
             ramp,
             live: LiveConfig {
@@ -510,7 +486,7 @@ mod tests {
 
     #[tokio::test]
     async fn streams_each_step_in_order_then_the_record() {
-        let app = app(Scripted::new(&[SEARCH, ANSWER], false), Vec::new());
+        let app = app(scripted(&[SEARCH, ANSWER]), Vec::new());
         let (status, body) = get(
             &app,
             "/agent/stream?question=who+painted+the+Mona+Lisa&model=0&search=0&turns=2&topk=2",
@@ -550,7 +526,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_model_call_is_an_error_event_before_the_record() {
-        let app = app(Scripted::new(&[], false), Vec::new());
+        let app = app(scripted(&[]), Vec::new());
         let (status, body) = get(&app, "/agent/stream?question=q").await;
         assert_eq!(status, 200);
         let events = events(&body);
@@ -568,7 +544,7 @@ mod tests {
 
     #[tokio::test]
     async fn refuses_unknown_models_and_backends_and_long_questions() {
-        let app = app(Scripted::new(&[], false), Vec::new());
+        let app = app(scripted(&[]), Vec::new());
         for uri in [
             "/agent/stream?question=q&model=1".to_string(),
             "/agent/stream?question=q&search=1".to_string(),
@@ -594,7 +570,7 @@ mod tests {
             trajectories: Vec::new(),
             eval: Vec::new(),
             live: LiveConfig {
-                models: vec![("m".into(), Scripted::new(&[], false))],
+                models: vec![("m".into(), scripted(&[]))],
                 searchers: vec![("s".into(), memory())],
                 runtime: RuntimeConfig::default(),
             },
@@ -631,9 +607,12 @@ mod tests {
 
     #[tokio::test]
     async fn dropping_the_stream_stops_the_agent() {
-        let model = Scripted::new(&[SEARCH], true);
         let (cancelled_tx, cancelled) = oneshot::channel();
-        *model.cancelled.lock().unwrap() = Some(cancelled_tx);
+        let model = Arc::new(Hanging {
+            script: Scripted::queue("scripted", [testing::text(SEARCH)]),
+            entered: Notify::new(),
+            cancelled: Mutex::new(Some(cancelled_tx)),
+        });
         let app = app(model.clone(), Vec::new());
         let response = app
             .oneshot(
@@ -656,7 +635,7 @@ mod tests {
             .await
             .expect("the blocked model call was not cancelled")
             .unwrap();
-        assert_eq!(model.calls.load(Ordering::SeqCst), 2);
+        assert_eq!(model.script.calls(), 2);
     }
 
     /// A RAMP file of two samples, `A is [mask].` and `B is [mask].`, the mask being `x`.
@@ -674,7 +653,7 @@ mod tests {
     #[tokio::test]
     async fn a_ramp_samples_record_carries_its_masks_and_scores() {
         let dir = tempfile::tempdir().unwrap();
-        let model = Scripted::new(&["<think>t</think><answer> B is x. "], false);
+        let model = scripted(&["<think>t</think><answer> B is x. "]);
         let app = app(model, vec![ramp_file(&dir)]);
         let question = "question=B+is+%5Bmask%5D.%0A%0AFill+in.";
         let (status, body) = get(
@@ -707,7 +686,7 @@ mod tests {
     #[tokio::test]
     async fn the_page_offers_the_models_backends_and_samples() {
         let dir = tempfile::tempdir().unwrap();
-        let app = app(Scripted::new(&[], false), vec![ramp_file(&dir)]);
+        let app = app(scripted(&[]), vec![ramp_file(&dir)]);
         let (status, page) = get(&app, "/agent").await;
         assert_eq!(status, 200);
         for id in [

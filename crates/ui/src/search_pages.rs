@@ -211,7 +211,9 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::{UiConfig, router, test_support::Memory, test_support::get};
+    use search::testing::Scripted;
+
+    use crate::{UiConfig, router, test_support::get};
 
     fn check(id: &str, before: Option<&str>, after: Option<&str>) {
         let (b, a) = neighbour_ids(id);
@@ -245,7 +247,7 @@ mod tests {
             ("42", "Paris", "Paris is a city."),
             ("43", "Paris", "The Seine flows through Paris."),
         ];
-        let searcher = Memory(
+        let searcher = Scripted::fixed(
             passages
                 .iter()
                 .map(|(id, title, text)| Passage::new(*id, *title, *text))
