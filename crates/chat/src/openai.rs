@@ -172,9 +172,11 @@ pub struct ContentPart {
     pub text: Option<String>,
 }
 
-/// The response body of a non-streaming chat completion.
+/// A chat completion as OpenAI sends it: the whole answer ([`CompletionResponse`], `"object":
+/// "chat.completion"`) or one server-sent event of a stream ([`CompletionChunk`]), which differ
+/// only in their choices.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CompletionResponse {
+pub struct Completion<C> {
     #[serde(default)]
     pub id: String,
     #[serde(default)]
@@ -183,11 +185,20 @@ pub struct CompletionResponse {
     pub created: u64,
     #[serde(default)]
     pub model: String,
-    #[serde(default)]
-    pub choices: Vec<Choice>,
+    #[serde(default = "Vec::new")]
+    pub choices: Vec<C>,
+    /// On a stream, `null` on every chunk but the usage chunk (OpenAI sends it so).
     #[serde(default)]
     pub usage: Option<WireUsage>,
 }
+
+/// The response body of a non-streaming chat completion.
+pub type CompletionResponse = Completion<Choice>;
+
+/// One server-sent event of a streamed completion (`"object": "chat.completion.chunk"`): the
+/// first carries `delta.role`, the next ones `delta.content` pieces, the last an empty delta
+/// with the `finish_reason`; with `include_usage`, a final chunk with no choices and the usage.
+pub type CompletionChunk = Completion<ChunkChoice>;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Choice {
@@ -216,26 +227,6 @@ pub struct WireUsage {
     pub completion_tokens: u64,
     #[serde(default)]
     pub total_tokens: u64,
-}
-
-/// One server-sent event of a streamed completion (`"object": "chat.completion.chunk"`): the
-/// first carries `delta.role`, the next ones `delta.content` pieces, the last an empty delta
-/// with the `finish_reason`; with `include_usage`, a final chunk with no choices and the usage.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CompletionChunk {
-    #[serde(default)]
-    pub id: String,
-    #[serde(default)]
-    pub object: String,
-    #[serde(default)]
-    pub created: u64,
-    #[serde(default)]
-    pub model: String,
-    #[serde(default)]
-    pub choices: Vec<ChunkChoice>,
-    /// `null` on every chunk but the usage chunk (OpenAI sends it so).
-    #[serde(default)]
-    pub usage: Option<WireUsage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -336,6 +336,16 @@ mod tests {
     use super::*;
     use crate::fixtures::trajectory;
 
+    /// A tools-style conversation with two searches.
+    const TWO_CALLS: [Role; 6] = [
+        Role::Human,
+        Role::FunctionCall,
+        Role::Observation,
+        Role::FunctionCall,
+        Role::Observation,
+        Role::Gpt,
+    ];
+
     fn turn(from: Role, value: &str) -> Turn {
         Turn {
             from,
@@ -357,17 +367,7 @@ mod tests {
         assert!(check(&[Human, Gpt]).is_ok());
         assert!(check(&[Human, FunctionCall, Observation, Gpt]).is_ok());
         assert!(check(&[Human, Gpt, Human, Gpt]).is_ok());
-        assert!(
-            check(&[
-                Human,
-                FunctionCall,
-                Observation,
-                FunctionCall,
-                Observation,
-                Gpt
-            ])
-            .is_ok()
-        );
+        assert!(check(&TWO_CALLS).is_ok());
         assert!(check(&[]).is_err(), "empty");
         assert!(check(&[Human]).is_err(), "odd count");
         assert!(check(&[Gpt, Human]).is_err(), "gpt first");
@@ -389,18 +389,7 @@ mod tests {
     fn tools_style_maps_the_chatml_record() {
         let t = trajectory("a#0", 2);
         let e = example(&t, Style::Tools, &Template::search_r1()).unwrap();
-        use Role::*;
-        assert_eq!(
-            roles(&e),
-            [
-                Human,
-                FunctionCall,
-                Observation,
-                FunctionCall,
-                Observation,
-                Gpt
-            ]
-        );
+        assert_eq!(roles(&e), TWO_CALLS);
         assert_eq!(e.system, t.chatml.messages[0].content);
         assert_eq!(e.conversations[0].value, t.task.query);
         assert_eq!(
@@ -462,19 +451,15 @@ mod tests {
             e.conversations[0].value,
             Template::search_r1().prompt(&t.task.query)
         );
+        let values: Vec<&str> = e.conversations.iter().map(|c| c.value.as_str()).collect();
         assert_eq!(
-            e.conversations[1].value,
-            "<think>Mask 1, try 1.</think>\n<search> Ada mathematician 1 </search>"
+            values[1..3],
+            [
+                "<think>Mask 1, try 1.</think>\n<search> Ada mathematician 1 </search>",
+                "<information>Doc 1(Title: \"Ada Lovelace\") Ada Lovelace was a mathematician (1).</information>"
+            ]
         );
-        assert_eq!(
-            e.conversations[2].value,
-            "<information>Doc 1(Title: \"Ada Lovelace\") Ada Lovelace was a mathematician (1).</information>"
-        );
-        assert!(
-            e.conversations[5]
-                .value
-                .starts_with("<think>Doc 1 names her.")
-        );
+        assert!(values[5].starts_with("<think>Doc 1 names her."));
         assert_eq!(e.system, "");
         assert_eq!(e.tools, None);
         let line = serde_json::to_string(&e).unwrap();
