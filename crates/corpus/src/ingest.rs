@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use formats::{RunLog, RunManifest};
+use formats::{Run, RunLog, RunManifest};
 
 use crate::{Config, CorpusError, CorpusReader, Tally};
 
@@ -48,7 +48,11 @@ pub fn ingest(
         .iter()
         .map(|path| crate::open(path, config))
         .collect::<Result<Vec<CorpusReader>, _>>()?;
+    let (mut run, _) = Run::open(run_manifest(inputs, config), out, false)?;
     let mut log = RunLog::create(out)?;
+    // Saved as the output starts over: a run killed midway leaves a manifest that says it did
+    // not finish, never the last run's.
+    run.save(Tally::default().counts())?;
     let mut state = IngestProgress {
         total_bytes: readers.iter().map(CorpusReader::total_bytes).sum(),
         ..IngestProgress::default()
@@ -83,26 +87,26 @@ pub fn ingest(
         progress(&state);
     }
     log.commit()?;
-    let manifest = RunManifest::path_for(out);
-    run_manifest(inputs, config, &tally, stopped_by.is_none()).save(&manifest)?;
     match stopped_by {
-        None => Ok(IngestReport { tally, manifest }),
-        Some(error) => Err(CorpusError::Stopped {
-            error: Box::new(error),
-            tally,
-            out: out.to_path_buf(),
-        }),
+        None => {
+            let manifest = run.finish(tally.counts())?;
+            Ok(IngestReport { tally, manifest })
+        }
+        Some(error) => {
+            run.save(tally.counts())?;
+            Err(CorpusError::Stopped {
+                error: Box::new(error),
+                tally,
+                out: out.to_path_buf(),
+            })
+        }
     }
 }
 
-fn run_manifest(inputs: &[PathBuf], config: &Config, tally: &Tally, complete: bool) -> RunManifest {
-    RunManifest {
-        counts: tally.counts(),
-        complete,
-        ..RunManifest::new(
-            "ingest",
-            inputs.iter().map(|p| p.display().to_string()).collect(),
-            serde_json::to_value(config).expect("a Config is plain data and always serialises"),
-        )
-    }
+fn run_manifest(inputs: &[PathBuf], config: &Config) -> RunManifest {
+    RunManifest::new(
+        "ingest",
+        inputs.iter().map(|p| p.display().to_string()).collect(),
+        serde_json::to_value(config).expect("a Config is plain data and always serialises"),
+    )
 }

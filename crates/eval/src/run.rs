@@ -16,7 +16,7 @@ use std::{
 
 use agent::RuntimeConfig;
 use chat::ChatModel;
-use formats::{RunLog, RunManifest};
+use formats::{Run, RunLog, RunManifest};
 use futures_util::{StreamExt, stream};
 use search::Searcher;
 use serde::Serialize;
@@ -113,8 +113,7 @@ pub async fn run(config: &EvalConfig, options: &EvalOptions<'_>) -> Result<EvalR
     {
         return Err(EvalError::NoSearcher { method: m.as_str() });
     }
-    let manifest_path = RunManifest::path_for(&options.out);
-    let mut manifest = RunManifest::new(
+    let manifest = RunManifest::new(
         "eval",
         options
             .benchmarks
@@ -123,10 +122,10 @@ pub async fn run(config: &EvalConfig, options: &EvalOptions<'_>) -> Result<EvalR
             .collect(),
         manifest_config(config, options),
     );
+    let (mut run, _) = Run::open(manifest, &options.out, options.resume)?;
     let mut tally = Tally::default();
     let mut done = HashSet::new();
     let mut log = if options.resume {
-        manifest.resumes(&manifest_path, &options.out)?;
         if options.out.exists() {
             // A torn last line (a kill mid-write) is cut when the log is reopened; skip it here.
             for p in formats::read_jsonl::<Prediction>(&options.out)?.flatten() {
@@ -163,8 +162,7 @@ pub async fn run(config: &EvalConfig, options: &EvalOptions<'_>) -> Result<EvalR
             }
         }
     }
-    manifest.counts = tally.counts();
-    manifest.save(&manifest_path)?;
+    run.save(tally.counts())?;
     (options.progress)(&tally);
 
     let judge = options.judge.as_ref().unwrap_or(&options.model);
@@ -178,18 +176,13 @@ pub async fn run(config: &EvalConfig, options: &EvalOptions<'_>) -> Result<EvalR
         log.commit()?;
         tally.add(&prediction);
         tally.judge_tokens += judge_tokens;
-        if tally.written.is_multiple_of(16) {
-            manifest.counts = tally.counts();
-            manifest.save(&manifest_path)?;
-        }
+        run.checkpoint(tally.written, || tally.counts())?;
         (options.progress)(&tally);
     }
-    manifest.counts = tally.counts();
-    manifest.complete = true;
-    manifest.save(&manifest_path)?;
+    let manifest = run.finish(tally.counts())?;
     Ok(EvalReport {
         tally,
-        manifest: manifest_path,
+        manifest,
         elapsed_secs: started.elapsed().as_secs_f64(),
     })
 }

@@ -20,7 +20,7 @@ pub use hash::{seed_for, stable_hash};
 pub use passage::{Anchor, Passage};
 pub use qa::QaExample;
 pub use ramp::{MASK, RAMP_INSTRUCTION_EN, RAMP_INSTRUCTION_ZH, RampExt, RampSample};
-pub use runlog::{JsonlReader, RunLog, RunManifest, read_jsonl};
+pub use runlog::{CHECKPOINT_EVERY, JsonlReader, Run, RunLog, RunManifest, read_jsonl};
 pub use shard::{Shard, ShardParseError};
 pub use source::{JsonlPassages, PassageSource, Passages};
 pub use staged::{Staged, StagedLines, commit_all, write_whole};

@@ -317,6 +317,70 @@ impl RunManifest {
     }
 }
 
+/// A run's manifest while the run goes on, kept beside its output: saved with the counts when
+/// the run starts, at checkpoints and at its end, where it is marked complete. A run killed at
+/// any point leaves a manifest that says what it was asked, how far it got and that it did not
+/// finish.
+#[derive(Debug)]
+pub struct Run {
+    manifest: RunManifest,
+    path: PathBuf,
+}
+
+/// Records between two saves of the counts ([`Run::checkpoint`]).
+pub const CHECKPOINT_EVERY: u64 = 16;
+
+impl Run {
+    /// The run `manifest` describes, writing `output`: started over, or with `resume` going on
+    /// from the run whose manifest is beside `output` ([`RunManifest::resumes`]: refused when its
+    /// settings differ or `output` holds records no manifest describes). Also returns that
+    /// earlier manifest, `None` when there was none. Nothing is written yet.
+    pub fn open(
+        manifest: RunManifest,
+        output: &Path,
+        resume: bool,
+    ) -> Result<(Run, Option<RunManifest>), FormatError> {
+        let path = RunManifest::path_for(output);
+        let previous = if resume {
+            manifest.resumes(&path, output)?
+        } else {
+            None
+        };
+        Ok((Run { manifest, path }, previous))
+    }
+
+    /// Saves the manifest with `counts`, the run not complete.
+    pub fn save(&mut self, counts: BTreeMap<String, u64>) -> Result<(), FormatError> {
+        self.manifest.counts = counts;
+        self.manifest.save(&self.path)
+    }
+
+    /// Saves the counts when `written`, the records written so far, is a multiple of
+    /// [`CHECKPOINT_EVERY`].
+    pub fn checkpoint(
+        &mut self,
+        written: u64,
+        counts: impl FnOnce() -> BTreeMap<String, u64>,
+    ) -> Result<(), FormatError> {
+        if written.is_multiple_of(CHECKPOINT_EVERY) {
+            self.save(counts())?;
+        }
+        Ok(())
+    }
+
+    /// Saves the manifest with the final `counts`, marked complete; returns where it is.
+    pub fn finish(mut self, counts: BTreeMap<String, u64>) -> Result<PathBuf, FormatError> {
+        self.manifest.complete = true;
+        self.save(counts)?;
+        Ok(self.path)
+    }
+
+    /// Where the manifest is.
+    pub fn manifest_path(&self) -> &Path {
+        &self.path
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,5 +497,37 @@ mod tests {
             .resumes(&path, &out)
             .unwrap_err();
         assert!(matches!(err, FormatError::ManifestMismatch { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_run_saves_its_counts_at_checkpoints_and_is_complete_only_at_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("eval.jsonl");
+        let counts = |n: u64| BTreeMap::from([("written".to_string(), n)]);
+        let saved = || {
+            RunManifest::load(&RunManifest::path_for(&out))
+                .unwrap()
+                .unwrap()
+        };
+        let (mut run, previous) = Run::open(manifest(json!({"seed": 1})), &out, true).unwrap();
+        assert_eq!(previous, None);
+        run.save(counts(0)).unwrap();
+        for n in 1..CHECKPOINT_EVERY + 3 {
+            run.checkpoint(n, || counts(n)).unwrap();
+        }
+        assert_eq!(
+            saved().counts,
+            counts(CHECKPOINT_EVERY),
+            "the last checkpoint"
+        );
+        assert!(!saved().complete);
+        // A resume with other settings is refused; with the same, it sees how far the run got.
+        let err = Run::open(manifest(json!({"seed": 2})), &out, true).unwrap_err();
+        assert!(matches!(err, FormatError::ManifestMismatch { .. }), "{err}");
+        let (_, previous) = Run::open(manifest(json!({"seed": 1})), &out, true).unwrap();
+        assert_eq!(previous.unwrap().counts, counts(CHECKPOINT_EVERY));
+        assert_eq!(run.finish(counts(18)).unwrap(), RunManifest::path_for(&out));
+        assert!(saved().complete);
+        assert_eq!(saved().counts, counts(18));
     }
 }

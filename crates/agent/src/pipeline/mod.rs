@@ -29,7 +29,7 @@ use std::{
 };
 
 use chat::ChatModel;
-use formats::{Rejection, RunLog, RunManifest, Shard, Teacher, TokenUse, Trajectory};
+use formats::{Rejection, Run, RunLog, RunManifest, Shard, Teacher, TokenUse, Trajectory};
 use futures_util::{StreamExt, stream};
 use search::Searcher;
 use serde::Serialize;
@@ -160,15 +160,12 @@ pub async fn run(
             teacher: config.teacher.as_str(),
         });
     }
-    let manifest_path = RunManifest::path_for(&options.out);
-    let mut manifest = RunManifest::new(
+    let manifest = RunManifest::new(
         "trajectories",
         vec![options.input.display().to_string()],
         manifest_config(config, options),
     );
-    if options.resume {
-        manifest.resumes(&manifest_path, &options.out)?;
-    }
+    let (mut run, _) = Run::open(manifest, &options.out, options.resume)?;
     let mut tally = Tally::default();
     let mut seen: HashSet<String> = HashSet::new();
     if options.resume {
@@ -188,8 +185,7 @@ pub async fn run(
             RunLog::create(&options.rejected)?,
         )
     };
-    manifest.counts = tally.counts();
-    manifest.save(&manifest_path)?;
+    run.save(tally.counts())?;
 
     // Reading runs on its own thread: a slow input (a pipe, a network disk) must not stall the
     // trajectories in flight.
@@ -231,10 +227,7 @@ pub async fn run(
                 log.commit()?;
                 tally.add(&trajectory);
                 written += 1;
-                if written.is_multiple_of(16) {
-                    manifest.counts = tally.counts();
-                    manifest.save(&manifest_path)?;
-                }
+                run.checkpoint(written, || tally.counts())?;
             }
             Err(Item::Bad) => tally.bad_records += 1,
             Err(Item::Duplicate) => tally.duplicates += 1,
@@ -250,12 +243,10 @@ pub async fn run(
         }
         (options.progress)(&tally);
     }
-    manifest.counts = tally.counts();
-    manifest.complete = true;
-    manifest.save(&manifest_path)?;
+    let manifest = run.finish(tally.counts())?;
     Ok(TrajectoriesReport {
         tally,
-        manifest: manifest_path,
+        manifest,
         elapsed_secs: started.elapsed().as_secs_f64(),
     })
 }

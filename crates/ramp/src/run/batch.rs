@@ -1,12 +1,9 @@
 //! One batch of the run: from passages (and their LLM answers) to committed samples.
 
-use std::{
-    path::{Path, PathBuf},
-    sync::Arc,
-};
+use std::{path::PathBuf, sync::Arc};
 
 use chat::{ChatError, ChatModel, TokenScorer};
-use formats::{FormatError, Passage, RunLog, RunManifest};
+use formats::{FormatError, Passage, Run, RunLog};
 use rand::SeedableRng;
 use rayon::prelude::*;
 
@@ -24,49 +21,34 @@ use crate::{
 /// takes it and hands it back.
 pub(super) struct Output {
     log: RunLog,
-    manifest: RunManifest,
-    manifest_path: PathBuf,
+    run: Run,
     pub state: ResumeState,
 }
 
 impl Output {
     /// Saves the manifest with the counts of what `log` already holds.
-    pub fn new(
-        out: &Path,
-        log: RunLog,
-        mut manifest: RunManifest,
-        state: ResumeState,
-    ) -> Result<Self, RampError> {
-        let manifest_path = RunManifest::path_for(out);
-        manifest.counts = state.tally.run.clone();
-        manifest.save(&manifest_path)?;
-        Ok(Output {
-            log,
-            manifest,
-            manifest_path,
-            state,
-        })
+    pub fn new(log: RunLog, mut run: Run, state: ResumeState) -> Result<Self, RampError> {
+        run.save(state.tally.run.clone())?;
+        Ok(Output { log, run, state })
     }
 
     /// Makes the batch durable, then records in the manifest that `consumed` more input records
     /// were done.
     pub fn commit(&mut self, consumed: u64) -> Result<(), RampError> {
         self.log.commit()?;
-        let stats = &mut self.state.tally;
-        stats.count(counter::INPUT_RECORDS, consumed);
-        stats
+        let tally = &mut self.state.tally;
+        tally.count(counter::INPUT_RECORDS, consumed);
+        tally
             .run
             .insert(counter::SAMPLES_WRITTEN.into(), self.state.records);
-        self.manifest.counts = stats.run.clone();
-        self.manifest.save(&self.manifest_path)?;
+        self.run.save(tally.run.clone())?;
         Ok(())
     }
 
-    /// Marks the run complete: its stats, the records appended and where the manifest is.
-    pub fn finish(mut self) -> Result<(Tally, u64, PathBuf), RampError> {
-        self.manifest.complete = true;
-        self.manifest.save(&self.manifest_path)?;
-        Ok((self.state.tally, self.log.appended(), self.manifest_path))
+    /// Marks the run complete: its tally, the records appended and where the manifest is.
+    pub fn finish(self) -> Result<(Tally, u64, PathBuf), RampError> {
+        let manifest = self.run.finish(self.state.tally.run.clone())?;
+        Ok((self.state.tally, self.log.appended(), manifest))
     }
 }
 

@@ -40,7 +40,7 @@ mod resume;
 use std::{path::PathBuf, sync::Arc};
 
 use chat::{ChatModel, TokenScorer};
-use formats::{PassageSource, RunManifest, Shard};
+use formats::{PassageSource, Run, RunManifest, Shard};
 use serde_json::{Value, json};
 
 use crate::{
@@ -118,11 +118,7 @@ pub async fn run(
         vec![source.name()],
         manifest_config(config, chat.as_deref(), scorer.as_deref()),
     );
-    let previous = if options.resume {
-        manifest.resumes(&RunManifest::path_for(&out), &out)?
-    } else {
-        None
-    };
+    let (run, previous) = Run::open(manifest, &out, options.resume)?;
 
     let offline = {
         let (config, source) = (config.clone(), Arc::clone(&source));
@@ -135,7 +131,7 @@ pub async fn run(
             .await?
     };
     let resumed_records = state.records;
-    let mut output = batch::Output::new(&out, log, manifest, state)?;
+    let mut output = batch::Output::new(log, run, state)?;
     let batcher = Arc::new(batch::Batcher::new(config.clone(), offline, scorer));
     let mut batches = input::read_batches(source, output.state.skip_input, options.batch_size);
     while let Some(read) = batches.recv().await {
