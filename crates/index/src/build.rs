@@ -142,29 +142,46 @@ impl Staging {
         Ok(Staging { path, done: false })
     }
 
-    /// Moves the finished index to `dir`. A previous index there is first moved aside to
-    /// `<dir>.old` and deleted once the new one is in place.
+    /// Moves the finished index to `dir`. A previous index there is swapped with the new one in
+    /// one step (Linux's `renameat2` with `RENAME_EXCHANGE`), so that a reader opening `dir`
+    /// meanwhile opens the old index or the new one, never nothing; then the old one is deleted.
+    /// Where the file system cannot swap, the old index is moved aside to `<dir>.old` first.
     fn replace(mut self, dir: &Path) -> Result<(), IndexError> {
         let old = sibling(dir, ".old");
         if old.exists() {
             std::fs::remove_dir_all(&old).map_err(|e| IndexError::io(&old, e))?;
         }
-        let had_old = dir.exists();
-        if had_old {
-            std::fs::rename(dir, &old).map_err(|e| IndexError::io(dir, e))?;
+        if !dir.exists() {
+            std::fs::rename(&self.path, dir).map_err(|e| IndexError::io(dir, e))?;
+            self.done = true;
+            return Ok(());
         }
+        if swap(&self.path, dir).is_ok() {
+            // The staging folder now holds the old index.
+            std::fs::remove_dir_all(&self.path).map_err(|e| IndexError::io(&self.path, e))?;
+            self.done = true;
+            return Ok(());
+        }
+        std::fs::rename(dir, &old).map_err(|e| IndexError::io(dir, e))?;
         if let Err(e) = std::fs::rename(&self.path, dir) {
-            if had_old {
-                let _ = std::fs::rename(&old, dir);
-            }
+            let _ = std::fs::rename(&old, dir);
             return Err(IndexError::io(dir, e));
         }
         self.done = true;
-        if had_old {
-            std::fs::remove_dir_all(&old).map_err(|e| IndexError::io(&old, e))?;
-        }
-        Ok(())
+        std::fs::remove_dir_all(&old).map_err(|e| IndexError::io(&old, e))
     }
+}
+
+/// Swaps two folders in one step.
+#[cfg(target_os = "linux")]
+fn swap(a: &Path, b: &Path) -> std::io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).map_err(std::io::Error::from)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn swap(_: &Path, _: &Path) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
 }
 
 impl Drop for Staging {
@@ -277,5 +294,48 @@ mod tests {
         std::fs::create_dir_all(tmp.path().join("idx.partial/junk")).unwrap();
         small_index(&dir);
         assert!(!tmp.path().join("idx.partial").exists());
+    }
+
+    #[test]
+    fn a_reader_always_finds_an_index_while_it_is_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        std::fs::create_dir(&a).unwrap();
+        std::fs::create_dir(&b).unwrap();
+        if let Err(e) = swap(&a, &b) {
+            eprintln!("skipped: this file system cannot swap folders in one step ({e})");
+            return;
+        }
+        let dir = tmp.path().join("idx");
+        small_index(&dir);
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let config = BuildConfig {
+            overwrite: true,
+            ..BuildConfig::default()
+        };
+        let (missing, looked) = std::thread::scope(|scope| {
+            let watcher = scope.spawn(|| {
+                let (mut missing, mut looked) = (0u64, 0u64);
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    looked += 1;
+                    missing += u64::from(!dir.join("meta.json").exists());
+                }
+                (missing, looked)
+            });
+            for round in 0..20 {
+                let text = format!("round {round}");
+                build(&dir, [passage("r", "R", &text)], &config, |_| {}).unwrap();
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            watcher.join().unwrap()
+        });
+        assert!(looked > 0);
+        assert_eq!(
+            missing, 0,
+            "the index was absent in {missing} of {looked} looks"
+        );
+        assert!(!tmp.path().join("idx.partial").exists());
+        let index = Bm25Index::open(&dir).unwrap();
+        assert_eq!(ids(&index.query("round 19", 1).unwrap()), ["r"]);
     }
 }
