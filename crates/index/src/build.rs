@@ -3,12 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use formats::Passage;
-use tantivy::{Index, TantivyDocument};
+use tantivy::{Index, IndexSettings, IndexSortByField, Order, TantivyDocument};
 
 use crate::{
     Analyzer, IndexError,
     meta::IndexMeta,
-    schema::{Fields, schema},
+    schema::{Fields, ORD, schema},
 };
 
 /// How to build an index.
@@ -85,7 +85,17 @@ fn write<E>(
 where
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let index = Index::create_in_dir(path, schema(config.analyzer))?;
+    let settings = IndexSettings {
+        sort_by_field: Some(IndexSortByField {
+            field: ORD.into(),
+            order: Order::Asc,
+        }),
+        ..IndexSettings::default()
+    };
+    let index = Index::builder()
+        .schema(schema(config.analyzer))
+        .settings(settings)
+        .create_in_dir(path)?;
     config.analyzer.register(&index);
     let fields = Fields::of(&index.schema())?;
     let threads = config.threads.max(1);
@@ -97,7 +107,7 @@ where
     for passage in passages {
         // Dropping the writer without a commit discards what it buffered.
         let passage = passage.map_err(|e| IndexError::Input(e.into()))?;
-        writer.add_document(document(&passage, fields))?;
+        writer.add_document(document(&passage, count, fields))?;
         count += 1;
         if count.is_multiple_of(1024) {
             progress(count);
@@ -114,8 +124,11 @@ where
     Ok(count)
 }
 
-fn document(passage: &Passage, fields: Fields) -> TantivyDocument {
+fn document(passage: &Passage, ord: u64, fields: Fields) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
+    if let Some(field) = fields.ord {
+        doc.add_u64(field, ord);
+    }
     doc.add_text(fields.id, &passage.id);
     doc.add_text(fields.title, &passage.title);
     doc.add_text(fields.text, &passage.text);
@@ -337,5 +350,31 @@ mod tests {
         assert!(!tmp.path().join("idx.partial").exists());
         let index = Bm25Index::open(&dir).unwrap();
         assert_eq!(ids(&index.query("round 19", 1).unwrap()), ["r"]);
+    }
+
+    #[test]
+    fn passages_that_tie_come_in_input_order_whatever_the_threads_did() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = BuildConfig {
+            threads: 4,
+            memory_mb: 16,
+            ..BuildConfig::default()
+        };
+        let input = || {
+            (0..20_000).map(|i| passage(&format!("p{i:05}"), "Same", "the same words everywhere"))
+        };
+        for round in 0..2 {
+            let dir = tmp.path().join(format!("idx{round}"));
+            build(&dir, input(), &config, |_| {}).unwrap();
+            let index = Bm25Index::open(&dir).unwrap();
+            let first = ["p00000", "p00001", "p00002", "p00003", "p00004"];
+            assert_eq!(
+                ids(&index.query("same words", 5).unwrap()),
+                first,
+                "build {round}"
+            );
+            let all = index.query("same words", 20_000).unwrap();
+            assert_eq!(all.last().unwrap().passage.id, "p19999");
+        }
     }
 }

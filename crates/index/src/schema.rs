@@ -1,13 +1,14 @@
 //! The fields of a masksearch index.
 
 use tantivy::schema::{
-    Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+    FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 
 use crate::Analyzer;
 
-/// `id` (exact, stored), `title` and `text` (analysed, stored), and `contents` (stored only,
-/// set when the input's own Search-R1 `contents` string would not be rebuilt exactly).
+/// `id` (exact, stored), `title` and `text` (analysed, stored), `contents` (stored only, set
+/// when the input's own Search-R1 `contents` string would not be rebuilt exactly) and `ord`
+/// (the passage's position in the input, which the index is sorted by).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Fields {
     pub id: Field,
@@ -15,7 +16,14 @@ pub(crate) struct Fields {
     pub text: Field,
     /// Absent in indexes built before the field existed.
     pub contents: Option<Field>,
+    /// Absent in indexes built before the field existed.
+    pub ord: Option<Field>,
 }
+
+/// The field documents are sorted by: their position in the input, so that a document's
+/// address, and with it the order of passages that tie on score, is the same in every build of
+/// the same input, whatever the indexing threads did.
+pub(crate) const ORD: &str = "ord";
 
 pub(crate) fn schema(analyzer: Analyzer) -> Schema {
     let mut builder = Schema::builder();
@@ -28,6 +36,7 @@ pub(crate) fn schema(analyzer: Analyzer) -> Schema {
     builder.add_text_field("title", analysed.clone());
     builder.add_text_field("text", analysed);
     builder.add_text_field("contents", STORED);
+    builder.add_u64_field(ORD, FAST);
     builder.build()
 }
 
@@ -39,6 +48,7 @@ impl Fields {
             title: schema.get_field("title")?,
             text: schema.get_field("text")?,
             contents: schema.get_field("contents").ok(),
+            ord: schema.get_field(ORD).ok(),
         })
     }
 }
