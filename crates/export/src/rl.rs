@@ -212,8 +212,35 @@ pub fn export_rl(
         .collect(),
         complete: false,
     };
-    commit_all(staged, manifest, &out_dir.join("manifest.json"))?;
+    commit_all(
+        staged,
+        earlier_files(out_dir)?,
+        manifest,
+        &out_dir.join("manifest.json"),
+    )?;
     Ok(report)
+}
+
+/// The data files an RL export may have left in `out_dir`: `train.parquet`, `test.parquet` and
+/// any `train.mask<k>.parquet`.
+fn earlier_files(out_dir: &Path) -> Result<Vec<PathBuf>, ExportError> {
+    let entries = std::fs::read_dir(out_dir).map_err(|e| ExportError::io(out_dir, e))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| ExportError::io(out_dir, e))?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let bucket = name
+            .strip_prefix("train.mask")
+            .and_then(|rest| rest.strip_suffix(".parquet"))
+            .is_some_and(|k| k.parse::<u64>().is_ok());
+        if bucket || name == "train.parquet" || name == "test.parquet" {
+            files.push(path);
+        }
+    }
+    Ok(files)
 }
 
 /// The row a record makes: a RAMP sample (it has `query` and `ext`) or a question.
@@ -601,6 +628,41 @@ mod tests {
         );
         assert_eq!(report.test as usize, expected.len());
         assert_eq!(report.train + report.test, 40);
+    }
+    #[test]
+    fn a_new_export_leaves_exactly_its_own_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = write(
+            dir.path(),
+            &(0..40)
+                .map(|i| sample(&format!("s{i}"), 1 + i % 3))
+                .collect::<Vec<_>>(),
+        );
+        let out = dir.path().join("rl");
+        export_rl(
+            std::slice::from_ref(&input),
+            &out,
+            &config(Curriculum::Buckets, 0.25),
+            &|_| {},
+        )
+        .unwrap();
+        std::fs::write(out.join("notes.txt"), "mine").unwrap();
+        let report = export_rl(
+            &[input],
+            &out,
+            &config(Curriculum::EasyToHard, 0.0),
+            &|_| {},
+        )
+        .unwrap();
+        assert_eq!(
+            names(&out),
+            ["manifest.json", "notes.txt", "train.parquet"],
+            "the buckets and the test split of the earlier export are gone, other files stay"
+        );
+        let manifest = RunManifest::load(&out.join("manifest.json"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(manifest.config["files"], json!(report.files));
     }
 
     #[test]

@@ -119,6 +119,7 @@ pub fn export_sft(
         version: env!("CARGO_PKG_VERSION").into(),
         inputs: inputs.iter().map(|p| p.display().to_string()).collect(),
         config: json!({
+            "files": files,
             "style": config.style.as_str(),
             "name": config.name,
             "only_correct": config.selection.only_correct,
@@ -146,6 +147,7 @@ pub fn export_sft(
     };
     commit_all(
         staged,
+        [train_file, val_file],
         manifest,
         &out_dir.join(format!("{}.manifest.json", config.name)),
     )?;
@@ -275,6 +277,29 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn an_export_without_a_validation_split_removes_the_earlier_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines: Vec<String> = (0..40)
+            .map(|i| line(&trajectory(&format!("t{i}#0"), 1)))
+            .collect();
+        let input = write(&dir.path().join("t.jsonl"), &lines);
+        let out = dir.path().join("sft");
+        let split = SftConfig {
+            val_share: 0.5,
+            ..config(Style::Tags)
+        };
+        let first = export_sft(std::slice::from_ref(&input), &out, &split, &|_| {}).unwrap();
+        assert_eq!(first.files.len(), 2, "train and validation");
+        let second = export_sft(&[input], &out, &config(Style::Tags), &|_| {}).unwrap();
+        assert_eq!(second.files, [out.join("masksearch_tags.train.jsonl")]);
+        assert!(!out.join("masksearch_tags.val.jsonl").exists());
+        let manifest = RunManifest::load(&out.join("masksearch_tags.manifest.json"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(manifest.config["files"], json!(second.files));
     }
 
     #[test]

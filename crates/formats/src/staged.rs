@@ -13,7 +13,7 @@
 
 use std::{
     fs::{self, File},
-    io::{BufWriter, Write as _},
+    io::{self, BufWriter, Write as _},
     path::{Path, PathBuf},
 };
 
@@ -152,16 +152,26 @@ pub fn write_whole(dest: &Path, bytes: &[u8]) -> Result<(), FormatError> {
 /// Commits `files` in order between two saves of `manifest` at `path`: `complete: false` before
 /// the first rename, `complete: true` after the last. A kill or an error between two renames
 /// leaves the manifest saying the export is incomplete, never the previous export's manifest
-/// describing files that have since been replaced.
+/// describing files that have since been replaced. Of `stale` (files an earlier run into the
+/// same place may have written), those this run did not write are removed before the manifest
+/// says complete, so the folder holds exactly the files of the last run.
 pub fn commit_all(
     files: Vec<Staged>,
+    stale: impl IntoIterator<Item = PathBuf>,
     mut manifest: RunManifest,
     path: &Path,
 ) -> Result<(), FormatError> {
     manifest.complete = false;
     manifest.save(path)?;
+    let written: Vec<PathBuf> = files.iter().map(|f| f.dest().to_path_buf()).collect();
     for file in files {
         file.commit()?;
+    }
+    for old in stale.into_iter().filter(|p| !written.contains(p)) {
+        match fs::remove_file(&old) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(FormatError::io(&old, e)),
+            _ => {}
+        }
     }
     manifest.complete = true;
     manifest.save(path)?;
@@ -227,15 +237,39 @@ mod tests {
             Staged::with_contents(&train, b"new\n").unwrap(),
             Staged::with_contents(&val, b"new\n").unwrap(),
         ];
-        commit_all(files, manifest(true), &path).unwrap_err();
+        commit_all(files, [], manifest(true), &path).unwrap_err();
         assert_eq!(fs::read_to_string(&train).unwrap(), "new\n");
         assert!(!RunManifest::load(&path).unwrap().unwrap().complete);
         assert!(!dir.path().join("val.jsonl.partial").exists());
 
         fs::remove_dir(&val).unwrap();
         let files = vec![Staged::with_contents(&val, b"new\n").unwrap()];
-        commit_all(files, manifest(false), &path).unwrap();
+        commit_all(files, [], manifest(false), &path).unwrap();
         assert_eq!(fs::read_to_string(&val).unwrap(), "new\n");
+        assert!(RunManifest::load(&path).unwrap().unwrap().complete);
+    }
+
+    #[test]
+    fn files_of_an_earlier_run_that_this_one_did_not_write_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let (train, val) = (dir.path().join("train.jsonl"), dir.path().join("val.jsonl"));
+        let path = dir.path().join("manifest.json");
+        fs::write(&val, "an earlier export's split\n").unwrap();
+        let files = vec![Staged::with_contents(&train, b"new\n").unwrap()];
+        let never = dir.path().join("never-written.jsonl");
+        commit_all(
+            files,
+            [train.clone(), val.clone(), never],
+            manifest(false),
+            &path,
+        )
+        .unwrap();
+        assert_eq!(
+            fs::read_to_string(&train).unwrap(),
+            "new\n",
+            "written, so kept"
+        );
+        assert!(!val.exists());
         assert!(RunManifest::load(&path).unwrap().unwrap().complete);
     }
 }
