@@ -43,6 +43,18 @@ pub struct ModelArgs {
     /// Model requests in flight at once.
     #[arg(long, alias = "llm-concurrency", default_value_t = 8)]
     pub concurrency: usize,
+    /// Seconds one request to an endpoint may take, from sending it to the answer's last byte
+    /// (time it waits in the endpoint's queue included); a timed-out request is retried. A slow
+    /// model given long prompts (a CPU behind `llm serve`) needs more.
+    #[arg(long, value_name = "SECS", default_value_t = 120.0, value_parser = positive_secs)]
+    pub request_timeout: f64,
+}
+
+fn positive_secs(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs.is_finite() => Ok(secs),
+        _ => Err(format!("{text:?} is not a number of seconds above 0")),
+    }
 }
 
 /// What a command asked for: a chat model, a token scorer, or both (one local model serves
@@ -151,6 +163,7 @@ impl ModelArgs {
             model: name.clone(),
             api_key_env: self.api_key_env.clone(),
             max_concurrency: self.concurrency.max(1),
+            request_timeout_secs: self.request_timeout,
             accounting: Arc::clone(accounting),
             ..ClientConfig::default()
         };

@@ -712,3 +712,34 @@ async fn assert_answers_in_openai_shape(url: &str, body: &Value) {
     let last = &chunks.last().unwrap()["choices"][0];
     assert_eq!(last["finish_reason"], finish);
 }
+
+#[test]
+fn a_request_timeout_shorter_than_the_model_fails_the_call_and_a_longer_one_waits() {
+    let served = Served::llm();
+    let base_url = served.v1();
+    let chat = |timeout: &str, max_tokens: &str| {
+        masksearch()
+            .args(["llm", "chat", "Tell a long story about a cat."])
+            .args(["--base-url", &base_url, "--model-name", "smollm2"])
+            .args(["--max-tokens", max_tokens, "--request-timeout", timeout])
+            .output()
+            .unwrap()
+    };
+    // 200 tokens take the local model on 2 cores far longer than 50 ms.
+    let short = chat("0.05", "200");
+    let stderr = String::from_utf8_lossy(&short.stderr);
+    assert!(!short.status.success(), "{stderr}");
+    assert!(stderr.contains("timed out"), "{stderr}");
+    let long = chat("600", "8");
+    assert!(
+        long.status.success(),
+        "{}",
+        String::from_utf8_lossy(&long.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&long.stdout).trim().is_empty());
+    let refused = masksearch()
+        .args(["llm", "chat", "hi", "--request-timeout", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "a usage error");
+}
