@@ -188,3 +188,62 @@ pub(super) mod tests {
         assert!(c.paragraphs[0].links.is_empty());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Any wikitext converts without a panic into paragraphs whose links lie inside their text,
+    //! on character boundaries, sorted and apart. `PROPTEST_CASES` raises the case count.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Wikitext built from the markup the converter reads (links, templates, refs, tables,
+    /// files, comments, entities, headings, lists, bold) around text in several scripts.
+    fn wikitext() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("[[".to_owned()),
+            Just("]]".to_owned()),
+            Just("|".to_owned()),
+            Just("{{".to_owned()),
+            Just("}}".to_owned()),
+            Just("{|".to_owned()),
+            Just("|}".to_owned()),
+            Just("<ref>".to_owned()),
+            Just("</ref>".to_owned()),
+            Just("<ref name=x/>".to_owned()),
+            Just("<!--".to_owned()),
+            Just("-->".to_owned()),
+            Just("[[File:x.png|thumb|cap [[y]]]]".to_owned()),
+            Just("[[Category:Z]]".to_owned()),
+            Just("[[Paris|the city]]".to_owned()),
+            Just("[http://e.org label]".to_owned()),
+            Just("&amp;&nbsp;&#x27;&bogus;".to_owned()),
+            Just("\n== H ==\n".to_owned()),
+            Just("\n* ".to_owned()),
+            Just("\n\n".to_owned()),
+            Just("'''".to_owned()),
+            Just("Hà Nội ".to_owned()),
+            Just("東京 ".to_owned()),
+            "[a-z ]{0,8}",
+            any::<String>(),
+        ];
+        prop::collection::vec(piece, 0..24).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn links_lie_inside_their_paragraph_on_char_boundaries(text in wikitext()) {
+            let converted = convert(&text, &Namespaces::default());
+            for p in &converted.paragraphs {
+                let mut last_end = 0;
+                for link in &p.links {
+                    prop_assert!(link.start < link.end && link.end <= p.text.len(), "{:?} in {:?}", link, p.text);
+                    prop_assert!(p.text.is_char_boundary(link.start) && p.text.is_char_boundary(link.end));
+                    prop_assert!(last_end <= link.start, "links overlap or are out of order in {:?}", p);
+                    last_end = link.end;
+                }
+            }
+        }
+    }
+}

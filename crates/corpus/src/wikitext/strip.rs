@@ -165,7 +165,10 @@ fn strip_brace(
         let Some(end) = skip_braces(b, i) else {
             return i + 2;
         };
-        let inner = &src[i + 2..end.saturating_sub(2).max(i + 2)];
+        // The braces that closed it (two, or one where a `{{{…}}}` parameter's third brace
+        // ended it); what is before them is a character boundary, being `}`.
+        let closing = b[..end].iter().rev().take_while(|&&c| c == b'}').count().min(2);
+        let inner = &src[i + 2..(end - closing).max(i + 2)];
         let name_end = inner.find(['|', '}', '\n']).unwrap_or(inner.len());
         if is_disambiguation_template(&inner[..name_end]) {
             *disambiguation = true;
@@ -494,6 +497,9 @@ mod tests {
         check("A <!-- hidden [[Link]] --> B", "A  B");
         check("A <!-- never closed", "A ");
         check("{{a|{{b}}}}}}x", "}}x");
+        // Closed by the third brace of a parameter, before a character wider than a byte
+        // (found by the property test: the inner text was cut inside the character).
+        check("{{{-->}}𐖗}}", "}");
     }
 
     #[test]
