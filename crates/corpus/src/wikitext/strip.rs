@@ -167,7 +167,12 @@ fn strip_brace(
         };
         // The braces that closed it (two, or one where a `{{{…}}}` parameter's third brace
         // ended it); what is before them is a character boundary, being `}`.
-        let closing = b[..end].iter().rev().take_while(|&&c| c == b'}').count().min(2);
+        let closing = b[..end]
+            .iter()
+            .rev()
+            .take_while(|&&c| c == b'}')
+            .count()
+            .min(2);
         let inner = &src[i + 2..(end - closing).max(i + 2)];
         let name_end = inner.find(['|', '}', '\n']).unwrap_or(inner.len());
         if is_disambiguation_template(&inner[..name_end]) {
