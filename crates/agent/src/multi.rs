@@ -493,3 +493,47 @@ mod tests {
         assert!(matches!(t.action, Action::Search(ref p) if subquery(&p.join("\n")) == "q"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! The Rewriter's reply reader on any text: never a panic, always clean queries, and a fixed
+    //! point: its queries written back as the JSON it asks for read the same. `PROPTEST_CASES`
+    //! raises the case count.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Replies as models write them: JSON objects with a `queries` list of anything, prose
+    /// around them, broken JSON, stray braces and tags, arbitrary text.
+    fn reply() -> impl Strategy<Value = String> {
+        let query = prop_oneof![
+            "[a-z <>]{0,12}".prop_map(Value::from),
+            any::<String>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            Just(Value::Null),
+        ];
+        let object = prop::collection::vec(query, 0..5)
+            .prop_map(|queries| serde_json::json!({ "queries": queries }).to_string());
+        let piece = prop_oneof![
+            object,
+            Just("{".to_owned()),
+            Just("}".to_owned()),
+            Just("\"queries\": [".to_owned()),
+            Just("<search>".to_owned()),
+            "[a-z ]{0,10}",
+            any::<String>(),
+        ];
+        prop::collection::vec(piece, 0..6).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn queries_are_clean_and_read_back_the_same(reply in reply(), subquery in any::<String>()) {
+            let (queries, _) = read_queries(&reply, &subquery);
+            prop_assert_eq!(&clean_queries(&queries), &queries);
+            let written = serde_json::json!({ "queries": queries }).to_string();
+            prop_assert_eq!(read_queries(&written, &subquery).0, queries);
+        }
+    }
+}

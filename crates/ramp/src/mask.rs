@@ -579,4 +579,56 @@ mod tests {
         );
         assert_eq!(fill_masks::<&str>("a [mask] b\n\ninstr", &[]), None);
     }
+
+    mod properties {
+        //! Any passage the span finders give candidates in: a sample's masks, filled back into
+        //! its query in order, give its answer; every mask is a whole, trimmed piece of text.
+        //! `PROPTEST_CASES` raises the case count.
+
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn text() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                8 => Just("Ann Lee ".to_owned()),
+                8 => Just("University of Michigan ".to_owned()),
+                8 => Just("12 May 1999 ".to_owned()),
+                8 => Just("1,234 ".to_owned()),
+                8 => Just("in 1871, ".to_owned()),
+                8 => Just("Hà Nội ".to_owned()),
+                8 => Just("東京 ".to_owned()),
+                1 => Just("[mask] ".to_owned()),
+                8 => Just(". ".to_owned()),
+                8 => Just("\n".to_owned()),
+                8 => "[a-z]{1,8} ",
+                8 => "[A-Z][a-z]{1,8} ",
+                8 => any::<String>(),
+            ];
+            prop::collection::vec(piece, 0..24).prop_map(|pieces| pieces.concat())
+        }
+
+        proptest! {
+            #[test]
+            fn filling_the_masks_gives_back_the_answer(
+                title in "[A-Z][a-z]{0,8}( [A-Z][a-z]{0,8})?",
+                text in text(),
+                k in 1usize..5,
+                seed in any::<u64>(),
+            ) {
+                let p = passage(&title, &text);
+                let mut found = spans::names(&text);
+                found.extend(spans::dates(&text, Lang::En));
+                found.extend(spans::numbers(&text, Lang::En));
+                found.sort_by_key(|s| (s.start, s.end));
+                if let Ok(s) = sample(&p, found, k, seed) {
+                    prop_assert_eq!(fill_masks(&s.query, &s.ext.masks), Some(s.answer.clone()));
+                    prop_assert_eq!(s.ext.mask_num, s.ext.masks.len());
+                    for m in &s.ext.masks {
+                        prop_assert!(!m.is_empty() && m.trim() == m, "{:?}", m);
+                    }
+                }
+            }
+        }
+    }
 }
