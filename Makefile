@@ -6,7 +6,7 @@
 
 CARGO ?= cargo
 
-.PHONY: setup build demo ui test lint bench bench-peers verl-check
+.PHONY: setup build demo ui test lint bench bench-peers verl-check kill-trials
 
 setup:
 	@bash scripts/setup.sh
@@ -29,6 +29,12 @@ lint:
 
 bench: setup
 	$(CARGO) bench --workspace
+
+# Random kill -9 trials of ingest, index --overwrite, ramp, trajectories and both exports: 50
+# per command instead of make test's 3 (crates/masksearch/tests/e2e/kills.rs; the kill points
+# are printed; MASKSEARCH_KILL_SEED draws others). Ten minutes or so on 2 cores.
+kill-trials: setup
+	MASKSEARCH_KILL_TRIALS=$${MASKSEARCH_KILL_TRIALS:-50} $(CARGO) test -p masksearch --test e2e kills -- --nocapture --test-threads 1
 
 # masksearch serve beside bm25s (numba) and pyserini, one client, the ratio table (see the script).
 bench-peers: setup

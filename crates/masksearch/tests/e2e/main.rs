@@ -9,6 +9,7 @@ mod evolve;
 mod export;
 mod index;
 mod ingest;
+mod kills;
 mod llm;
 mod ramp;
 mod reward;

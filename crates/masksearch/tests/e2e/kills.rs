@@ -1,0 +1,406 @@
+//! Random kill -9 trials: a long command killed at a point drawn at random, then run again as a
+//! user would, gives what an uninterrupted run gives, and no output replaced whole is ever seen
+//! half-written. `MASKSEARCH_KILL_TRIALS` trials per command (3 by default, `make kill-trials`
+//! runs 50); the points come from `MASKSEARCH_KILL_SEED` (default 1) and are printed.
+
+use std::{
+    ffi::{OsStr, OsString},
+    fs,
+    path::{Path, PathBuf},
+    sync::OnceLock,
+    thread,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+use crate::common::{asset, masksearch, run_ok};
+
+fn trials() -> u64 {
+    std::env::var("MASKSEARCH_KILL_TRIALS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3)
+}
+
+/// Kill points as fractions of a run's time, from a seeded xorshift: the same seed draws the
+/// same points.
+struct Points(u64);
+
+impl Points {
+    fn new(salt: u64) -> Points {
+        let seed = std::env::var("MASKSEARCH_KILL_SEED")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1u64);
+        // splitmix64 of the seed and the command's salt, so that nearby seeds draw apart.
+        let mut z = seed.wrapping_add(salt.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Points((z ^ (z >> 31)) | 1)
+    }
+
+    /// A point in (0, `span`).
+    fn next(&mut self, span: Duration) -> Duration {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        span.mul_f64((self.0 % 1000 + 1) as f64 / 1001.0)
+    }
+}
+
+/// Runs `args` to the end; its standard output.
+fn go(args: &[OsString]) -> String {
+    let args: Vec<&OsStr> = args.iter().map(OsString::as_os_str).collect();
+    run_ok(&args).0
+}
+
+/// Runs `args` to the end; how long it took.
+fn timed(args: &[OsString]) -> Duration {
+    let started = Instant::now();
+    go(args);
+    started.elapsed()
+}
+
+/// Starts `args` and kills it (SIGKILL) after `after`; false when it had finished before.
+fn kill_after(args: &[OsString], after: Duration) -> bool {
+    let mut child = masksearch()
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    thread::sleep(after);
+    let killed = child.try_wait().unwrap().is_none();
+    child.kill().ok();
+    child.wait().unwrap();
+    killed
+}
+
+/// Runs `trials()` trials of the command `args(dir)` makes: a reference run in its own folder,
+/// then per trial a fresh folder, a run killed at a random point, `between(dir)` (what a reader
+/// may see meanwhile), the same command again to the end, and `same(reference, dir)`.
+fn trial(
+    name: &str,
+    salt: u64,
+    setup: impl Fn(&Path),
+    args: impl Fn(&Path) -> Vec<OsString>,
+    between: impl Fn(&Path),
+    same: impl Fn(&Path, &Path),
+) {
+    let root = tempfile::tempdir().unwrap();
+    let reference = root.path().join("reference");
+    fs::create_dir(&reference).unwrap();
+    setup(&reference);
+    let took = timed(&args(&reference));
+    let mut points = Points::new(salt);
+    let mut killed = 0;
+    for i in 0..trials() {
+        let dir = root.path().join(format!("trial-{i}"));
+        fs::create_dir(&dir).unwrap();
+        setup(&dir);
+        let at = points.next(took);
+        killed += u64::from(kill_after(&args(&dir), at));
+        between(&dir);
+        timed(&args(&dir));
+        same(&reference, &dir);
+        eprintln!(
+            "{name}: trial {i} killed at {} ms of {} ms",
+            at.as_millis(),
+            took.as_millis()
+        );
+    }
+    eprintln!(
+        "{name}: {} trials, {killed} killed before the end, all as uninterrupted",
+        trials()
+    );
+}
+
+fn os(args: &[&dyn AsRef<OsStr>]) -> Vec<OsString> {
+    args.iter().map(|a| a.as_ref().to_os_string()).collect()
+}
+
+/// The demo's passages, ingested once for every trial.
+fn passages() -> &'static Path {
+    static PASSAGES: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = PASSAGES.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("passages.jsonl");
+        let corpus = asset("corpus/wiki-summaries.jsonl");
+        go(&os(&[&"ingest", &corpus, &"--out", &path]));
+        (dir, path)
+    });
+    path
+}
+
+fn bytes(path: &Path) -> Vec<u8> {
+    fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The records of a JSONL file with their wall times (`ms`) left out.
+fn untimed(path: &Path) -> Vec<Value> {
+    fn strip(v: Value) -> Value {
+        match v {
+            Value::Object(m) => m
+                .into_iter()
+                .filter(|(k, _)| k != "ms")
+                .map(|(k, v)| (k, strip(v)))
+                .collect(),
+            Value::Array(a) => a.into_iter().map(strip).collect(),
+            v => v,
+        }
+    }
+    String::from_utf8(bytes(path))
+        .unwrap()
+        .lines()
+        .map(|l| strip(serde_json::from_str(l).unwrap()))
+        .collect()
+}
+
+#[test]
+fn ramp_killed_anywhere_resumes_to_the_same_samples() {
+    let args = |dir: &Path| {
+        let out = dir.join("ramp.jsonl");
+        let spans = "anchors,titles,dates,numbers,names";
+        os(&[
+            &"ramp",
+            &"--passages",
+            &passages(),
+            &"--out",
+            &out,
+            &"--spans",
+            &spans,
+            &"--batch-size",
+            &"256",
+        ])
+    };
+    trial(
+        "ramp",
+        1,
+        |_| {},
+        args,
+        |_| {},
+        |a, b| {
+            assert!(
+                bytes(&a.join("ramp.jsonl")) == bytes(&b.join("ramp.jsonl")),
+                "ramp.jsonl differs"
+            );
+        },
+    );
+}
+
+/// RAMP samples and an index of the demo's passages, made once.
+fn ramp_and_index() -> &'static (PathBuf, PathBuf) {
+    static MADE: OnceLock<(tempfile::TempDir, (PathBuf, PathBuf))> = OnceLock::new();
+    let (_, made) = MADE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let (ramp, index) = (dir.path().join("ramp.jsonl"), dir.path().join("index"));
+        let p = passages();
+        go(&os(&[&"ramp", &"--passages", &p, &"--out", &ramp]));
+        go(&os(&[&"index", &"--passages", &p, &"--out", &index]));
+        (dir, (ramp, index))
+    });
+    made
+}
+
+#[test]
+fn trajectories_killed_anywhere_resume_to_the_same_records() {
+    let (ramp, index) = ramp_and_index();
+    let args = |dir: &Path| {
+        let out = dir.join("t.jsonl");
+        os(&[
+            &"trajectories",
+            &"--teacher",
+            &"rule",
+            &"--input",
+            ramp,
+            &"--out",
+            &out,
+            &"--index",
+            index,
+        ])
+    };
+    trial(
+        "trajectories",
+        2,
+        |_| {},
+        args,
+        |_| {},
+        |a, b| {
+            for file in ["t.jsonl", "t.rejected.jsonl"] {
+                assert!(
+                    untimed(&a.join(file)) == untimed(&b.join(file)),
+                    "{file} differs"
+                );
+            }
+        },
+    );
+}
+
+/// Every file of `dir`: its name and its text with `dir` itself written `<dir>` (a manifest names
+/// the files it lists by path), staging files left out.
+fn files(dir: &Path) -> Vec<(String, String)> {
+    let own = dir.display().to_string();
+    let mut out: Vec<(String, String)> = fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_none_or(|x| x != "partial"))
+                .map(|p| {
+                    let text = String::from_utf8_lossy(&bytes(&p)).replace(&own, "<dir>");
+                    (p.file_name().unwrap().to_string_lossy().into_owned(), text)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+#[test]
+fn an_export_killed_anywhere_leaves_whole_files_and_reruns_to_the_same() {
+    let (ramp, index) = ramp_and_index();
+    let shared = tempfile::tempdir().unwrap();
+    let trajectories = shared.path().join("t.jsonl");
+    go(&os(&[
+        &"trajectories",
+        &"--teacher",
+        &"rule",
+        &"--input",
+        ramp,
+        &"--out",
+        &trajectories,
+        &"--index",
+        index,
+    ]));
+    let sft = |dir: &Path| {
+        os(&[
+            &"export",
+            &"sft",
+            &"--input",
+            &trajectories,
+            &"--out",
+            &dir.join("sft"),
+            &"--val-share",
+            &"0.1",
+        ])
+    };
+    // What a reader sees after the kill: each data file whole, a line of JSON per line.
+    let whole = |dir: &Path| {
+        for (name, text) in files(&dir.join("sft")) {
+            if name.ends_with(".jsonl") {
+                for line in text.lines() {
+                    assert!(
+                        serde_json::from_str::<Value>(line).is_ok(),
+                        "{name}: a torn line"
+                    );
+                }
+            }
+        }
+    };
+    trial(
+        "export sft",
+        3,
+        |_| {},
+        sft,
+        whole,
+        |a, b| {
+            assert!(
+                files(&a.join("sft")) == files(&b.join("sft")),
+                "the exports differ"
+            );
+        },
+    );
+    let rl = |dir: &Path| {
+        os(&[
+            &"export",
+            &"rl",
+            &"--input",
+            ramp,
+            &"--out",
+            &dir.join("rl"),
+            &"--curriculum",
+            &"buckets",
+        ])
+    };
+    trial(
+        "export rl",
+        4,
+        |_| {},
+        rl,
+        |_| {},
+        |a, b| {
+            assert!(
+                files(&a.join("rl")) == files(&b.join("rl")),
+                "the exports differ"
+            );
+        },
+    );
+}
+
+#[test]
+fn ingest_killed_anywhere_reruns_to_the_same_passages() {
+    let corpus = asset("corpus/wiki-summaries.jsonl");
+    let args = |dir: &Path| os(&[&"ingest", &corpus, &"--out", &dir.join("passages.jsonl")]);
+    trial(
+        "ingest",
+        5,
+        |_| {},
+        args,
+        |_| {},
+        |a, b| {
+            assert!(
+                bytes(&a.join("passages.jsonl")) == bytes(&b.join("passages.jsonl")),
+                "passages differ"
+            );
+        },
+    );
+}
+
+#[test]
+fn an_index_replaced_and_killed_anywhere_is_always_an_index() {
+    let p = passages();
+    let first = tempfile::tempdir().unwrap();
+    let few = first.path().join("few.jsonl");
+    let all = String::from_utf8(bytes(p)).unwrap();
+    let head: Vec<&str> = all.lines().take(50).collect();
+    fs::write(&few, head.join("\n") + "\n").unwrap();
+    // Each trial's folder starts with a small index that the full one replaces.
+    let setup = |dir: &Path| {
+        go(&os(&[
+            &"index",
+            &"--passages",
+            &few,
+            &"--out",
+            &dir.join("idx"),
+        ]));
+    };
+    let args = |dir: &Path| {
+        os(&[
+            &"index",
+            &"--passages",
+            &p,
+            &"--out",
+            &dir.join("idx"),
+            &"--overwrite",
+        ])
+    };
+    let search = |dir: &Path| {
+        go(&os(&[
+            &"search",
+            &"capital of Australia",
+            &"-k",
+            &"3",
+            &"--json",
+            &"--index",
+            &dir.join("idx"),
+        ]))
+    };
+    // Whatever the kill left, the old index or the new one answers.
+    let answers = |dir: &Path| {
+        search(dir);
+    };
+    trial("index --overwrite", 6, setup, args, answers, |a, b| {
+        assert_eq!(search(a), search(b));
+    });
+}
