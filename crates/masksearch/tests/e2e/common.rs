@@ -4,12 +4,14 @@ use std::{
     collections::BTreeMap,
     fs,
     io::{BufRead, BufReader, Read, Write},
+    net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
 use assert_cmd::cargo::CommandCargoExt;
+use fantoccini::{Client, ClientBuilder, Locator};
 
 /// A path in the repository, relative to its root.
 pub fn repo(rel: &str) -> PathBuf {
@@ -242,4 +244,114 @@ pub fn kill_while_reading(mut cmd: Command, fifo: &Path, input: &[u8], ready: im
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
     drop(pipe);
+}
+/// Headless Chromium behind chromedriver on a free port; both stop on drop.
+pub struct Browser {
+    driver: Child,
+    pub client: Client,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is missing: run `make setup` (scripts/setup.sh installs it)");
+        let profile = tempfile::tempdir().expect("profile dir");
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({"args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1280,1400", "--hide-scrollbars", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]}),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last = None;
+        for _ in 0..100 {
+            match ClientBuilder::new(connector.clone())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => {
+                    return Browser {
+                        driver,
+                        client,
+                        _profile: profile,
+                    };
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not answer: {last:?}");
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client.goto(url).await.expect("page loads");
+    }
+
+    pub async fn click(&self, css: &str) {
+        let element = self.client.find(Locator::Css(css)).await;
+        element
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let element = self.client.find(Locator::Css(css)).await;
+        element
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    }
+
+    pub async fn texts(&self, css: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in self.client.find_all(Locator::Css(css)).await.expect("find") {
+            out.push(e.text().await.expect("text"));
+        }
+        out
+    }
+
+    /// Waits up to `secs` for `css` to match; its elements' texts.
+    pub async fn wait_for(&self, css: &str, secs: u64) -> Vec<String> {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(secs))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} never appeared: {e}"));
+        self.texts(css).await
+    }
+
+    /// Keeps a screenshot of the page as target/tmp/ui-NAME.png (a test artefact).
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let png = self.client.screenshot().await.expect("screenshot");
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000);
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ui-{name}.png"));
+        fs::write(&path, png).expect("write screenshot");
+        path
+    }
+
+    pub async fn stop(self) {
+        let _ = self.client.close().await;
+        let mut driver = self.driver;
+        let _ = driver.kill();
+        let _ = driver.wait();
+    }
 }

@@ -9,11 +9,11 @@ use std::{
     collections::HashSet,
     fs,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::Stdio,
     time::{Duration, Instant},
 };
 
-use crate::common::{Served, build_index, masksearch, run_ok, testdata};
+use crate::common::{Browser, Served, build_index, masksearch, run_ok, testdata};
 
 /// The five shipped benchmarks, three questions each (copies of `../shared/data/benchmarks`).
 const BENCHMARKS: [&str; 5] = [
@@ -345,19 +345,11 @@ fn rescore_reads_the_question_gold_and_id_fields_named_by_flags() {
     assert!(md.contains("| **bamboogle-run** | 75.00 | 75.00 |"), "{md}");
 }
 
-/// The HTML report opened in headless Chromium: the rendered DOM holds the table and the three
-/// SVG charts; a screenshot is kept under target/ for a human to look at.
-#[test]
-fn the_html_report_renders_in_headless_chromium() {
-    let chromium = ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|c| {
-            Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .expect("chromium is missing: run `make setup` (scripts/setup.sh installs it)");
+/// The HTML report opened in headless Chromium and measured after layout, as a reader sees it:
+/// the paper's table drawn with its rows, and the three charts drawn with marks of real size; a
+/// screenshot is kept under target/ for a human to look at.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_html_report_lays_out_its_table_and_charts_in_headless_chromium() {
     let dir = tempfile::tempdir().expect("temp dir");
     run_ok(&[
         "eval".as_ref(),
@@ -369,50 +361,56 @@ fn the_html_report_renders_in_headless_chromium() {
         "--out".as_ref(),
         dir.path().as_os_str(),
     ]);
-    let page = format!("file://{}", dir.path().join("report.html").display());
-    let browse = |extra: &[&str]| {
-        let profile = tempfile::tempdir().expect("profile dir");
-        let out = Command::new(chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .args(extra)
-            .arg(&page)
-            .output()
-            .expect("chromium runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let dom = browse(&["--dump-dom"]);
-    assert!(dom.contains(r#"<table class="booktabs table2">"#), "{dom}");
-    assert!(dom.contains("Agent-PE — paper, Qwen2.5-7B"));
-    assert_eq!(dom.matches("<svg class=\"chart\"").count(), 3);
-    assert!(dom.matches("class=\"bar\"").count() >= 4, "bars drawn");
-    let png = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("eval-report.png");
-    let _ = fs::remove_file(&png);
-    browse(&[
-        &format!("--screenshot={}", png.display()),
-        "--window-size=1200,1800",
-        "--hide-scrollbars",
-    ]);
-    let bytes = fs::read(&png).expect("screenshot written");
+    let b = Browser::start().await;
+    b.goto(&format!(
+        "file://{}",
+        dir.path().join("report.html").display()
+    ))
+    .await;
+    let rows = b.wait_for("table.booktabs.table2 tbody tr", 10).await;
     assert!(
-        bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 10_000,
-        "{} bytes",
-        bytes.len()
+        rows.iter()
+            .any(|r| r.contains("Agent-PE — paper, Qwen2.5-7B")),
+        "{rows:?}"
     );
+    let layout = b
+        .client
+        .execute(
+            "const box = e => e.getBoundingClientRect(); \
+             const table = document.querySelector('table.booktabs.table2'); \
+             const rows = [...table.querySelectorAll('tbody tr')].map(r => box(r).height); \
+             const charts = [...document.querySelectorAll('svg.chart')].map(c => { \
+               const bars = [...c.querySelectorAll('.bar, circle')].map(b => [box(b).width, box(b).height]); \
+               return [box(c).width, box(c).height, bars]; }); \
+             return [box(table).width, rows, charts];",
+            vec![],
+        )
+        .await
+        .expect("layout");
+    type Chart = (f64, f64, Vec<(f64, f64)>);
+    let (width, rows, charts): (f64, Vec<f64>, Vec<Chart>) =
+        serde_json::from_value(layout).expect("numbers");
+    assert!(width > 400.0, "the table is drawn: {width}");
+    assert!(
+        rows.len() >= 4 && rows.iter().all(|h| *h > 10.0),
+        "{rows:?}"
+    );
+    assert_eq!(charts.len(), 3, "{charts:?}");
+    for (w, h, bars) in &charts {
+        assert!(*w > 200.0 && *h > 100.0, "a chart drawn: {w} × {h}");
+        assert!(!bars.is_empty(), "{charts:?}");
+        // Bars, or the points of the recall-by-searches chart. A bar of a zero value (rescored
+        // answers made no search) has no height, but a width.
+        assert!(
+            bars.iter()
+                .all(|(bw, bh)| *bw > 1.0 && (0.0..*h).contains(bh)),
+            "bars inside their chart: {bars:?}"
+        );
+    }
+    let drawn = charts.iter().flat_map(|c| &c.2).filter(|(_, bh)| *bh > 1.0);
+    assert!(drawn.count() >= 4, "bars of real size: {charts:?}");
+    b.screenshot("eval-report").await;
+    b.stop().await;
 }
 
 /// The LLM judge on the real local model: with `--judge` every answered question is graded by a

@@ -5,16 +5,16 @@
 
 use std::{
     fs,
-    net::TcpListener,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
     sync::OnceLock,
     time::Duration,
 };
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 
-use crate::common::{Served, asset, head, index_and_samples, masksearch, model, run_ok, testdata};
+use crate::common::{
+    Browser, Served, asset, head, index_and_samples, masksearch, model, run_ok, testdata,
+};
 
 /// The demo corpus indexed, 200 of its RAMP samples, the rule teacher's trajectories of them and
 /// a rescored predictions file.
@@ -107,117 +107,6 @@ async fn the_ui_binds_loopback_by_default() {
     );
     let home = reqwest::get(&served.url).await.expect("home page");
     assert_eq!(home.status(), 200);
-}
-
-/// Headless Chromium behind chromedriver on a free port; both stop on drop.
-struct Browser {
-    driver: Child,
-    client: Client,
-    _profile: tempfile::TempDir,
-}
-
-impl Browser {
-    async fn start() -> Browser {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver is missing: run `make setup` (scripts/setup.sh installs it)");
-        let profile = tempfile::tempdir().expect("profile dir");
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({"args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1280,1400", "--hide-scrollbars", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update",
-                format!("--user-data-dir={}", profile.path().display()),
-            ]}),
-        );
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let url = format!("http://127.0.0.1:{port}");
-        let mut last = None;
-        for _ in 0..100 {
-            match ClientBuilder::new(connector.clone())
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(client) => {
-                    return Browser {
-                        driver,
-                        client,
-                        _profile: profile,
-                    };
-                }
-                Err(e) => last = Some(e),
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("chromedriver did not answer: {last:?}");
-    }
-
-    async fn goto(&self, url: &str) {
-        self.client.goto(url).await.expect("page loads");
-    }
-
-    async fn click(&self, css: &str) {
-        let element = self.client.find(Locator::Css(css)).await;
-        element
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("click {css}: {e}"));
-    }
-
-    async fn type_into(&self, css: &str, text: &str) {
-        let element = self.client.find(Locator::Css(css)).await;
-        element
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .send_keys(text)
-            .await
-            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
-    }
-
-    async fn texts(&self, css: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        for e in self.client.find_all(Locator::Css(css)).await.expect("find") {
-            out.push(e.text().await.expect("text"));
-        }
-        out
-    }
-
-    /// Waits up to `secs` for `css` to match; its elements' texts.
-    async fn wait_for(&self, css: &str, secs: u64) -> Vec<String> {
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(secs))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css} never appeared: {e}"));
-        self.texts(css).await
-    }
-
-    /// Keeps a screenshot of the page as target/tmp/ui-NAME.png (a test artefact).
-    async fn screenshot(&self, name: &str) -> PathBuf {
-        let png = self.client.screenshot().await.expect("screenshot");
-        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000);
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ui-{name}.png"));
-        fs::write(&path, png).expect("write screenshot");
-        path
-    }
-
-    async fn stop(self) {
-        let _ = self.client.close().await;
-        let mut driver = self.driver;
-        let _ = driver.kill();
-        let _ = driver.wait();
-    }
 }
 
 /// Typing a query into the search box of `serve --ui` returns the ranked passages its own
@@ -430,5 +319,91 @@ async fn the_live_agents_stop_button_ends_the_run() {
             .expect("attr");
         assert_eq!(attr.is_some(), disabled, "#{id} disabled: {attr:?}");
     }
+    b.stop().await;
+}
+
+/// The compare page in the browser: reached from a trajectory page's link, it lays the sample's
+/// trajectories from two files out side by side (two columns of one row, each with its verdict
+/// and timeline), the rule teacher's accepted one beside the same sample rejected when its own
+/// passage is excluded from the search.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_compare_page_lays_out_one_sample_from_two_files_side_by_side() {
+    let d = data();
+    let other = tempfile::tempdir().expect("temp dir");
+    let excluded = other.path().join("excluded.jsonl");
+    run_ok(&[
+        "trajectories".as_ref(),
+        "--teacher".as_ref(),
+        "rule".as_ref(),
+        "--exclude-source".as_ref(),
+        "--input".as_ref(),
+        d.ramp.as_os_str(),
+        "--index".as_ref(),
+        d.index.as_os_str(),
+        "--out".as_ref(),
+        excluded.as_os_str(),
+    ]);
+    let served = Served::start(&[
+        "ui".as_ref(),
+        "--no-agent".as_ref(),
+        "--trajectories".as_ref(),
+        d.accepted.as_os_str(),
+        "--trajectories".as_ref(),
+        other.path().join("excluded.rejected.jsonl").as_os_str(),
+        "--trajectories".as_ref(),
+        excluded.as_os_str(),
+    ]);
+    // A sample accepted by the rule teacher and rejected once its own passage is excluded.
+    let ids = |path: &Path| -> Vec<String> {
+        fs::read_to_string(path)
+            .expect("trajectories")
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["id"].to_string())
+            .collect()
+    };
+    let rejected = ids(&other.path().join("excluded.rejected.jsonl"));
+    let line = ids(&d.accepted)
+        .iter()
+        .position(|id| rejected.contains(id))
+        .expect("a sample rejected without its own passage");
+    let b = Browser::start().await;
+    b.goto(&format!("{}/trajectories/0/{line}", served.url))
+        .await;
+    b.wait_for("#verdict", 10).await;
+    b.click("#compare").await;
+    let headings = b.wait_for(".side > div > h2", 10).await;
+    assert!(headings.len() >= 2, "{headings:?}");
+    let verdicts = b.texts(".side > div .verdict .pill:first-child").await;
+    assert!(verdicts.iter().any(|v| v == "accepted"), "{verdicts:?}");
+    assert!(
+        verdicts.iter().any(|v| v.starts_with("rejected")),
+        "{verdicts:?}"
+    );
+    // Laid out as the reader sees it: the columns share a row, one beside the other, each
+    // as wide as the other and holding a drawn timeline.
+    let boxes = b
+        .client
+        .execute(
+            "return [...document.querySelectorAll('.side > div')].map(d => { \
+               const r = d.getBoundingClientRect(); \
+               const t = d.querySelector('.timeline').getBoundingClientRect(); \
+               return [r.left, r.top, r.width, t.height]; })",
+            vec![],
+        )
+        .await
+        .expect("layout");
+    let boxes: Vec<Vec<f64>> = serde_json::from_value(boxes).expect("numbers");
+    let (first, second) = (&boxes[0], &boxes[1]);
+    assert_eq!(first[1], second[1], "one row: {boxes:?}");
+    assert!(second[0] >= first[0] + first[2], "side by side: {boxes:?}");
+    assert!(
+        (first[2] - second[2]).abs() < 1.0 && first[2] > 200.0,
+        "{boxes:?}"
+    );
+    assert!(
+        first[3] > 0.0 && second[3] > 0.0,
+        "timelines drawn: {boxes:?}"
+    );
+    b.screenshot("compare").await;
     b.stop().await;
 }
