@@ -743,3 +743,62 @@ fn a_request_timeout_shorter_than_the_model_fails_the_call_and_a_longer_one_wait
         .unwrap();
     assert_eq!(refused.status.code(), Some(2), "a usage error");
 }
+
+/// Many clients at once on one worker, half of them hanging up mid-answer (streamed, after the
+/// first piece) or mid-wait: no worker stays stuck, the queue drains, and every answer that
+/// completes equals the model's answer to the same request with nobody else asking.
+/// `MASKSEARCH_LOAD_CLIENTS` clients (16 by default; 64 for the long run in the README).
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_that_hang_up_under_load_leave_every_other_answer_as_it_is_alone() {
+    let clients: usize = std::env::var("MASKSEARCH_LOAD_CLIENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(16);
+    let served = serve_with(&["--workers", "1", "--max-waiting", "1024"]);
+    let url = completions_url(&served);
+    let body = greedy_body("Name three rivers of Europe.", 24);
+    let alone = |response: Value| response["choices"][0]["message"]["content"].clone();
+    let expected = alone(post(&url, &body).await.json().await.unwrap());
+    let started = std::time::Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|i| {
+            let (url, body) = (url.clone(), body.clone());
+            tokio::spawn(async move {
+                match i % 4 {
+                    // Hangs up once the first piece arrived.
+                    1 => {
+                        drop(streaming_started(&url, body).await);
+                        None
+                    }
+                    // Hangs up while waiting in the queue (or early in its answer).
+                    3 => {
+                        let impatient = reqwest::Client::builder()
+                            .timeout(Duration::from_millis(50))
+                            .build()
+                            .unwrap();
+                        let _ = impatient.post(&url).json(&body).send().await;
+                        None
+                    }
+                    _ => Some(post(&url, &body).await.json::<Value>().await.unwrap()),
+                }
+            })
+        })
+        .collect();
+    let mut completed = 0;
+    for task in tasks {
+        if let Some(response) = task.await.unwrap() {
+            assert_eq!(alone(response), expected);
+            completed += 1;
+        }
+    }
+    assert_eq!(completed, clients.div_ceil(2), "the clients that stay");
+    // The queue drained and the worker is free: the next request is answered at once.
+    let after = std::time::Instant::now();
+    let last = alone(post(&url, &body).await.json().await.unwrap());
+    assert_eq!(last, expected);
+    eprintln!(
+        "{clients} clients ({completed} completed) in {:.1} s; a lone request after them in {:.1} s",
+        started.elapsed().as_secs_f64(),
+        after.elapsed().as_secs_f64()
+    );
+}
