@@ -27,6 +27,10 @@ pub struct Args {
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = server::DEFAULT_BODY_LIMIT)]
     body_limit: usize,
+    /// Requests served at once; one more is answered 503 with Retry-After at once, so an
+    /// overloaded server sheds load instead of slowing every answer (GET /health is exempt).
+    #[arg(long, default_value_t = 256)]
+    max_in_flight: usize,
     /// Read queries as tantivy query syntax ("phrases", title:x, +must, -not) instead of as
     /// bags of words; a query that does not parse is then answered 400.
     #[arg(long)]
@@ -91,7 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let ui = super::ui::config(Some(index), &args.ui_files, Some(&args.model), None)?;
         routes.push(ui::router(ui)?);
     }
-    let app = server::app(routes, args.body_limit);
+    let app = server::cap_in_flight(server::app(routes, args.body_limit), args.max_in_flight);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(crate::listen_and_serve(args.host, args.port, app, || {
         eprintln!(

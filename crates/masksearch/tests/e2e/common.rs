@@ -115,6 +115,11 @@ pub struct Served {
 }
 
 impl Served {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts `masksearch <args> --port 0` and waits for its `listening on` line.
     pub fn start(args: &[&std::ffi::OsStr]) -> Served {
         let mut cmd = masksearch();

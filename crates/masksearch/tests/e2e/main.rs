@@ -14,6 +14,7 @@ mod llm;
 mod ramp;
 mod reward;
 mod serve;
+mod soak;
 mod trajectories;
 mod ui;
 mod verl;
