@@ -157,6 +157,21 @@ fn untimed(path: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// The trial's check that `file` holds the same bytes as the reference run's.
+fn same_file(file: &'static str) -> impl Fn(&Path, &Path) {
+    move |a, b| {
+        assert!(
+            bytes(&a.join(file)) == bytes(&b.join(file)),
+            "{file} differs"
+        )
+    }
+}
+
+/// The trial's check that folder `dir` holds the same files as the reference run's.
+fn same_folder(dir: &'static str) -> impl Fn(&Path, &Path) {
+    move |a, b| assert!(files(&a.join(dir)) == files(&b.join(dir)), "{dir}/ differs")
+}
+
 #[test]
 fn ramp_killed_anywhere_resumes_to_the_same_samples() {
     let args = |dir: &Path| {
@@ -174,19 +189,7 @@ fn ramp_killed_anywhere_resumes_to_the_same_samples() {
             &"256",
         ])
     };
-    trial(
-        "ramp",
-        1,
-        |_| {},
-        args,
-        |_| {},
-        |a, b| {
-            assert!(
-                bytes(&a.join("ramp.jsonl")) == bytes(&b.join("ramp.jsonl")),
-                "ramp.jsonl differs"
-            );
-        },
-    );
+    trial("ramp", 1, |_| {}, args, |_| {}, same_file("ramp.jsonl"));
 }
 
 /// RAMP samples and an index of the demo's passages, made once.
@@ -203,23 +206,25 @@ fn ramp_and_index() -> &'static (PathBuf, PathBuf) {
     made
 }
 
+/// `trajectories --teacher rule` of `ramp` over `index` into `out`.
+fn rule_trajectories(ramp: &Path, index: &Path, out: &Path) -> Vec<OsString> {
+    os(&[
+        &"trajectories",
+        &"--teacher",
+        &"rule",
+        &"--input",
+        &ramp,
+        &"--out",
+        &out,
+        &"--index",
+        &index,
+    ])
+}
+
 #[test]
 fn trajectories_killed_anywhere_resume_to_the_same_records() {
     let (ramp, index) = ramp_and_index();
-    let args = |dir: &Path| {
-        let out = dir.join("t.jsonl");
-        os(&[
-            &"trajectories",
-            &"--teacher",
-            &"rule",
-            &"--input",
-            ramp,
-            &"--out",
-            &out,
-            &"--index",
-            index,
-        ])
-    };
+    let args = |dir: &Path| rule_trajectories(ramp, index, &dir.join("t.jsonl"));
     trial(
         "trajectories",
         2,
@@ -262,17 +267,7 @@ fn an_export_killed_anywhere_leaves_whole_files_and_reruns_to_the_same() {
     let (ramp, index) = ramp_and_index();
     let shared = tempfile::tempdir().unwrap();
     let trajectories = shared.path().join("t.jsonl");
-    go(&os(&[
-        &"trajectories",
-        &"--teacher",
-        &"rule",
-        &"--input",
-        ramp,
-        &"--out",
-        &trajectories,
-        &"--index",
-        index,
-    ]));
+    go(&rule_trajectories(ramp, index, &trajectories));
     let sft = |dir: &Path| {
         os(&[
             &"export",
@@ -298,19 +293,7 @@ fn an_export_killed_anywhere_leaves_whole_files_and_reruns_to_the_same() {
             }
         }
     };
-    trial(
-        "export sft",
-        3,
-        |_| {},
-        sft,
-        whole,
-        |a, b| {
-            assert!(
-                files(&a.join("sft")) == files(&b.join("sft")),
-                "the exports differ"
-            );
-        },
-    );
+    trial("export sft", 3, |_| {}, sft, whole, same_folder("sft"));
     let rl = |dir: &Path| {
         os(&[
             &"export",
@@ -323,19 +306,7 @@ fn an_export_killed_anywhere_leaves_whole_files_and_reruns_to_the_same() {
             &"buckets",
         ])
     };
-    trial(
-        "export rl",
-        4,
-        |_| {},
-        rl,
-        |_| {},
-        |a, b| {
-            assert!(
-                files(&a.join("rl")) == files(&b.join("rl")),
-                "the exports differ"
-            );
-        },
-    );
+    trial("export rl", 4, |_| {}, rl, |_| {}, same_folder("rl"));
 }
 
 #[test]
@@ -348,12 +319,7 @@ fn ingest_killed_anywhere_reruns_to_the_same_passages() {
         |_| {},
         args,
         |_| {},
-        |a, b| {
-            assert!(
-                bytes(&a.join("passages.jsonl")) == bytes(&b.join("passages.jsonl")),
-                "passages differ"
-            );
-        },
+        same_file("passages.jsonl"),
     );
 }
 
