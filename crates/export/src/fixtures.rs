@@ -67,3 +67,9 @@ pub(crate) fn trajectory(id: &str, searches: usize) -> Trajectory {
         ms: 0,
     }
 }
+
+/// Checks that the manifest at `path` lists exactly `files`, as the export reported them.
+pub(crate) fn assert_lists(path: &std::path::Path, files: &[std::path::PathBuf]) {
+    let manifest = formats::RunManifest::load(path).unwrap().unwrap();
+    assert_eq!(manifest.config["files"], json!(files), "{}", path.display());
+}

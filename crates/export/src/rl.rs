@@ -203,12 +203,7 @@ pub fn export_rl(
                 .iter()
                 .map(|(k, n)| (format!("train_mask{k}"), *n)),
         )
-        .chain(
-            report
-                .skips
-                .counts()
-                .map(|(s, n)| (format!("skipped_{}", s.as_str()), n)),
-        )
+        .chain(report.skips.manifest_counts())
         .collect(),
         complete: false,
     };
@@ -659,10 +654,7 @@ mod tests {
             ["manifest.json", "notes.txt", "train.parquet"],
             "the buckets and the test split of the earlier export are gone, other files stay"
         );
-        let manifest = RunManifest::load(&out.join("manifest.json"))
-            .unwrap()
-            .unwrap();
-        assert_eq!(manifest.config["files"], json!(report.files));
+        crate::fixtures::assert_lists(&out.join("manifest.json"), &report.files);
     }
 
     #[test]

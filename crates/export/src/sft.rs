@@ -137,11 +137,7 @@ pub fn export_sft(
         ]
         .into_iter()
         .map(|(k, n)| (k.to_string(), n))
-        .chain(
-            skips
-                .counts()
-                .map(|(s, n)| (format!("skipped_{}", s.as_str()), n)),
-        )
+        .chain(skips.manifest_counts())
         .collect(),
         complete: false,
     };
@@ -296,10 +292,7 @@ mod tests {
         let second = export_sft(&[input], &out, &config(Style::Tags), &|_| {}).unwrap();
         assert_eq!(second.files, [out.join("masksearch_tags.train.jsonl")]);
         assert!(!out.join("masksearch_tags.val.jsonl").exists());
-        let manifest = RunManifest::load(&out.join("masksearch_tags.manifest.json"))
-            .unwrap()
-            .unwrap();
-        assert_eq!(manifest.config["files"], json!(second.files));
+        crate::fixtures::assert_lists(&out.join("masksearch_tags.manifest.json"), &second.files);
     }
 
     #[test]

@@ -102,6 +102,12 @@ impl Skips {
         self.counts.iter().map(|(s, n)| (*s, *n))
     }
 
+    /// The counts as a manifest holds them: `skipped_<reason>`.
+    pub fn manifest_counts(&self) -> impl Iterator<Item = (String, u64)> + '_ {
+        self.counts()
+            .map(|(s, n)| (format!("skipped_{}", s.as_str()), n))
+    }
+
     /// Where the first bad records are, `path:line: reason[: detail]`.
     pub fn examples(&self) -> &[String] {
         &self.examples
