@@ -65,6 +65,25 @@ pub struct Models {
     pub accounting: Arc<Accounting>,
 }
 
+/// The model endpoints' part of a summary line: requests sent, retries, and calls that failed
+/// after every attempt with their share; empty when no request went to an endpoint (the local
+/// model, or every answer from the response cache).
+pub fn endpoint_summary(accounting: &Accounting) -> String {
+    let s = accounting.snapshot();
+    if s.http_requests == 0 {
+        return String::new();
+    }
+    let calls = s.http_requests.saturating_sub(s.retries).max(1);
+    format!(
+        "; endpoints: {} requests, {} retries, {} of {} calls failed ({:.1}%)",
+        s.http_requests,
+        s.retries,
+        s.failed_calls,
+        calls,
+        100.0 * s.failed_calls as f64 / calls as f64
+    )
+}
+
 /// Where a long run keeps its response cache: `--cache` if given, else `default` beside its
 /// output; `overwrite` when the run starts over (see [`run_cache`]).
 pub struct RunCache<'a> {

@@ -116,6 +116,7 @@ async fn eval(args: Args) -> anyhow::Result<()> {
             overwrite: args.overwrite,
         },
     )?;
+    let accounting = Arc::clone(&opened.models.accounting);
     let (model, concurrency) = (opened.models.chat, opened.concurrency);
     let mut about = Vec::new();
     let (predictions, line) = if args.rescore.is_empty() {
@@ -154,7 +155,8 @@ async fn eval(args: Args) -> anyhow::Result<()> {
         })
         .collect();
     eprintln!(
-        "eval: {line}; token recall ×100 (mean over datasets): {} → {}, {} and {}",
+        "eval: {line}{}; token recall ×100 (mean over datasets): {} → {}, {} and {}",
+        models::endpoint_summary(&accounting),
         scores.join(", "),
         predictions_path.display(),
         md.display(),

@@ -158,7 +158,7 @@ async fn trajectories(args: Args) -> anyhow::Result<()> {
         .map(|(r, n)| format!("{} {n}", r.as_str()))
         .collect();
     eprintln!(
-        "trajectories: {} accepted, {} rejected{} ({} bad records, {} duplicates, {} other shards); {} model calls ({} from the response cache), {} tokens, {} searches; {:.1} s → {} and {}",
+        "trajectories: {} accepted, {} rejected{} ({} bad records, {} duplicates, {} other shards); {} model calls ({} from the response cache){}, {} tokens, {} searches; {:.1} s → {} and {}",
         HumanCount(t.accepted),
         HumanCount(t.rejected_total()),
         if reasons.is_empty() {
@@ -171,6 +171,7 @@ async fn trajectories(args: Args) -> anyhow::Result<()> {
         t.other_shards,
         HumanCount(t.usage.model_calls),
         HumanCount(opened.models.accounting.snapshot().cache_hits),
+        models::endpoint_summary(&opened.models.accounting),
         HumanCount(t.usage.prompt_tokens + t.usage.completion_tokens),
         HumanCount(t.searches),
         report.elapsed_secs,

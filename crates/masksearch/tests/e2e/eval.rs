@@ -461,3 +461,37 @@ fn the_judge_grades_answers_with_the_real_local_model() {
     assert_eq!(tokens[0], 0, "no judge without --judge");
     assert!(tokens[1] > 0, "the judge was asked: {tokens:?}");
 }
+
+/// An endpoint that answers 200 with garbage: every answer is a counted, named failure, the run
+/// goes on to its end, and the summary line gives the endpoint's requests, retries and failure
+/// rate.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endpoint_answering_garbage_fails_each_answer_by_name_and_the_summary_says_how_often() {
+    let garbage = retry::stand_in::StandIn::always("<html>not a completion</html>").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("eval");
+    let base_url = format!("{}/v1", garbage.url);
+    let bench = testdata("benchmarks/hotpotqa_500.first3.jsonl");
+    let run = masksearch()
+        .args(["eval".as_ref(), bench.as_os_str()])
+        .args(["--methods", "direct", "--limit", "2", "--model-name", "x"])
+        .args(["--base-url", &base_url])
+        .args(["--out".as_ref(), out.as_os_str()])
+        .output()
+        .expect("binary runs");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    let answers = predictions(&out);
+    assert_eq!(answers.len(), 2);
+    for a in &answers {
+        let why = a["failed"].as_str().unwrap_or_default();
+        assert!(why.contains(&garbage.url) && why.contains("JSON"), "{a}");
+    }
+    assert!(stderr.contains("2 answers (2 failed)"), "{stderr}");
+    // Four attempts per call, the first three retried.
+    assert!(
+        stderr.contains("endpoints: 8 requests, 6 retries, 2 of 2 calls failed (100.0%)"),
+        "{stderr}"
+    );
+    assert_eq!(garbage.received().len(), 8);
+}
