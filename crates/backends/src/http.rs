@@ -99,21 +99,15 @@ impl Http {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Step<Vec<u8>, std::convert::Infallible> {
-        let timeout = self.policy.timeout;
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(e) => return Step::Retry(Failure::transport(e, timeout)),
+        let answer = match retry::exchange(request, self.policy.timeout).await {
+            Ok(answer) => answer,
+            Err(failure) => return Step::Retry(failure),
         };
-        let (status, headers) = (response.status(), response.headers().clone());
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            Err(e) => return Step::Retry(Failure::transport(e, timeout)),
-        };
-        if status.is_success() {
-            return Step::Done(body.to_vec());
+        if answer.status.is_success() {
+            return Step::Done(answer.body);
         }
-        let failure = Failure::status(status, &headers, &body);
-        if retry::is_transient(status) {
+        let failure = Failure::status(answer.status, &answer.headers, &answer.body);
+        if retry::is_transient(answer.status) {
             Step::Retry(failure)
         } else {
             Step::Stop(failure)

@@ -109,15 +109,13 @@ impl OpenAiClient {
         if let Some(key) = &self.api_key {
             request = request.bearer_auth(key.expose());
         }
-        let timeout = self.policy.timeout;
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(e) => return Step::Retry(Failure::transport(e, timeout)),
-        };
-        let (status, headers) = (response.status(), response.headers().clone());
-        let bytes = match response.bytes().await {
-            Ok(bytes) => bytes,
-            Err(e) => return Step::Retry(Failure::transport(e, timeout)),
+        let retry::Answer {
+            status,
+            headers,
+            body: bytes,
+        } = match retry::exchange(request, self.policy.timeout).await {
+            Ok(answer) => answer,
+            Err(failure) => return Step::Retry(failure),
         };
         if !status.is_success() {
             let failure = Failure::status(status, &headers, &bytes);

@@ -99,6 +99,35 @@ impl Failure {
     }
 }
 
+/// An HTTP answer read whole.
+pub struct Answer {
+    pub status: reqwest::StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// Sends `request` and reads its answer whole. A failure to connect, send or read is a
+/// [`Failure::transport`], worth another attempt; `timeout` is the request's own, named in it.
+pub async fn exchange(
+    request: reqwest::RequestBuilder,
+    timeout: Duration,
+) -> Result<Answer, Failure> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| Failure::transport(e, timeout))?;
+    let (status, headers) = (response.status(), response.headers().clone());
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| Failure::transport(e, timeout))?;
+    Ok(Answer {
+        status,
+        headers,
+        body: body.to_vec(),
+    })
+}
+
 /// Whether an answer with `status` may succeed if sent again: 408, 429 and 5xx.
 pub fn is_transient(status: reqwest::StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429) || status.is_server_error()
