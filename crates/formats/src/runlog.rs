@@ -374,11 +374,6 @@ impl Run {
         self.save(counts)?;
         Ok(self.path)
     }
-
-    /// Where the manifest is.
-    pub fn manifest_path(&self) -> &Path {
-        &self.path
-    }
 }
 
 #[cfg(test)]
