@@ -57,7 +57,7 @@ fn stand_in_train_command() -> String {
 
 /// `evolve` arguments: rule round 0 of `batch0`… every round takes `batch`; round 1's student
 /// from the stand-in training command, one search turn, judged by the metric (no judge model).
-fn evolve_args(out: &Path, rounds: &str, batch: &str) -> Vec<String> {
+pub(crate) fn evolve_args(out: &Path, rounds: &str, batch: &str) -> Vec<String> {
     [
         "evolve",
         "--input",

@@ -370,3 +370,107 @@ fn an_index_replaced_and_killed_anywhere_is_always_an_index() {
         assert_eq!(search(a), search(b));
     });
 }
+
+/// `report.md` with the seconds per question (the last column of each table) left out.
+fn untimed_report(path: &Path) -> Vec<String> {
+    String::from_utf8(bytes(path))
+        .unwrap()
+        .lines()
+        .map(|line| match line.strip_suffix(" |") {
+            Some(row) if line.starts_with('|') => row.rsplit_once(" | ").unwrap().0.to_owned(),
+            _ => line.to_owned(),
+        })
+        .collect()
+}
+
+#[test]
+fn eval_killed_anywhere_resumes_to_the_same_answers() {
+    let (_, index) = ramp_and_index();
+    let benchmarks = ["hotpotqa_500.first3.jsonl", "nq-sample.first3.jsonl"]
+        .map(|b| crate::common::testdata(&format!("benchmarks/{b}")));
+    // The local model in-process, greedy, one request at a time: its answers depend on nothing
+    // but the questions.
+    let args = |dir: &Path| {
+        let mut args = os(&[
+            &"eval",
+            &"--out",
+            &dir.join("eval"),
+            &"--index",
+            index,
+            &"--model",
+            &crate::common::model(),
+            &"--methods",
+            &"direct,rag-pe",
+            &"--limit",
+            &"2",
+            &"--max-tokens",
+            &"32",
+            &"--concurrency",
+            &"1",
+            &"--today",
+            &"2026-11-27",
+        ]);
+        args.extend(benchmarks.iter().map(|b| b.as_os_str().to_owned()));
+        args
+    };
+    trial(
+        "eval",
+        7,
+        |_| {},
+        args,
+        |_| {},
+        |a, b| {
+            let (a, b) = (a.join("eval"), b.join("eval"));
+            let predictions = |dir: &Path| untimed(&dir.join("predictions.jsonl"));
+            assert!(predictions(&a) == predictions(&b), "predictions differ");
+            let report = |dir: &Path| untimed_report(&dir.join("report.md"));
+            assert_eq!(report(&a), report(&b));
+        },
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn evolve_killed_anywhere_resumes_to_the_same_rounds() {
+    // The stand-in's training command with one more step: it appends its process group to
+    // `groups` in the round's folder, so that a trial can stop the server a killed run left.
+    let args = |dir: &Path| {
+        let mut args = crate::evolve::evolve_args(&dir.join("evolve"), "2", "3");
+        let command = args.iter().position(|a| a == "--train-command").unwrap() + 1;
+        args[command] = format!("echo $$ >> {{out}}/groups; {}", args[command]);
+        args.into_iter().map(OsString::from).collect()
+    };
+    let stop_students = |dir: &Path| {
+        for round in fs::read_dir(dir.join("evolve")).into_iter().flatten() {
+            let groups = fs::read_to_string(round.unwrap().path().join("groups"));
+            for group in groups.iter().flat_map(|g| g.lines()) {
+                // A group already stopped by the run is no error.
+                std::process::Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{group}")])
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .unwrap();
+            }
+        }
+    };
+    // Each round's samples, attempts and merged data, and the table.
+    let same = |a: &Path, b: &Path| {
+        for round in ["round-0", "round-1"] {
+            for file in [
+                "samples.jsonl",
+                "trajectories.jsonl",
+                "rejected.jsonl",
+                "merged.jsonl",
+            ] {
+                // A round may reject nothing, and then writes no `rejected.jsonl`.
+                let records = |dir: &Path| {
+                    let path = dir.join("evolve").join(round).join(file);
+                    path.exists().then(|| untimed(&path))
+                };
+                assert!(records(a) == records(b), "{round}/{file} differs");
+            }
+        }
+        same_file("evolve/rounds.md")(a, b);
+    };
+    trial("evolve", 8, |_| {}, args, stop_students, same);
+}
