@@ -79,13 +79,26 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             if let Some(hint) = hint(&e) {
                 eprintln!("  hint: {hint}");
             }
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, each said once: a cause whose words are already in the message (a
+/// library error that shows its source in its own text) is not repeated.
+fn message(e: &anyhow::Error) -> String {
+    let mut message = e.to_string();
+    for cause in e.chain().skip(1).map(|c| c.to_string()) {
+        if !message.contains(&cause) {
+            message.push_str(": ");
+            message.push_str(&cause);
+        }
+    }
+    message
 }
 
 /// The way out when `--out` holds a run that cannot be resumed.
@@ -227,4 +240,27 @@ async fn listen_and_serve(
     std::io::stdout().flush()?;
     started();
     server::serve(listener, app).await.context("serving")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_already_in_the_message_is_said_once() {
+        let full = || std::io::Error::from_raw_os_error(28);
+        // A library error that shows its source in its own text, as thiserror's often do.
+        let e = anyhow::Error::new(full())
+            .context(format!("out/t.jsonl: {}", full()))
+            .context("writing the samples");
+        assert_eq!(
+            message(&e),
+            format!("writing the samples: out/t.jsonl: {}", full())
+        );
+        let e = anyhow::Error::new(full()).context("building the index out/idx");
+        assert_eq!(
+            message(&e),
+            format!("building the index out/idx: {}", full())
+        );
+    }
 }
