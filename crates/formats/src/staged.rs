@@ -31,12 +31,19 @@ pub struct Staged {
 }
 
 impl Staged {
-    /// Creates `<dest>.partial`, empty (a partial file a killed run left there is truncated).
+    /// Creates `<dest>.partial`, empty (a partial file a killed run left there is truncated),
+    /// open for reading too (a database file reads what it writes).
     pub fn create(dest: &Path) -> Result<Staged, FormatError> {
         let mut name = dest.as_os_str().to_owned();
         name.push(".partial");
         let partial = PathBuf::from(name);
-        let file = File::create(&partial).map_err(|e| FormatError::io(&partial, e))?;
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&partial)
+            .map_err(|e| FormatError::io(&partial, e))?;
         Ok(Staged {
             dest: dest.to_path_buf(),
             partial,

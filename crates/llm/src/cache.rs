@@ -52,6 +52,18 @@ impl CachedModel {
             std::fs::create_dir_all(dir)
                 .map_err(|e| cache_err(format!("creating directory: {e}")))?;
         }
+        if !path.exists() {
+            // Made beside it and renamed into place once whole: a new file that the disk had no
+            // room for would otherwise stay behind, half a database, and fail every later run.
+            let staged = formats::Staged::create(&path).map_err(|e| cache_err(e.to_string()))?;
+            let file = staged.writer().map_err(|e| cache_err(e.to_string()))?;
+            drop(
+                redb::Builder::new()
+                    .create_file(file)
+                    .map_err(|e| cache_err(e.to_string()))?,
+            );
+            staged.commit().map_err(|e| cache_err(e.to_string()))?;
+        }
         let db = Database::create(&path).map_err(|e| cache_err(e.to_string()))?;
         Ok(CachedModel {
             inner,

@@ -233,7 +233,8 @@ pub fn with_cache(
             tracing::warn!("{e}; continuing without the response cache");
             Ok(model)
         }
-        Err(e) => Err(e).with_context(|| format!("opening the response cache {}", path.display())),
+        // The error names the cache's file.
+        Err(e) => Err(e.into()),
     }
 }
 
