@@ -50,7 +50,7 @@ impl Points {
 }
 
 /// Runs `args` to the end; its standard output.
-fn go(args: &[OsString]) -> String {
+pub(crate) fn go(args: &[OsString]) -> String {
     let args: Vec<&OsStr> = args.iter().map(OsString::as_os_str).collect();
     run_ok(&args).0
 }
@@ -116,12 +116,12 @@ fn trial(
     );
 }
 
-fn os(args: &[&dyn AsRef<OsStr>]) -> Vec<OsString> {
+pub(crate) fn os(args: &[&dyn AsRef<OsStr>]) -> Vec<OsString> {
     args.iter().map(|a| a.as_ref().to_os_string()).collect()
 }
 
 /// The demo's passages, ingested once for every trial.
-fn passages() -> &'static Path {
+pub(crate) fn passages() -> &'static Path {
     static PASSAGES: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     let (_, path) = PASSAGES.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
@@ -133,12 +133,12 @@ fn passages() -> &'static Path {
     path
 }
 
-fn bytes(path: &Path) -> Vec<u8> {
+pub(crate) fn bytes(path: &Path) -> Vec<u8> {
     fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// The records of a JSONL file with their wall times (`ms`) left out.
-fn untimed(path: &Path) -> Vec<Value> {
+pub(crate) fn untimed(path: &Path) -> Vec<Value> {
     fn strip(v: Value) -> Value {
         match v {
             Value::Object(m) => m
@@ -158,7 +158,7 @@ fn untimed(path: &Path) -> Vec<Value> {
 }
 
 /// The trial's check that `file` holds the same bytes as the reference run's.
-fn same_file(file: &'static str) -> impl Fn(&Path, &Path) {
+pub(crate) fn same_file(file: &'static str) -> impl Fn(&Path, &Path) {
     move |a, b| {
         assert!(
             bytes(&a.join(file)) == bytes(&b.join(file)),
@@ -168,7 +168,7 @@ fn same_file(file: &'static str) -> impl Fn(&Path, &Path) {
 }
 
 /// The trial's check that folder `dir` holds the same files as the reference run's.
-fn same_folder(dir: &'static str) -> impl Fn(&Path, &Path) {
+pub(crate) fn same_folder(dir: &'static str) -> impl Fn(&Path, &Path) {
     move |a, b| assert!(files(&a.join(dir)) == files(&b.join(dir)), "{dir}/ differs")
 }
 
@@ -193,7 +193,7 @@ fn ramp_killed_anywhere_resumes_to_the_same_samples() {
 }
 
 /// RAMP samples and an index of the demo's passages, made once.
-fn ramp_and_index() -> &'static (PathBuf, PathBuf) {
+pub(crate) fn ramp_and_index() -> &'static (PathBuf, PathBuf) {
     static MADE: OnceLock<(tempfile::TempDir, (PathBuf, PathBuf))> = OnceLock::new();
     let (_, made) = MADE.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
@@ -207,7 +207,7 @@ fn ramp_and_index() -> &'static (PathBuf, PathBuf) {
 }
 
 /// `trajectories --teacher rule` of `ramp` over `index` into `out`.
-fn rule_trajectories(ramp: &Path, index: &Path, out: &Path) -> Vec<OsString> {
+pub(crate) fn rule_trajectories(ramp: &Path, index: &Path, out: &Path) -> Vec<OsString> {
     os(&[
         &"trajectories",
         &"--teacher",
@@ -244,7 +244,7 @@ fn trajectories_killed_anywhere_resume_to_the_same_records() {
 
 /// Every file of `dir`: its name and its text with `dir` itself written `<dir>` (a manifest names
 /// the files it lists by path), staging files left out.
-fn files(dir: &Path) -> Vec<(String, String)> {
+pub(crate) fn files(dir: &Path) -> Vec<(String, String)> {
     let own = dir.display().to_string();
     let mut out: Vec<(String, String)> = fs::read_dir(dir)
         .map(|entries| {
@@ -372,7 +372,7 @@ fn an_index_replaced_and_killed_anywhere_is_always_an_index() {
 }
 
 /// `report.md` with the seconds per question (the last column of each table) left out.
-fn untimed_report(path: &Path) -> Vec<String> {
+pub(crate) fn untimed_report(path: &Path) -> Vec<String> {
     String::from_utf8(bytes(path))
         .unwrap()
         .lines()
