@@ -68,6 +68,8 @@ struct State {
     trajectories: Vec<LineFile>,
     eval: Vec<eval_pages::Predictions>,
     live: LiveConfig,
+    /// Live agent runs under way (`GET /agent/running`).
+    running: live::Running,
 }
 
 type Shared = Arc<State>;
@@ -92,6 +94,7 @@ pub fn router(config: UiConfig) -> Result<Router, UiError> {
             .map(|p| eval_pages::Predictions::load(p))
             .collect::<Result<_, _>>()?,
         live: config.live,
+        running: live::Running::default(),
     });
     Ok(Router::new()
         .route("/", get(home))

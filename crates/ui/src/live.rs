@@ -9,7 +9,10 @@
 
 use std::{
     convert::Infallible,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
@@ -39,6 +42,32 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/agent", get(page))
         .route("/agent/stream", get(live))
         .route("/agent/sample", get(sample))
+        .route("/agent/running", get(running))
+}
+
+/// How many live runs are under way: each run's task holds one [`RunningGuard`], dropped when it
+/// ends or is aborted, so a run the page stopped that went on would show here.
+#[derive(Debug, Default)]
+pub(crate) struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn start(&self) -> RunningGuard {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        RunningGuard(Arc::clone(&self.0))
+    }
+}
+
+struct RunningGuard(Arc<AtomicUsize>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// `GET /agent/running`: `{"running": N}`, the live runs under way.
+async fn running(State(state): State<Shared>) -> Json<Value> {
+    Json(json!({ "running": state.running.0.load(Ordering::SeqCst) }))
 }
 
 /// The longest question accepted, in bytes (a RAMP passage with its instruction fits).
@@ -245,7 +274,11 @@ async fn live(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, PageError> {
     let run = Run::new(&state, ask)?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let guard = AbortOnDrop(tokio::spawn(run.go(tx)));
+    let counted = state.running.start();
+    let guard = AbortOnDrop(tokio::spawn(async move {
+        let _counted = counted;
+        run.go(tx).await
+    }));
     let events = stream::unfold((rx, guard), |(mut rx, guard)| async move {
         let event = rx.recv().await?;
         Some((Ok(event), (rx, guard)))
@@ -574,6 +607,7 @@ mod tests {
                 searchers: vec![("s".into(), memory())],
                 runtime: RuntimeConfig::default(),
             },
+            running: Running::default(),
         };
         let ask = |turns, topk| Ask {
             question: "q".into(),
@@ -614,7 +648,10 @@ mod tests {
             cancelled: Mutex::new(Some(cancelled_tx)),
         });
         let app = app(model.clone(), Vec::new());
+        let running = || async { get(&app, "/agent/running").await.1 };
+        assert_eq!(running().await, r#"{"running":0}"#);
         let response = app
+            .clone()
             .oneshot(
                 Request::get("/agent/stream?question=q")
                     .body(Body::empty())
@@ -630,12 +667,21 @@ mod tests {
         }
         // The second model call is in progress when the page goes away.
         model.entered.notified().await;
+        assert_eq!(running().await, r#"{"running":1}"#);
         drop(body);
         tokio::time::timeout(Duration::from_secs(10), cancelled)
             .await
             .expect("the blocked model call was not cancelled")
             .unwrap();
         assert_eq!(model.script.calls(), 2);
+        // The run's task is gone, not only its model call.
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while running().await != r#"{"running":0}"# {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the run is still counted");
     }
 
     /// A RAMP file of two samples, `A is [mask].` and `B is [mask].`, the mask being `x`.

@@ -25,10 +25,10 @@ fn trials() -> u64 {
 
 /// Kill points as fractions of a run's time, from a seeded xorshift: the same seed draws the
 /// same points.
-struct Points(u64);
+pub(crate) struct Points(u64);
 
 impl Points {
-    fn new(salt: u64) -> Points {
+    pub(crate) fn new(salt: u64) -> Points {
         let seed = std::env::var("MASKSEARCH_KILL_SEED")
             .ok()
             .and_then(|n| n.parse().ok())
@@ -41,7 +41,7 @@ impl Points {
     }
 
     /// A point in (0, `span`).
-    fn next(&mut self, span: Duration) -> Duration {
+    pub(crate) fn next(&mut self, span: Duration) -> Duration {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;

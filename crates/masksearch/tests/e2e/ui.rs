@@ -407,3 +407,105 @@ async fn the_compare_page_lays_out_one_sample_from_two_files_side_by_side() {
     b.screenshot("compare").await;
     b.stop().await;
 }
+
+/// CPU time the process `pid` has used, in clock ticks (user + system).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    // Fields after the command's name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// Live runs on the local model started and stopped at points drawn at random (seeded, as the
+/// kill trials; `MASKSEARCH_UI_RUNS` runs, 10 by default): the page going away ends each run, so
+/// afterwards none is counted as running, the server burns no CPU (no model call goes on), and
+/// a new run still finishes.
+#[tokio::test(flavor = "multi_thread")]
+async fn live_runs_started_and_stopped_leave_nothing_running() {
+    let runs: u64 = std::env::var("MASKSEARCH_UI_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10);
+    let ui = ui();
+    let client = reqwest::Client::new();
+    let stream = |question: &str| {
+        client
+            .get(format!("{}/agent/stream", ui.url))
+            .query(&[("question", question), ("prompt", "few-shot")])
+            .send()
+    };
+    let questions = [
+        "Which river flows through Paris?",
+        "Who wrote Hamlet?",
+        "What is the capital of Australia?",
+    ];
+    let mut points = crate::kills::Points::new(9);
+    let mut stopped = 0;
+    for i in 0..runs {
+        let mut response = stream(questions[i as usize % questions.len()])
+            .await
+            .expect("stream");
+        assert_eq!(response.status(), 200);
+        let stop = tokio::time::sleep(points.next(Duration::from_secs(3)));
+        tokio::pin!(stop);
+        let mut seen = String::new();
+        loop {
+            tokio::select! {
+                _ = &mut stop => { stopped += 1; break; }
+                chunk = response.chunk() => match chunk.expect("chunk") {
+                    Some(chunk) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+                    None => break,
+                },
+            }
+        }
+        // The page goes away: the connection is closed.
+        drop(response);
+    }
+    let running = || async {
+        let body: serde_json::Value = client
+            .get(format!("{}/agent/running", ui.url))
+            .send()
+            .await
+            .expect("running")
+            .json()
+            .await
+            .expect("json");
+        body["running"].as_u64().expect("count")
+    };
+    let waited = std::time::Instant::now();
+    while running().await != 0 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "runs still going after the pages left"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The model call a run was in is cancelled at its next token (a prompt being read is read
+    // to the end of its batch first): within seconds the server is idle, and stays so.
+    let waited = std::time::Instant::now();
+    loop {
+        let before = cpu_ticks(ui.pid());
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let used = cpu_ticks(ui.pid()) - before;
+        if used <= 10 {
+            break;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(20),
+            "{used} ticks of CPU in 2 s with no run going"
+        );
+    }
+    let finished = stream("Who wrote Hamlet?")
+        .await
+        .expect("stream")
+        .text()
+        .await
+        .expect("a whole run");
+    assert!(finished.contains("event: done"), "{finished}");
+    eprintln!("{runs} runs, {stopped} stopped mid-way; none left running, the server idle");
+}
