@@ -1,5 +1,6 @@
-//! The OpenAI-compatible HTTP client: round-robin endpoints, bounded concurrency, retries with
-//! exponential back-off and jitter, `Retry-After`, per-attempt timeouts.
+//! The OpenAI-compatible HTTP client: round-robin endpoints, bounded concurrency (and no more
+//! in flight to an endpoint than it says it answers at once), retries with exponential back-off
+//! and jitter, `Retry-After`, per-attempt timeouts.
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use reqwest::header::CONTENT_TYPE;
 use retry::{ApiKey, CallError, Failure, Policy, Step, snippet};
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 
 use chat::openai::{CompletionRequest, CompletionResponse};
 use chat::{ChatError, ChatModel, ChatRequest, ChatResponse, InvalidRequest};
@@ -30,6 +31,8 @@ pub struct OpenAiClient {
     api_key: Option<ApiKey>,
     next_endpoint: AtomicUsize,
     permits: Semaphore,
+    /// Per endpoint, how many requests it answers at once when it says so (see [`Self::slots`]).
+    slots: Vec<OnceCell<Option<Semaphore>>>,
     accounting: Arc<Accounting>,
 }
 
@@ -74,6 +77,7 @@ impl OpenAiClient {
         Ok(OpenAiClient {
             accounting: Arc::clone(&config.accounting),
             permits: Semaphore::new(config.max_concurrency.max(1)),
+            slots: endpoints.iter().map(|_| OnceCell::new()).collect(),
             config,
             endpoints,
             http,
@@ -92,9 +96,28 @@ impl OpenAiClient {
         &self.endpoints
     }
 
-    fn pick_endpoint(&self) -> &str {
-        let i = self.next_endpoint.fetch_add(1, Ordering::Relaxed);
-        &self.endpoints[i % self.endpoints.len()]
+    fn pick_endpoint(&self) -> usize {
+        self.next_endpoint.fetch_add(1, Ordering::Relaxed) % self.endpoints.len()
+    }
+
+    /// The bound endpoint `i` sets itself, asked once of its `/models`: `masksearch llm serve`
+    /// says how many requests it answers at once (`workers`) and queues the others, and a
+    /// request's timeout must run while it is answered, not while it waits in that queue; so no
+    /// more than that many go to it at once, the rest wait here. Servers that do not say (vLLM,
+    /// OpenAI: they batch) are bounded only by the client's concurrency.
+    async fn slots(&self, i: usize) -> Option<&Semaphore> {
+        let ask = async {
+            let url = self.endpoints[i].strip_suffix("/chat/completions")?;
+            let mut request = self.http.get(format!("{url}/models"));
+            if let Some(key) = &self.api_key {
+                request = request.bearer_auth(key.expose());
+            }
+            let answer = retry::exchange(request, self.policy.timeout).await.ok()?;
+            let models: serde_json::Value = serde_json::from_slice(&answer.body).ok()?;
+            let workers = models["data"][0]["workers"].as_u64()?;
+            Some(Semaphore::new(workers.clamp(1, 4096) as usize))
+        };
+        self.slots[i].get_or_init(|| ask).await.as_ref()
     }
 
     /// One attempt at `url`. Transient failures (connection errors, timeouts, 408/429/5xx,
@@ -158,15 +181,26 @@ impl ChatModel for OpenAiClient {
         // Each attempt goes to the next endpoint in turn, within the concurrency bound.
         let tried: std::sync::Mutex<Vec<&str>> = std::sync::Mutex::default();
         let attempt = |n: u32| {
-            let url = self.pick_endpoint();
+            let i = self.pick_endpoint();
+            let url = self.endpoints[i].as_str();
             tried.lock().unwrap_or_else(|p| p.into_inner()).push(url);
             let body = &body;
             async move {
-                let Ok(_permit) = self.permits.acquire().await else {
-                    return Step::Abort(ChatError::Unavailable {
+                let shutting_down = || {
+                    Step::Abort(ChatError::Unavailable {
                         backend: url.to_string(),
                         message: "client is shutting down".to_string(),
-                    });
+                    })
+                };
+                let Ok(_permit) = self.permits.acquire().await else {
+                    return shutting_down();
+                };
+                let _slot = match self.slots(i).await {
+                    Some(slots) => match slots.acquire().await {
+                        Ok(slot) => Some(slot),
+                        Err(_) => return shutting_down(),
+                    },
+                    None => None,
                 };
                 self.accounting.http_request(n > 0);
                 let step = self.attempt(url, body).await;

@@ -43,9 +43,11 @@ pub struct ModelArgs {
     /// Model requests in flight at once.
     #[arg(long, alias = "llm-concurrency", default_value_t = 8)]
     pub concurrency: usize,
-    /// Seconds one request to an endpoint may take, from sending it to the answer's last byte
-    /// (time it waits in the endpoint's queue included); a timed-out request is retried. A slow
-    /// model given long prompts (a CPU behind `llm serve`) needs more.
+    /// Seconds one request to an endpoint may take, from sending it to the answer's last byte; a
+    /// timed-out request is retried. Time in the endpoint's queue counts, but an endpoint that
+    /// says how many requests it answers at once (`llm serve` does) is sent no more than that:
+    /// the others wait here, their clocks not started. A slow model given long prompts (a CPU
+    /// behind `llm serve`) needs more.
     #[arg(long, value_name = "SECS", default_value_t = 120.0, value_parser = positive_secs)]
     pub request_timeout: f64,
 }
@@ -303,6 +305,11 @@ impl Local {
         Arc::clone(&self.0) as Arc<dyn ChatModel>
     }
 
+    /// How many requests it answers at once.
+    pub fn workers(&self) -> usize {
+        self.0.workers()
+    }
+
     /// `NAME: W worker(s) × T thread(s), C-token context`, for a startup line.
     pub fn about(&self) -> String {
         let m = &self.0;
@@ -339,6 +346,10 @@ impl LocalArgs {
 #[cfg(not(feature = "local"))]
 impl Local {
     pub fn chat(&self) -> Arc<dyn ChatModel> {
+        match *self {}
+    }
+
+    pub fn workers(&self) -> usize {
         match *self {}
     }
 

@@ -1,7 +1,8 @@
 //! A scripted HTTP server on 127.0.0.1 for tests and benches (feature `stand-in`): a real socket
 //! that answers each request as told — a body with a status and headers, perhaps late; a
 //! dropped connection; silence; a reset halfway through the body — and remembers what it was
-//! asked. The one stand-in for every crate whose HTTP calls go through [`crate::call`].
+//! asked (but a `GET …/models`, answered 404 outside the script). The one stand-in for every
+//! crate whose HTTP calls go through [`crate::call`].
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -116,6 +117,12 @@ impl StandIn {
         let Some(request) = read_request(&mut stream).await else {
             return;
         };
+        // The OpenAI client asks an endpoint's `/models` how many requests it answers at once;
+        // the stand-in is an endpoint that does not say, outside its script.
+        if request.method == "GET" && request.target.ends_with("/models") {
+            answer(&mut stream, Reply::Json(404, "{}".into())).await;
+            return;
+        }
         self.received
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -33,12 +33,18 @@ pub const MAX_CHAT_BODY_BYTES: usize = 4 << 20;
 #[derive(Clone)]
 struct ChatState {
     model: Arc<dyn ChatModel>,
+    workers: Option<usize>,
     next_id: Arc<AtomicU64>,
 }
 
 /// The chat routes, serving `model` under its [`ChatModel::name`] whatever `model` a request
 /// names. Merge it into a bigger router or serve it alone.
-pub fn router(model: Arc<dyn ChatModel>) -> Router {
+///
+/// `workers`, when the model answers that many requests at once and queues the rest, is said in
+/// `/v1/models` (a `workers` field beside the model's id): masksearch's client then keeps no
+/// more requests than that in flight, so that a request's timeout runs while it is answered, not
+/// while it waits in the queue.
+pub fn router(model: Arc<dyn ChatModel>, workers: Option<usize>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(completions))
         .route("/v1/models", get(models))
@@ -46,6 +52,7 @@ pub fn router(model: Arc<dyn ChatModel>) -> Router {
         .layer(DefaultBodyLimit::max(MAX_CHAT_BODY_BYTES))
         .with_state(ChatState {
             model,
+            workers,
             next_id: Arc::default(),
         })
 }
@@ -141,10 +148,11 @@ fn event(value: &impl Serialize) -> Event {
 }
 
 async fn models(State(state): State<ChatState>) -> Json<serde_json::Value> {
-    Json(json!({
-        "object": "list",
-        "data": [{"id": state.model.name(), "object": "model", "created": 0, "owned_by": "masksearch"}],
-    }))
+    let mut model = json!({"id": state.model.name(), "object": "model", "created": 0, "owned_by": "masksearch"});
+    if let Some(workers) = state.workers {
+        model["workers"] = json!(workers);
+    }
+    Json(json!({ "object": "list", "data": [model] }))
 }
 
 async fn method_not_allowed() -> ApiError {
@@ -289,7 +297,7 @@ mod tests {
         let (events, reports) = mpsc::unbounded_channel();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = router(Arc::new(Echo { events }));
+        let app = router(Arc::new(Echo { events }), Some(2));
         tokio::spawn(async move { axum::serve(listener, app).await });
         (format!("http://{addr}"), reports)
     }
@@ -365,6 +373,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(models["data"][0]["id"], "echo");
+        assert_eq!(models["data"][0]["workers"], 2);
     }
 
     /// Every 4xx on the chat routes, 413 included, is `{"error": {"message", "type"}}`.

@@ -36,7 +36,7 @@ fn app() -> Router {
                 judge: Some(model.clone()),
                 ..RewardConfig::default()
             }),
-            server::chat::router(model),
+            server::chat::router(model, None),
         ],
         64 * 1024,
     )

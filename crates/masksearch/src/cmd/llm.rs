@@ -152,7 +152,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .load(args.workers, Some(max_waiting), &accounting)?;
     let about = local.about();
     let app = server::app(
-        [server::chat::router(local.chat())],
+        [server::chat::router(local.chat(), Some(local.workers()))],
         server::DEFAULT_BODY_LIMIT,
     );
     crate::listen_and_serve(args.host, args.port, app, || {

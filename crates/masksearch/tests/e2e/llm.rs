@@ -744,6 +744,44 @@ fn a_request_timeout_shorter_than_the_model_fails_the_call_and_a_longer_one_wait
     assert_eq!(refused.status.code(), Some(2), "a usage error");
 }
 
+/// Eval asks sixteen questions at once of `llm serve` with one worker and a timeout that one
+/// answer fits in but not a queue of them: the server says it has one worker, so the client
+/// sends one request at a time and the others wait on its side with their clocks not started.
+/// Every answer comes, none timed out, nothing was retried.
+#[test]
+fn requests_waiting_for_the_one_worker_do_not_time_out() {
+    let served = serve_with(&["--workers", "1", "--max-waiting", "64"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("eval");
+    let benchmark = crate::common::testdata("hotpotqa_500.jsonl");
+    let (_, stderr) = crate::common::run_ok(&[
+        "eval".as_ref(),
+        "--methods".as_ref(),
+        "direct".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--base-url".as_ref(),
+        served.v1().as_ref(),
+        "--model-name".as_ref(),
+        "smollm2".as_ref(),
+        "--limit".as_ref(),
+        "16".as_ref(),
+        "--max-tokens".as_ref(),
+        "32".as_ref(),
+        "--concurrency".as_ref(),
+        "16".as_ref(),
+        // An answer takes the local model well under a second; sixteen in a row, several.
+        "--request-timeout".as_ref(),
+        "3".as_ref(),
+        benchmark.as_ref(),
+    ]);
+    assert!(
+        stderr.contains("16 answers (0 failed)")
+            && stderr.contains("endpoints: 16 requests, 0 retries, 0 of 16 calls failed"),
+        "{stderr}"
+    );
+}
+
 /// Many clients at once on one worker, half of them hanging up mid-answer (streamed, after the
 /// first piece) or mid-wait: no worker stays stuck, the queue drains, and every answer that
 /// completes equals the model's answer to the same request with nobody else asking.
