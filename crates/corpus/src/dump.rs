@@ -2,8 +2,9 @@
 //! whatever the dump's size), learns namespace names from `<siteinfo>`, and turns each article
 //! page into paragraphs with anchors.
 //!
-//! A dump that stops inside a page (a cut download, a damaged `.bz2`) yields every complete
-//! page, then one [`PageSkip::Truncated`] record naming the page it stopped in.
+//! A dump that stops inside a page (a cut download, a damaged `.bz2`, XML the parser cannot
+//! read past) yields every complete page, then one [`PageSkip::Truncated`] record naming the
+//! page it stopped in, and the cause when there is one.
 
 use std::{
     io::{BufReader, Read},
@@ -40,6 +41,9 @@ pub(crate) struct DumpReader {
     saw_root: bool,
     saw_end: bool,
     errors_in_a_row: u32,
+    /// The XML error quick-xml stopped at, if it gave up before the end of the input: what
+    /// follows is never read, and the end of the dump says why rather than blame a cut.
+    stopped_by: Option<String>,
     done: bool,
 }
 
@@ -84,6 +88,9 @@ impl DumpReader {
         let mut xml = quick_xml::Reader::from_reader(BufReader::with_capacity(1 << 16, input));
         xml.config_mut().trim_text(false);
         xml.config_mut().check_end_names = false;
+        // quick-xml's own stack of open elements, one short after a stray end tag, would then
+        // refuse `</mediawiki>` and make a whole dump look cut; `open` does the matching.
+        xml.config_mut().allow_unmatched_ends = true;
         Ok(DumpReader {
             xml,
             buf: Vec::with_capacity(1 << 16),
@@ -98,6 +105,7 @@ impl DumpReader {
             saw_root: false,
             saw_end: false,
             errors_in_a_row: 0,
+            stopped_by: None,
             done: false,
         })
     }
@@ -161,10 +169,17 @@ impl DumpReader {
 
     fn bad_xml(&mut self, error: &quick_xml::Error) -> Option<Result<Record, CorpusError>> {
         self.errors_in_a_row += 1;
-        let message = format!(
-            "invalid XML near byte {}: {error}",
-            self.xml.error_position()
-        );
+        // quick-xml places ill-formed markup, but not bytes that are not UTF-8: those end the
+        // text it was reading, where it now stands.
+        let at = match error {
+            quick_xml::Error::Encoding(_) => self.xml.buffer_position(),
+            _ => self.xml.error_position(),
+        };
+        let message = format!("invalid XML near byte {at}: {error}");
+        // After any error but ill-formed markup, quick-xml reads nothing more.
+        if !matches!(error, quick_xml::Error::IllFormed(_)) {
+            self.stopped_by = Some(message.clone());
+        }
         if self.errors_in_a_row > MAX_ERRORS_IN_A_ROW {
             self.done = true;
             return Some(Err(CorpusError::BadPage {
@@ -372,7 +387,11 @@ impl DumpReader {
 
     fn eof(&mut self) -> Option<Result<Record, CorpusError>> {
         if self.page.is_some() || (self.saw_root && !self.saw_end) {
-            return Some(Ok(self.truncated(String::new())));
+            let detail = self
+                .stopped_by
+                .take()
+                .map_or_else(String::new, |why| format!(": {why}"));
+            return Some(Ok(self.truncated(detail)));
         }
         self.done = true;
         if !self.saw_root {
@@ -391,7 +410,7 @@ mod tests {
     use crate::chunk::{chunk, tests::markup};
 
     /// Reads a dump from a string: one line per record, pages as `id|title|text markup`.
-    fn read(xml: &str) -> Vec<String> {
+    fn read(xml: impl AsRef<[u8]>) -> Vec<String> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.xml");
         std::fs::write(&path, xml).unwrap();
@@ -502,6 +521,49 @@ mod tests {
                 "bad invalid: DIR/d.xml: page 'M': invalid XML: expected </text>, found </revision>",
                 "bad invalid: DIR/d.xml: page 'N': invalid XML: </oops> closes no open element",
                 "3|Good|Fine.",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stray_end_tag_spoils_its_own_page_only() {
+        // quick-xml's own stack of open elements came out one short after `</oops>`, refused
+        // the last `</mediawiki>`, and the whole dump was reported cut.
+        let xml = [
+            HEAD,
+            "<page><title>A</title><ns>0</ns><revision><text>x </oops>y</text></revision></page>\n",
+            &page(2, 0, "Good", "", "Fine."),
+            "</mediawiki>",
+        ]
+        .concat();
+        assert_eq!(
+            read(&xml),
+            [
+                "bad invalid: DIR/d.xml: page 'A': invalid XML: </oops> closes no open element",
+                "2|Good|Fine.",
+            ]
+        );
+    }
+
+    #[test]
+    fn xml_that_cannot_be_read_past_ends_the_dump_with_its_cause() {
+        // quick-xml reads nothing after bytes that are not UTF-8. The end of the dump was then
+        // reported as a cut download, without the cause.
+        let xml = [
+            HEAD.as_bytes(),
+            page(1, 0, "A", "", "Alpha.").as_bytes(),
+            b"<page><title>B</title><ns>0</ns><revision><text>Be\xffta</text></revision></page>\n",
+            page(3, 0, "C", "", "Gamma.").as_bytes(),
+            b"</mediawiki>",
+        ]
+        .concat();
+        assert_eq!(
+            read(&xml),
+            [
+                "1|A|Alpha.",
+                "bad truncated: DIR/d.xml: input ends inside page 'B' (truncated download?): \
+                 invalid XML near byte 342: cannot decode input using UTF-8: invalid utf-8 \
+                 sequence of 1 bytes from index 2; 1 complete pages before it",
             ]
         );
     }
