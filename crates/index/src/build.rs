@@ -155,34 +155,36 @@ impl Staging {
         Ok(Staging { path, done: false })
     }
 
-    /// Moves the finished index to `dir`. A previous index there is swapped with the new one in
-    /// one step (Linux's `renameat2` with `RENAME_EXCHANGE`), so that a reader opening `dir`
-    /// meanwhile opens the old index or the new one, never nothing; then the old one is deleted.
-    /// Where the file system cannot swap, the old index is moved aside to `<dir>.old` first.
+    /// Moves the finished index to `dir` (see [`replace_folder`]).
     fn replace(mut self, dir: &Path) -> Result<(), IndexError> {
-        let old = sibling(dir, ".old");
-        if old.exists() {
-            std::fs::remove_dir_all(&old).map_err(|e| IndexError::io(&old, e))?;
-        }
-        if !dir.exists() {
-            std::fs::rename(&self.path, dir).map_err(|e| IndexError::io(dir, e))?;
-            self.done = true;
-            return Ok(());
-        }
-        if swap(&self.path, dir).is_ok() {
-            // The staging folder now holds the old index.
-            std::fs::remove_dir_all(&self.path).map_err(|e| IndexError::io(&self.path, e))?;
-            self.done = true;
-            return Ok(());
-        }
-        std::fs::rename(dir, &old).map_err(|e| IndexError::io(dir, e))?;
-        if let Err(e) = std::fs::rename(&self.path, dir) {
-            let _ = std::fs::rename(&old, dir);
-            return Err(IndexError::io(dir, e));
-        }
+        replace_folder(&self.path, dir)?;
         self.done = true;
-        std::fs::remove_dir_all(&old).map_err(|e| IndexError::io(&old, e))
+        Ok(())
     }
+}
+
+/// Moves the finished folder `staged` to `dir`. A previous folder there is swapped with the new
+/// one in one step (Linux's `renameat2` with `RENAME_EXCHANGE`), so that a reader opening `dir`
+/// meanwhile opens the old one or the new one, never nothing; then the old one is deleted. Where
+/// the file system cannot swap, the old folder is moved aside to `<dir>.old` first.
+pub fn replace_folder(staged: &Path, dir: &Path) -> Result<(), IndexError> {
+    let old = sibling(dir, ".old");
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(|e| IndexError::io(&old, e))?;
+    }
+    if !dir.exists() {
+        return std::fs::rename(staged, dir).map_err(|e| IndexError::io(dir, e));
+    }
+    if swap(staged, dir).is_ok() {
+        // The staged folder now holds the old one.
+        return std::fs::remove_dir_all(staged).map_err(|e| IndexError::io(staged, e));
+    }
+    std::fs::rename(dir, &old).map_err(|e| IndexError::io(dir, e))?;
+    if let Err(e) = std::fs::rename(staged, dir) {
+        let _ = std::fs::rename(&old, dir);
+        return Err(IndexError::io(dir, e));
+    }
+    std::fs::remove_dir_all(&old).map_err(|e| IndexError::io(&old, e))
 }
 
 /// Swaps two folders in one step.

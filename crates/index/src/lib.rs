@@ -15,7 +15,7 @@ mod query;
 mod schema;
 
 pub use analyzer::Analyzer;
-pub use build::{BuildConfig, BuildReport, build};
+pub use build::{BuildConfig, BuildReport, build, replace_folder};
 pub use meta::IndexMeta;
 pub use query::{Bm25Index, QueryMode};
 

@@ -133,6 +133,49 @@ impl Bm25Index {
             .transpose()
     }
 
+    /// How many passages the index holds: positions run from 0 to this.
+    pub fn len(&self) -> u64 {
+        self.inner.reader.searcher().num_docs()
+    }
+
+    /// Whether the index holds no passage.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The passages at `positions` (the order of [`Bm25Index::passages`], which a build makes
+    /// the input's), read on this thread; an error names a position past the end.
+    pub fn passages_at(&self, positions: &[u64]) -> Result<Vec<Passage>, SearchError> {
+        let inner = &self.inner;
+        let searcher = inner.reader.searcher();
+        let sizes: Vec<u64> = searcher
+            .segment_readers()
+            .iter()
+            .map(|s| u64::from(s.max_doc()))
+            .collect();
+        positions
+            .iter()
+            .map(|&position| {
+                let mut rest = position;
+                let (segment, doc) = sizes
+                    .iter()
+                    .position(|&size| {
+                        let here = rest < size;
+                        if !here {
+                            rest -= size;
+                        }
+                        here
+                    })
+                    .map(|segment| (segment as u32, rest as u32))
+                    .ok_or_else(|| inner.backend_error(format!("no passage at {position}")))?;
+                let doc = searcher
+                    .doc::<TantivyDocument>(DocAddress::new(segment, doc))
+                    .map_err(|e| inner.backend_error(e))?;
+                Ok(stored_passage(&doc, inner.fields))
+            })
+            .collect()
+    }
+
     /// Every passage stored in the index, segment by segment, streamed (anchors are not stored,
     /// so they come back empty). The order is the index's, not the original input's.
     pub fn passages(&self) -> impl Iterator<Item = Result<Passage, IndexError>> + Send + 'static {

@@ -1,7 +1,10 @@
 //! The search backend flags (`--search bm25|remote|web|simulated` and their settings) and the
 //! `Searcher` they name.
 
-use std::{path::PathBuf, sync::Arc};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use anyhow::{Context as _, bail};
 use search::Searcher;
@@ -21,9 +24,10 @@ pub enum SearchKind {
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct SearchArgs {
-    /// Search backend: bm25 (the local --index), remote (a Search-R1 /retrieve server at
-    /// --search-url), web (Google through SerpAPI; key in --search-key-env) or simulated (the
-    /// model writes the documents, ZeroSearch-style; recorded as simulated).
+    /// Search backend: bm25 (the local --index, ranked as --retriever says), remote (a
+    /// Search-R1 /retrieve server at --search-url), web (Google through SerpAPI; key in
+    /// --search-key-env) or simulated (the model writes the documents, ZeroSearch-style;
+    /// recorded as simulated).
     #[arg(long, value_enum, default_value_t = SearchKind::Bm25)]
     pub search: SearchKind,
     /// The local index searched by `--search bm25`.
@@ -36,6 +40,62 @@ pub struct SearchArgs {
     /// `--search web`: the environment variable holding the SerpAPI key.
     #[arg(long, value_name = "VAR", default_value = "SERPAPI_API_KEY")]
     pub search_key_env: String,
+    #[command(flatten)]
+    pub retriever: RetrieverArgs,
+}
+
+/// How the local index ranks passages.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retriever {
+    /// BM25 over the words.
+    Bm25,
+    /// The passages nearest the query's vector (`index --dense` built them).
+    Dense,
+    /// BM25 and dense fused by reciprocal rank.
+    Hybrid,
+}
+
+/// The local index's ranking: `--retriever` and the fusion's settings.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RetrieverArgs {
+    /// How the local index ranks: bm25, dense (needs `index --dense`) or hybrid (both, fused
+    /// by reciprocal rank).
+    #[arg(long, value_enum, default_value_t = Retriever::Bm25)]
+    pub retriever: Retriever,
+    /// Hybrid: the k of reciprocal-rank fusion, 1 / (k + rank).
+    #[arg(long, default_value_t = dense::Fusion::default().k)]
+    pub fusion_k: f64,
+    /// Hybrid: the dense list's weight, from 0 (BM25 alone) to 1 (dense alone).
+    #[arg(long, default_value_t = dense::Fusion::default().dense_weight)]
+    pub dense_weight: f64,
+    /// Hybrid: how many hits of each list are fused (at least the hits asked for).
+    #[arg(long, default_value_t = dense::Fusion::default().depth)]
+    pub fusion_depth: usize,
+}
+
+impl RetrieverArgs {
+    /// The index in `dir`, ranked as `--retriever` says; `mode` reads BM25's queries.
+    pub fn open(&self, dir: &Path, mode: ::index::QueryMode) -> anyhow::Result<Arc<dyn Searcher>> {
+        let bm25 = ::index::Bm25Index::open(dir)
+            .with_context(|| format!("opening index {}", dir.display()))?
+            .with_query_mode(mode);
+        if self.retriever == Retriever::Bm25 {
+            return Ok(Arc::new(bm25));
+        }
+        let dense = dense::DenseIndex::open(dir, bm25.clone())?;
+        Ok(match self.retriever {
+            Retriever::Hybrid => Arc::new(dense::Hybrid::new(
+                bm25,
+                dense,
+                dense::Fusion {
+                    k: self.fusion_k,
+                    dense_weight: self.dense_weight,
+                    depth: self.fusion_depth,
+                },
+            )),
+            _ => Arc::new(dense),
+        })
+    }
 }
 
 impl SearchArgs {
@@ -72,10 +132,9 @@ impl SearchArgs {
                     ::backends::SimulatedConfig::default(),
                 ))
             }
-            SearchKind::Bm25 => Arc::new(
-                ::index::Bm25Index::open(&self.index)
-                    .with_context(|| format!("opening index {}", self.index.display()))?,
-            ),
+            SearchKind::Bm25 => self
+                .retriever
+                .open(&self.index, ::index::QueryMode::Words)?,
         })
     }
 }

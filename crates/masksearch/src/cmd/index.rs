@@ -1,4 +1,4 @@
-//! `masksearch index`: build a BM25 index from passages JSONL.
+//! `masksearch index`: build a BM25 index from passages JSONL, and its dense vectors.
 
 use std::{path::PathBuf, time::Instant};
 
@@ -28,9 +28,45 @@ pub struct Args {
     /// Skip and count malformed lines instead of stopping at the first one.
     #[arg(long)]
     skip_bad: bool,
+    /// Also embed every passage with this sentence encoder (a Hugging Face BERT folder, e.g.
+    /// assets/models/all-MiniLM-L6-v2) into the index's dense/ folder, for `--retriever dense`
+    /// or `hybrid`. On an index that exists (and no --overwrite) only the vectors are built; an
+    /// interrupted build resumes.
+    #[arg(long, value_name = "MODEL")]
+    dense: Option<PathBuf>,
+    /// How the vectors are stored: f32 (exact) or i8 (a quarter of the memory).
+    #[arg(long, value_enum, default_value_t = DenseStorage::F32)]
+    dense_storage: DenseStorage,
+    /// Put before each query the encoder reads (e5 models want `query: `).
+    #[arg(long, default_value = "")]
+    query_prefix: String,
+    /// Put before each passage the encoder reads (e5 models want `passage: `).
+    #[arg(long, default_value = "")]
+    passage_prefix: String,
+    /// Passages the encoder reads at once.
+    #[arg(long, default_value_t = 32)]
+    dense_batch: usize,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+enum DenseStorage {
+    F32,
+    I8,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let vectors_only = args.dense.is_some() && args.out.exists() && !args.overwrite;
+    if !vectors_only {
+        words(&args)?;
+    }
+    if let Some(model) = &args.dense {
+        vectors(&args, model)?;
+    }
+    Ok(())
+}
+
+/// The BM25 index.
+fn words(args: &Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let reader = formats::read_jsonl::<Passage>(&args.passages)
         .context("cannot read passages; create them with `masksearch ingest`")?;
@@ -55,12 +91,46 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     });
     let built = index::build(&args.out, passages, &config, |n| bar.set_position(n));
     bar.finish_and_clear();
-    let report = built.map_err(|e| explain(e, &args))?;
+    let report = built.map_err(|e| explain(e, args))?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
         "index: {} passages indexed in {secs:.1} s ({} passages/s), {skipped} malformed lines skipped → {}",
         HumanCount(report.passages),
         HumanCount((report.passages as f64 / secs.max(1e-3)) as u64),
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// The dense vectors of the index at `--out`.
+fn vectors(args: &Args, model: &std::path::Path) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let config = dense::DenseBuild {
+        model: model.to_path_buf(),
+        storage: match args.dense_storage {
+            DenseStorage::F32 => dense::Storage::F32,
+            DenseStorage::I8 => dense::Storage::I8,
+        },
+        query_prefix: args.query_prefix.clone(),
+        passage_prefix: args.passage_prefix.clone(),
+        batch: args.dense_batch,
+    };
+    let bar = progress::bar(None, "passages embedded");
+    let built = dense::build(&args.out, &config, &mut |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    });
+    bar.finish_and_clear();
+    let report =
+        built.with_context(|| format!("embedding the passages of {}", args.out.display()))?;
+    let secs = started.elapsed().as_secs_f64();
+    let made = report.rows - report.resumed;
+    eprintln!(
+        "index: {} passages embedded in {secs:.1} s ({} passages/s; {} kept from an interrupted build), {} values each → {}/dense",
+        HumanCount(made),
+        HumanCount((made as f64 / secs.max(1e-3)) as u64),
+        HumanCount(report.resumed),
+        report.dim,
         args.out.display()
     );
     Ok(())

@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 #[derive(clap::Args)]
 pub struct Args {
     /// The query: words, as a model would write them (see --query-syntax).
@@ -19,13 +17,14 @@ pub struct Args {
     /// Read the query as tantivy query syntax ("phrases", title:x, +must, -not).
     #[arg(long)]
     query_syntax: bool,
+    #[command(flatten)]
+    retriever: crate::search_backend::RetrieverArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let index = index::Bm25Index::open(&args.index)
-        .with_context(|| format!("opening index {}", args.index.display()))?
-        .with_query_mode(super::serve::query_mode(args.query_syntax));
-    let hits = index.query(&args.query, args.k)?;
+    let mode = super::serve::query_mode(args.query_syntax);
+    let searcher = args.retriever.open(&args.index, mode)?;
+    let hits = tokio::runtime::Runtime::new()?.block_on(searcher.search(&args.query, args.k))?;
     if hits.is_empty() {
         eprintln!("no hits for {:?}", args.query);
     }

@@ -35,6 +35,8 @@ pub struct Args {
     /// bags of words; a query that does not parse is then answered 400.
     #[arg(long)]
     query_syntax: bool,
+    #[command(flatten)]
+    retriever: crate::search_backend::RetrieverArgs,
     /// Serve the judge preset on /reward, judging with the model of --model (local GGUF) or
     /// --base-url (endpoints); without it /reward answers the rule presets only.
     #[arg(long)]
@@ -62,10 +64,14 @@ pub fn query_mode(query_syntax: bool) -> index::QueryMode {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let index = index::Bm25Index::open(&args.index)
+    let passages = index::IndexMeta::load(&args.index)
         .with_context(|| format!("opening index {}", args.index.display()))?
-        .with_query_mode(query_mode(args.query_syntax));
-    let passages = index.meta().passages;
+        .passages;
+    let index = args
+        .retriever
+        .open(&args.index, query_mode(args.query_syntax))?;
+    let ranking = index.name();
+    let ranking = ranking.split(':').next().unwrap_or_default().to_owned();
     let config = RetrieveConfig {
         default_topk: args.topk,
         max_topk: args.max_topk,
@@ -86,7 +92,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         judge,
         ..RewardConfig::default()
     };
-    let index: Arc<dyn search::Searcher> = Arc::new(index);
     let mut routes = vec![
         server::retrieve::router(Arc::clone(&index), config),
         server::reward::router(reward),
@@ -99,8 +104,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(crate::listen_and_serve(args.host, args.port, app, || {
         eprintln!(
-            "serve: {passages} passages from {}; POST /retrieve, POST /reward{}, GET /health{} (Ctrl-C to stop)",
+            "serve: {passages} passages from {} ({}); POST /retrieve, POST /reward{}, GET /health{} (Ctrl-C to stop)",
             args.index.display(),
+            ranking,
             if args.judge { " (judge preset on)" } else { "" },
             if args.ui { ", the web UI at /" } else { "" }
         );

@@ -1,12 +1,8 @@
 //! `masksearch ui` (and `serve --ui`): the web UI over an index, RAMP, trajectory and eval files,
 //! with a live agent on the local model or an endpoint.
 
-use std::{
-    path::{Path, PathBuf},
-    sync::Arc,
-};
+use std::{path::PathBuf, sync::Arc};
 
-use anyhow::Context as _;
 use search::Searcher;
 
 use crate::models;
@@ -62,6 +58,8 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     index: Option<PathBuf>,
     #[command(flatten)]
+    retriever: crate::search_backend::RetrieverArgs,
+    #[command(flatten)]
     files: Files,
     /// Address to bind; use 0.0.0.0 only behind a trusted network.
     #[arg(long, default_value = "127.0.0.1")]
@@ -86,7 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => Some(PathBuf::from("work/index")).filter(|d| d.is_dir()),
     };
     let searcher: Option<Arc<dyn Searcher>> = match &index {
-        Some(dir) => Some(Arc::new(open_index(dir)?)),
+        Some(dir) => Some(args.retriever.open(dir, index::QueryMode::Words)?),
         None => None,
     };
     let files = if args.files.is_empty() {
@@ -111,10 +109,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             files.eval.len(),
         );
     }))
-}
-
-fn open_index(dir: &Path) -> anyhow::Result<index::Bm25Index> {
-    index::Bm25Index::open(dir).with_context(|| format!("opening index {}", dir.display()))
 }
 
 /// The UI's configuration: `searcher` for the search page (and the live agent's first backend),

@@ -1,0 +1,268 @@
+//! The vectors of an index's passages, one row per passage in the index's order, in a file that
+//! is memory-mapped (a server starts without reading it) and scanned whole (exact search).
+//!
+//! `vectors.bin` holds the rows: `dim` little-endian f32, or `dim` i8 for [`Storage::I8`], whose
+//! per-row scales (the row's largest magnitude / 127, f32) are in `scales.bin`. Scores are dot
+//! products with the query's unit vector: cosines, approximately so for i8.
+
+use std::{cmp::Ordering, collections::BinaryHeap, fs::File, path::Path};
+
+use memmap2::Mmap;
+use rayon::prelude::*;
+
+use crate::DenseError;
+
+/// How a row is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    /// 4 bytes a value: exact.
+    F32,
+    /// 1 byte a value and a scale a row: a quarter of the memory.
+    I8,
+}
+
+impl Storage {
+    /// Bytes a row of `dim` values takes in `vectors.bin`.
+    pub fn row_bytes(self, dim: usize) -> usize {
+        match self {
+            Storage::F32 => 4 * dim,
+            Storage::I8 => dim,
+        }
+    }
+
+    /// `vector` as its row (and, for i8, its scale).
+    pub fn encode(self, vector: &[f32], row: &mut Vec<u8>, scales: &mut Vec<u8>) {
+        match self {
+            Storage::F32 => row.extend(vector.iter().flat_map(|v| v.to_le_bytes())),
+            Storage::I8 => {
+                let max = vector.iter().fold(0f32, |m, v| m.max(v.abs()));
+                let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+                row.extend(
+                    vector
+                        .iter()
+                        .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8 as u8),
+                );
+                scales.extend(scale.to_le_bytes());
+            }
+        }
+    }
+}
+
+/// Maps `file` into memory.
+#[allow(unsafe_code)]
+fn map(file: &File, path: &Path) -> Result<Mmap, DenseError> {
+    // SAFETY: the files of a finished dense index are never written again: a new build writes a
+    // new folder and swaps it in whole, so the mapped bytes do not change under the map.
+    unsafe { Mmap::map(file) }.map_err(|e| DenseError::io(path, e))
+}
+
+/// The rows of a finished dense index, mapped.
+pub struct Vectors {
+    storage: Storage,
+    dim: usize,
+    rows: Mmap,
+    scales: Option<Mmap>,
+}
+
+impl std::fmt::Debug for Vectors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vectors")
+            .field("storage", &self.storage)
+            .field("dim", &self.dim)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+/// A scored row, ordered by score and then by position (the earlier first on ties).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored {
+    pub score: f32,
+    pub position: u64,
+}
+
+impl Eq for Scored {}
+
+impl Ord for Scored {
+    /// Greater is better: a higher score, or the same score at an earlier position.
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.score
+            .total_cmp(&other.score)
+            .then(other.position.cmp(&self.position))
+    }
+}
+
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Rows scanned per rayon task.
+const CHUNK: usize = 4096;
+
+impl Vectors {
+    /// Maps `vectors.bin` (and `scales.bin`) of the folder `dir`, holding `count` rows.
+    pub fn open(
+        dir: &Path,
+        storage: Storage,
+        dim: usize,
+        count: u64,
+    ) -> Result<Vectors, DenseError> {
+        let open = |name: &str, row_bytes: usize| -> Result<Mmap, DenseError> {
+            let path = dir.join(name);
+            let file = File::open(&path).map_err(|e| DenseError::io(&path, e))?;
+            let mapped = map(&file, &path)?;
+            if mapped.len() as u64 != count * row_bytes as u64 {
+                return Err(DenseError::Damaged {
+                    path,
+                    message: format!("{} bytes, not {count} rows of {row_bytes}", mapped.len()),
+                });
+            }
+            Ok(mapped)
+        };
+        let rows = open("vectors.bin", storage.row_bytes(dim))?;
+        let scales = match storage {
+            Storage::F32 => None,
+            Storage::I8 => Some(open("scales.bin", 4)?),
+        };
+        Ok(Vectors {
+            storage,
+            dim,
+            rows,
+            scales,
+        })
+    }
+
+    pub fn len(&self) -> u64 {
+        (self.rows.len() / self.storage.row_bytes(self.dim)) as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Row `i`'s dot product with `query`.
+    fn score(&self, i: usize, query: &[f32]) -> f32 {
+        let bytes = self.storage.row_bytes(self.dim);
+        let row = &self.rows[i * bytes..(i + 1) * bytes];
+        match self.storage {
+            Storage::F32 => row
+                .chunks_exact(4)
+                .zip(query)
+                .map(|(b, q)| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) * q)
+                .sum(),
+            Storage::I8 => {
+                let dot: f32 = row
+                    .iter()
+                    .zip(query)
+                    .map(|(&b, q)| f32::from(b as i8) * q)
+                    .sum();
+                let scales = self.scales.as_ref().map_or(&[][..], |s| &s[..]);
+                let s = &scales[i * 4..i * 4 + 4];
+                dot * f32::from_le_bytes([s[0], s[1], s[2], s[3]])
+            }
+        }
+    }
+
+    /// The `k` rows nearest `query` (a unit vector of the index's length), best first, every
+    /// row scored (on the rayon pool).
+    pub fn nearest(&self, query: &[f32], k: usize) -> Vec<Scored> {
+        if k == 0 {
+            return Vec::new();
+        }
+        let len = self.len() as usize;
+        let chunks: Vec<Vec<Scored>> = (0..len.div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|c| {
+                let mut best = BinaryHeap::with_capacity(k + 1);
+                for i in c * CHUNK..((c + 1) * CHUNK).min(len) {
+                    let scored = Scored {
+                        score: self.score(i, query),
+                        position: i as u64,
+                    };
+                    // A min-heap of the k best so far.
+                    best.push(std::cmp::Reverse(scored));
+                    if best.len() > k {
+                        best.pop();
+                    }
+                }
+                best.into_iter().map(|r| r.0).collect()
+            })
+            .collect();
+        let mut all: Vec<Scored> = chunks.into_iter().flatten().collect();
+        all.sort_by(|a, b| b.cmp(a));
+        all.truncate(k);
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(v: &[f32]) -> Vec<f32> {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter().map(|x| x / n).collect()
+    }
+
+    fn written(storage: Storage, vectors: &[Vec<f32>]) -> (tempfile::TempDir, Vectors) {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut rows, mut scales) = (Vec::new(), Vec::new());
+        for v in vectors {
+            storage.encode(v, &mut rows, &mut scales);
+        }
+        std::fs::write(dir.path().join("vectors.bin"), rows).unwrap();
+        if storage == Storage::I8 {
+            std::fs::write(dir.path().join("scales.bin"), scales).unwrap();
+        }
+        let dim = vectors[0].len();
+        let opened = Vectors::open(dir.path(), storage, dim, vectors.len() as u64).unwrap();
+        (dir, opened)
+    }
+
+    #[test]
+    fn the_nearest_rows_come_best_first_ties_in_row_order() {
+        let rows: Vec<Vec<f32>> = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 1.0], [-1.0, 0.0]]
+            .iter()
+            .map(|v| unit(v))
+            .collect();
+        // More rows than a chunk, so that chunks' best lists are merged.
+        let many: Vec<Vec<f32>> = rows.iter().cycle().take(CHUNK + 7).cloned().collect();
+        for storage in [Storage::F32, Storage::I8] {
+            let (_dir, vectors) = written(storage, &many);
+            let best = vectors.nearest(&unit(&[0.0, 1.0]), 3);
+            let positions: Vec<u64> = best.iter().map(|s| s.position).collect();
+            assert_eq!(positions, [1, 3, 6], "{storage:?}");
+            assert!((best[0].score - 1.0).abs() < 0.01, "{storage:?} {best:?}");
+        }
+    }
+
+    #[test]
+    fn int8_scores_stay_within_a_percent_of_f32() {
+        let rows: Vec<Vec<f32>> = (0..200)
+            .map(|i| {
+                unit(
+                    &(0..64)
+                        .map(|j| ((i * 31 + j * 7) % 19) as f32 - 9.0)
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        let query = unit(&(0..64).map(|j| (j % 5) as f32 - 2.0).collect::<Vec<_>>());
+        let (_a, exact) = written(Storage::F32, &rows);
+        let (_b, small) = written(Storage::I8, &rows);
+        for i in 0..rows.len() {
+            assert!((exact.score(i, &query) - small.score(i, &query)).abs() < 0.01);
+        }
+    }
+
+    #[test]
+    fn a_file_of_the_wrong_size_is_named_as_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("vectors.bin"), [0u8; 10]).unwrap();
+        let e = Vectors::open(dir.path(), Storage::F32, 2, 3).unwrap_err();
+        assert!(e.to_string().contains("vectors.bin"), "{e}");
+    }
+}

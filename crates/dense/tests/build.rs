@@ -1,0 +1,112 @@
+//! Dense vectors built beside a real BM25 index of Wikipedia summaries with the real MiniLM:
+//! searched, fused, resumed after an interrupted build, refused when missing.
+
+use std::path::{Path, PathBuf};
+
+use dense::{DenseBuild, DenseIndex, Fusion, Hybrid, Storage};
+use formats::Passage;
+use index::Bm25Index;
+
+fn repo(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
+}
+
+/// An index of the first 96 Wikipedia summaries the set-up fetched.
+fn summaries_index(dir: &Path) -> PathBuf {
+    let corpus = repo("assets/corpus/wiki-summaries.jsonl");
+    let text = std::fs::read_to_string(&corpus)
+        .unwrap_or_else(|e| panic!("{}: {e}; run `make setup` first", corpus.display()));
+    let passages: Vec<Result<Passage, std::io::Error>> = text
+        .lines()
+        .take(96)
+        .map(|l| Ok(serde_json::from_str(l).unwrap()))
+        .collect();
+    let out = dir.join("index");
+    index::build(&out, passages, &index::BuildConfig::default(), |_| {}).unwrap();
+    out
+}
+
+fn config(storage: Storage, batch: usize) -> DenseBuild {
+    DenseBuild {
+        model: repo("assets/models/all-MiniLM-L6-v2"),
+        storage,
+        query_prefix: String::new(),
+        passage_prefix: String::new(),
+        batch,
+    }
+}
+
+fn ids(hits: &[search::SearchHit]) -> Vec<&str> {
+    hits.iter().map(|h| h.passage.id.as_str()).collect()
+}
+
+#[test]
+fn dense_and_hybrid_search_find_the_passage_a_question_is_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = summaries_index(dir.path());
+    let bm25 = Bm25Index::open(&index).unwrap();
+    assert!(matches!(
+        DenseIndex::open(&index, bm25.clone()),
+        Err(dense::DenseError::Missing { .. })
+    ));
+    let report = dense::build(&index, &config(Storage::F32, 16), &mut |_, _| {}).unwrap();
+    assert_eq!((report.rows, report.resumed, report.dim), (96, 0, 384));
+    let dense = DenseIndex::open(&index, bm25.clone()).unwrap();
+    // Words the passage does not use: only its meaning leads there.
+    let question = "Which movie by Kubrick is about a voyage to Jupiter?".to_string();
+    let hits = dense
+        .query_batch(std::slice::from_ref(&question), 3)
+        .unwrap();
+    assert_eq!(
+        ids(&hits[0])[0],
+        "2001: A Space Odyssey",
+        "{:?}",
+        ids(&hits[0])
+    );
+    assert!(hits[0][0].score > hits[0][1].score);
+    let hybrid = Hybrid::new(bm25, dense, Fusion::default());
+    let fused = hybrid.query_batch(&[question], 3).unwrap();
+    assert_eq!(
+        ids(&fused[0])[0],
+        "2001: A Space Odyssey",
+        "{:?}",
+        ids(&fused[0])
+    );
+}
+
+#[test]
+fn an_interrupted_build_resumes_to_the_same_vectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = summaries_index(dir.path());
+    let whole = dir.path().join("whole");
+    copy_dir(&index, &whole);
+    dense::build(&whole, &config(Storage::I8, 2), &mut |_, _| {}).unwrap();
+    // The build stops (here: a panic in its progress report) once 32 rows are written.
+    let stopped = std::panic::catch_unwind(|| {
+        let _ = dense::build(&index, &config(Storage::I8, 2), &mut |done, _| {
+            assert!(done < 32, "stop");
+        });
+    });
+    assert!(stopped.is_err());
+    assert!(
+        !index.join("dense").exists(),
+        "nothing in place before the end"
+    );
+    let report = dense::build(&index, &config(Storage::I8, 2), &mut |_, _| {}).unwrap();
+    assert_eq!((report.resumed, report.rows), (32, 96));
+    for file in ["vectors.bin", "scales.bin", "meta.json"] {
+        let read = |d: &Path| std::fs::read(d.join("dense").join(file)).unwrap();
+        assert!(read(&whole) == read(&index), "{file} differs");
+    }
+    assert!(!index.join("dense.partial").exists());
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+    }
+}
