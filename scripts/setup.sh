@@ -15,7 +15,8 @@
 #       fanoutqa==1.1.1               the FanOutQA dev set, 310 questions (CC BY-SA 4.0)
 #     Every wheel and extracted file is sha256-checked; assets land in ./assets (git-ignored).
 #   - A virtualenv .venv (git-ignored) with pyarrow==26.0.1 and LLaMA-Factory's data code (no torch,
-#     integrations/llamafactory/requirements-check.txt) from PyPI, for integrations/check_export.py.
+#     integrations/llamafactory/requirements-check.txt) from PyPI, for integrations/check_export.py,
+#     and faiss-cpu==1.15.1 for the test that imports a faiss flat index.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ASSETS=${MASKSEARCH_ASSETS:-assets}
@@ -128,6 +129,14 @@ if ! .venv/bin/python -c "import pyarrow, sys; sys.exit(pyarrow.__version__ != '
   say "installing pyarrow==$PYARROW_VERSION into .venv (the export checks)"
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/python -m pip install --quiet --disable-pip-version-check "pyarrow==$PYARROW_VERSION"
+fi
+# faiss-cpu writes the flat index (Search-R1's e5_Flat.index format) that the dense crate's test
+# imports; numpy comes with it.
+FAISS_VERSION=1.15.1
+if ! .venv/bin/python -c "import faiss, sys; sys.exit(faiss.__version__ != '$FAISS_VERSION')" 2>/dev/null; then
+  say "installing faiss-cpu==$FAISS_VERSION into .venv (the faiss import test)"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check "faiss-cpu==$FAISS_VERSION"
 fi
 # check_export.py sft runs LLaMA-Factory's own converter and templates over the SFT export, in the
 # same .venv and without torch: llamafactory==0.9.5 with --no-deps, and the pinned few packages its

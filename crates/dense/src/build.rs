@@ -1,6 +1,8 @@
-//! Embedding an index's passages into its `dense/` folder: staged in `dense.partial/`, resumed
-//! there after a kill (the rows written stay; a torn last row is cut), and swapped in whole when
-//! every passage has its row, so that a failed build leaves the previous vectors in place.
+//! Filling an index's `dense/` folder, by embedding its passages ([`build`]) or by taking the
+//! rows of a faiss flat index made from the same passages ([`import`]): staged in
+//! `dense.partial/`, resumed there after a kill (the rows written stay; a torn last row is cut),
+//! and swapped in whole when every passage has its row, so that a failed build leaves the
+//! previous vectors in place.
 
 use std::{
     fs::{File, OpenOptions},
@@ -10,7 +12,7 @@ use std::{
 
 use index::Bm25Index;
 
-use crate::{DENSE_DIR, DenseError, DenseMeta, Encoder, Storage};
+use crate::{DENSE_DIR, DenseError, DenseMeta, Encoder, Storage, faiss::FaissFlat};
 
 /// How to embed an index's passages.
 #[derive(Debug, Clone)]
@@ -38,6 +40,104 @@ pub struct DenseReport {
 /// are of much the same length.
 const WINDOW: usize = 16;
 
+/// Rows of a faiss index copied between two progress reports.
+const IMPORT_CHUNK: usize = 4096;
+
+/// What an encoder reads of a passage.
+pub(crate) fn passage_text(prefix: &str, title: &str, text: &str) -> String {
+    format!("{prefix}{title}\n{text}")
+}
+
+/// The index in `index_dir`, the encoder of `config` and what the vectors' meta will say.
+fn prepare(
+    index_dir: &Path,
+    config: &DenseBuild,
+    source: Option<PathBuf>,
+) -> Result<(Bm25Index, Encoder, DenseMeta), DenseError> {
+    let bm25 = Bm25Index::open(index_dir)?;
+    let model = std::path::absolute(&config.model).map_err(|e| DenseError::io(&config.model, e))?;
+    let encoder = Encoder::load(&model)?;
+    let meta = DenseMeta {
+        model,
+        dim: encoder.dim(),
+        storage: config.storage,
+        query_prefix: config.query_prefix.clone(),
+        passage_prefix: config.passage_prefix.clone(),
+        count: bm25.len(),
+        source,
+    };
+    Ok((bm25, encoder, meta))
+}
+
+/// Embeds every passage of the index in `index_dir` into `index_dir/dense`; `progress` is told
+/// the rows done and the total after each batch.
+pub fn build(
+    index_dir: &Path,
+    config: &DenseBuild,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<DenseReport, DenseError> {
+    let (bm25, encoder, meta) = prepare(index_dir, config, None)?;
+    let mut staged = Staged::open(index_dir, meta)?;
+    progress(staged.rows, staged.meta.count);
+    let mut passages = bm25.passages().skip(staged.resumed as usize);
+    let batch = config.batch.max(1);
+    loop {
+        let texts: Vec<String> = passages
+            .by_ref()
+            .take(batch * WINDOW)
+            .map(|p| p.map(|p| passage_text(&staged.meta.passage_prefix, &p.title, &p.text)))
+            .collect::<Result<_, _>>()?;
+        if texts.is_empty() {
+            break;
+        }
+        staged.append(&encode_sorted(&encoder, &texts, batch)?)?;
+        progress(staged.rows, staged.meta.count);
+    }
+    staged.finish(index_dir)
+}
+
+/// Takes the rows of `faiss`, a flat faiss index of the same passages in the same order (as
+/// Search-R1 builds `e5_Flat.index` over wiki-18), as the vectors of the index in `index_dir`:
+/// no passage is embedded again. The encoder of `config` must be the one that made them (its
+/// length is checked); it encodes the queries.
+pub fn import(
+    index_dir: &Path,
+    faiss: &Path,
+    config: &DenseBuild,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<DenseReport, DenseError> {
+    let source = std::path::absolute(faiss).map_err(|e| DenseError::io(faiss, e))?;
+    let (_, _, meta) = prepare(index_dir, config, Some(source))?;
+    let mut rows = FaissFlat::open(faiss)?;
+    if (rows.dim(), rows.len()) != (meta.dim, meta.count) {
+        return Err(DenseError::Damaged {
+            path: faiss.to_path_buf(),
+            message: format!(
+                "{} rows of {} values, for an index of {} passages and an encoder of {}",
+                rows.len(),
+                rows.dim(),
+                meta.count,
+                meta.dim
+            ),
+        });
+    }
+    let mut staged = Staged::open(index_dir, meta)?;
+    rows.skip(staged.resumed)?;
+    progress(staged.rows, staged.meta.count);
+    let mut chunk = Vec::with_capacity(IMPORT_CHUNK);
+    while staged.rows + (chunk.len() as u64) < staged.meta.count {
+        chunk.push(rows.next_row()?);
+        if chunk.len() == IMPORT_CHUNK {
+            staged.append(&chunk)?;
+            chunk.clear();
+            progress(staged.rows, staged.meta.count);
+        }
+    }
+    staged.append(&chunk)?;
+    progress(staged.rows, staged.meta.count);
+    staged.finish(index_dir)
+}
+
 /// The vectors of `texts`, in order, encoded `batch` at a time from the shortest to the longest.
 fn encode_sorted(
     encoder: &Encoder,
@@ -56,96 +156,99 @@ fn encode_sorted(
     Ok(vectors)
 }
 
-/// What an encoder reads of a passage.
-pub(crate) fn passage_text(prefix: &str, title: &str, text: &str) -> String {
-    format!("{prefix}{title}\n{text}")
+/// The `dense.partial/` folder being filled.
+struct Staged {
+    dir: PathBuf,
+    meta: DenseMeta,
+    rows_out: BufWriter<File>,
+    scales_out: Option<BufWriter<File>>,
+    /// Rows written, those kept from an interrupted build included.
+    rows: u64,
+    resumed: u64,
+    row: Vec<u8>,
+    scale: Vec<u8>,
 }
 
-/// Embeds every passage of the index in `index_dir` into `index_dir/dense`; `progress` is told
-/// the rows done and the total after each batch.
-pub fn build(
-    index_dir: &Path,
-    config: &DenseBuild,
-    progress: &mut dyn FnMut(u64, u64),
-) -> Result<DenseReport, DenseError> {
-    let bm25 = Bm25Index::open(index_dir)?;
-    let total = bm25.len();
-    let model = std::path::absolute(&config.model).map_err(|e| DenseError::io(&config.model, e))?;
-    let encoder = Encoder::load(&model)?;
-    let meta = DenseMeta {
-        model,
-        dim: encoder.dim(),
-        storage: config.storage,
-        query_prefix: config.query_prefix.clone(),
-        passage_prefix: config.passage_prefix.clone(),
-        count: total,
-    };
-    let staging = index_dir.join(format!("{DENSE_DIR}.partial"));
-    let resumed = resume(&staging, &meta)?;
-    let (vectors, scales) = (staging.join("vectors.bin"), staging.join("scales.bin"));
-    let append = |path: &Path| -> Result<BufWriter<File>, DenseError> {
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map(BufWriter::new)
-            .map_err(|e| DenseError::io(path, e))
-    };
-    let mut rows_out = append(&vectors)?;
-    let mut scales_out = match config.storage {
-        Storage::F32 => None,
-        Storage::I8 => Some(append(&scales)?),
-    };
-    let mut done = resumed;
-    progress(done, total);
-    let mut passages = bm25.passages().skip(resumed as usize);
-    let (mut row, mut scale) = (Vec::new(), Vec::new());
-    let batch = config.batch.max(1);
-    loop {
-        let texts: Vec<String> = passages
-            .by_ref()
-            .take(batch * WINDOW)
-            .map(|p| p.map(|p| passage_text(&meta.passage_prefix, &p.title, &p.text)))
-            .collect::<Result<_, _>>()?;
-        if texts.is_empty() {
-            break;
-        }
-        for vector in encode_sorted(&encoder, &texts, batch)? {
-            meta.storage.encode(&vector, &mut row, &mut scale);
+impl Staged {
+    /// Opens the staging folder of `index_dir` for vectors made as `meta` says, keeping the
+    /// whole rows an interrupted build with the same settings wrote.
+    fn open(index_dir: &Path, meta: DenseMeta) -> Result<Staged, DenseError> {
+        let dir = index_dir.join(format!("{DENSE_DIR}.partial"));
+        let resumed = resume(&dir, &meta)?;
+        let append = |name: &str| -> Result<BufWriter<File>, DenseError> {
+            let path = dir.join(name);
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map(BufWriter::new)
+                .map_err(|e| DenseError::io(&path, e))
+        };
+        Ok(Staged {
+            rows_out: append("vectors.bin")?,
+            scales_out: match meta.storage {
+                Storage::F32 => None,
+                Storage::I8 => Some(append("scales.bin")?),
+            },
+            dir,
+            meta,
+            rows: resumed,
+            resumed,
+            row: Vec::new(),
+            scale: Vec::new(),
+        })
+    }
+
+    /// Appends `vectors` as the next rows, flushed.
+    fn append(&mut self, vectors: &[Vec<f32>]) -> Result<(), DenseError> {
+        for vector in vectors {
+            self.meta
+                .storage
+                .encode(vector, &mut self.row, &mut self.scale);
         }
         // The scales first: a kill between the two leaves no row without its scale.
-        if let Some(out) = &mut scales_out {
-            out.write_all(&scale)
+        if let Some(out) = &mut self.scales_out {
+            out.write_all(&self.scale)
                 .and_then(|()| out.flush())
-                .map_err(|e| DenseError::io(&scales, e))?;
+                .map_err(|e| DenseError::io(&self.dir.join("scales.bin"), e))?;
         }
-        rows_out
-            .write_all(&row)
-            .and_then(|()| rows_out.flush())
-            .map_err(|e| DenseError::io(&vectors, e))?;
-        row.clear();
-        scale.clear();
-        done += texts.len() as u64;
-        progress(done, total);
+        self.rows_out
+            .write_all(&self.row)
+            .and_then(|()| self.rows_out.flush())
+            .map_err(|e| DenseError::io(&self.dir.join("vectors.bin"), e))?;
+        self.row.clear();
+        self.scale.clear();
+        self.rows += vectors.len() as u64;
+        Ok(())
     }
-    for (out, path) in [(Some(rows_out), &vectors), (scales_out, &scales)] {
-        if let Some(out) = out {
-            out.into_inner()
-                .map_err(|e| DenseError::io(path, e.into_error()))?
-                .sync_all()
-                .map_err(|e| DenseError::io(path, e))?;
+
+    /// Syncs the rows, writes the meta and swaps the folder in as `index_dir/dense`.
+    fn finish(self, index_dir: &Path) -> Result<DenseReport, DenseError> {
+        let outs = [
+            (Some(self.rows_out), "vectors.bin"),
+            (self.scales_out, "scales.bin"),
+        ];
+        for (out, name) in outs {
+            if let Some(out) = out {
+                let path = self.dir.join(name);
+                out.into_inner()
+                    .map_err(|e| DenseError::io(&path, e.into_error()))?
+                    .sync_all()
+                    .map_err(|e| DenseError::io(&path, e))?;
+            }
         }
+        let path = DenseMeta::path(&self.dir);
+        let json = serde_json::to_string_pretty(&self.meta).expect("plain data");
+        std::fs::write(&path, json + "\n").map_err(|e| DenseError::io(&path, e))?;
+        let recorded = settings(&self.dir);
+        std::fs::remove_file(&recorded).map_err(|e| DenseError::io(&recorded, e))?;
+        index::replace_folder(&self.dir, &index_dir.join(DENSE_DIR))?;
+        Ok(DenseReport {
+            rows: self.rows,
+            resumed: self.resumed,
+            dim: self.meta.dim,
+        })
     }
-    let path = DenseMeta::path(&staging);
-    let json = serde_json::to_string_pretty(&meta).expect("plain data");
-    std::fs::write(&path, json + "\n").map_err(|e| DenseError::io(&path, e))?;
-    std::fs::remove_file(settings(&staging)).map_err(|e| DenseError::io(&staging, e))?;
-    index::replace_folder(&staging, &index_dir.join(DENSE_DIR))?;
-    Ok(DenseReport {
-        rows: done,
-        resumed,
-        dim: meta.dim,
-    })
 }
 
 /// Where a staging folder records the settings its rows were made with.

@@ -2,7 +2,8 @@
 //!
 //! `index --dense MODEL` embeds every passage of a built index with a sentence encoder
 //! ([`Encoder`]: any BERT-family Hugging Face folder; all-MiniLM-L6-v2 by default) into the
-//! index's `dense/` folder ([`build`]), one row per passage in the index's order, so a row's
+//! index's `dense/` folder ([`build`]; or takes the rows of a faiss flat index of the same
+//! passages, [`import`]), one row per passage in the index's order, so a row's
 //! position is the passage's. [`DenseIndex`] answers a query with the rows nearest its vector
 //! (an exact scan of the memory-mapped rows); [`Hybrid`] fuses the BM25 and the dense lists by
 //! reciprocal rank. Both are [`search::Searcher`]s, so `/retrieve`, the agents and eval use them
@@ -10,12 +11,13 @@
 
 mod build;
 mod encoder;
+mod faiss;
 mod searcher;
 mod store;
 
 use std::path::{Path, PathBuf};
 
-pub use build::{DenseBuild, DenseReport, build};
+pub use build::{DenseBuild, DenseReport, build, import};
 pub use encoder::{Encoder, Pooling};
 pub use searcher::{DenseIndex, Fusion, Hybrid};
 pub use store::{Scored, Storage, Vectors};
@@ -76,6 +78,9 @@ pub struct DenseMeta {
     pub passage_prefix: String,
     /// Rows: the index's passages when the build finished.
     pub count: u64,
+    /// The faiss flat index the rows were taken from, if not embedded here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<PathBuf>,
 }
 
 impl DenseMeta {

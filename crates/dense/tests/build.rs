@@ -110,3 +110,56 @@ fn copy_dir(from: &Path, to: &Path) {
         std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
     }
 }
+
+/// Search-R1's way: faiss-cpu (PyPI, in the set-up's .venv) writes a flat inner-product index of
+/// the passages' vectors; imported, it gives the same rows as embedding them here.
+#[test]
+fn a_flat_index_written_by_faiss_imports_to_the_same_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = summaries_index(dir.path());
+    let other = dir.path().join("other");
+    copy_dir(&index, &other);
+    dense::build(&index, &config(Storage::F32, 16), &mut |_, _| {}).unwrap();
+    let flat = dir.path().join("e5_Flat.index");
+    let python = repo(".venv/bin/python");
+    let written = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import sys, faiss, numpy as np\n\
+             rows = np.fromfile(sys.argv[1], dtype='<f4').reshape(-1, 384)\n\
+             flat = faiss.IndexFlatIP(384)\n\
+             flat.add(rows)\n\
+             faiss.write_index(flat, sys.argv[2])",
+        ])
+        .arg(index.join("dense/vectors.bin"))
+        .arg(&flat)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}; run `make setup` first", python.display()));
+    assert!(
+        written.status.success(),
+        "{}",
+        String::from_utf8_lossy(&written.stderr)
+    );
+    let report = dense::import(&other, &flat, &config(Storage::F32, 16), &mut |_, _| {}).unwrap();
+    assert_eq!((report.rows, report.dim), (96, 384));
+    let rows = |d: &Path| std::fs::read(d.join("dense/vectors.bin")).unwrap();
+    assert!(rows(&index) == rows(&other));
+    let imported = DenseIndex::open(&other, Bm25Index::open(&other).unwrap()).unwrap();
+    assert_eq!(imported.meta().source.as_deref(), Some(flat.as_path()));
+    let question = "Which movie by Kubrick is about a voyage to Jupiter?".to_string();
+    let hits = imported.query_batch(&[question], 1).unwrap();
+    assert_eq!(ids(&hits[0]), ["2001: A Space Odyssey"]);
+    // An index of other passages is refused by its length.
+    let few = dir.path().join("few");
+    let passages: Vec<Result<Passage, std::io::Error>> = vec![Ok(serde_json::from_str(
+        r#"{"id": "x", "title": "X", "text": "x"}"#,
+    )
+    .unwrap())];
+    index::build(&few, passages, &index::BuildConfig::default(), |_| {}).unwrap();
+    let e = dense::import(&few, &flat, &config(Storage::F32, 16), &mut |_, _| {}).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("96 rows of 384 values, for an index of 1 passages"),
+        "{e}"
+    );
+}

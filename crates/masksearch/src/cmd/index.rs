@@ -46,6 +46,11 @@ pub struct Args {
     /// Passages the encoder reads at once.
     #[arg(long, default_value_t = 32)]
     dense_batch: usize,
+    /// Take the vectors from this flat faiss index of the same passages in the same order
+    /// (Search-R1's e5_Flat.index over wiki-18) instead of embedding them; --dense names the
+    /// encoder that made them, which encodes the queries.
+    #[arg(long, value_name = "FILE", requires = "dense")]
+    faiss: Option<PathBuf>,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy)]
@@ -116,18 +121,27 @@ fn vectors(args: &Args, model: &std::path::Path) -> anyhow::Result<()> {
         batch: args.dense_batch,
     };
     let bar = progress::bar(None, "passages embedded");
-    let built = dense::build(&args.out, &config, &mut |done, total| {
+    let mut progress = |done, total| {
         bar.set_length(total);
         bar.set_position(done);
-    });
+    };
+    let built = match &args.faiss {
+        Some(flat) => dense::import(&args.out, flat, &config, &mut progress),
+        None => dense::build(&args.out, &config, &mut progress),
+    };
     bar.finish_and_clear();
     let report =
         built.with_context(|| format!("embedding the passages of {}", args.out.display()))?;
     let secs = started.elapsed().as_secs_f64();
     let made = report.rows - report.resumed;
     eprintln!(
-        "index: {} passages embedded in {secs:.1} s ({} passages/s; {} kept from an interrupted build), {} values each → {}/dense",
+        "index: {} passages {} in {secs:.1} s ({} passages/s; {} kept from an interrupted build), {} values each → {}/dense",
         HumanCount(made),
+        if args.faiss.is_some() {
+            "taken from faiss"
+        } else {
+            "embedded"
+        },
         HumanCount((made as f64 / secs.max(1e-3)) as u64),
         HumanCount(report.resumed),
         report.dim,
