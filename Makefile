@@ -6,7 +6,7 @@
 
 CARGO ?= cargo
 
-.PHONY: setup build demo ui test lint bench bench-peers verl-check kill-trials soak
+.PHONY: setup build demo ui test lint bench bench-peers bench-dense verl-check kill-trials soak
 
 setup:
 	@bash scripts/setup.sh
@@ -44,6 +44,11 @@ kill-trials: setup
 # masksearch serve beside bm25s (numba) and pyserini, one client, the ratio table (see the script).
 bench-peers: setup
 	@bash benches/peers/bench-peers.sh
+
+# masksearch serve with --retriever bm25, dense and hybrid on the demo passages, the same client
+# (see the script; ST_PYTHON=python-with-sentence-transformers adds its embedding rate).
+bench-dense: setup
+	@bash benches/dense/bench-dense.sh
 
 # verl 0.9.1 from PyPI run on CPU against integrations/verl: its Hydra entry point on both run
 # scripts, its dataset, reward and tool loaders and its agent loop worker running our agent loops,

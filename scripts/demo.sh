@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole pipeline on the embedded demo corpus (10,033 English Wikipedia lead summaries),
-# offline: ingest → index → search → serve /retrieve → RAMP samples → trajectories → SFT and RL
-# exports → local model.
+# offline: ingest → index (BM25, and dense vectors from the embedded MiniLM) → search (BM25 and
+# hybrid) → serve /retrieve → RAMP samples → trajectories → SFT and RL exports → local model.
 # `masksearch ramp stats work/ramp.jsonl` reprints the RAMP statistics of any sample file.
 # Run by `make demo` after setup and build; every step is a plain `masksearch` command you can
 # rerun by hand. Outputs go to ./work (git-ignored).
@@ -15,6 +15,11 @@ step() { printf '\n\033[1m$ masksearch %s\033[0m\n' "$*" >&2; "$BIN" "$@"; }
 step ingest assets/corpus/wiki-summaries.jsonl --out work/passages.jsonl
 step index --passages work/passages.jsonl --out work/index --overwrite
 step search "who painted the Mona Lisa" -k 3 --index work/index
+# Dense vectors beside BM25 (all-MiniLM-L6-v2, fetched by the set-up; minutes on 2 cores), then a
+# question whose answer uses other words: BM25 alone, then hybrid (both lists fused by rank).
+step index --out work/index --dense assets/models/all-MiniLM-L6-v2
+step search "the biggest animal that ever lived" -k 3 --index work/index
+step search "the biggest animal that ever lived" -k 3 --index work/index --retriever hybrid
 
 # The retrieval server, queried the way Search-R1 rollouts query it.
 printf '\n\033[1m$ masksearch serve --index work/index --port 0   # then POST /retrieve\033[0m\n' >&2

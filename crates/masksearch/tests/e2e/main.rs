@@ -4,6 +4,7 @@
 
 mod backends;
 mod common;
+mod dense;
 mod disk_full;
 mod eval;
 mod evolve;
