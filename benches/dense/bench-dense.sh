@@ -28,19 +28,7 @@ if [ ! -s "$PASSAGES" ]; then
 fi
 "$BIN" index --passages "$PASSAGES" --out "$OUT/index" --overwrite --dense "$MODEL"
 
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
-start() { # name, then the command; sets URL
-  local name=$1; shift
-  "$@" > "$OUT/$name.out" 2> "$OUT/$name.err" &
-  PIDS+=($!)
-  for _ in $(seq 600); do
-    grep -q '^listening on ' "$OUT/$name.out" 2>/dev/null && break
-    sleep 0.2
-  done
-  URL=$(sed -n 's/^listening on //p' "$OUT/$name.out")
-  [ -n "$URL" ] || { cat "$OUT/$name.err" >&2; say "$name did not start"; exit 1; }
-}
+. benches/servers.sh
 for r in bm25 dense hybrid; do
   start "$r" "$BIN" serve --index "$OUT/index" --port 0 --retriever "$r"
   declare "URL_$r=$URL"

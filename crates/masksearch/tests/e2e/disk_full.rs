@@ -18,8 +18,8 @@ use serde_json::Value;
 
 use crate::common::{masksearch, model, snapshot, testdata};
 use crate::kills::{
-    bytes, go, os, passages, ramp_and_index, rule_trajectories, same_file, same_folder, untimed,
-    untimed_report,
+    bytes, export_rl, export_sft, go, os, passages, ramp_and_index, rule_trajectories, same_file,
+    same_folder, untimed, untimed_report,
 };
 
 /// A tmpfs mounted on a temporary folder, unmounted when dropped.
@@ -319,57 +319,22 @@ fn an_index_replaced_on_a_full_disk_stays_the_old_one() {
 
 #[test]
 fn an_export_on_a_full_disk_keeps_the_export_before() {
-    let (ramp, index) = ramp_and_index();
-    let shared = tempfile::tempdir().unwrap();
-    let trajectories = shared.path().join("t.jsonl");
-    go(&rule_trajectories(ramp, index, &trajectories));
-    let sft = |val: &'static str| {
-        let trajectories = trajectories.clone();
-        move |dir: &Path| {
-            os(&[
-                &"export",
-                &"sft",
-                &"--input",
-                &trajectories,
-                &"--out",
-                &dir.join("sft"),
-                &"--val-share",
-                &val,
-            ])
-        }
-    };
-    // The export before had no validation split.
-    let before = sft("0");
+    // Each export before had other settings: no validation split, no curriculum.
     full_disk_trial(
         "export sft",
         |dir| {
-            go(&before(dir));
+            go(&export_sft(dir, "0"));
         },
-        sft("0.1"),
+        |dir| export_sft(dir, "0.1"),
         Kept::All,
         same_folder("sft"),
     );
-    let rl = |curriculum: &'static str| {
-        move |dir: &Path| {
-            os(&[
-                &"export",
-                &"rl",
-                &"--input",
-                ramp,
-                &"--out",
-                &dir.join("rl"),
-                &"--curriculum",
-                &curriculum,
-            ])
-        }
-    };
-    let before = rl("none");
     full_disk_trial(
         "export rl",
         |dir| {
-            go(&before(dir));
+            go(&export_rl(dir, "none"));
         },
-        rl("buckets"),
+        |dir| export_rl(dir, "buckets"),
         Kept::All,
         same_folder("rl"),
     );

@@ -262,24 +262,49 @@ pub(crate) fn files(dir: &Path) -> Vec<(String, String)> {
     out
 }
 
+/// The rule teacher's trajectories of [`ramp_and_index`], made once.
+pub(crate) fn trajectories() -> &'static Path {
+    static MADE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = MADE.get_or_init(|| {
+        let (ramp, index) = ramp_and_index();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        go(&rule_trajectories(ramp, index, &path));
+        (dir, path)
+    });
+    path
+}
+
+/// `export sft` of [`trajectories`] into `dir/sft`, `val` of them held out.
+pub(crate) fn export_sft(dir: &Path, val: &str) -> Vec<OsString> {
+    os(&[
+        &"export",
+        &"sft",
+        &"--input",
+        &trajectories(),
+        &"--out",
+        &dir.join("sft"),
+        &"--val-share",
+        &val,
+    ])
+}
+
+/// `export rl` of [`ramp_and_index`]'s samples into `dir/rl` with `curriculum`.
+pub(crate) fn export_rl(dir: &Path, curriculum: &str) -> Vec<OsString> {
+    os(&[
+        &"export",
+        &"rl",
+        &"--input",
+        &ramp_and_index().0,
+        &"--out",
+        &dir.join("rl"),
+        &"--curriculum",
+        &curriculum,
+    ])
+}
+
 #[test]
 fn an_export_killed_anywhere_leaves_whole_files_and_reruns_to_the_same() {
-    let (ramp, index) = ramp_and_index();
-    let shared = tempfile::tempdir().unwrap();
-    let trajectories = shared.path().join("t.jsonl");
-    go(&rule_trajectories(ramp, index, &trajectories));
-    let sft = |dir: &Path| {
-        os(&[
-            &"export",
-            &"sft",
-            &"--input",
-            &trajectories,
-            &"--out",
-            &dir.join("sft"),
-            &"--val-share",
-            &"0.1",
-        ])
-    };
     // What a reader sees after the kill: each data file whole, a line of JSON per line.
     let whole = |dir: &Path| {
         for (name, text) in files(&dir.join("sft")) {
@@ -293,19 +318,9 @@ fn an_export_killed_anywhere_leaves_whole_files_and_reruns_to_the_same() {
             }
         }
     };
+    let sft = |dir: &Path| export_sft(dir, "0.1");
     trial("export sft", 3, |_| {}, sft, whole, same_folder("sft"));
-    let rl = |dir: &Path| {
-        os(&[
-            &"export",
-            &"rl",
-            &"--input",
-            ramp,
-            &"--out",
-            &dir.join("rl"),
-            &"--curriculum",
-            &"buckets",
-        ])
-    };
+    let rl = |dir: &Path| export_rl(dir, "buckets");
     trial("export rl", 4, |_| {}, rl, |_| {}, same_folder("rl"));
 }
 
