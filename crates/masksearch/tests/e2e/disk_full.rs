@@ -16,10 +16,10 @@ use std::{
 
 use serde_json::Value;
 
-use crate::common::{masksearch, model, snapshot, testdata};
+use crate::common::{masksearch, snapshot};
 use crate::kills::{
-    bytes, export_rl, export_sft, go, os, passages, ramp_and_index, rule_trajectories, same_file,
-    same_folder, untimed, untimed_report,
+    bytes, eval_args, export_rl, export_sft, go, os, passages, ramp_and_index, replace_index,
+    rule_trajectories, same_eval, same_file, same_folder, search_index, small_index, untimed,
 };
 
 /// A tmpfs mounted on a temporary folder, unmounted when dropped.
@@ -274,46 +274,12 @@ fn trajectories_on_a_full_disk_fail_by_name_and_resume_once_freed() {
 
 #[test]
 fn an_index_replaced_on_a_full_disk_stays_the_old_one() {
-    let few = tempfile::tempdir().unwrap();
-    let head = few.path().join("few.jsonl");
-    let all = String::from_utf8(bytes(passages())).unwrap();
-    fs::write(
-        &head,
-        all.lines().take(50).collect::<Vec<_>>().join("\n") + "\n",
-    )
-    .unwrap();
-    let search = |dir: &Path| {
-        go(&os(&[
-            &"search",
-            &"capital of Australia",
-            &"--json",
-            &"--index",
-            &dir.join("idx"),
-        ]))
-    };
     full_disk_trial(
         "index --overwrite",
-        |dir| {
-            go(&os(&[
-                &"index",
-                &"--passages",
-                &head,
-                &"--out",
-                &dir.join("idx"),
-            ]));
-        },
-        |dir| {
-            os(&[
-                &"index",
-                &"--passages",
-                &passages(),
-                &"--out",
-                &dir.join("idx"),
-                &"--overwrite",
-            ])
-        },
+        small_index,
+        replace_index,
         Kept::All,
-        |a, b| assert_eq!(search(a), search(b)),
+        |a, b| assert_eq!(search_index(a), search_index(b)),
     );
 }
 
@@ -342,37 +308,11 @@ fn an_export_on_a_full_disk_keeps_the_export_before() {
 
 #[test]
 fn eval_on_a_full_disk_fails_by_name_and_resumes_once_freed() {
-    let (_, index) = ramp_and_index();
-    let benchmark = testdata("benchmarks/hotpotqa_500.first3.jsonl");
     full_disk_trial(
         "eval",
         |_| {},
-        |dir| {
-            os(&[
-                &"eval",
-                &"--out",
-                &dir.join("eval"),
-                &"--index",
-                index,
-                &"--model",
-                &model(),
-                &"--methods",
-                &"direct,rag-pe",
-                &"--max-tokens",
-                &"32",
-                &"--concurrency",
-                &"1",
-                &"--today",
-                &"2026-11-27",
-                &benchmark,
-            ])
-        },
+        |dir| eval_args(dir, "3", &["hotpotqa_500.first3.jsonl"]),
         Kept::Records("eval/predictions.jsonl"),
-        |a, b| {
-            let predictions = |dir: &Path| untimed(&dir.join("eval/predictions.jsonl"));
-            assert!(predictions(a) == predictions(b), "predictions differ");
-            let report = |dir: &Path| untimed_report(&dir.join("eval/report.md"));
-            assert_eq!(report(a), report(b));
-        },
+        same_eval,
     );
 }

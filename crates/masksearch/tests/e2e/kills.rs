@@ -338,52 +338,71 @@ fn ingest_killed_anywhere_reruns_to_the_same_passages() {
     );
 }
 
+/// The first 50 of [`passages`], for the small index a full one replaces.
+fn few_passages() -> &'static Path {
+    static FEW: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = FEW.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("few.jsonl");
+        let all = String::from_utf8(bytes(passages())).unwrap();
+        let head: Vec<&str> = all.lines().take(50).collect();
+        fs::write(&path, head.join("\n") + "\n").unwrap();
+        (dir, path)
+    });
+    path
+}
+
+/// Builds the small index of [`few_passages`] in `dir/idx`.
+pub(crate) fn small_index(dir: &Path) {
+    go(&os(&[
+        &"index",
+        &"--passages",
+        &few_passages(),
+        &"--out",
+        &dir.join("idx"),
+    ]));
+}
+
+/// `index --overwrite` of all [`passages`] into `dir/idx`.
+pub(crate) fn replace_index(dir: &Path) -> Vec<OsString> {
+    os(&[
+        &"index",
+        &"--passages",
+        &passages(),
+        &"--out",
+        &dir.join("idx"),
+        &"--overwrite",
+    ])
+}
+
+/// What the index in `dir/idx` answers to a question.
+pub(crate) fn search_index(dir: &Path) -> String {
+    go(&os(&[
+        &"search",
+        &"capital of Australia",
+        &"-k",
+        &"3",
+        &"--json",
+        &"--index",
+        &dir.join("idx"),
+    ]))
+}
+
 #[test]
 fn an_index_replaced_and_killed_anywhere_is_always_an_index() {
-    let p = passages();
-    let first = tempfile::tempdir().unwrap();
-    let few = first.path().join("few.jsonl");
-    let all = String::from_utf8(bytes(p)).unwrap();
-    let head: Vec<&str> = all.lines().take(50).collect();
-    fs::write(&few, head.join("\n") + "\n").unwrap();
-    // Each trial's folder starts with a small index that the full one replaces.
-    let setup = |dir: &Path| {
-        go(&os(&[
-            &"index",
-            &"--passages",
-            &few,
-            &"--out",
-            &dir.join("idx"),
-        ]));
-    };
-    let args = |dir: &Path| {
-        os(&[
-            &"index",
-            &"--passages",
-            &p,
-            &"--out",
-            &dir.join("idx"),
-            &"--overwrite",
-        ])
-    };
-    let search = |dir: &Path| {
-        go(&os(&[
-            &"search",
-            &"capital of Australia",
-            &"-k",
-            &"3",
-            &"--json",
-            &"--index",
-            &dir.join("idx"),
-        ]))
-    };
-    // Whatever the kill left, the old index or the new one answers.
+    // Each trial's folder starts with a small index that the full one replaces; whatever the
+    // kill left, the old index or the new one answers.
     let answers = |dir: &Path| {
-        search(dir);
+        search_index(dir);
     };
-    trial("index --overwrite", 6, setup, args, answers, |a, b| {
-        assert_eq!(search(a), search(b));
-    });
+    trial(
+        "index --overwrite",
+        6,
+        small_index,
+        replace_index,
+        answers,
+        |a, b| assert_eq!(search_index(a), search_index(b)),
+    );
 }
 
 /// `report.md` with the seconds per question (the last column of each table) left out.
@@ -398,50 +417,56 @@ pub(crate) fn untimed_report(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// `eval` (direct and RAG-PE) of the first `limit` questions of the shipped `benchmarks` into
+/// `dir/eval`, with the local model in-process, greedy, one request at a time: its answers
+/// depend on nothing but the questions.
+pub(crate) fn eval_args(dir: &Path, limit: &str, benchmarks: &[&str]) -> Vec<OsString> {
+    let mut args = os(&[
+        &"eval",
+        &"--out",
+        &dir.join("eval"),
+        &"--index",
+        &ramp_and_index().1,
+        &"--model",
+        &crate::common::model(),
+        &"--methods",
+        &"direct,rag-pe",
+        &"--max-tokens",
+        &"32",
+        &"--concurrency",
+        &"1",
+        &"--today",
+        &"2026-11-27",
+        &"--limit",
+        &limit,
+    ]);
+    args.extend(
+        benchmarks
+            .iter()
+            .map(|b| crate::common::testdata(&format!("benchmarks/{b}")).into_os_string()),
+    );
+    args
+}
+
+/// The trial's check that two runs' eval answers and reports are the same, seconds left out.
+pub(crate) fn same_eval(a: &Path, b: &Path) {
+    let (a, b) = (a.join("eval"), b.join("eval"));
+    let predictions = |dir: &Path| untimed(&dir.join("predictions.jsonl"));
+    assert!(predictions(&a) == predictions(&b), "predictions differ");
+    let report = |dir: &Path| untimed_report(&dir.join("report.md"));
+    assert_eq!(report(&a), report(&b));
+}
+
 #[test]
 fn eval_killed_anywhere_resumes_to_the_same_answers() {
-    let (_, index) = ramp_and_index();
-    let benchmarks = ["hotpotqa_500.first3.jsonl", "nq-sample.first3.jsonl"]
-        .map(|b| crate::common::testdata(&format!("benchmarks/{b}")));
-    // The local model in-process, greedy, one request at a time: its answers depend on nothing
-    // but the questions.
     let args = |dir: &Path| {
-        let mut args = os(&[
-            &"eval",
-            &"--out",
-            &dir.join("eval"),
-            &"--index",
-            index,
-            &"--model",
-            &crate::common::model(),
-            &"--methods",
-            &"direct,rag-pe",
-            &"--limit",
-            &"2",
-            &"--max-tokens",
-            &"32",
-            &"--concurrency",
-            &"1",
-            &"--today",
-            &"2026-11-27",
-        ]);
-        args.extend(benchmarks.iter().map(|b| b.as_os_str().to_owned()));
-        args
+        eval_args(
+            dir,
+            "2",
+            &["hotpotqa_500.first3.jsonl", "nq-sample.first3.jsonl"],
+        )
     };
-    trial(
-        "eval",
-        7,
-        |_| {},
-        args,
-        |_| {},
-        |a, b| {
-            let (a, b) = (a.join("eval"), b.join("eval"));
-            let predictions = |dir: &Path| untimed(&dir.join("predictions.jsonl"));
-            assert!(predictions(&a) == predictions(&b), "predictions differ");
-            let report = |dir: &Path| untimed_report(&dir.join("report.md"));
-            assert_eq!(report(&a), report(&b));
-        },
-    );
+    trial("eval", 7, |_| {}, args, |_| {}, same_eval);
 }
 
 #[cfg(unix)]
