@@ -208,10 +208,12 @@ async fn serve_holds_its_capacity_sheds_what_is_past_it_and_shrugs_off_hang_ups(
         calm.p(0.99)
     );
     // A leak would add what a hundred answers hold (hundreds of MiB) with every round; the
-    // allocator's own keeping varies by a fraction of one.
-    let most = rounds[1..].iter().max().copied().unwrap_or(first);
+    // allocator's own keeping varies by a fraction of one, and settles within the first two
+    // rounds (on a loaded machine the first can stay far below the second: 129 then 249 MiB).
+    let settled = rounds[..2].iter().max().copied().unwrap_or(first);
+    let later = rounds[2..].iter().max().copied().unwrap_or(settled);
     assert!(
-        (most as f64) < first as f64 * 1.5,
+        (later as f64) < settled as f64 * 1.5,
         "RSS kept growing with hang-ups: {rounds:?} KiB"
     );
 }
