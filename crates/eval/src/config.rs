@@ -24,4 +24,6 @@ pub struct EvalConfig {
     pub seed: u64,
     /// The day the multi-agent system messages' "current time" counts back from.
     pub today: time::Date,
+    /// Only the questions of this shard ([`question_key`](crate::run::question_key) hashed).
+    pub shard: formats::Shard,
 }

@@ -5,7 +5,8 @@
 //! method) as they complete, each committed before the next, so a run killed at any point holds
 //! a prefix of the work. A resumed run reads the (method, dataset, id) keys already written and
 //! skips them: nothing is lost or written twice. A question whose model call or search fails
-//! is written as failed, with its reason, and counted.
+//! is written as failed, with its reason, and counted. A shard i/n run answers the questions
+//! whose [`question_key`] hashes to shard i; `formats::Shards` puts the shards back together.
 
 use std::{
     collections::{BTreeMap, HashSet},
@@ -60,6 +61,8 @@ pub struct Tally {
     pub bad_records: u64,
     /// Questions whose id came earlier in the same benchmark.
     pub duplicates: u64,
+    /// Questions left to the other shards.
+    pub other_shards: u64,
     pub searches: u64,
     pub model_calls: u64,
     pub tokens: u64,
@@ -76,7 +79,7 @@ impl Tally {
     }
 
     fn counts(&self) -> BTreeMap<String, u64> {
-        BTreeMap::from([
+        let mut counts = BTreeMap::from([
             ("total".to_string(), self.total),
             ("written".to_string(), self.written),
             ("failed".to_string(), self.failed),
@@ -86,7 +89,12 @@ impl Tally {
             ("model_calls".to_string(), self.model_calls),
             ("tokens".to_string(), self.tokens),
             ("judge_tokens".to_string(), self.judge_tokens),
-        ])
+        ]);
+        // Only a sharded run has it (the shards put together have none).
+        if self.other_shards > 0 {
+            counts.insert("other_shards".into(), self.other_shards);
+        }
+        counts
     }
 }
 
@@ -149,6 +157,10 @@ pub async fn run(config: &EvalConfig, options: &EvalOptions<'_>) -> Result<EvalR
                 tally.duplicates += 1;
                 continue;
             }
+            if !config.shard.contains(&question_key(&b.name, &q.id)) {
+                tally.other_shards += 1;
+                continue;
+            }
             for &method in &config.methods {
                 tally.total += 1;
                 let key = (method.as_str().to_string(), b.name.clone(), q.id.clone());
@@ -187,6 +199,12 @@ pub async fn run(config: &EvalConfig, options: &EvalOptions<'_>) -> Result<EvalR
     })
 }
 
+/// The id a question is sharded by: its benchmark and its id there (ids repeat across
+/// benchmarks).
+pub fn question_key(dataset: &str, id: &str) -> String {
+    format!("{dataset}/{id}")
+}
+
 /// One method on one question, scored (and judged when asked); with the judge's tokens.
 async fn answer(
     config: &EvalConfig,
@@ -196,7 +214,7 @@ async fn answer(
 ) -> (Prediction, u64) {
     let started = Instant::now();
     let q = job.question;
-    let seed = formats::seed_for(config.seed, &format!("{}/{}", job.dataset, q.id));
+    let seed = formats::seed_for(config.seed, &question_key(job.dataset, &q.id));
     let outcome = answer::answer(
         job.method,
         config,
@@ -265,6 +283,7 @@ fn manifest_config(config: &EvalConfig, options: &EvalOptions<'_>) -> Value {
         "prompts": config.prompts.fingerprint(),
         "seed": config.seed,
         "today": config.today.to_string(),
+        "shard": config.shard.to_string(),
     })
 }
 
@@ -357,6 +376,7 @@ pub(crate) mod tests {
             judge: false,
             seed: 1,
             today: time::macros::date!(2026 - 11 - 27),
+            shard: formats::Shard::ALL,
         }
     }
 

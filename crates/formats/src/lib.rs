@@ -3,10 +3,11 @@
 //!
 //! `formats` never talks to the network and never knows where records come from: it only defines
 //! their shape on disk, the [`PassageSource`] seam that streams them, how a run appends them
-//! safely, resumes after a crash and splits work into shards, and the one stable hash that
+//! safely, resumes after a crash, splits work into shards and merges them back, and the one stable hash that
 //! shards and per-record seeds use.
 
 mod hash;
+mod merge;
 mod passage;
 mod qa;
 mod ramp;
@@ -17,6 +18,7 @@ pub mod staged;
 mod trajectory;
 
 pub use hash::{seed_for, stable_hash};
+pub use merge::{MergeError, Shards};
 pub use passage::{Anchor, Passage};
 pub use qa::QaExample;
 pub use ramp::{MASK, RAMP_INSTRUCTION_EN, RAMP_INSTRUCTION_ZH, RampExt, RampSample};

@@ -16,7 +16,15 @@ impl Shard {
 
     /// Whether the record with this id belongs to this shard.
     pub fn contains(&self, id: &str) -> bool {
-        self.count <= 1 || crate::stable_hash(id) % u64::from(self.count) == u64::from(self.index)
+        Shard::index_of(id, self.count) == self.index
+    }
+
+    /// The index of the shard of `count` the record with this id belongs to.
+    pub fn index_of(id: &str, count: u32) -> u32 {
+        if count <= 1 {
+            return 0;
+        }
+        (crate::stable_hash(id) % u64::from(count)) as u32
     }
 }
 

@@ -23,6 +23,7 @@ use crate::{FormatError, RunManifest};
 
 /// A file being written as `<dest>.partial`, to replace `<dest>` whole on [`Staged::commit`]
 /// or to vanish when dropped uncommitted.
+#[derive(Debug)]
 pub struct Staged {
     dest: PathBuf,
     partial: PathBuf,

@@ -41,6 +41,9 @@ enum Command {
     /// multi-agent), score them, and write predictions and a report laid out like the paper's
     /// Table 2; `--rescore FILE` scores predictions written before, ours or other tools'.
     Eval(Box<cmd::eval::Args>),
+    /// Put the outputs of a `ramp`, `trajectories` or `eval` run split with `--shard i/n` back
+    /// together, checked to be every shard of one run and complete, in the unsplit run's order.
+    Merge(cmd::merge::Args),
     /// Self-evolving rounds: round 0's teacher, then students trained on the merged accepted
     /// trajectories, each on a fresh batch; the rounds table.
     Evolve(cmd::evolve::Args),
@@ -215,6 +218,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Ramp(args) => cmd::ramp::run(args),
         Command::Trajectories(args) => cmd::trajectories::run(args),
         Command::Eval(args) => cmd::eval::run(*args),
+        Command::Merge(args) => cmd::merge::run(args),
         Command::Evolve(args) => cmd::evolve::run(args),
         Command::Export(args) => cmd::export::run(args),
         Command::Reward(args) => cmd::reward::run(args),

@@ -63,6 +63,20 @@ pub(super) fn classify(
     Item::Job(Box::new(job))
 }
 
+/// The ids of the input file's records in input order, as a run reads them (lines that are not
+/// a record skipped): the order `formats::Shards` merges a sharded run's outputs in.
+pub fn input_ids(
+    path: &std::path::Path,
+) -> Result<impl Iterator<Item = Result<String, formats::FormatError>> + use<>, formats::FormatError>
+{
+    let reader = formats::read_jsonl::<Value>(path)?;
+    Ok(reader.enumerate().filter_map(|(n, line)| match line {
+        Ok(value) => job(&value, n as u64 + 1).map(|job| Ok(job.id)),
+        Err(formats::FormatError::BadLine { .. }) => None,
+        Err(e) => Some(Err(e)),
+    }))
+}
+
 /// The task in a record: a RAMP sample (`query`, `answer`, `ext.masks`) or a question in any
 /// shape [`formats::QaExample`] reads. `record` is the 1-based record number, the id of a
 /// record without one.

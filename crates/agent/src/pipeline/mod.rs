@@ -43,6 +43,7 @@ use crate::{
 pub(crate) use input::job;
 pub(crate) use resume::settings;
 
+pub use input::input_ids;
 use input::{Item, classify};
 use resume::{manifest_config, read_done};
 use teach::attempt;
@@ -125,7 +126,6 @@ impl Tally {
             ("rejected".to_string(), self.rejected_total()),
             ("bad_records".to_string(), self.bad_records),
             ("duplicates".to_string(), self.duplicates),
-            ("other_shards".to_string(), self.other_shards),
             ("model_calls".to_string(), self.usage.model_calls),
             ("prompt_tokens".to_string(), self.usage.prompt_tokens),
             (
@@ -136,6 +136,10 @@ impl Tally {
         ]);
         for (reason, n) in &self.rejected {
             counts.insert(format!("rejected.{}", reason.as_str()), *n);
+        }
+        // Only a sharded run has it (the shards put together have none).
+        if self.other_shards > 0 {
+            counts.insert("other_shards".into(), self.other_shards);
         }
         counts
     }

@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use eval::{
     Benchmark, EvalConfig, EvalOptions, FieldMap, Method, Prediction, Tally, report::ReportOptions,
 };
+use formats::Shard;
 use indicatif::HumanCount;
 
 use crate::{models, progress, search_backend::SearchArgs, student_args::StudentArgs};
@@ -58,15 +59,12 @@ pub struct Args {
     /// response cache).
     #[arg(long, default_value_t = 0.0)]
     temperature: f32,
-    /// Show the paper's Table 2 rows for this backbone beside ours.
-    #[arg(long, value_name = "BACKBONE", value_parser = clap::builder::PossibleValuesParser::new(eval::paper::BACKBONES))]
-    paper_rows: Option<String>,
-    /// The report's title.
-    #[arg(long, default_value = "Search agent evaluation")]
-    title: String,
-    /// At most this many disagreements between methods are listed in the reports.
-    #[arg(long, default_value_t = 40)]
-    max_disagreements: usize,
+    #[command(flatten)]
+    report: ReportArgs,
+    /// Only the questions of shard i of n (by a stable hash of benchmark and question id);
+    /// `masksearch merge` puts the shards' outputs together.
+    #[arg(long, value_name = "i/n")]
+    shard: Option<Shard>,
     /// Start over instead of resuming what --out holds.
     #[arg(long)]
     overwrite: bool,
@@ -97,6 +95,68 @@ pub struct Args {
     normalization: Option<eval::Normalization>,
 }
 
+/// How the reports look.
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// Show the paper's Table 2 rows for this backbone beside ours.
+    #[arg(long, value_name = "BACKBONE", value_parser = clap::builder::PossibleValuesParser::new(eval::paper::BACKBONES))]
+    paper_rows: Option<String>,
+    /// The report's title.
+    #[arg(long, default_value = "Search agent evaluation")]
+    title: String,
+    /// At most this many disagreements between methods are listed in the reports.
+    #[arg(long, default_value_t = 40)]
+    max_disagreements: usize,
+}
+
+impl ReportArgs {
+    /// Writes `report.md` and `report.html` of `predictions` into `out`, `about` the run; the
+    /// summary line's end: the mean token recall per method and where everything went.
+    pub fn write(
+        &self,
+        out: &std::path::Path,
+        predictions: &[Prediction],
+        about: Vec<String>,
+    ) -> anyhow::Result<String> {
+        let options = ReportOptions {
+            title: self.title.clone(),
+            about,
+            max_disagreements: self.max_disagreements,
+            ..ReportOptions::default()
+        }
+        .with_paper_rows(self.paper_rows.as_deref())?;
+        let (md, html) = eval::report::write(out, predictions, &options)
+            .with_context(|| format!("writing the reports in {}", out.display()))?;
+        let summary = eval::Summary::of(predictions);
+        let scores: Vec<String> = summary
+            .methods
+            .iter()
+            .filter_map(|m| {
+                Some(format!(
+                    "{m} {:.1}",
+                    summary.average(m, |c| c.token_recall)?
+                ))
+            })
+            .collect();
+        Ok(format!(
+            "token recall ×100 (mean over datasets): {} → {}, {} and {}",
+            scores.join(", "),
+            out.join("predictions.jsonl").display(),
+            md.display(),
+            html.display(),
+        ))
+    }
+}
+
+/// The report's lines about an answering run: its model and methods, and its search.
+pub fn about(model: &str, methods: &[&str], search: Option<&str>, topk: u64) -> Vec<String> {
+    let mut about = vec![format!("model: {model} · methods: {}", methods.join(", "))];
+    if let Some(search) = search {
+        about.push(format!("search: {search} · top {topk}"));
+    }
+    about
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(eval(args))
@@ -121,46 +181,14 @@ async fn eval(args: Args) -> anyhow::Result<()> {
     let mut about = Vec::new();
     let (predictions, line) = if args.rescore.is_empty() {
         let model = model.context("answering needs a model")?;
-        about.push(format!(
-            "model: {} · methods: {}",
-            model.name(),
-            args.methods
-                .iter()
-                .map(|m| m.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
         answer(&args, model, concurrency, &predictions_path, &mut about).await?
     } else {
         rescore(&args, model, concurrency, &predictions_path, &mut about).await?
     };
-    let options = ReportOptions {
-        title: args.title.clone(),
-        about,
-        max_disagreements: args.max_disagreements,
-        ..ReportOptions::default()
-    }
-    .with_paper_rows(args.paper_rows.as_deref())?;
-    let (md, html) = eval::report::write(&args.out, &predictions, &options)
-        .with_context(|| format!("writing the reports in {}", args.out.display()))?;
-    let summary = eval::Summary::of(&predictions);
-    let scores: Vec<String> = summary
-        .methods
-        .iter()
-        .filter_map(|m| {
-            Some(format!(
-                "{m} {:.1}",
-                summary.average(m, |c| c.token_recall)?
-            ))
-        })
-        .collect();
+    let written = args.report.write(&args.out, &predictions, about)?;
     eprintln!(
-        "eval: {line}{}; token recall ×100 (mean over datasets): {} → {}, {} and {}",
+        "eval: {line}{}; {written}",
         models::endpoint_summary(&accounting),
-        scores.join(", "),
-        predictions_path.display(),
-        md.display(),
-        html.display(),
     );
     Ok(())
 }
@@ -190,9 +218,13 @@ async fn answer(
     } else {
         None
     };
-    if let Some(s) = &searcher {
-        about.push(format!("search: {} · top {}", s.name(), args.student.topk));
-    }
+    let methods: Vec<&str> = args.methods.iter().map(|m| m.as_str()).collect();
+    about.extend(self::about(
+        model.name(),
+        &methods,
+        searcher.as_ref().map(|s| s.name()).as_deref(),
+        args.student.topk as u64,
+    ));
     let config = config(args)?;
     let bar = progress::bar(Some(0), "answers");
     let show = |t: &Tally| {
@@ -223,12 +255,17 @@ async fn answer(
     }
     let predictions = eval::run::read_predictions(out)?;
     let line = format!(
-        "{} answers ({} failed) over {} benchmarks ({} bad records, {} duplicates); {} model calls, {} tokens, {} searches; {:.1} s",
+        "{} answers ({} failed) over {} benchmarks ({} bad records, {} duplicates{}); {} model calls, {} tokens, {} searches; {:.1} s",
         HumanCount(t.written),
         t.failed,
         options.benchmarks.len(),
         t.bad_records,
         t.duplicates,
+        if t.other_shards > 0 {
+            format!(", {} for other shards", t.other_shards)
+        } else {
+            String::new()
+        },
         HumanCount(t.model_calls),
         HumanCount(t.tokens + t.judge_tokens),
         HumanCount(t.searches),
@@ -332,5 +369,6 @@ fn config(args: &Args) -> anyhow::Result<EvalConfig> {
         judge: args.judge,
         seed: args.student.seed,
         today,
+        shard: args.shard.unwrap_or(Shard::ALL),
     })
 }

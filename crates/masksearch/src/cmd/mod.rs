@@ -7,6 +7,7 @@ pub mod export;
 pub mod index;
 pub mod ingest;
 pub mod llm;
+pub mod merge;
 pub mod ramp;
 pub mod reward;
 pub mod search;

@@ -126,14 +126,7 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         llm_concurrency: args.model.concurrency,
         progress: &on_batch,
     };
-    let source: Arc<dyn PassageSource + Send> = if passages.is_dir() {
-        Arc::new(
-            index::Bm25Index::open(&passages)
-                .with_context(|| format!("opening {} as an index", passages.display()))?,
-        )
-    } else {
-        Arc::new(JsonlPassages(passages.clone()))
-    };
+    let source = passage_source(&passages)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let report = runtime
         .block_on(ramp::run(&config, source, &options))
@@ -179,4 +172,16 @@ fn open_models(
         },
     )?;
     Ok(opened.models)
+}
+
+/// The passages at `path`: an index folder, or a passages JSONL file.
+pub fn passage_source(path: &std::path::Path) -> anyhow::Result<Arc<dyn PassageSource + Send>> {
+    Ok(if path.is_dir() {
+        Arc::new(
+            index::Bm25Index::open(path)
+                .with_context(|| format!("opening {} as an index", path.display()))?,
+        )
+    } else {
+        Arc::new(JsonlPassages(path.to_path_buf()))
+    })
 }

@@ -130,7 +130,7 @@ async fn trajectories(args: Args) -> anyhow::Result<()> {
     let rejected = args
         .rejected
         .clone()
-        .unwrap_or_else(|| args.out.with_extension("rejected.jsonl"));
+        .unwrap_or_else(|| rejected_beside(&args.out));
     let bar = progress::bar(None, "records");
     let show = |t: &Tally| show_tally(&bar, t);
     let options = RunOptions {
@@ -264,4 +264,9 @@ pub fn sibling(path: &std::path::Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
+}
+
+/// Where rejected trajectories go by default: beside `out`, as `<out stem>.rejected.jsonl`.
+pub fn rejected_beside(out: &std::path::Path) -> std::path::PathBuf {
+    out.with_extension("rejected.jsonl")
 }

@@ -16,6 +16,7 @@ mod llm;
 mod ramp;
 mod reward;
 mod serve;
+mod shards;
 mod soak;
 mod trajectories;
 mod ui;

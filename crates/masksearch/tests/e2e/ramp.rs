@@ -339,52 +339,6 @@ fn demo_masks_are_entities_not_common_words() {
     }
 }
 
-/// Each record's position in the passages file.
-fn input_order(passages: &Path) -> std::collections::HashMap<String, usize> {
-    fs::read_to_string(passages)
-        .unwrap()
-        .lines()
-        .enumerate()
-        .map(|(i, l)| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (v["id"].as_str().unwrap().to_string(), i)
-        })
-        .collect()
-}
-
-/// With the original curriculum a passage's record depends on nothing but the passage, so the
-/// three shards, merged back into input order, are the whole run byte for byte.
-#[test]
-fn shards_merged_in_input_order_are_the_whole_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let passages = ingest(&asset("corpus/wiki-summaries.jsonl"), dir.path());
-    let order = input_order(&passages);
-    let mut lines: Vec<(usize, String)> = Vec::new();
-    for i in 0..3 {
-        let out = dir.path().join(format!("shard{i}.jsonl"));
-        let shard = format!("{i}/3");
-        let stderr = ramp(
-            &passages,
-            &out,
-            &["--shard", &shard, "--curriculum", "original"],
-        );
-        assert!(stderr.contains("in other shards"), "{stderr}");
-        let text = fs::read_to_string(&out).unwrap();
-        assert!(text.lines().count() > 2000, "shard {shard}: {stderr}");
-        for (line, sample) in text.lines().zip(samples(&out)) {
-            lines.push((order[&sample.id], format!("{line}\n")));
-        }
-    }
-    lines.sort();
-    let merged: String = lines.into_iter().map(|(_, l)| l).collect();
-    let whole = dir.path().join("whole.jsonl");
-    ramp(&passages, &whole, &["--curriculum", "original"]);
-    assert!(
-        merged == fs::read_to_string(&whole).unwrap(),
-        "shards differ from the whole run"
-    );
-}
-
 /// Masks per sample, as shares of the samples of `path`.
 fn mask_shares(path: &Path) -> [f64; 5] {
     let all = samples(path);
