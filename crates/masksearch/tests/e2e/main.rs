@@ -14,6 +14,7 @@ mod ingest;
 mod kills;
 mod llm;
 mod ramp;
+mod ray;
 mod reward;
 mod serve;
 mod shards;
