@@ -6,7 +6,7 @@
 
 CARGO ?= cargo
 
-.PHONY: setup build demo ui test lint bench bench-peers bench-dense verl-check kill-trials soak
+.PHONY: setup build demo ui test lint bench bench-peers bench-dense bench-ray verl-check kill-trials soak
 
 setup:
 	@bash scripts/setup.sh
@@ -49,6 +49,11 @@ bench-peers: setup
 # (see the script; ST_PYTHON=python-with-sentence-transformers adds its embedding rate).
 bench-dense: setup
 	@bash benches/dense/bench-dense.sh
+
+# The Ray integration on a local cluster: the same jobs as 1, 2 and 4 shards beside the plain
+# binary, and Ray's cost per job (benches/ray/bench_ray.py; needs make demo's work/).
+bench-ray: build
+	.venv/bin/python benches/ray/bench_ray.py --bin target/debug/masksearch
 
 # verl 0.9.1 from PyPI run on CPU against integrations/verl: its Hydra entry point on both run
 # scripts, its dataset, reward and tool loaders and its agent loop worker running our agent loops,

@@ -25,29 +25,15 @@ import time
 import urllib.request
 from pathlib import Path
 
-# Before Ray is imported: every node on loopback (Ray otherwise advertises the machine's address).
-os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-
-import ray  # noqa: E402
-from ray.cluster_utils import Cluster  # noqa: E402
-
 sys.path.insert(0, str(Path(__file__).parent))
+import local_cluster  # noqa: E402  (first: it sets Ray up for loopback)
 import masksearch_ray as mr  # noqa: E402
+import ray  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 BENCHMARKS = [
     f"testdata/benchmarks/{b}.first3.jsonl" for b in ("hotpotqa_500", "2wiki_500", "musique_500", "bamboogle", "nq-sample")
 ]
-NODE = {"num_cpus": 2, "object_store_memory": 80 * 1024 * 1024, "node_ip_address": "127.0.0.1"}
-# A node that stops answering is declared dead within about two seconds, not Ray's default 30.
-FAST_FAILURE = {
-    "health_check_initial_delay_ms": 0,
-    "health_check_period_ms": 500,
-    "health_check_timeout_ms": 500,
-    "health_check_failure_threshold": 4,
-}
-
 passed, failed = 0, 0
 
 
@@ -124,12 +110,7 @@ def main():
         for step in commands("one", a.model):
             run(binary, *step, cwd=cwd)
 
-        cluster = Cluster(initialize_head=True, head_node_args={
-            "num_cpus": 0, "node_ip_address": "127.0.0.1", "object_store_memory": 80 * 1024 * 1024,
-            "include_dashboard": False, "_system_config": FAST_FAILURE, "temp_dir": str(cwd / "ray"),
-        })
-        workers = [cluster.add_node(**NODE) for _ in range(2)]
-        ray.init(address=cluster.address, log_to_driver=False)
+        cluster, workers = local_cluster.start(cwd / "ray", workers=2, cpus=2)
         try:
             ramp, trajectories, evaluate = commands("sharded", a.model)
             say = lambda line: print(line, flush=True)
@@ -157,11 +138,10 @@ def main():
             report = lambda d: [l.rsplit(" | ", 1)[0] for l in (cwd / d / "eval/report.md").read_text().splitlines()]
             check("and so is its report (seconds left out)", report("one") == report("sharded"))
 
-            cluster.add_node(**NODE)
+            local_cluster.add_worker(cluster, 2)
             serve_per_node(binary, cwd)
         finally:
-            ray.shutdown()
-            cluster.shutdown()
+            local_cluster.stop(cluster)
     print(f"{passed} passed, {failed} failed", flush=True)
     sys.exit(1 if failed else 0)
 
