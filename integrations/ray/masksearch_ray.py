@@ -7,11 +7,14 @@ The Rust binary stays the worker; Ray only places it, retries it and watches it.
         --out work/trajectories.jsonl --index work/index
     python masksearch_ray.py run --shards 8 -- eval BENCHMARK... --out work/eval --index work/index \
         --base-url http://127.0.0.1:8081/v1
+    python masksearch_ray.py run --shards 8 -- index --out work/index --dense assets/models/all-MiniLM-L6-v2
     python masksearch_ray.py serve --port 8000 --index work/index     # other flags go to serve
 
 `run` starts shard i/n of the command as one Ray task per shard, each writing
 `<out>.shards/<i>-of-<n>/<name>` (on storage every node sees: the command's paths are read
-relative to the driver's working directory on every node). A shard whose node dies is retried by
+relative to the driver's working directory on every node). `index --dense MODEL --out INDEX`
+(an index that exists) embeds the passages that way: each shard's rows go to the index's
+`dense.shards/`, and the same command without a shard then takes them and swaps the vectors in. A shard whose node dies is retried by
 Ray on another node, and resumes what the dead one wrote (every masksearch run is resumable; a
 lock file keeps a retry from starting while a process of the previous attempt still writes).
 When every shard is done, `masksearch merge` checks their manifests (one run, every shard,
@@ -70,15 +73,25 @@ def split_out(args: list[str]) -> tuple[list[str], str]:
     return rest, out
 
 
-def shard_out(out: str, index: int, count: int) -> str:
-    """Where shard `index` of `count` writes: its own folder beside `out`."""
-    return str(Path(f"{out}.shards") / f"{index}-of-{count}" / Path(out).name)
+def shard_folder(out: str, index: int, count: int) -> str:
+    """Shard `index` of `count`'s own folder beside `out`: its lock, attempts and stderr logs
+    and (but for `index`) its output."""
+    return str(Path(f"{out}.shards") / f"{index}-of-{count}")
+
+
+def shard_out(command: str, out: str, index: int, count: int) -> str:
+    """Where shard `index` of `count` writes: in its folder, or for `index --dense` the index
+    itself (the build keeps each shard's rows in the index's dense.shards/)."""
+    if command == "index":
+        return out
+    return str(Path(shard_folder(out, index, count)) / Path(out).name)
 
 
 @ray.remote(num_cpus=1)
-def run_shard(binary: str, args: list[str], out: str, index: int, count: int, cwd: str) -> dict:
-    """Runs shard index/count of `binary args --out out` to its end; what it did."""
-    folder = Path(cwd, out).parent
+def run_shard(binary: str, args: list[str], out: str, folder: str, index: int, count: int, cwd: str) -> dict:
+    """Runs shard index/count of `binary args --out out` to its end, its logs in `folder`; what
+    it did."""
+    folder = Path(cwd, folder)
     folder.mkdir(parents=True, exist_ok=True)
     node = ray.get_runtime_context().get_node_id()
     started = time.time()
@@ -128,11 +141,12 @@ def run_sharded(binary: str, args: list[str], shards: int, retries: int, cwd: st
         raise SystemExit("which masksearch command? e.g. run --shards 4 -- ramp --passages … --out …")
     command = args[0]
     rest, out = split_out(args)
-    outs = [shard_out(out, i, shards) for i in range(shards)]
+    outs = [shard_out(command, out, i, shards) for i in range(shards)]
+    folders = [shard_folder(out, i, shards) for i in range(shards)]
     started = time.time()
     refs = {
         run_shard.options(max_retries=retries, scheduling_strategy="SPREAD").remote(
-            binary, rest, outs[i], i, shards, cwd
+            binary, rest, outs[i], folders[i], i, shards, cwd
         ): i
         for i in range(shards)
     }
@@ -153,7 +167,11 @@ def run_sharded(binary: str, args: list[str], shards: int, retries: int, cwd: st
                 say(f"  shard {i}/{shards}: {line}")
         if changed:
             say(f"ray: {len(done)}/{shards} shards of {command} done, {time.time() - started:.0f} s")
-    merge = [binary, "merge", "--out", out, *outs]
+    if command == "index":
+        # The same build without a shard takes every shard's rows and swaps the vectors in.
+        merge = [binary, *rest, "--out", out]
+    else:
+        merge = [binary, "merge", "--out", out, *outs]
     if command == "eval":
         merge += [a for f in REPORT_FLAGS for a in flag_values(rest, f)]
     merged = subprocess.run(merge, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
@@ -161,7 +179,7 @@ def run_sharded(binary: str, args: list[str], shards: int, retries: int, cwd: st
         raise RuntimeError(f"merge failed: {merged.stderr.strip()}")
     attempts = {}
     for i in range(shards):
-        log = Path(cwd, outs[i]).parent / "attempts.log"
+        log = Path(cwd, folders[i]) / "attempts.log"
         attempts[i] = len(log.read_text().splitlines()) if log.exists() else 0
     retried = sum(1 for n in attempts.values() if n > 1)
     nodes = len({d["node"] for d in done.values()})
@@ -286,7 +304,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--bin", default=os.environ.get("MASKSEARCH_BIN", "masksearch"),
                         help="the masksearch binary, at this path on every node")
     sub = parser.add_subparsers(dest="what", required=True)
-    run = sub.add_parser("run", help="a ramp, trajectories or eval command in shards, then merged")
+    run = sub.add_parser("run", help="a ramp, trajectories, eval or index --dense command in shards, then merged")
     run.add_argument("--shards", type=int, required=True)
     run.add_argument("--retries", type=int, default=3, help="tries again per shard whose node died")
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- masksearch arguments, --out included")

@@ -6,7 +6,9 @@ raylet process, every one of them on 127.0.0.1, the real masksearch binary as th
    the sharded eval one worker node is killed (SIGKILL of its raylet and everything on it) while
    its shards are answering. Every merged output equals the one-machine run (the records
    byte for byte, the time fields left out where the run measures time).
-2. A retrieval server per node: each answers /retrieve; one actor process killed with SIGKILL
+2. `index --dense` (MiniLM) of 150 passages in 4 Ray shards, put together: the vectors of one
+   machine's build.
+3. A retrieval server per node: each answers /retrieve; one actor process killed with SIGKILL
    is restarted by Ray and serves again; one server process killed is restarted by its actor.
 
 Run by the e2e test `ray` (`cargo test`), with the project's .venv Python:
@@ -14,6 +16,7 @@ Run by the e2e test `ray` (`cargo test`), with the project's .venv Python:
 """
 
 import argparse
+import array
 import json
 import os
 import signal
@@ -80,8 +83,8 @@ def kill_during_eval(cluster, victim, cwd, shards, killed):
     deadline = time.time() + 300
     while time.time() < deadline:
         for i in range(shards):
-            folder = Path(cwd, mr.shard_out("sharded/eval", i, shards))
-            log = folder.parent / "attempts.log"
+            folder = Path(cwd, mr.shard_out("eval", "sharded/eval", i, shards))
+            log = Path(cwd, mr.shard_folder("sharded/eval", i, shards)) / "attempts.log"
             if not log.exists() or node not in log.read_text():
                 continue
             predictions = folder / "predictions.jsonl"
@@ -139,11 +142,30 @@ def main():
             check("and so is its report (seconds left out)", report("one") == report("sharded"))
 
             local_cluster.add_worker(cluster, 2)
+            dense_in_shards(binary, cwd, shards, say)
             serve_per_node(binary, cwd)
         finally:
             local_cluster.stop(cluster)
     print(f"{passed} passed, {failed} failed", flush=True)
     sys.exit(1 if failed else 0)
+
+
+def dense_in_shards(binary, cwd, shards, say):
+    """`index --dense` of a small index as Ray shards, put together by the same command."""
+    minilm = str(REPO / "assets/models/all-MiniLM-L6-v2")
+    lines = (cwd / "passages.jsonl").read_text().splitlines()[:150]
+    (cwd / "few.jsonl").write_text("\n".join(lines) + "\n")
+    for name in ("small-one", "small"):
+        run(binary, "index", "--passages", "few.jsonl", "--out", name, cwd=cwd)
+    dense = ["--dense", minilm, "--dense-batch", "8"]
+    run(binary, "index", "--out", "small-one", *dense, cwd=cwd)
+    mr.run_sharded(binary, ["index", "--out", "small", *dense], shards, 3, str(cwd), say)
+    one, sharded = (array.array("f", (cwd / d / "dense/vectors.bin").read_bytes()) for d in ("small-one", "small"))
+    worst = max((abs(a - b) for a, b in zip(one, sharded)), default=1.0)
+    check(f"4 shards of embedding put together are the one-machine vectors ({len(one) // 384} rows, "
+          f"largest difference {worst:.1e}: batches padded differently)",
+          len(one) == len(sharded) == 150 * 384 and worst < 1e-4, worst)
+    check("and the shards are gone once taken", not (cwd / "small/dense.shards").exists())
 
 
 def retrieve(url):

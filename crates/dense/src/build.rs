@@ -3,13 +3,22 @@
 //! `dense.partial/`, resumed there after a kill (the rows written stay; a torn last row is cut),
 //! and swapped in whole when every passage has its row, so that a failed build leaves the
 //! previous vectors in place.
+//!
+//! A build with a shard i/n embeds only the i-th of n contiguous ranges of the passages, into
+//! `dense.shards/<i>-of-<n>/` (resumed the same way, sealed with its `meta.json` when done), so
+//! that machines can share the embedding. A build without a shard takes the rows of every
+//! finished shard made with its settings instead of embedding them again, embeds whatever no
+//! shard covers, and removes the shards once its vectors are in place.
 
 use std::{
+    collections::BTreeMap,
     fs::{File, OpenOptions},
-    io::{BufWriter, Write as _},
+    io::{BufWriter, Read as _, Write as _},
+    ops::Range,
     path::{Path, PathBuf},
 };
 
+use formats::Shard;
 use index::Bm25Index;
 
 use crate::{DENSE_DIR, DenseError, DenseMeta, Encoder, Storage, faiss::FaissFlat};
@@ -24,6 +33,9 @@ pub struct DenseBuild {
     pub passage_prefix: String,
     /// Passages encoded at once.
     pub batch: usize,
+    /// Only this shard's range of the passages, left in `dense.shards/` for a build without a
+    /// shard to take.
+    pub shard: Shard,
 }
 
 /// What a build did.
@@ -33,6 +45,8 @@ pub struct DenseReport {
     pub rows: u64,
     /// Rows an interrupted build had written, kept.
     pub resumed: u64,
+    /// Rows taken from finished shards.
+    pub from_shards: u64,
     pub dim: usize,
 }
 
@@ -69,31 +83,155 @@ fn prepare(
     Ok((bm25, encoder, meta))
 }
 
-/// Embeds every passage of the index in `index_dir` into `index_dir/dense`; `progress` is told
-/// the rows done and the total after each batch.
+/// Embeds every passage of the index in `index_dir` into `index_dir/dense` (or, with a shard,
+/// its range into `dense.shards/`); `progress` is told the rows done and the total after each
+/// batch.
 pub fn build(
     index_dir: &Path,
     config: &DenseBuild,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<DenseReport, DenseError> {
     let (bm25, encoder, meta) = prepare(index_dir, config, None)?;
-    let mut staged = Staged::open(index_dir, meta)?;
-    progress(staged.rows, staged.meta.count);
-    let mut passages = bm25.passages().skip(staged.resumed as usize);
-    let batch = config.batch.max(1);
-    loop {
-        let texts: Vec<String> = passages
-            .by_ref()
-            .take(batch * WINDOW)
-            .map(|p| p.map(|p| passage_text(&staged.meta.passage_prefix, &p.title, &p.text)))
-            .collect::<Result<_, _>>()?;
-        if texts.is_empty() {
-            break;
+    if config.shard.count > 1 {
+        let range = shard_range(config.shard, meta.count);
+        let meta = DenseMeta {
+            count: range.end - range.start,
+            ..meta
+        };
+        let dir = shard_dir(index_dir, config.shard);
+        if DenseMeta::load(&dir).is_ok_and(|done| done == meta) {
+            progress(meta.count, meta.count);
+            return Ok(DenseReport {
+                rows: meta.count,
+                resumed: meta.count,
+                from_shards: 0,
+                dim: meta.dim,
+            });
         }
-        staged.append(&encode_sorted(&encoder, &texts, batch)?)?;
+        let mut staged = Staged::open(dir, meta)?;
+        embed(&bm25, &encoder, &mut staged, range, config.batch, progress)?;
+        return staged.seal();
+    }
+    let shards = finished_shards(index_dir, &meta)?;
+    let count = meta.count;
+    let mut staged = Staged::open(index_dir.join(format!("{DENSE_DIR}.partial")), meta)?;
+    let mut from_shards = 0;
+    while staged.rows < count {
+        match shards.get(&staged.rows) {
+            Some((end, dir)) => {
+                let rows = end - staged.rows;
+                staged.copy_rows(dir, rows)?;
+                from_shards += rows;
+                progress(staged.rows, count);
+            }
+            None => {
+                let next = shards
+                    .range(staged.rows..)
+                    .next()
+                    .map_or(count, |(s, _)| *s);
+                embed(
+                    &bm25,
+                    &encoder,
+                    &mut staged,
+                    0..next,
+                    config.batch,
+                    progress,
+                )?;
+            }
+        }
+    }
+    let report = staged.seal()?;
+    index::replace_folder(
+        &index_dir.join(format!("{DENSE_DIR}.partial")),
+        &index_dir.join(DENSE_DIR),
+    )?;
+    let shards_dir = index_dir.join(SHARDS_DIR);
+    match std::fs::remove_dir_all(&shards_dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(DenseError::io(&shards_dir, e));
+        }
+        _ => {}
+    }
+    Ok(DenseReport {
+        from_shards,
+        ..report
+    })
+}
+
+/// Where the shards of a sharded build stay until a build without a shard takes their rows.
+const SHARDS_DIR: &str = "dense.shards";
+
+/// The positions of the passages shard i/n embeds: the i-th of n contiguous ranges.
+fn shard_range(shard: Shard, count: u64) -> Range<u64> {
+    let at = |i: u32| count * u64::from(i) / u64::from(shard.count);
+    at(shard.index)..at(shard.index + 1)
+}
+
+fn shard_dir(index_dir: &Path, shard: Shard) -> PathBuf {
+    index_dir
+        .join(SHARDS_DIR)
+        .join(format!("{}-of-{}", shard.index, shard.count))
+}
+
+/// The shards in `index_dir` sealed with the settings of `meta`: first position → (end, folder).
+fn finished_shards(
+    index_dir: &Path,
+    meta: &DenseMeta,
+) -> Result<BTreeMap<u64, (u64, PathBuf)>, DenseError> {
+    let mut found = BTreeMap::new();
+    let dir = index_dir.join(SHARDS_DIR);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(found);
+    };
+    for entry in entries {
+        let path = entry.map_err(|e| DenseError::io(&dir, e))?.path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let Some(shard) = name
+            .split_once("-of-")
+            .and_then(|(i, n)| format!("{i}/{n}").parse::<Shard>().ok())
+        else {
+            continue;
+        };
+        let range = shard_range(shard, meta.count);
+        let expected = DenseMeta {
+            count: range.end - range.start,
+            ..meta.clone()
+        };
+        if range.is_empty() || !DenseMeta::load(&path).is_ok_and(|m| m == expected) {
+            continue;
+        }
+        found.entry(range.start).or_insert((range.end, path));
+    }
+    Ok(found)
+}
+
+/// Embeds the passages at `range.start + staged.rows` up to `range.end` into `staged`, a window
+/// of batches at a time.
+fn embed(
+    bm25: &Bm25Index,
+    encoder: &Encoder,
+    staged: &mut Staged,
+    range: Range<u64>,
+    batch: usize,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(), DenseError> {
+    let batch = batch.max(1);
+    progress(staged.rows, staged.meta.count);
+    loop {
+        let from = range.start + staged.rows;
+        let to = (from + (batch * WINDOW) as u64).min(range.end);
+        if from >= to {
+            return Ok(());
+        }
+        let positions: Vec<u64> = (from..to).collect();
+        let texts: Vec<String> = bm25
+            .passages_at(&positions)?
+            .iter()
+            .map(|p| passage_text(&staged.meta.passage_prefix, &p.title, &p.text))
+            .collect();
+        staged.append(&encode_sorted(encoder, &texts, batch)?)?;
         progress(staged.rows, staged.meta.count);
     }
-    staged.finish(index_dir)
 }
 
 /// Takes the rows of `faiss`, a flat faiss index of the same passages in the same order (as
@@ -121,7 +259,7 @@ pub fn import(
             ),
         });
     }
-    let mut staged = Staged::open(index_dir, meta)?;
+    let mut staged = Staged::open(index_dir.join(format!("{DENSE_DIR}.partial")), meta)?;
     rows.skip(staged.resumed)?;
     progress(staged.rows, staged.meta.count);
     let mut chunk = Vec::with_capacity(IMPORT_CHUNK);
@@ -135,7 +273,12 @@ pub fn import(
     }
     staged.append(&chunk)?;
     progress(staged.rows, staged.meta.count);
-    staged.finish(index_dir)
+    let report = staged.seal()?;
+    index::replace_folder(
+        &index_dir.join(format!("{DENSE_DIR}.partial")),
+        &index_dir.join(DENSE_DIR),
+    )?;
+    Ok(report)
 }
 
 /// The vectors of `texts`, in order, encoded `batch` at a time from the shortest to the longest.
@@ -156,7 +299,7 @@ fn encode_sorted(
     Ok(vectors)
 }
 
-/// The `dense.partial/` folder being filled.
+/// A staging folder being filled: `dense.partial/`, or a shard's.
 struct Staged {
     dir: PathBuf,
     meta: DenseMeta,
@@ -170,10 +313,9 @@ struct Staged {
 }
 
 impl Staged {
-    /// Opens the staging folder of `index_dir` for vectors made as `meta` says, keeping the
-    /// whole rows an interrupted build with the same settings wrote.
-    fn open(index_dir: &Path, meta: DenseMeta) -> Result<Staged, DenseError> {
-        let dir = index_dir.join(format!("{DENSE_DIR}.partial"));
+    /// Opens the staging folder `dir` for vectors made as `meta` says, keeping the whole rows
+    /// an interrupted build with the same settings wrote.
+    fn open(dir: PathBuf, meta: DenseMeta) -> Result<Staged, DenseError> {
         let resumed = resume(&dir, &meta)?;
         let append = |name: &str| -> Result<BufWriter<File>, DenseError> {
             let path = dir.join(name);
@@ -222,8 +364,36 @@ impl Staged {
         Ok(())
     }
 
-    /// Syncs the rows, writes the meta and swaps the folder in as `index_dir/dense`.
-    fn finish(self, index_dir: &Path) -> Result<DenseReport, DenseError> {
+    /// Appends the first `rows` rows of the sealed shard in `dir` as they are, flushed.
+    fn copy_rows(&mut self, dir: &Path, rows: u64) -> Result<(), DenseError> {
+        let row_bytes = self.meta.storage.row_bytes(self.meta.dim) as u64;
+        let outs = [
+            (self.scales_out.as_mut(), "scales.bin", 4),
+            (Some(&mut self.rows_out), "vectors.bin", row_bytes),
+        ];
+        // The scales first, as in `append`.
+        for (out, name, bytes) in outs {
+            let Some(out) = out else { continue };
+            let path = dir.join(name);
+            let mut from = File::open(&path)
+                .map_err(|e| DenseError::io(&path, e))?
+                .take(rows * bytes);
+            let copied = std::io::copy(&mut from, out)
+                .and_then(|n| out.flush().map(|()| n))
+                .map_err(|e| DenseError::io(&path, e))?;
+            if copied != rows * bytes {
+                return Err(DenseError::Damaged {
+                    path,
+                    message: format!("{copied} bytes where {rows} rows need {}", rows * bytes),
+                });
+            }
+        }
+        self.rows += rows;
+        Ok(())
+    }
+
+    /// Syncs the rows and writes the meta, which says the folder is whole.
+    fn seal(self) -> Result<DenseReport, DenseError> {
         let outs = [
             (Some(self.rows_out), "vectors.bin"),
             (self.scales_out, "scales.bin"),
@@ -242,10 +412,10 @@ impl Staged {
         std::fs::write(&path, json + "\n").map_err(|e| DenseError::io(&path, e))?;
         let recorded = settings(&self.dir);
         std::fs::remove_file(&recorded).map_err(|e| DenseError::io(&recorded, e))?;
-        index::replace_folder(&self.dir, &index_dir.join(DENSE_DIR))?;
         Ok(DenseReport {
             rows: self.rows,
             resumed: self.resumed,
+            from_shards: 0,
             dim: self.meta.dim,
         })
     }

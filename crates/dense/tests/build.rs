@@ -35,6 +35,7 @@ fn config(storage: Storage, batch: usize) -> DenseBuild {
         query_prefix: String::new(),
         passage_prefix: String::new(),
         batch,
+        shard: formats::Shard::ALL,
     }
 }
 
@@ -101,6 +102,44 @@ fn an_interrupted_build_resumes_to_the_same_vectors() {
         assert!(read(&whole) == read(&index), "{file} differs");
     }
     assert!(!index.join("dense.partial").exists());
+}
+
+/// Shards 0/3 and 2/3 embedded apart (as Ray tasks on other machines would), then the build
+/// without a shard: it takes their rows, embeds only shard 1's range, and its vectors are those
+/// of a build that embedded everything (the shards' ranges fall on the same batch windows).
+#[test]
+fn a_build_takes_the_rows_of_finished_shards_and_embeds_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = summaries_index(dir.path());
+    let whole = dir.path().join("whole");
+    copy_dir(&index, &whole);
+    dense::build(&whole, &config(Storage::I8, 2), &mut |_, _| {}).unwrap();
+    for shard in ["0/3", "2/3"] {
+        let config = DenseBuild {
+            shard: shard.parse().unwrap(),
+            ..config(Storage::I8, 2)
+        };
+        let report = dense::build(&index, &config, &mut |_, _| {}).unwrap();
+        assert_eq!((report.rows, report.resumed), (32, 0), "{shard}");
+        // Run again (a retried task): the finished shard is kept, nothing embedded.
+        let again = dense::build(&index, &config, &mut |_, _| {}).unwrap();
+        assert_eq!((again.rows, again.resumed), (32, 32), "{shard}");
+    }
+    assert!(
+        !index.join("dense").exists(),
+        "shards alone put nothing in place"
+    );
+    let mut embedded = 0;
+    let report = dense::build(&index, &config(Storage::I8, 2), &mut |done, _| {
+        embedded = done
+    })
+    .unwrap();
+    assert_eq!((report.rows, report.from_shards, embedded), (96, 64, 96));
+    for file in ["vectors.bin", "scales.bin", "meta.json"] {
+        let read = |d: &Path| std::fs::read(d.join("dense").join(file)).unwrap();
+        assert!(read(&whole) == read(&index), "{file} differs");
+    }
+    assert!(!index.join("dense.shards").exists());
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -51,6 +51,11 @@ pub struct Args {
     /// encoder that made them, which encodes the queries.
     #[arg(long, value_name = "FILE", requires = "dense")]
     faiss: Option<PathBuf>,
+    /// Embed only the i-th of n contiguous ranges of the passages, into the index's
+    /// dense.shards/ (machines can share the embedding); a later --dense build without --shard
+    /// takes the finished shards' rows and embeds only what they miss.
+    #[arg(long, value_name = "i/n", requires = "dense", conflicts_with_all = ["faiss", "overwrite"])]
+    shard: Option<formats::Shard>,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy)]
@@ -119,6 +124,7 @@ fn vectors(args: &Args, model: &std::path::Path) -> anyhow::Result<()> {
         query_prefix: args.query_prefix.clone(),
         passage_prefix: args.passage_prefix.clone(),
         batch: args.dense_batch,
+        shard: args.shard.unwrap_or(formats::Shard::ALL),
     };
     let bar = progress::bar(None, "passages embedded");
     let mut progress = |done, total| {
@@ -133,9 +139,16 @@ fn vectors(args: &Args, model: &std::path::Path) -> anyhow::Result<()> {
     let report =
         built.with_context(|| format!("embedding the passages of {}", args.out.display()))?;
     let secs = started.elapsed().as_secs_f64();
-    let made = report.rows - report.resumed;
+    let made = report.rows - report.resumed - report.from_shards;
+    let into = match args.shard {
+        Some(shard) => format!(
+            "{}/dense.shards (shard {shard}; `index --dense` without --shard puts the shards together)",
+            args.out.display()
+        ),
+        None => format!("{}/dense", args.out.display()),
+    };
     eprintln!(
-        "index: {} passages {} in {secs:.1} s ({} passages/s; {} kept from an interrupted build), {} values each → {}/dense",
+        "index: {} passages {} in {secs:.1} s ({} passages/s; {} kept from an interrupted build, {} from finished shards), {} values each → {into}",
         HumanCount(made),
         if args.faiss.is_some() {
             "taken from faiss"
@@ -144,8 +157,8 @@ fn vectors(args: &Args, model: &std::path::Path) -> anyhow::Result<()> {
         },
         HumanCount((made as f64 / secs.max(1e-3)) as u64),
         HumanCount(report.resumed),
+        HumanCount(report.from_shards),
         report.dim,
-        args.out.display()
     );
     Ok(())
 }

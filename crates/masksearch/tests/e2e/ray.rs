@@ -1,7 +1,8 @@
 //! End to end on Ray: `integrations/ray` on a real local Ray cluster (a head and two worker
 //! nodes on 127.0.0.1, Ray 2.60 from the project's `.venv`) — ramp, rule-teacher trajectories
-//! and eval in 4 shards equal to the one-machine run with a worker node killed mid-eval, and a
-//! retrieval server per node restarted when killed (`integrations/ray/test_masksearch_ray.py`).
+//! and eval in 4 shards equal to the one-machine run with a worker node killed mid-eval, dense
+//! embedding in 4 shards put together, and a retrieval server per node restarted when killed
+//! (`integrations/ray/test_masksearch_ray.py`).
 
 use crate::common::repo;
 
