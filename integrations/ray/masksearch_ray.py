@@ -157,7 +157,14 @@ def run_sharded(binary: str, args: list[str], shards: int, retries: int, cwd: st
     while pending:
         ready, pending = ray.wait(pending, num_returns=len(pending), timeout=2.0)
         for ref in ready:
-            done[refs[ref]] = ray.get(ref)  # a shard that failed for good raises here
+            try:
+                done[refs[ref]] = ray.get(ref)
+            except Exception:
+                # A shard that failed for good (its command failed, or its retries ran out):
+                # the others stop too, each keeping what it wrote for a rerun to resume.
+                for other in pending:
+                    ray.cancel(other, force=True)
+                raise
         changed = False
         for i in range(shards):
             line = progress_of(command, manifest_counts(manifest(i)))
