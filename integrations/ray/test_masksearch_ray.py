@@ -123,6 +123,13 @@ def main():
             manifests = [json.loads((cwd / d / "ramp.jsonl.manifest.json").read_text()) for d in ("one", "sharded")]
             check("and its manifest", manifests[0] == manifests[1], manifests)
 
+            try:
+                bad = ["ramp", "--passages", "passages.jsonl", "--no-such-flag", "--out", "bad/ramp.jsonl"]
+                mr.run_sharded(binary, bad, 2, 3, str(cwd), say)
+                check("a shard whose command fails stops the job", False, "it went on")
+            except Exception as e:  # Ray's task error, wrapping ours
+                check("a shard whose command fails stops the job, with its exit code and error",
+                      "exited with 2" in str(e) and "--no-such-flag" in str(e), e)
             mr.run_sharded(binary, trajectories, shards, 3, str(cwd), say)
             for f in ("t.jsonl", "t.rejected.jsonl"):
                 one, sharded = untimed(cwd / "one" / f), untimed(cwd / "sharded" / f)
