@@ -46,6 +46,11 @@ from pathlib import Path
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+if __name__ != "__main__":
+    # Imported (by a test, a bench, a user's own driver): the tasks and actors below travel to
+    # the workers by value, so the nodes need not find this file on their path.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
 # Flags of `eval` that shape its report: `merge` writes the merged report with them.
 REPORT_FLAGS = ("--title", "--paper-rows", "--max-disagreements")
 

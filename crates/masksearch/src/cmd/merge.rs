@@ -141,24 +141,37 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The fields of an output line that say which input record it came from (the rest of the line
+/// is skipped, not parsed).
+#[derive(serde::Deserialize)]
+struct Source {
+    id: Option<String>,
+    ext: Option<SourceExt>,
+    dataset: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct SourceExt {
+    passage_id: Option<String>,
+}
+
+fn source(line: &str) -> Option<Source> {
+    serde_json::from_str(line).ok()
+}
+
 /// The passage a RAMP sample was cut from.
 fn ramp_input(line: &str) -> Option<String> {
-    let v: Value = serde_json::from_str(line).ok()?;
-    let ext = v.get("ext")?.get("passage_id").and_then(Value::as_str);
-    Some(ext.or_else(|| v.get("id")?.as_str())?.to_string())
+    let s = source(line)?;
+    s.ext.and_then(|e| e.passage_id).or(s.id)
 }
 
 /// The input record a trajectory answers: its id.
 fn record_id(line: &str) -> Option<String> {
-    let v: Value = serde_json::from_str(line).ok()?;
-    Some(v.get("id")?.as_str()?.to_string())
+    source(line)?.id
 }
 
 /// The question a prediction answers.
 fn prediction_input(line: &str) -> Option<String> {
-    let v: Value = serde_json::from_str(line).ok()?;
-    Some(eval::run::question_key(
-        v.get("dataset")?.as_str()?,
-        v.get("id")?.as_str()?,
-    ))
+    let s = source(line)?;
+    Some(eval::run::question_key(&s.dataset?, &s.id?))
 }
