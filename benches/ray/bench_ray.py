@@ -71,7 +71,9 @@ def main():
                     summary = mr.run_sharded(binary, [*args, "--out", out], workers, 3, str(tmp), say=lambda _: None)
                 finally:
                     local_cluster.stop(cluster)
-                row.append(f"{summary['seconds']:.1f} s ({plain / summary['seconds']:.2f}×)")
+                row.append(
+                    f"{summary['seconds']:.1f} s ({plain / summary['seconds']:.2f}×; merge {summary['merge_seconds']:.2f} s)"
+                )
             rows.append(row)
             print(" | ".join(row), flush=True)
 

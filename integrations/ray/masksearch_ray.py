@@ -186,7 +186,9 @@ def run_sharded(binary: str, args: list[str], shards: int, retries: int, cwd: st
         merge = [binary, "merge", "--out", out, *outs]
     if command == "eval":
         merge += [a for f in REPORT_FLAGS for a in flag_values(rest, f)]
+    merging = time.time()
     merged = subprocess.run(merge, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    merge_seconds = time.time() - merging
     if merged.returncode != 0:
         raise RuntimeError(f"merge failed: {merged.stderr.strip()}")
     attempts = {}
@@ -202,13 +204,14 @@ def run_sharded(binary: str, args: list[str], shards: int, retries: int, cwd: st
         "retried": retried,
         "attempts": attempts,
         "seconds": round(time.time() - started, 1),
+        "merge_seconds": round(merge_seconds, 2),
         "shard_seconds": [round(done[i]["seconds"], 1) for i in range(shards)],
         "counts": {i: shown.get(i, "") for i in range(shards)},
         "merge": merged.stderr.strip().splitlines()[-1] if merged.stderr.strip() else "",
     }
     say(
         f"ray: {command} in {shards} shards on {nodes} nodes ({retried} retried) "
-        f"in {summary['seconds']} s; {summary['merge']}"
+        f"in {summary['seconds']} s (merge {summary['merge_seconds']} s); {summary['merge']}"
     )
     return summary
 
