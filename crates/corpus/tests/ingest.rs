@@ -1,11 +1,17 @@
 //! `corpus::ingest` on the real fixtures in `testdata/`: what it writes, reports and keeps when
-//! an input is missing, cut or has a bad line.
+//! an input is missing, cut or has a bad line; a multi-stream `.bz2` made of the dump excerpt
+//! against its plain XML.
 
 mod fixtures;
 
-use std::{cell::RefCell, fs, path::Path};
+use std::{
+    cell::RefCell,
+    fs,
+    io::{Read, Write},
+    path::Path,
+};
 
-use corpus::{Config, CorpusError, IngestProgress, PageSkip};
+use corpus::{Config, CorpusError, IngestProgress, PageSkip, Tally};
 use fixtures::{VIWIKI, testdata};
 use formats::{Passage, RunManifest};
 
@@ -201,4 +207,131 @@ fn ingest_stops_at_a_malformed_line_or_counts_it() {
     let ids: Vec<String> = written(&out).into_iter().map(|p| p.id).collect();
     assert_eq!(ids.len(), 19);
     assert!(!ids.contains(&"413".to_string()), "the cut line is skipped");
+}
+
+/// The dump excerpt's header and its first `n` complete pages, as XML text, the bytes that
+/// start a bzip2 stream planted in the text of one page.
+fn dump_pages(n: usize) -> (String, Vec<String>) {
+    let mut xml = String::new();
+    // The excerpt is cut mid-page: what it holds, before the error that says so.
+    let _ = bzip2::read::MultiBzDecoder::new(fs::File::open(testdata(VIWIKI)).unwrap())
+        .read_to_string(&mut xml);
+    let mut pieces = xml.split("  <page>");
+    let header = pieces.next().unwrap().to_string();
+    let mut pages: Vec<String> = pieces.take(n).map(|p| format!("  <page>{p}")).collect();
+    assert_eq!(pages.len(), n);
+    let text = "xml:space=\"preserve\">";
+    let planted = pages[7].replacen(text, &format!("{text}<![CDATA[BZh91AY&SY]]> "), 1);
+    assert_ne!(planted, pages[7]);
+    pages[7] = planted;
+    (header, pages)
+}
+
+/// A multi-stream `.bz2` as Wikimedia writes them: the header alone, then 10 pages a stream,
+/// then the end tag alone.
+fn multistream(header: &str, pages: &[String]) -> Vec<u8> {
+    let mut streams = vec![header.to_string()];
+    streams.extend(pages.chunks(10).map(|c| c.concat()));
+    streams.push("</mediawiki>\n".to_string());
+    streams
+        .iter()
+        .flat_map(|s| {
+            let mut encoder = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+            encoder.write_all(s.as_bytes()).unwrap();
+            encoder.finish().unwrap()
+        })
+        .collect()
+}
+
+/// What `ingest` wrote, or where it stopped.
+fn ingest_one(input: &Path) -> (Vec<Passage>, Result<Tally, CorpusError>) {
+    let out = input.with_extension("passages.jsonl");
+    let result = corpus::ingest(&[input.to_path_buf()], &out, &Config::default(), &|_| {});
+    (written(&out), result.map(|r| r.tally))
+}
+
+#[test]
+fn a_multistream_dump_ingests_as_its_plain_xml() {
+    let dir = tempfile::tempdir().unwrap();
+    let (header, pages) = dump_pages(150);
+    let plain = dir.path().join("plain.xml");
+    fs::write(
+        &plain,
+        [header.clone(), pages.concat(), "</mediawiki>\n".into()].concat(),
+    )
+    .unwrap();
+    let packed = dir.path().join("multi.xml.bz2");
+    fs::write(&packed, multistream(&header, &pages)).unwrap();
+
+    let (expected, tally) = ingest_one(&plain);
+    let tally = tally.unwrap();
+    assert_eq!(tally.pages, 150);
+    assert!(expected.iter().any(|p| p.text.contains("BZh91AY&SY")));
+    let (passages, packed_tally) = ingest_one(&packed);
+    assert_eq!(packed_tally.unwrap(), tally);
+    assert!(passages == expected, "the same passages in the same order");
+}
+
+#[test]
+fn a_cut_multistream_dump_stops_where_a_single_thread_decode_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (header, pages) = dump_pages(60);
+    let bytes = multistream(&header, &pages);
+    let starts: Vec<usize> = (0..bytes.len())
+        .filter(|&at| bytes[at..].starts_with(b"BZh9") && bytes[at + 4..].starts_with(b"1AY&SY"))
+        .collect();
+    assert_eq!(starts.len(), 8, "header, 6 page streams, end");
+    // Inside the fourth stream of pages, at its start, and inside the end tag's stream.
+    for (cut, decoder_error) in [
+        (bytes.len() * 3 / 5, true),
+        (starts[4], false),
+        (starts[7] + 20, true),
+    ] {
+        let packed = dir.path().join("cut.xml.bz2");
+        fs::write(&packed, &bytes[..cut]).unwrap();
+        // What a single-thread decode gives before it fails.
+        let mut xml = Vec::new();
+        let decoded = bzip2::read::MultiBzDecoder::new(&bytes[..cut]).read_to_end(&mut xml);
+        assert_eq!(decoded.is_err(), decoder_error);
+        let plain = dir.path().join("cut.xml");
+        fs::write(&plain, &xml).unwrap();
+
+        let (expected, stopped) = ingest_one(&plain);
+        let Err(CorpusError::Stopped { error, .. }) = stopped else {
+            panic!("{stopped:?}")
+        };
+        let CorpusError::Truncated {
+            place, complete, ..
+        } = *error
+        else {
+            panic!("{error}")
+        };
+        let (passages, stopped) = ingest_one(&packed);
+        assert!(
+            passages == expected,
+            "cut at {cut}: the passages before the cut"
+        );
+        let Err(CorpusError::Stopped { error, .. }) = stopped else {
+            panic!("{stopped:?}")
+        };
+        let CorpusError::Truncated {
+            place: packed_place,
+            detail,
+            complete: packed_complete,
+            ..
+        } = *error
+        else {
+            panic!("{error}")
+        };
+        assert_eq!(
+            (packed_place, packed_complete),
+            (place, complete),
+            "cut at {cut}"
+        );
+        let expected_detail = match decoder_error {
+            true => ": decompression not finished but EOF reached",
+            false => "",
+        };
+        assert_eq!(detail, expected_detail, "cut at {cut}");
+    }
 }

@@ -1,5 +1,8 @@
-//! Opening inputs as byte streams: `.bz2` decompressed on the fly, every byte read counted for
-//! progress, a folder's size added up. Knows nothing of formats.
+//! Opening inputs as byte streams: `.bz2` decompressed on the fly (the streams of a multi-stream
+//! file on every core, `multistream`), every byte read counted for progress, a folder's size
+//! added up. Knows nothing of formats.
+
+mod multistream;
 
 use std::{
     fs::File,
@@ -36,7 +39,7 @@ fn is_bz2(path: &Path) -> bool {
 }
 
 /// Opens `path` as a byte stream, decompressed if it ends in `.bz2` (multi-stream files, as
-/// Wikimedia's `-multistream` dumps, included).
+/// Wikimedia's `-multistream` dumps, included: their streams are decoded on rayon's pool).
 pub(crate) fn open_bytes(
     path: &Path,
     bytes_read: &BytesRead,
@@ -46,14 +49,25 @@ pub(crate) fn open_bytes(
         inner: file,
         bytes_read: Arc::clone(bytes_read),
     };
-    Ok(if is_bz2(path) {
-        Box::new(bzip2::read::MultiBzDecoder::new(BufReader::with_capacity(
-            1 << 16,
-            counting,
-        )))
-    } else {
-        Box::new(counting)
-    })
+    if !is_bz2(path) {
+        return Ok(Box::new(counting));
+    }
+    // One thread in the pool gains nothing over decoding in line, as before the pool was used
+    // (`RAYON_NUM_THREADS=1`), and a reader on one of the pool's own threads must not wait for
+    // the pool.
+    Ok(
+        if rayon::current_num_threads() > 1 && rayon::current_thread_index().is_none() {
+            Box::new(multistream::ParallelBz2::new(
+                counting,
+                multistream::Limits::for_pool(),
+            ))
+        } else {
+            Box::new(bzip2::read::MultiBzDecoder::new(BufReader::with_capacity(
+                1 << 16,
+                counting,
+            )))
+        },
+    )
 }
 
 /// Total size in bytes of the input (a directory's files added up), for a progress bar.
