@@ -98,8 +98,8 @@ def main():
         print("| " + " | ".join(row) + " |")
     print(
         f"\nRay's overhead: 4 near-empty shards (ramp of 20 passages) and their merge took "
-        f"{statistics.median(through):.2f} s through Ray (median of 5) against {direct:.2f} s for one such run "
-        f"without it: {statistics.median(through) - direct:.2f} s per job (task start, polling, merge)."
+        f"{statistics.median(through):.3f} s through Ray (median of 5) against {direct:.3f} s for one such run "
+        f"without it: {statistics.median(through) - direct:.3f} s per job (task start, polling, merge)."
     )
 
 

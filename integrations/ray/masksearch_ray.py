@@ -203,15 +203,15 @@ def run_sharded(binary: str, args: list[str], shards: int, retries: int, cwd: st
         "nodes": nodes,
         "retried": retried,
         "attempts": attempts,
-        "seconds": round(time.time() - started, 1),
-        "merge_seconds": round(merge_seconds, 2),
+        "seconds": time.time() - started,
+        "merge_seconds": merge_seconds,
         "shard_seconds": [round(done[i]["seconds"], 1) for i in range(shards)],
         "counts": {i: shown.get(i, "") for i in range(shards)},
         "merge": merged.stderr.strip().splitlines()[-1] if merged.stderr.strip() else "",
     }
     say(
         f"ray: {command} in {shards} shards on {nodes} nodes ({retried} retried) "
-        f"in {summary['seconds']} s (merge {summary['merge_seconds']} s); {summary['merge']}"
+        f"in {summary['seconds']:.1f} s (merge {summary['merge_seconds']:.2f} s); {summary['merge']}"
     )
     return summary
 
