@@ -80,10 +80,7 @@ fn dense_and_hybrid_search_find_the_passage_a_question_is_about() {
 #[test]
 fn an_interrupted_build_resumes_to_the_same_vectors() {
     let dir = tempfile::tempdir().unwrap();
-    let index = summaries_index(dir.path());
-    let whole = dir.path().join("whole");
-    copy_dir(&index, &whole);
-    dense::build(&whole, &config(Storage::I8, 2), &mut |_, _| {}).unwrap();
+    let (index, whole) = index_and_whole_build(dir.path());
     // The build stops (here: a panic in its progress report) once 32 rows are written.
     let stopped = std::panic::catch_unwind(|| {
         let _ = dense::build(&index, &config(Storage::I8, 2), &mut |done, _| {
@@ -97,10 +94,7 @@ fn an_interrupted_build_resumes_to_the_same_vectors() {
     );
     let report = dense::build(&index, &config(Storage::I8, 2), &mut |_, _| {}).unwrap();
     assert_eq!((report.resumed, report.rows), (32, 96));
-    for file in ["vectors.bin", "scales.bin", "meta.json"] {
-        let read = |d: &Path| std::fs::read(d.join("dense").join(file)).unwrap();
-        assert!(read(&whole) == read(&index), "{file} differs");
-    }
+    same_vectors(&whole, &index);
     assert!(!index.join("dense.partial").exists());
 }
 
@@ -110,10 +104,7 @@ fn an_interrupted_build_resumes_to_the_same_vectors() {
 #[test]
 fn a_build_takes_the_rows_of_finished_shards_and_embeds_the_rest() {
     let dir = tempfile::tempdir().unwrap();
-    let index = summaries_index(dir.path());
-    let whole = dir.path().join("whole");
-    copy_dir(&index, &whole);
-    dense::build(&whole, &config(Storage::I8, 2), &mut |_, _| {}).unwrap();
+    let (index, whole) = index_and_whole_build(dir.path());
     for shard in ["0/3", "2/3"] {
         let config = DenseBuild {
             shard: shard.parse().unwrap(),
@@ -135,11 +126,25 @@ fn a_build_takes_the_rows_of_finished_shards_and_embeds_the_rest() {
     })
     .unwrap();
     assert_eq!((report.rows, report.from_shards, embedded), (96, 64, 96));
+    same_vectors(&whole, &index);
+    assert!(!index.join("dense.shards").exists());
+}
+
+/// The summaries' index, and a copy of it (`whole`) with its vectors built in one go: i8 rows,
+/// 2 passages a batch, so windows of 32.
+fn index_and_whole_build(dir: &Path) -> (PathBuf, PathBuf) {
+    let index = summaries_index(dir);
+    let whole = dir.join("whole");
+    copy_dir(&index, &whole);
+    dense::build(&whole, &config(Storage::I8, 2), &mut |_, _| {}).unwrap();
+    (index, whole)
+}
+
+fn same_vectors(a: &Path, b: &Path) {
     for file in ["vectors.bin", "scales.bin", "meta.json"] {
         let read = |d: &Path| std::fs::read(d.join("dense").join(file)).unwrap();
-        assert!(read(&whole) == read(&index), "{file} differs");
+        assert!(read(a) == read(b), "{file} differs");
     }
-    assert!(!index.join("dense.shards").exists());
 }
 
 fn copy_dir(from: &Path, to: &Path) {

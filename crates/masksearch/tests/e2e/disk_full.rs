@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::common::{masksearch, snapshot};
 use crate::kills::{
-    bytes, eval_args, export_rl, export_sft, go, os, passages, ramp_and_index, replace_index,
+    bytes, eval_args, export_rl, export_sft, go, os, ramp_and_index, ramp_args, replace_index,
     rule_trajectories, same_eval, same_file, same_folder, search_index, small_index, untimed,
 };
 
@@ -228,17 +228,7 @@ fn ramp_on_a_full_disk_fails_by_name_and_resumes_once_freed() {
     full_disk_trial(
         "ramp",
         |_| {},
-        |dir| {
-            os(&[
-                &"ramp",
-                &"--passages",
-                &passages(),
-                &"--out",
-                &dir.join("ramp.jsonl"),
-                &"--batch-size",
-                &"256",
-            ])
-        },
+        |dir| ramp_args(dir, &["--batch-size", "256"]),
         Kept::Records("ramp.jsonl"),
         same_file("ramp.jsonl"),
     );

@@ -175,21 +175,30 @@ pub(crate) fn same_folder(dir: &'static str) -> impl Fn(&Path, &Path) {
 #[test]
 fn ramp_killed_anywhere_resumes_to_the_same_samples() {
     let args = |dir: &Path| {
-        let out = dir.join("ramp.jsonl");
-        let spans = "anchors,titles,dates,numbers,names";
-        os(&[
-            &"ramp",
-            &"--passages",
-            &passages(),
-            &"--out",
-            &out,
-            &"--spans",
-            &spans,
-            &"--batch-size",
-            &"256",
-        ])
+        ramp_args(
+            dir,
+            &[
+                "--spans",
+                "anchors,titles,dates,numbers,names",
+                "--batch-size",
+                "256",
+            ],
+        )
     };
     trial("ramp", 1, |_| {}, args, |_| {}, same_file("ramp.jsonl"));
+}
+
+/// `ramp` of the demo's passages into `dir/ramp.jsonl`, with `extra` flags.
+pub(crate) fn ramp_args(dir: &Path, extra: &[&str]) -> Vec<OsString> {
+    let mut args = os(&[
+        &"ramp",
+        &"--passages",
+        &passages(),
+        &"--out",
+        &dir.join("ramp.jsonl"),
+    ]);
+    args.extend(extra.iter().map(OsString::from));
+    args
 }
 
 /// RAMP samples and an index of the demo's passages, made once.

@@ -11,7 +11,7 @@ use std::{
 use crate::{
     common::masksearch,
     kills::{
-        bytes, eval_args, files, go, os, passages, ramp_and_index, rule_trajectories, same_eval,
+        bytes, eval_args, files, go, os, ramp_and_index, ramp_args, rule_trajectories, same_eval,
         untimed,
     },
 };
@@ -47,19 +47,8 @@ fn split_and_merge(
 #[test]
 fn ramp_shards_merge_into_the_unsplit_runs_file_and_manifest() {
     let root = tempfile::tempdir().unwrap();
-    let args = |dir: &Path, shard: &str| {
-        os(&[
-            &"ramp",
-            &"--passages",
-            &passages(),
-            &"--out",
-            &dir.join("ramp.jsonl"),
-            &"--curriculum",
-            &"original",
-            &"--shard",
-            &shard,
-        ])
-    };
+    let args =
+        |dir: &Path, shard: &str| ramp_args(dir, &["--curriculum", "original", "--shard", shard]);
     let shards = split_and_merge(root.path(), 3, "ramp.jsonl", args);
     let (one, merged) = (root.path().join("one"), root.path().join("merged"));
     assert!(bytes(&one.join("ramp.jsonl")) == bytes(&merged.join("ramp.jsonl")));
