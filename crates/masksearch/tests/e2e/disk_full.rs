@@ -19,7 +19,8 @@ use serde_json::Value;
 use crate::common::{masksearch, snapshot};
 use crate::kills::{
     bytes, eval_args, export_rl, export_sft, go, os, ramp_and_index, ramp_args, replace_index,
-    rule_trajectories, same_eval, same_file, same_folder, search_index, small_index, untimed,
+    rule_trajectories, same_eval, same_file, same_folder, same_rounds, search_index, small_index,
+    untimed,
 };
 
 /// A tmpfs mounted on a temporary folder, unmounted when dropped.
@@ -304,5 +305,21 @@ fn eval_on_a_full_disk_fails_by_name_and_resumes_once_freed() {
         |dir| eval_args(dir, "3", &["hotpotqa_500.first3.jsonl"]),
         Kept::Records("eval/predictions.jsonl"),
         same_eval,
+    );
+}
+
+#[test]
+fn evolve_on_a_full_disk_fails_by_name_and_resumes_once_freed() {
+    full_disk_trial(
+        "evolve",
+        |_| {},
+        |dir| {
+            crate::evolve::evolve_args(&dir.join("evolve"), "2", "3")
+                .into_iter()
+                .map(OsString::from)
+                .collect()
+        },
+        Kept::Records("evolve/round-0/trajectories.jsonl"),
+        same_rounds,
     );
 }

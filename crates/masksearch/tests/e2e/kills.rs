@@ -414,6 +414,27 @@ fn an_index_replaced_and_killed_anywhere_is_always_an_index() {
     );
 }
 
+/// The trial's check that two `evolve` runs (2 rounds, into `evolve/`) made the same rounds: each
+/// round's samples, attempts and merged data (wall times left out), and the table.
+pub(crate) fn same_rounds(a: &Path, b: &Path) {
+    for round in ["round-0", "round-1"] {
+        for file in [
+            "samples.jsonl",
+            "trajectories.jsonl",
+            "rejected.jsonl",
+            "merged.jsonl",
+        ] {
+            // A round may reject nothing, and then writes no `rejected.jsonl`.
+            let records = |dir: &Path| {
+                let path = dir.join("evolve").join(round).join(file);
+                path.exists().then(|| untimed(&path))
+            };
+            assert!(records(a) == records(b), "{round}/{file} differs");
+        }
+    }
+    same_file("evolve/rounds.md")(a, b);
+}
+
 /// `report.md` with the seconds per question (the last column of each table) left out.
 pub(crate) fn untimed_report(path: &Path) -> Vec<String> {
     String::from_utf8(bytes(path))
@@ -502,24 +523,6 @@ fn evolve_killed_anywhere_resumes_to_the_same_rounds() {
             }
         }
     };
-    // Each round's samples, attempts and merged data, and the table.
-    let same = |a: &Path, b: &Path| {
-        for round in ["round-0", "round-1"] {
-            for file in [
-                "samples.jsonl",
-                "trajectories.jsonl",
-                "rejected.jsonl",
-                "merged.jsonl",
-            ] {
-                // A round may reject nothing, and then writes no `rejected.jsonl`.
-                let records = |dir: &Path| {
-                    let path = dir.join("evolve").join(round).join(file);
-                    path.exists().then(|| untimed(&path))
-                };
-                assert!(records(a) == records(b), "{round}/{file} differs");
-            }
-        }
-        same_file("evolve/rounds.md")(a, b);
-    };
-    trial("evolve", 8, |_| {}, args, stop_students, same);
+
+    trial("evolve", 8, |_| {}, args, stop_students, same_rounds);
 }
