@@ -153,4 +153,14 @@ if [ ! -f "$LF_STAMP" ]; then
   touch "$LF_STAMP"
 fi
 
+# After LLaMA-Factory's pins (installed over them it changes none of them, as measured):
+# integrations/ray runs sharded jobs and per-node retrieval on Ray; its test starts a local
+# cluster (a head and two worker nodes on 127.0.0.1).
+RAY_VERSION=$(sed -n 's/^ray==//p' integrations/ray/requirements.txt)
+if ! .venv/bin/python -c "import ray, sys; sys.exit(ray.__version__ != '$RAY_VERSION')" 2>/dev/null; then
+  say "installing ray==$RAY_VERSION into .venv (the Ray integration's test)"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r integrations/ray/requirements.txt
+fi
+
 say "assets ready in $ASSETS ($(wc -l < "$SUMMARIES") summaries, model $(du -h "$ASSETS/models/SmolLM2-135M-Instruct.Q4_1.gguf" | cut -f1))"

@@ -148,6 +148,9 @@ def run_sharded(binary: str, args: list[str], shards: int, retries: int, cwd: st
     rest, out = split_out(args)
     outs = [shard_out(command, out, i, shards) for i in range(shards)]
     folders = [shard_folder(out, i, shards) for i in range(shards)]
+    for folder in folders:
+        # This job's attempts only (a rerun resumes the outputs, not the count of retries).
+        Path(cwd, folder, "attempts.log").unlink(missing_ok=True)
     started = time.time()
     refs = {
         run_shard.options(max_retries=retries, scheduling_strategy="SPREAD").remote(
