@@ -295,7 +295,13 @@ def check_retrievers(actors: dict, timeout: float = 30.0) -> dict:
     return states
 
 
+def stop_on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
 def serve_forever(binary: str, args: list[str], port: int, cwd: str, every: float, urls: str | None) -> None:
+    """Keeps a server on every node until interrupted (Ctrl-C or SIGTERM), which stops them."""
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     actors = start_retrievers(binary, args, port, cwd)
     last = None
     try:
