@@ -360,3 +360,22 @@ impl Browser {
         let _ = driver.wait();
     }
 }
+
+/// The project's virtualenv Python (`scripts/setup.sh` makes it: pyarrow, LLaMA-Factory's data
+/// code, faiss-cpu, ray) run with `args`: its stdout; panics with its output when it fails.
+pub fn venv_python(args: &[&std::ffi::OsStr]) -> String {
+    let python = repo(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `make setup` (scripts/setup.sh makes .venv)",
+        python.display()
+    );
+    let out = Command::new(python)
+        .args(args)
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "python {args:?}: {stderr}{stdout}");
+    stdout
+}

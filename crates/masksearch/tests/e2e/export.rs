@@ -10,7 +10,6 @@ use std::{
     ffi::OsStr,
     fs,
     path::{Path, PathBuf},
-    process::Command,
     sync::OnceLock,
 };
 
@@ -18,6 +17,7 @@ use serde_json::{Value, json};
 
 use crate::common::{
     head, index_and_samples, kill_while_reading, masksearch, repo, run_ok, snapshot, testdata,
+    venv_python,
 };
 
 /// RAMP samples of the 1,000 wiki-18 passages, the rule teacher's trajectories for the first
@@ -72,25 +72,6 @@ fn data() -> &'static Data {
 
 fn lines(path: &Path) -> usize {
     fs::read_to_string(path).expect("file").lines().count()
-}
-
-/// The project's virtualenv Python (pyarrow installed) run with `args`: its stdout; panics with
-/// its output when it fails.
-fn venv_python(args: &[&OsStr]) -> String {
-    let python = repo(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run `make setup` (scripts/setup.sh installs pyarrow into .venv)",
-        python.display()
-    );
-    let out = Command::new(python)
-        .args(args)
-        .output()
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "python {args:?}: {stderr}{stdout}");
-    stdout
 }
 
 /// `integrations/check_export.py ARGS`; its report.

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::{Served, masksearch, model, repo, testdata};
+use crate::common::{Served, masksearch, model, testdata, venv_python};
 use chat::{ChatModel, ChatRequest, Message};
 use llm::{ClientConfig, OpenAiClient};
 use serde_json::{Value, json};
@@ -565,19 +565,10 @@ fn read_json(path: &std::path::Path) -> Value {
 /// answer has OpenAI's shape, streamed or not, and both say the same.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_served_model_is_offered_tools_and_answers_in_openai_shape() {
-    let python = repo(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run `make setup`",
-        python.display()
-    );
-    let checked = std::process::Command::new(python)
-        .arg(testdata("llamafactory/render_tools.py"))
-        .arg("check")
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&checked.stderr);
-    assert!(checked.status.success(), "render_tools.py check: {report}");
+    venv_python(&[
+        testdata("llamafactory/render_tools.py").as_os_str(),
+        "check".as_ref(),
+    ]);
 
     let tool = read_json(&testdata("student/web_search_tool.json"));
     let input = read_json(&testdata("llamafactory/tools_conversations.json"));

@@ -4,25 +4,13 @@
 //! embedding in 4 shards put together, and a retrieval server per node restarted when killed
 //! (`integrations/ray/test_masksearch_ray.py`).
 
-use crate::common::repo;
+use crate::common::{repo, venv_python};
 
 #[test]
 fn sharded_jobs_and_per_node_retrieval_survive_a_killed_node_on_a_local_ray_cluster() {
-    let python = repo(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run `make setup` (scripts/setup.sh installs ray into .venv)",
-        python.display()
-    );
-    let out = std::process::Command::new(python)
-        .arg(repo("integrations/ray/test_masksearch_ray.py"))
-        .arg("--bin")
-        .arg(env!("CARGO_BIN_EXE_masksearch"))
-        .output()
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let script = repo("integrations/ray/test_masksearch_ray.py");
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_masksearch"));
+    let stdout = venv_python(&[script.as_os_str(), "--bin".as_ref(), binary.as_os_str()]);
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
     assert!(!stdout.contains("FAIL"), "{stdout}");
 }
