@@ -93,11 +93,7 @@ pub fn build(
 ) -> Result<DenseReport, DenseError> {
     let (bm25, encoder, meta) = prepare(index_dir, config, None)?;
     if config.shard.count > 1 {
-        let range = shard_range(config.shard, meta.count);
-        let meta = DenseMeta {
-            count: range.end - range.start,
-            ..meta
-        };
+        let (range, meta) = shard_of(config.shard, &meta);
         let dir = shard_dir(index_dir, config.shard);
         if DenseMeta::load(&dir).is_ok_and(|done| done == meta) {
             progress(meta.count, meta.count);
@@ -114,7 +110,7 @@ pub fn build(
     }
     let shards = finished_shards(index_dir, &meta)?;
     let count = meta.count;
-    let mut staged = Staged::open(index_dir.join(format!("{DENSE_DIR}.partial")), meta)?;
+    let mut staged = Staged::open(staging(index_dir), meta)?;
     let mut from_shards = 0;
     while staged.rows < count {
         match shards.get(&staged.rows) {
@@ -140,11 +136,7 @@ pub fn build(
             }
         }
     }
-    let report = staged.seal()?;
-    index::replace_folder(
-        &index_dir.join(format!("{DENSE_DIR}.partial")),
-        &index_dir.join(DENSE_DIR),
-    )?;
+    let report = staged.swap_in(index_dir)?;
     let shards_dir = index_dir.join(SHARDS_DIR);
     match std::fs::remove_dir_all(&shards_dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -165,6 +157,16 @@ const SHARDS_DIR: &str = "dense.shards";
 fn shard_range(shard: Shard, count: u64) -> Range<u64> {
     let at = |i: u32| count * u64::from(i) / u64::from(shard.count);
     at(shard.index)..at(shard.index + 1)
+}
+
+/// Shard i/n of the vectors `meta` describes: its range of positions, and the meta of its rows.
+fn shard_of(shard: Shard, meta: &DenseMeta) -> (Range<u64>, DenseMeta) {
+    let range = shard_range(shard, meta.count);
+    let meta = DenseMeta {
+        count: range.end - range.start,
+        ..meta.clone()
+    };
+    (range, meta)
 }
 
 fn shard_dir(index_dir: &Path, shard: Shard) -> PathBuf {
@@ -192,11 +194,7 @@ fn finished_shards(
         else {
             continue;
         };
-        let range = shard_range(shard, meta.count);
-        let expected = DenseMeta {
-            count: range.end - range.start,
-            ..meta.clone()
-        };
+        let (range, expected) = shard_of(shard, meta);
         if range.is_empty() || !DenseMeta::load(&path).is_ok_and(|m| m == expected) {
             continue;
         }
@@ -259,7 +257,7 @@ pub fn import(
             ),
         });
     }
-    let mut staged = Staged::open(index_dir.join(format!("{DENSE_DIR}.partial")), meta)?;
+    let mut staged = Staged::open(staging(index_dir), meta)?;
     rows.skip(staged.resumed)?;
     progress(staged.rows, staged.meta.count);
     let mut chunk = Vec::with_capacity(IMPORT_CHUNK);
@@ -273,12 +271,7 @@ pub fn import(
     }
     staged.append(&chunk)?;
     progress(staged.rows, staged.meta.count);
-    let report = staged.seal()?;
-    index::replace_folder(
-        &index_dir.join(format!("{DENSE_DIR}.partial")),
-        &index_dir.join(DENSE_DIR),
-    )?;
-    Ok(report)
+    staged.swap_in(index_dir)
 }
 
 /// The vectors of `texts`, in order, encoded `batch` at a time from the shortest to the longest.
@@ -297,6 +290,11 @@ fn encode_sorted(
         }
     }
     Ok(vectors)
+}
+
+/// Where a build stages the vectors it swaps in whole.
+fn staging(index_dir: &Path) -> PathBuf {
+    index_dir.join(format!("{DENSE_DIR}.partial"))
 }
 
 /// A staging folder being filled: `dense.partial/`, or a shard's.
@@ -390,6 +388,14 @@ impl Staged {
         }
         self.rows += rows;
         Ok(())
+    }
+
+    /// Seals the staging folder and swaps it in as `index_dir/dense`.
+    fn swap_in(self, index_dir: &Path) -> Result<DenseReport, DenseError> {
+        let dir = self.dir.clone();
+        let report = self.seal()?;
+        index::replace_folder(&dir, &index_dir.join(DENSE_DIR))?;
+        Ok(report)
     }
 
     /// Syncs the rows and writes the meta, which says the folder is whole.
