@@ -67,6 +67,14 @@ impl Shards {
     /// settings in `own` (the paths of each shard's other outputs), every shard once, every run
     /// complete.
     pub fn open(outputs: &[PathBuf], own: &[&str]) -> Result<Shards, MergeError> {
+        // A manifest as the settings every shard must share: unsharded, its own outputs left out.
+        let compared = |m: &RunManifest| {
+            let mut m = unsharded(m);
+            if let Some(config) = m.config.as_object_mut() {
+                config.retain(|k, _| !own.contains(&k.as_str()));
+            }
+            m
+        };
         let mut found: Vec<(Shard, &PathBuf, RunManifest)> = Vec::new();
         for output in outputs {
             let path = RunManifest::path_for(output);
@@ -90,13 +98,6 @@ impl Shards {
                     message: e.to_string(),
                 })?;
             if let Some((_, first, m)) = found.first() {
-                let compared = |m: &RunManifest| {
-                    let mut m = unsharded(m);
-                    if let Some(config) = m.config.as_object_mut() {
-                        config.retain(|k, _| !own.contains(&k.as_str()));
-                    }
-                    m
-                };
                 compared(&manifest).check_resumable(&compared(m), &path)?;
                 if m.version != manifest.version {
                     return Err(FormatError::ManifestMismatch {
