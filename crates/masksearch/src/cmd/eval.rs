@@ -193,6 +193,16 @@ async fn eval(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The benchmark `spec` names, `PATH` or `NAME=PATH` (as a manifest records it), its first
+/// `limit` questions.
+pub fn benchmark(spec: &str, limit: Option<usize>) -> anyhow::Result<Benchmark> {
+    let (name, path) = match spec.split_once('=') {
+        Some((name, path)) if !std::path::Path::new(spec).exists() => (Some(name), path),
+        _ => (None, spec),
+    };
+    eval::load(path.as_ref(), name, limit).with_context(|| format!("reading benchmark {path}"))
+}
+
 /// Runs the methods over the benchmarks; returns every prediction and the summary's counts.
 async fn answer(
     args: &Args,
@@ -204,14 +214,7 @@ async fn answer(
     let benchmarks = args
         .benchmarks
         .iter()
-        .map(|spec| {
-            let (name, path) = match spec.split_once('=') {
-                Some((name, path)) if !std::path::Path::new(spec).exists() => (Some(name), path),
-                _ => (None, spec.as_str()),
-            };
-            eval::load(path.as_ref(), name, args.limit)
-                .with_context(|| format!("reading benchmark {path}"))
-        })
+        .map(|spec| benchmark(spec, args.limit))
         .collect::<anyhow::Result<Vec<Benchmark>>>()?;
     let searcher = if args.methods.iter().any(|m| m.searches()) {
         Some(args.search.open(Some(&model))?)

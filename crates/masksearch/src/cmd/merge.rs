@@ -87,11 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let benchmarks = manifest
                 .inputs
                 .iter()
-                .map(|spec| {
-                    let (name, path) = spec.split_once('=').context("a benchmark without name")?;
-                    eval::load(path.as_ref(), Some(name), None)
-                        .with_context(|| format!("reading benchmark {path}"))
-                })
+                .map(|spec| super::eval::benchmark(spec, None))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let ids = benchmarks.iter().flat_map(|b| {
                 b.questions
