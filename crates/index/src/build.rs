@@ -3,10 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use formats::Passage;
-use tantivy::{Index, IndexSettings, IndexSortByField, Order, TantivyDocument};
+use tantivy::{
+    Index, IndexSettings, IndexSortByField, Order, TantivyDocument, indexer::NoMergePolicy,
+};
 
 use crate::{
-    Analyzer, IndexError,
+    Analyzer, IndexError, impact,
     meta::IndexMeta,
     schema::{Fields, ORD, schema},
 };
@@ -103,6 +105,9 @@ where
         threads,
         threads * config.memory_mb.max(16) * 1024 * 1024,
     )?;
+    // Segments are merged once, at the end: a merge started by the default policy meanwhile
+    // would take segments away from that final merge (a failed build at 5M passages).
+    writer.set_merge_policy(Box::new(NoMergePolicy));
     let mut count = 0u64;
     for passage in passages {
         // Dropping the writer without a commit discards what it buffered.
@@ -120,6 +125,12 @@ where
         writer.merge(&segments).wait()?;
     }
     writer.wait_merging_threads()?;
+    let searcher = index.reader()?.searcher();
+    impact::write(
+        &searcher,
+        [fields.title, fields.text],
+        &path.join(impact::FILE),
+    )?;
     progress(count);
     Ok(count)
 }

@@ -49,8 +49,11 @@ struct Inner {
     meta: IndexMeta,
     /// Built once; each query analyses with a clone (its stop-word set is shared).
     analyzer: TextAnalyzer,
-    /// Bag-of-words queries are scored from these when the index is small enough.
+    /// Bag-of-words queries are scored from these (absent only in a large index built before
+    /// impact files).
     impacts: Option<Impacts>,
+    /// Small enough that a query takes tens of microseconds.
+    small: bool,
 }
 
 impl Bm25Index {
@@ -68,9 +71,13 @@ impl Bm25Index {
             .doc_store_cache_num_blocks(if small { SMALL_STORE_CACHE_BLOCKS } else { 100 })
             .try_into()?;
         let parser = QueryParser::for_index(&index, vec![fields.title, fields.text]);
-        let impacts = small
-            .then(|| Impacts::compute(&reader.searcher(), &[fields.title, fields.text]))
-            .transpose()?;
+        let searcher = reader.searcher();
+        let impacts = match Impacts::open(dir, &searcher)? {
+            Some(impacts) => Some(impacts),
+            // An index built before impact files: computed now if that is quick.
+            None if small => Some(Impacts::compute(&searcher, [fields.title, fields.text])?),
+            None => None,
+        };
         let inner = Inner {
             dir: dir.to_path_buf(),
             index,
@@ -80,6 +87,7 @@ impl Bm25Index {
             analyzer: meta.analyzer.analyzer(),
             meta,
             impacts,
+            small,
         };
         Ok(Bm25Index {
             inner: Arc::new(inner),
@@ -343,7 +351,7 @@ impl Searcher for Bm25Index {
         queries: &[String],
         k: usize,
     ) -> Result<Vec<Vec<SearchHit>>, SearchError> {
-        if self.inner.impacts.is_some() && queries.len() <= INLINE_QUERIES {
+        if self.inner.small && self.inner.impacts.is_some() && queries.len() <= INLINE_QUERIES {
             return queries
                 .iter()
                 .map(|q| self.inner.run(q, self.mode, k))

@@ -1,0 +1,249 @@
+//! The impact engine for bag-of-words queries: every posting's BM25 contribution is computed
+//! once, when the index is built, and kept in `impacts.bin` beside tantivy's files — one list
+//! per term and field, with the largest score of the list and of every block of 128 postings —
+//! so a query adds up precomputed scores and skips the documents that cannot reach the top k
+//! (block-max MaxScore, [`top`]). Exact: the top k is the exhaustive sum's, bit for bit.
+//!
+//! Scores are tantivy's own: each posting is scored with `Bm25Weight::score` from the same
+//! statistics its `TermQuery` would use (document frequency and average field length over the
+//! whole index, the quantised field norm of the document), and the title and text
+//! contributions of a term are added, as the `BooleanQuery` of [`crate::QueryMode::Words`] adds
+//! its clauses. Ties are broken by ascending document address, as `TopDocs` does.
+//!
+//! The file is mapped, not read: a server starts at once and holds in memory only the pages its
+//! queries touched.
+
+mod top;
+mod write;
+
+use std::{fs::File, path::Path};
+
+use memmap2::{Mmap, MmapMut};
+use tantivy::{DocAddress, Searcher};
+
+use crate::IndexError;
+
+pub(crate) use write::write;
+
+/// Indexes of at most this many documents are small: a query takes tens of microseconds, and
+/// one built before impact files has them computed when it opens.
+pub(crate) const MAX_DOCS: u32 = 250_000;
+
+/// The impact file in an index folder.
+pub(crate) const FILE: &str = "impacts.bin";
+
+/// Postings per block: each block's last document and largest score are kept apart from the
+/// postings, so a list can be skipped a block at a time without reading it.
+const BLOCK: usize = 128;
+
+/// The last bytes of the file: where each part starts, and what the file was made from.
+const FOOTER: usize = 8 * 8;
+const MAGIC: &[u8; 8] = b"MSIMPCT1";
+
+/// An index folder's impact file, mapped.
+pub(crate) struct Impacts {
+    bytes: Mmap,
+    /// Byte offsets of the parts: postings, blocks, term entries, term bytes (and their end).
+    blocks_at: usize,
+    entries_at: usize,
+    keys_at: usize,
+    keys_end: usize,
+    terms: usize,
+    postings: u64,
+    /// The first global document number of each segment.
+    bases: Vec<u32>,
+}
+
+/// One term's entry: where its postings and blocks are, how many, and its largest score.
+const ENTRY: usize = 32;
+
+/// A term's postings: global document numbers, ascending, and their scores; its blocks' last
+/// documents and largest scores; the largest score of all.
+pub(crate) struct List<'a> {
+    pub docs: &'a [u32],
+    pub scores: &'a [f32],
+    pub block_last: &'a [u32],
+    pub block_max: &'a [f32],
+    pub max: f32,
+}
+
+impl Impacts {
+    /// Maps `dir`'s impact file if it was made from `searcher`'s segments; `None` if there is
+    /// none (an index built before the file existed) or it belongs to other segments.
+    pub(crate) fn open(dir: &Path, searcher: &Searcher) -> Result<Option<Impacts>, IndexError> {
+        let path = dir.join(FILE);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(IndexError::io(&path, e)),
+        };
+        let bytes = map(&file, &path)?;
+        let impacts = Impacts::parse(bytes, searcher).map_err(|message| IndexError::BadMeta {
+            path: path.clone(),
+            message,
+        })?;
+        Ok(impacts)
+    }
+
+    /// Computes the impacts of `searcher`'s index into memory (for an index built before the
+    /// file existed).
+    pub(crate) fn compute(
+        searcher: &Searcher,
+        fields: [tantivy::schema::Field; 2],
+    ) -> Result<Impacts, IndexError> {
+        let mut bytes = Vec::new();
+        write::write_to(searcher, fields, &mut bytes)
+            .map_err(|e| IndexError::io(Path::new("(impacts in memory)"), e))?;
+        let mut mapped = MmapMut::map_anon(bytes.len().max(1))
+            .map_err(|e| IndexError::io(Path::new("(impacts in memory)"), e))?;
+        mapped[..bytes.len()].copy_from_slice(&bytes);
+        let mapped = mapped
+            .make_read_only()
+            .map_err(|e| IndexError::io(Path::new("(impacts in memory)"), e))?;
+        let impacts =
+            Impacts::parse(mapped, searcher).map_err(tantivy::TantivyError::InternalError)?;
+        Ok(impacts.expect("impacts just computed"))
+    }
+
+    fn parse(bytes: Mmap, searcher: &Searcher) -> Result<Option<Impacts>, String> {
+        if bytes.len() < FOOTER || bytes[bytes.len() - 8..] != MAGIC[..] {
+            return Err("not an impact file (no footer)".into());
+        }
+        let footer = &bytes[bytes.len() - FOOTER..];
+        let word = |i: usize| u64::from_le_bytes(footer[i * 8..i * 8 + 8].try_into().unwrap());
+        let [
+            blocks_at,
+            entries_at,
+            keys_at,
+            keys_end,
+            terms,
+            postings,
+            fingerprint,
+        ] = std::array::from_fn(word);
+        let ordered = blocks_at <= entries_at && entries_at <= keys_at && keys_at <= keys_end;
+        if !ordered
+            || keys_end as usize > bytes.len() - FOOTER
+            || entries_at + terms * ENTRY as u64 != keys_at
+            || blocks_at % 4 != 0
+            || (entries_at - blocks_at) % 8 != 0
+        {
+            return Err("damaged impact file (its parts do not add up)".into());
+        }
+        if fingerprint != segments_fingerprint(searcher) {
+            return Ok(None);
+        }
+        Ok(Some(Impacts {
+            blocks_at: blocks_at as usize,
+            entries_at: entries_at as usize,
+            keys_at: keys_at as usize,
+            keys_end: keys_end as usize,
+            terms: terms as usize,
+            postings,
+            bases: bases(searcher),
+            bytes,
+        }))
+    }
+
+    /// The postings of `term` in field `field` (0 title, 1 text), if any document has it.
+    pub(crate) fn list(&self, field: u8, term: &[u8]) -> Option<List<'_>> {
+        let entry = |i: usize| {
+            let at = self.entries_at + i * ENTRY;
+            let e = &self.bytes[at..at + ENTRY];
+            let word = |j: usize| u64::from_le_bytes(e[j * 8..j * 8 + 8].try_into().unwrap());
+            (word(0), word(1), word(2), word(3))
+        };
+        let key = |i: usize| {
+            let start = entry(i).2 as usize;
+            let end = if i + 1 < self.terms {
+                entry(i + 1).2 as usize
+            } else {
+                self.keys_end - self.keys_at
+            };
+            &self.bytes[self.keys_at + start..self.keys_at + end]
+        };
+        let wanted: Vec<u8> = std::iter::once(field).chain(term.iter().copied()).collect();
+        let (mut lo, mut hi) = (0, self.terms);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match key(mid).cmp(&wanted[..]) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => {
+                    let (postings_at, blocks, _, len_max) = entry(mid);
+                    let (postings_at, blocks) = (postings_at as usize, blocks as usize);
+                    let len = (len_max & 0xffff_ffff) as usize;
+                    let max = f32::from_bits((len_max >> 32) as u32);
+                    let docs = &self.bytes[postings_at..postings_at + 4 * len];
+                    let scores = &self.bytes[postings_at + 4 * len..postings_at + 8 * len];
+                    let count = len.div_ceil(BLOCK);
+                    let block_last = &self.bytes[self.blocks_at + 4 * blocks..][..4 * count];
+                    let maxes_at = self.blocks_at + (self.entries_at - self.blocks_at) / 2;
+                    let block_max = &self.bytes[maxes_at + 4 * blocks..][..4 * count];
+                    return Some(List {
+                        docs: bytemuck::cast_slice(docs),
+                        scores: bytemuck::cast_slice(scores),
+                        block_last: bytemuck::cast_slice(block_last),
+                        block_max: bytemuck::cast_slice(block_max),
+                        max,
+                    });
+                }
+            }
+        }
+        None
+    }
+
+    /// The best `k` documents for `terms` (each counted as often as it is given), best first;
+    /// equal scores in ascending document order.
+    pub(crate) fn top<'a>(
+        &self,
+        terms: impl IntoIterator<Item = &'a [u8]>,
+        k: usize,
+    ) -> Vec<(f32, DocAddress)> {
+        top::top(self, terms, k)
+            .into_iter()
+            .map(|(score, doc)| (score, self.address(doc)))
+            .collect()
+    }
+
+    fn address(&self, doc: u32) -> DocAddress {
+        let segment = self.bases.partition_point(|&base| base <= doc) - 1;
+        DocAddress::new(segment as u32, doc - self.bases[segment])
+    }
+
+    /// Postings held, for `Debug`.
+    pub(crate) fn postings(&self) -> u64 {
+        self.postings
+    }
+}
+
+/// Maps `file`.
+#[allow(unsafe_code)]
+fn map(file: &File, path: &Path) -> Result<Mmap, IndexError> {
+    // SAFETY: the files of a finished index are never written again: a new build writes a new
+    // folder and swaps it in whole, so the mapped bytes do not change under the map.
+    unsafe { Mmap::map(file) }.map_err(|e| IndexError::io(path, e))
+}
+
+/// The first global document number of each segment.
+fn bases(searcher: &Searcher) -> Vec<u32> {
+    let mut bases = Vec::new();
+    let mut next = 0u32;
+    for segment in searcher.segment_readers() {
+        bases.push(next);
+        next += segment.max_doc();
+    }
+    bases
+}
+
+/// Names the segments an impact file was made from (FNV-1a over their ids and sizes): a file
+/// left beside other segments is not used.
+fn segments_fingerprint(searcher: &Searcher) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    for segment in searcher.segment_readers() {
+        let id = segment.segment_id().uuid_string();
+        for byte in id.bytes().chain(segment.max_doc().to_le_bytes()) {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
