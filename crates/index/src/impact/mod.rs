@@ -13,6 +13,7 @@
 //! The file is mapped, not read: a server starts at once and holds in memory only the pages its
 //! queries touched.
 
+mod list;
 mod top;
 mod write;
 
@@ -22,6 +23,8 @@ use memmap2::{Mmap, MmapMut};
 use tantivy::{DocAddress, Searcher};
 
 use crate::IndexError;
+pub(crate) use list::List;
+use list::{BLOCK, Record};
 
 pub(crate) use write::write;
 
@@ -31,10 +34,6 @@ pub(crate) const MAX_DOCS: u32 = 250_000;
 
 /// The impact file in an index folder.
 pub(crate) const FILE: &str = "impacts.bin";
-
-/// Postings per block: each block's last document and largest score are kept apart from the
-/// postings, so a list can be skipped a block at a time without reading it.
-const BLOCK: usize = 128;
 
 /// The last bytes of the file: where each part starts, and what the file was made from.
 const FOOTER: usize = 8 * 8;
@@ -54,18 +53,8 @@ pub(crate) struct Impacts {
     bases: Vec<u32>,
 }
 
-/// One term's entry: where its postings and blocks are, how many, and its largest score.
-const ENTRY: usize = 32;
-
-/// A term's postings: global document numbers, ascending, and their scores; its blocks' last
-/// documents and largest scores; the largest score of all.
-pub(crate) struct List<'a> {
-    pub docs: &'a [u32],
-    pub scores: &'a [f32],
-    pub block_last: &'a [u32],
-    pub block_max: &'a [f32],
-    pub max: f32,
-}
+/// One list's entry: where its table and blocks are, how many postings, its largest score.
+const ENTRY: usize = 40;
 
 impl Impacts {
     /// Maps `dir`'s impact file if it was made from `searcher`'s segments; `None` if there is
@@ -125,7 +114,7 @@ impl Impacts {
             || keys_end as usize > bytes.len() - FOOTER
             || entries_at + terms * ENTRY as u64 != keys_at
             || blocks_at % 4 != 0
-            || (entries_at - blocks_at) % 8 != 0
+            || (entries_at - blocks_at) % 16 != 0
         {
             return Err("damaged impact file (its parts do not add up)".into());
         }
@@ -150,7 +139,7 @@ impl Impacts {
             let at = self.entries_at + i * ENTRY;
             let e = &self.bytes[at..at + ENTRY];
             let word = |j: usize| u64::from_le_bytes(e[j * 8..j * 8 + 8].try_into().unwrap());
-            (word(0), word(1), word(2), word(3))
+            (word(0), word(1), word(2), word(3), word(4))
         };
         let key = |i: usize| {
             let start = entry(i).2 as usize;
@@ -169,22 +158,18 @@ impl Impacts {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
                 std::cmp::Ordering::Equal => {
-                    let (postings_at, blocks, _, len_max) = entry(mid);
-                    let (postings_at, blocks) = (postings_at as usize, blocks as usize);
+                    let (data_at, first, _, len_max, table) = entry(mid);
+                    let (data_at, first, table) =
+                        (data_at as usize, first as usize, table as usize);
                     let len = (len_max & 0xffff_ffff) as usize;
-                    let max = f32::from_bits((len_max >> 32) as u32);
-                    let docs = &self.bytes[postings_at..postings_at + 4 * len];
-                    let scores = &self.bytes[postings_at + 4 * len..postings_at + 8 * len];
-                    let count = len.div_ceil(BLOCK);
-                    let block_last = &self.bytes[self.blocks_at + 4 * blocks..][..4 * count];
-                    let maxes_at = self.blocks_at + (self.entries_at - self.blocks_at) / 2;
-                    let block_max = &self.bytes[maxes_at + 4 * blocks..][..4 * count];
+                    let records: &[Record] =
+                        bytemuck::cast_slice(&self.bytes[self.blocks_at..self.entries_at]);
                     return Some(List {
-                        docs: bytemuck::cast_slice(docs),
-                        scores: bytemuck::cast_slice(scores),
-                        block_last: bytemuck::cast_slice(block_last),
-                        block_max: bytemuck::cast_slice(block_max),
-                        max,
+                        len,
+                        max: f32::from_bits((len_max >> 32) as u32),
+                        scores: bytemuck::cast_slice(&self.bytes[data_at..data_at + 4 * table]),
+                        records: &records[first..first + len.div_ceil(BLOCK)],
+                        packed: &self.bytes[data_at + 4 * table..self.blocks_at],
                     });
                 }
             }

@@ -54,16 +54,7 @@ pub(super) fn top<'a>(
         let count = sequence.iter().filter(|&&s| s == slot).count() as f32;
         for field in [TITLE, TEXT] {
             if let Some(list) = impacts.list(field as u8, term) {
-                cursors.push(Cursor {
-                    bound: list.max * count,
-                    count,
-                    slot,
-                    field,
-                    list,
-                    pos: 0,
-                    block: 0,
-                    exact: 0,
-                });
+                cursors.push(Cursor::new(list, count, slot, field));
             }
         }
     }
@@ -99,12 +90,7 @@ pub(super) fn top<'a>(
         // The essential lists' postings in [start, start + WINDOW), added up list by list.
         let end = start.saturating_add(WINDOW as u32);
         for c in &mut cursors[essential..] {
-            let docs = &c.list.docs[c.pos..];
-            let n = gallop(docs, end);
-            for (&doc, &score) in docs[..n].iter().zip(&c.list.scores[c.pos..c.pos + n]) {
-                window.add((doc - start) as usize, score * c.count);
-            }
-            c.pos += n;
+            c.add_until(end, |doc, score| window.add((doc - start) as usize, score));
         }
         // Then document by document, in order: the probed lists' bounds, then their scores.
         for w in 0..WINDOW / 64 {
@@ -129,7 +115,7 @@ pub(super) fn top<'a>(
                         continue;
                     }
                     if c.seek(doc) == doc {
-                        partial += c.list.scores[c.pos] * c.count;
+                        partial += c.score() * c.count;
                     }
                 }
                 if !possible || partial * MARGIN <= floor {
@@ -189,82 +175,165 @@ impl Window {
     }
 }
 
-/// A position in one term's list.
+/// A position in one list: a block, decoded, and a posting in it.
 struct Cursor<'a> {
     list: List<'a>,
-    /// The most this term adds to a document: its largest score, as often as the query has it.
+    /// The most this list adds to a document: its largest score, as often as the query has it.
     bound: f32,
     count: f32,
     /// The term's place among the query's distinct terms.
     slot: usize,
     field: usize,
-    pos: usize,
-    /// The block `pos`, or the document last asked about, is in.
+    /// The current block (`list.blocks()` once past the end) and posting in it.
     block: usize,
-    /// Where the last exact score was read: candidates come in order, so it only moves on.
-    exact: usize,
+    at: usize,
+    here: Decoded,
+    /// The block the document last asked about would be in: never before `block`.
+    probe: usize,
+    /// Where exact scores are read: candidates come in order, so it only moves on.
+    exact: Decoded,
 }
 
-impl Cursor<'_> {
-    fn doc(&self) -> u32 {
-        self.list.docs.get(self.pos).copied().unwrap_or(END)
-    }
+/// One decoded block of a list; its scores decoded only when asked for.
+struct Decoded {
+    block: usize,
+    docs: [u32; BLOCK],
+    scores: [f32; BLOCK],
+    scored: bool,
+}
 
-    /// The most this term adds to `target` if the list has it: the largest score of the block
-    /// `target` would be in (no later than the current one), as often as the query has it.
-    fn block_bound(&mut self, target: u32) -> f32 {
-        let lasts = self.list.block_last;
-        self.block = self.block.max(self.pos / BLOCK);
-        if self.block < lasts.len() && lasts[self.block] < target {
-            self.block += gallop(&lasts[self.block..], target);
+impl Decoded {
+    fn new() -> Self {
+        Decoded {
+            block: usize::MAX,
+            docs: [END; BLOCK],
+            scores: [0.0; BLOCK],
+            scored: false,
         }
-        self.list
-            .block_max
-            .get(self.block)
-            .map_or(0.0, |&max| max * self.count)
     }
 
-    /// This term's score in `doc`, 0 if the list does not have it.
-    fn score_at(&mut self, doc: u32) -> f32 {
-        let docs = self.list.docs;
-        self.exact += gallop(&docs[self.exact..], doc);
-        if docs.get(self.exact) == Some(&doc) {
-            self.list.scores[self.exact]
+    fn load(&mut self, list: &List, block: usize) {
+        if self.block != block {
+            list.decode_docs(block, &mut self.docs);
+            self.block = block;
+            self.scored = false;
+        }
+    }
+
+    fn scores(&mut self, list: &List) -> &[f32; BLOCK] {
+        if !self.scored {
+            list.decode_scores(self.block, &mut self.scores);
+            self.scored = true;
+        }
+        &self.scores
+    }
+}
+
+impl<'a> Cursor<'a> {
+    fn new(list: List<'a>, count: f32, slot: usize, field: usize) -> Self {
+        let mut here = Decoded::new();
+        here.load(&list, 0);
+        Cursor {
+            bound: list.max * count,
+            count,
+            slot,
+            field,
+            block: 0,
+            at: 0,
+            here,
+            probe: 0,
+            exact: Decoded::new(),
+            list,
+        }
+    }
+
+    fn doc(&self) -> u32 {
+        if self.block < self.list.blocks() {
+            self.here.docs[self.at]
+        } else {
+            END
+        }
+    }
+
+    fn score(&mut self) -> f32 {
+        self.here.scores(&self.list)[self.at]
+    }
+
+    fn move_to_block(&mut self, block: usize) {
+        self.block = block;
+        self.at = 0;
+        if block < self.list.blocks() {
+            self.here.load(&self.list, block);
+        }
+    }
+
+    /// Hands every posting before `end` to `add`, with its score as often as the query has
+    /// the term, and moves past them.
+    fn add_until(&mut self, end: u32, mut add: impl FnMut(u32, f32)) {
+        while self.block < self.list.blocks() {
+            let len = self.list.block_len(self.block);
+            let from = self.at;
+            let to = from + self.here.docs[from..len].partition_point(|&d| d < end);
+            let count = self.count;
+            let docs = self.here.docs;
+            let scores = self.here.scores(&self.list);
+            for (&doc, &score) in docs[from..to].iter().zip(&scores[from..to]) {
+                add(doc, score * count);
+            }
+            if to < len {
+                self.at = to;
+                return;
+            }
+            self.move_to_block(self.block + 1);
+        }
+    }
+
+    /// The most this list adds to `target` if it has it: the largest score of the block
+    /// `target` would be in, as often as the query has the term.
+    fn block_bound(&mut self, target: u32) -> f32 {
+        self.probe = self.list.block_of(self.probe.max(self.block), target);
+        if self.probe < self.list.blocks() {
+            self.list.block_max(self.probe) * self.count
         } else {
             0.0
         }
     }
 
-    /// Moves to the first document at or after `target` (never back) and returns it.
+    /// Moves to the first document at or after `target` (never back) and returns it; after
+    /// [`Cursor::block_bound`] for the same `target`.
     fn seek(&mut self, target: u32) -> u32 {
         if self.doc() >= target {
             return self.doc();
         }
-        if self.block >= self.list.block_last.len() {
-            self.pos = self.list.docs.len();
-            return END;
+        if self.probe != self.block {
+            self.move_to_block(self.probe);
+            if self.block >= self.list.blocks() {
+                return END;
+            }
         }
-        let start = self.pos.max(self.block * BLOCK);
-        let end = ((self.block + 1) * BLOCK).min(self.list.docs.len());
-        if start < end && self.list.docs[end - 1] >= target {
-            self.pos = start + self.list.docs[start..end].partition_point(|&d| d < target);
-        } else {
-            self.pos = start + gallop(&self.list.docs[start..], target);
-        }
+        let len = self.list.block_len(self.block);
+        self.at += self.here.docs[self.at..len].partition_point(|&d| d < target);
         self.doc()
     }
-}
 
-/// The first position in ascending `items` whose value is at least `target` (`items.len()` if
-/// none): exponential steps from the start, then a binary search.
-fn gallop(items: &[u32], target: u32) -> usize {
-    let mut step = 1;
-    while step < items.len() && items[step] < target {
-        step *= 2;
+    /// This list's score in `doc`, 0 if it does not have it.
+    fn score_at(&mut self, doc: u32) -> f32 {
+        let from = if self.exact.block == usize::MAX {
+            0
+        } else {
+            self.exact.block
+        };
+        let block = self.list.block_of(from, doc);
+        if block >= self.list.blocks() {
+            return 0.0;
+        }
+        self.exact.load(&self.list, block);
+        let len = self.list.block_len(block);
+        match self.exact.docs[..len].binary_search(&doc) {
+            Ok(at) => self.exact.scores(&self.list)[at],
+            Err(_) => 0.0,
+        }
     }
-    let lo = step / 2;
-    let hi = (step + 1).min(items.len());
-    lo + items[lo..hi].partition_point(|&d| d < target)
 }
 
 /// A scored document, ordered from worse to better: a higher score, then a lower document.
@@ -303,10 +372,16 @@ mod tests {
                 let Some(list) = impacts.list(field as u8, term) else {
                     continue;
                 };
-                for (&doc, &score) in list.docs.iter().zip(list.scores) {
-                    per_doc
-                        .entry(doc)
-                        .or_insert_with(|| vec![[0.0; 2]; terms.len()])[slot][field] = score;
+                let (mut docs, mut scores) = ([0; BLOCK], [0.0; BLOCK]);
+                for block in 0..list.blocks() {
+                    list.decode_docs(block, &mut docs);
+                    list.decode_scores(block, &mut scores);
+                    let len = list.block_len(block);
+                    for (&doc, &score) in docs[..len].iter().zip(&scores[..len]) {
+                        per_doc
+                            .entry(doc)
+                            .or_insert_with(|| vec![[0.0; 2]; terms.len()])[slot][field] = score;
+                    }
                 }
             }
         }
@@ -428,7 +503,7 @@ mod tests {
                 assert_eq!(bits(&ours), bits(&all), "{query:?}, k = {k}");
             }
             for t in &terms {
-                longest = longest.max(impacts.list(TEXT as u8, t).map_or(0, |l| l.docs.len()));
+                longest = longest.max(impacts.list(TEXT as u8, t).map_or(0, |l| l.len));
             }
         }
         // Lists long enough that a top 10 is found without walking them.

@@ -2,11 +2,11 @@
 //! byte order, each term's postings scored, written list after list. A list is keyed by its
 //! field's number (0 title, 1 text) followed by the term's bytes.
 //!
-//! Layout (native little-endian words; the mapped reader casts them in place):
-//! postings (per term: its documents as `u32`, then their scores as `f32`) · the last document of
-//! every block · the largest score of every block · one 32-byte entry per term (where its
-//! postings start, its first block, where its bytes start among the terms' bytes, its length
-//! and largest score) · the terms' bytes · a footer of eight words naming where each part starts.
+//! Layout (native little-endian words; the mapped reader casts them in place): per list, its
+//! table of distinct scores (`f32`) and its packed blocks ([`super::list`]) · one 16-byte record
+//! per block · one 40-byte entry per list (where its table starts, its first record, where its
+//! key starts among the keys' bytes, its length and largest score, its table's length) · the
+//! keys' bytes · a footer of eight words naming where each part starts.
 
 #[cfg(target_endian = "big")]
 compile_error!("impact files are written and mapped as little-endian words");
@@ -25,7 +25,11 @@ use tantivy::{
     termdict::TermStreamer,
 };
 
-use super::{BLOCK, MAGIC, segments_fingerprint};
+use super::{
+    ENTRY, MAGIC,
+    list::{Encoder, Record},
+    segments_fingerprint,
+};
 use crate::IndexError;
 
 /// Writes the impact file of `searcher`'s index (its title and text `fields`) to `path`.
@@ -129,16 +133,16 @@ pub(super) fn write_to(
     lists.finish(out, segments_fingerprint(searcher))
 }
 
-/// What is known of the lists written so far: their blocks, entries and keys, written after
-/// the last list.
+/// What is known of the lists written so far: their block records, entries and keys, written
+/// after the last list.
 #[derive(Default)]
 struct Lists {
     written: u64,
     postings: u64,
-    block_last: Vec<u32>,
-    block_max: Vec<f32>,
-    entries: Vec<[u64; 4]>,
+    records: Vec<Record>,
+    entries: Vec<[u64; 5]>,
     keys: Vec<u8>,
+    encoder: Encoder,
 }
 
 impl Lists {
@@ -153,22 +157,19 @@ impl Lists {
             return Ok(());
         }
         let max = scores.iter().copied().fold(0.0f32, f32::max);
+        let first = self.records.len() as u64;
+        let (table, packed) = self.encoder.encode(docs, scores, &mut self.records);
         self.entries.push([
             self.written,
-            self.block_last.len() as u64,
+            first,
             self.keys.len() as u64,
             docs.len() as u64 | u64::from(max.to_bits()) << 32,
+            table.len() as u64,
         ]);
         self.keys.extend_from_slice(key);
-        for (d, s) in docs.chunks(BLOCK).zip(scores.chunks(BLOCK)) {
-            self.block_last
-                .push(*d.last().expect("a block is never empty"));
-            self.block_max
-                .push(s.iter().copied().fold(0.0f32, f32::max));
-        }
-        out.write_all(bytemuck::cast_slice(docs))?;
-        out.write_all(bytemuck::cast_slice(scores))?;
-        self.written += 8 * docs.len() as u64;
+        out.write_all(bytemuck::cast_slice(table))?;
+        out.write_all(packed)?;
+        self.written += 4 * table.len() as u64 + packed.len() as u64;
         self.postings += docs.len() as u64;
         Ok(())
     }
@@ -177,21 +178,20 @@ impl Lists {
         let Lists {
             written,
             postings,
-            block_last,
-            block_max,
+            records,
             entries,
             keys,
+            ..
         } = self;
         let blocks_at = written;
-        out.write_all(bytemuck::cast_slice(&block_last))?;
-        out.write_all(bytemuck::cast_slice(&block_max))?;
-        let entries_at = blocks_at + 8 * block_last.len() as u64;
+        out.write_all(bytemuck::cast_slice(&records))?;
+        let entries_at = blocks_at + 16 * records.len() as u64;
         for entry in &entries {
             for word in entry {
                 out.write_all(&word.to_le_bytes())?;
             }
         }
-        let keys_at = entries_at + 32 * entries.len() as u64;
+        let keys_at = entries_at + ENTRY as u64 * entries.len() as u64;
         out.write_all(&keys)?;
         let keys_end = keys_at + keys.len() as u64;
         let footer = [
