@@ -9,7 +9,7 @@
 //! ```text
 //! cargo bench -p index --bench query -- build SOURCE DIR   # passages JSONL, iid:N or remix:N
 //! cargo bench -p index --bench query -- query DIR          # batched queries/s, latency, RSS
-//! cargo bench -p index --bench query -- topk DIR K OUT     # each question's top-k ids as JSONL
+//! cargo bench -p index --bench query -- topk DIR K OUT     # each question's top-k ids and scores
 //! ```
 //!
 //! `iid:N` and `remix:N` make N synthetic passages from the demo corpus's words and passage
@@ -218,13 +218,11 @@ fn topk(dir: &Path, k: usize, out: &Path) {
     let index = Bm25Index::open(dir).expect("open");
     let mut text = String::new();
     for q in questions() {
-        let ids: Vec<String> = index
-            .query(&q, k)
-            .expect("search")
-            .into_iter()
-            .map(|h| h.passage.id)
-            .collect();
-        text.push_str(&serde_json::json!({"question": q, "ids": ids}).to_string());
+        let hits = index.query(&q, k).expect("search");
+        let ids: Vec<&str> = hits.iter().map(|h| h.passage.id.as_str()).collect();
+        let scores: Vec<f64> = hits.iter().map(|h| h.score).collect();
+        let line = serde_json::json!({"question": q, "ids": ids, "scores": scores});
+        text.push_str(&line.to_string());
         text.push('\n');
     }
     std::fs::write(out, text).expect("write");

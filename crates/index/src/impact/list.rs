@@ -3,7 +3,8 @@
 //! list's table of distinct scores (a field's BM25 score depends only on the document's
 //! quantised length and the term's frequency in it, so a list has few distinct scores), also
 //! bit-packed. Scores stay exact f32 values; a block takes 16 bytes per bit of width, about
-//! two bytes a posting where raw documents and scores took eight.
+//! two bytes a posting where raw documents and scores took eight. A short last block is kept
+//! as plain words.
 
 use bitpacking::{BitPacker, BitPacker4x};
 
@@ -77,6 +78,14 @@ impl List<'_> {
     /// The documents of `block`, into `docs` (its first `block_len` are valid).
     pub fn decode_docs(&self, block: usize, docs: &mut [u32; BLOCK]) {
         let [_, _, at, bits] = self.records[block];
+        let len = self.block_len(block);
+        if len < BLOCK {
+            let raw = &self.packed[at as usize..][..4 * len];
+            for (doc, bytes) in docs.iter_mut().zip(raw.chunks_exact(4)) {
+                *doc = u32::from_le_bytes(bytes.try_into().expect("4 bytes"));
+            }
+            return;
+        }
         let initial = if block == 0 { 0 } else { self.last(block - 1) };
         BitPacker4x::new().decompress_sorted(
             initial,
@@ -89,6 +98,15 @@ impl List<'_> {
     /// The scores of `block`, into `scores`.
     pub fn decode_scores(&self, block: usize, scores: &mut [f32; BLOCK]) {
         let [_, _, at, bits] = self.records[block];
+        let len = self.block_len(block);
+        if len < BLOCK {
+            let raw = &self.packed[at as usize + 4 * len..][..4 * len];
+            for (score, bytes) in scores.iter_mut().zip(raw.chunks_exact(4)) {
+                let id = u32::from_le_bytes(bytes.try_into().expect("4 bytes"));
+                *score = self.scores[id as usize];
+            }
+            return;
+        }
         let doc_bytes = 16 * (bits & 0xff) as usize;
         let mut ids = [0u32; BLOCK];
         BitPacker4x::new().decompress(
@@ -127,9 +145,6 @@ impl Encoder {
         let packer = BitPacker4x::new();
         let mut initial = 0;
         for (d, s) in docs.chunks(BLOCK).zip(scores.chunks(BLOCK)) {
-            // A short last block repeats its last document (a delta of 0) and the index 0.
-            let mut block_docs = [*d.last().expect("a block is never empty"); BLOCK];
-            block_docs[..d.len()].copy_from_slice(d);
             let mut ids = [0u32; BLOCK];
             for (id, score) in ids.iter_mut().zip(s) {
                 *id = self
@@ -137,24 +152,39 @@ impl Encoder {
                     .binary_search_by(|t| t.total_cmp(score))
                     .expect("every score is in the table") as u32;
             }
-            let doc_bits = packer.num_bits_sorted(initial, &block_docs);
+            let max = s.iter().copied().fold(0.0f32, f32::max);
+            let last = *d.last().expect("a block is never empty");
+            let at = self.packed.len() as u32;
+            if d.len() < BLOCK {
+                // A short last block (most lists are one) is kept as plain words: a packed block
+                // would be padded to 128 postings.
+                for &doc in d {
+                    self.packed.extend_from_slice(&doc.to_le_bytes());
+                }
+                for &id in &ids[..d.len()] {
+                    self.packed.extend_from_slice(&id.to_le_bytes());
+                }
+                records.push([last, max.to_bits(), at, 0]);
+                continue;
+            }
+            let block_docs: &[u32; BLOCK] = d.try_into().expect("a full block");
+            let doc_bits = packer.num_bits_sorted(initial, block_docs);
             let id_bits = packer.num_bits(&ids);
-            let at = self.packed.len();
+            let start = self.packed.len();
             self.packed.resize(
-                at + 16 * usize::from(doc_bits) + 16 * usize::from(id_bits),
+                start + 16 * usize::from(doc_bits) + 16 * usize::from(id_bits),
                 0,
             );
             let written =
-                packer.compress_sorted(initial, &block_docs, &mut self.packed[at..], doc_bits);
-            packer.compress(&ids, &mut self.packed[at + written..], id_bits);
-            let max = s.iter().copied().fold(0.0f32, f32::max);
+                packer.compress_sorted(initial, block_docs, &mut self.packed[start..], doc_bits);
+            packer.compress(&ids, &mut self.packed[start + written..], id_bits);
             records.push([
-                block_docs[BLOCK - 1],
+                last,
                 max.to_bits(),
-                at as u32,
+                at,
                 u32::from(doc_bits) | u32::from(id_bits) << 8,
             ]);
-            initial = block_docs[BLOCK - 1];
+            initial = last;
         }
         (&self.table, &self.packed)
     }
