@@ -14,6 +14,7 @@
 //! queries touched.
 
 mod list;
+mod sum;
 mod top;
 mod write;
 
@@ -28,8 +29,9 @@ use list::{BLOCK, Record};
 
 pub(crate) use write::write;
 
-/// Indexes of at most this many documents are small: a query takes tens of microseconds, and
-/// one built before impact files has them computed when it opens.
+/// Indexes of at most this many documents are small: a query sums every posting of its lists
+/// (faster there than skipping), takes tens of microseconds, and an index built before impact
+/// files has them computed when it opens.
 pub(crate) const MAX_DOCS: u32 = 250_000;
 
 /// The impact file in an index folder.
@@ -51,6 +53,10 @@ pub(crate) struct Impacts {
     postings: u64,
     /// The first global document number of each segment.
     bases: Vec<u32>,
+    /// Documents in all segments, deleted ones included.
+    max_doc: u32,
+    /// A small index's postings, decoded and summed per term.
+    eager: Option<sum::Eager>,
 }
 
 /// One list's entry: where its table and blocks are, how many postings, its largest score.
@@ -121,7 +127,7 @@ impl Impacts {
         if fingerprint != segments_fingerprint(searcher) {
             return Ok(None);
         }
-        Ok(Some(Impacts {
+        let mut impacts = Impacts {
             blocks_at: blocks_at as usize,
             entries_at: entries_at as usize,
             keys_at: keys_at as usize,
@@ -129,52 +135,61 @@ impl Impacts {
             terms: terms as usize,
             postings,
             bases: bases(searcher),
+            max_doc: searcher.segment_readers().iter().map(|s| s.max_doc()).sum(),
+            eager: None,
             bytes,
-        }))
+        };
+        if impacts.max_doc <= MAX_DOCS {
+            impacts.eager = Some(sum::Eager::new(&impacts));
+        }
+        Ok(Some(impacts))
     }
 
     /// The postings of `term` in field `field` (0 title, 1 text), if any document has it.
     pub(crate) fn list(&self, field: u8, term: &[u8]) -> Option<List<'_>> {
-        let entry = |i: usize| {
-            let at = self.entries_at + i * ENTRY;
-            let e = &self.bytes[at..at + ENTRY];
-            let word = |j: usize| u64::from_le_bytes(e[j * 8..j * 8 + 8].try_into().unwrap());
-            (word(0), word(1), word(2), word(3), word(4))
-        };
-        let key = |i: usize| {
-            let start = entry(i).2 as usize;
-            let end = if i + 1 < self.terms {
-                entry(i + 1).2 as usize
-            } else {
-                self.keys_end - self.keys_at
-            };
-            &self.bytes[self.keys_at + start..self.keys_at + end]
-        };
         let wanted: Vec<u8> = std::iter::once(field).chain(term.iter().copied()).collect();
         let (mut lo, mut hi) = (0, self.terms);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            match key(mid).cmp(&wanted[..]) {
+            match self.key(mid).cmp(&wanted[..]) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => {
-                    let (data_at, first, _, len_max, table) = entry(mid);
-                    let (data_at, first, table) =
-                        (data_at as usize, first as usize, table as usize);
-                    let len = (len_max & 0xffff_ffff) as usize;
-                    let records: &[Record] =
-                        bytemuck::cast_slice(&self.bytes[self.blocks_at..self.entries_at]);
-                    return Some(List {
-                        len,
-                        max: f32::from_bits((len_max >> 32) as u32),
-                        scores: bytemuck::cast_slice(&self.bytes[data_at..data_at + 4 * table]),
-                        records: &records[first..first + len.div_ceil(BLOCK)],
-                        packed: &self.bytes[data_at + 4 * table..self.blocks_at],
-                    });
-                }
+                std::cmp::Ordering::Equal => return Some(self.list_at(mid)),
             }
         }
         None
+    }
+
+    /// The `i`th entry's words.
+    fn entry(&self, i: usize) -> [u64; 5] {
+        let at = self.entries_at + i * ENTRY;
+        let e = &self.bytes[at..at + ENTRY];
+        std::array::from_fn(|j| u64::from_le_bytes(e[j * 8..j * 8 + 8].try_into().unwrap()))
+    }
+
+    /// The `i`th list's key: its field's number, then the term.
+    fn key(&self, i: usize) -> &[u8] {
+        let start = self.entry(i)[2] as usize;
+        let end = if i + 1 < self.terms {
+            self.entry(i + 1)[2] as usize
+        } else {
+            self.keys_end - self.keys_at
+        };
+        &self.bytes[self.keys_at + start..self.keys_at + end]
+    }
+
+    fn list_at(&self, i: usize) -> List<'_> {
+        let [data_at, first, _, len_max, table] = self.entry(i);
+        let (data_at, first, table) = (data_at as usize, first as usize, table as usize);
+        let len = (len_max & 0xffff_ffff) as usize;
+        let records: &[Record] = bytemuck::cast_slice(&self.bytes[self.blocks_at..self.entries_at]);
+        List {
+            len,
+            max: f32::from_bits((len_max >> 32) as u32),
+            scores: bytemuck::cast_slice(&self.bytes[data_at..data_at + 4 * table]),
+            records: &records[first..first + len.div_ceil(BLOCK)],
+            packed: &self.bytes[data_at + 4 * table..self.blocks_at],
+        }
     }
 
     /// The best `k` documents for `terms` (each counted as often as it is given), best first;
@@ -184,8 +199,12 @@ impl Impacts {
         terms: impl IntoIterator<Item = &'a [u8]>,
         k: usize,
     ) -> Vec<(f32, DocAddress)> {
-        top::top(self, terms, k)
-            .into_iter()
+        let terms = Terms::new(terms);
+        let top = match &self.eager {
+            Some(eager) => eager.top(&terms, k),
+            None => top::top(self, &terms, k),
+        };
+        top.into_iter()
             .map(|(score, doc)| (score, self.address(doc)))
             .collect()
     }
@@ -198,6 +217,55 @@ impl Impacts {
     /// Postings held, for `Debug`.
     pub(crate) fn postings(&self) -> u64 {
         self.postings
+    }
+}
+
+/// The fields' numbers in the impact file.
+const TITLE: usize = 0;
+const TEXT: usize = 1;
+
+/// A query's terms: each distinct term once, and the query as a sequence of them (a repeated
+/// word counts as often as it is given).
+struct Terms<'a> {
+    distinct: Vec<&'a [u8]>,
+    sequence: Vec<usize>,
+}
+
+impl<'a> Terms<'a> {
+    fn new(terms: impl IntoIterator<Item = &'a [u8]>) -> Self {
+        let mut distinct: Vec<&[u8]> = Vec::new();
+        let mut sequence = Vec::new();
+        for term in terms {
+            let slot = distinct.iter().position(|&t| t == term).unwrap_or_else(|| {
+                distinct.push(term);
+                distinct.len() - 1
+            });
+            sequence.push(slot);
+        }
+        Terms { distinct, sequence }
+    }
+
+    /// How often the query has its `slot`th distinct term.
+    fn count(&self, slot: usize) -> usize {
+        self.sequence.iter().filter(|&&s| s == slot).count()
+    }
+}
+
+/// A scored document, ordered from worse to better: a higher score, then a lower document.
+#[derive(Clone, Copy, PartialEq)]
+struct Ranked(f32, u32);
+
+impl Eq for Ranked {}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0).then(other.1.cmp(&self.1))
+    }
+}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 

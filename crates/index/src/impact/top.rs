@@ -16,42 +16,22 @@
 //! float sums. A document that is kept is scored from all its lists, summed as the exhaustive
 //! engine sums (title plus text per term, terms in query order), so scores are bit-identical.
 
-use std::{
-    cmp::{Ordering, Reverse},
-    collections::BinaryHeap,
-};
+use std::{cmp::Reverse, collections::BinaryHeap};
 
-use super::{BLOCK, Impacts, List};
+use super::{BLOCK, Impacts, List, Ranked, TEXT, TITLE, Terms};
 
 /// Bounds are summed in another order than scores: a bound is trusted only with this much room.
 const MARGIN: f32 = 1.0 + 1e-4;
-
-/// The fields' numbers in the impact file.
-const TITLE: usize = 0;
-const TEXT: usize = 1;
 
 /// No more documents in a list.
 const END: u32 = u32::MAX;
 
 /// The best `k` global document numbers for `terms` with their scores, best first.
-pub(super) fn top<'a>(
-    impacts: &Impacts,
-    terms: impl IntoIterator<Item = &'a [u8]>,
-    k: usize,
-) -> Vec<(f32, u32)> {
-    // Distinct terms, and the query as a sequence of them (a repeated word counts twice).
-    let mut distinct: Vec<&[u8]> = Vec::new();
-    let mut sequence: Vec<usize> = Vec::new();
-    for term in terms {
-        let slot = distinct.iter().position(|&t| t == term).unwrap_or_else(|| {
-            distinct.push(term);
-            distinct.len() - 1
-        });
-        sequence.push(slot);
-    }
+pub(super) fn top(impacts: &Impacts, terms: &Terms, k: usize) -> Vec<(f32, u32)> {
+    let Terms { distinct, sequence } = terms;
     let mut cursors: Vec<Cursor> = Vec::new();
     for (slot, term) in distinct.iter().enumerate() {
-        let count = sequence.iter().filter(|&&s| s == slot).count() as f32;
+        let count = terms.count(slot) as f32;
         for field in [TITLE, TEXT] {
             if let Some(list) = impacts.list(field as u8, term) {
                 cursors.push(Cursor::new(list, count, slot, field));
@@ -336,68 +316,14 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// A scored document, ordered from worse to better: a higher score, then a lower document.
-#[derive(Clone, Copy, PartialEq)]
-struct Ranked(f32, u32);
-
-impl Eq for Ranked {}
-
-impl Ord for Ranked {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.total_cmp(&other.0).then(other.1.cmp(&self.1))
-    }
-}
-
-impl PartialOrd for Ranked {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::{collections::HashMap, path::Path};
+    use std::path::Path;
 
     use formats::Passage;
 
     use super::*;
     use crate::{BuildConfig, build};
-
-    /// The documents and scores of an exhaustive sum over every posting of the query's lists,
-    /// added in the order the engine promises: title and text per term, terms in query order.
-    fn exhaustive(impacts: &Impacts, terms: &[&[u8]], k: usize) -> Vec<(f32, u32)> {
-        let mut per_doc: HashMap<u32, Vec<[f32; 2]>> = HashMap::new();
-        for (slot, term) in terms.iter().enumerate() {
-            for field in [TITLE, TEXT] {
-                let Some(list) = impacts.list(field as u8, term) else {
-                    continue;
-                };
-                let (mut docs, mut scores) = ([0; BLOCK], [0.0; BLOCK]);
-                for block in 0..list.blocks() {
-                    list.decode_docs(block, &mut docs);
-                    list.decode_scores(block, &mut scores);
-                    let len = list.block_len(block);
-                    for (&doc, &score) in docs[..len].iter().zip(&scores[..len]) {
-                        per_doc
-                            .entry(doc)
-                            .or_insert_with(|| vec![[0.0; 2]; terms.len()])[slot][field] = score;
-                    }
-                }
-            }
-        }
-        let mut all: Vec<Ranked> = per_doc
-            .into_iter()
-            .map(|(doc, hits)| {
-                let score = hits
-                    .iter()
-                    .fold(0.0f32, |sum, h| sum + (h[TITLE] + h[TEXT]));
-                Ranked(score, doc)
-            })
-            .collect();
-        all.sort_by(|a, b| b.cmp(a));
-        all.truncate(k);
-        all.into_iter().map(|Ranked(s, d)| (s, d)).collect()
-    }
 
     /// A seeded xorshift: the same corpus on every run.
     struct Rng(u64);
@@ -411,7 +337,7 @@ mod tests {
         }
     }
 
-    /// Skipping leaves the top k exactly as summing every posting would: the same documents in
+    /// Skipping leaves the top k exactly as summing every posting would ([`super::super::sum`]): the same documents in
     /// the same order with bit-identical scores, for questions and passage-like queries (stop
     /// words, repeated words, words missing from the index) at several k, on 24,000 passages
     /// where the long lists of common words are skipped.
@@ -469,6 +395,10 @@ mod tests {
         let impacts = Impacts::open(&dir, &searcher)
             .unwrap()
             .expect("the build wrote one");
+        let eager = impacts
+            .eager
+            .as_ref()
+            .expect("a small index is held decoded");
 
         let questions = std::fs::read_to_string(root.join("testdata/hotpotqa_500.jsonl")).unwrap();
         let mut queries: Vec<String> = questions
@@ -494,9 +424,10 @@ mod tests {
                 words.push(token.text.clone());
             }
             let terms: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+            let parsed = Terms::new(terms.iter().copied());
             for k in [1, 3, 10, 50] {
-                let ours = top(&impacts, terms.iter().copied(), k);
-                let all = exhaustive(&impacts, &terms, k);
+                let ours = top(&impacts, &parsed, k);
+                let all = eager.top(&parsed, k);
                 let bits = |t: &[(f32, u32)]| -> Vec<(u32, u32)> {
                     t.iter().map(|&(s, d)| (s.to_bits(), d)).collect()
                 };
