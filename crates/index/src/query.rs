@@ -106,7 +106,7 @@ impl Bm25Index {
 
     /// The best `k` hits for `query`, searched on this thread.
     pub fn query(&self, query: &str, k: usize) -> Result<Vec<SearchHit>, SearchError> {
-        self.inner.run(query, self.mode, k)
+        self.inner.run(query, self.mode, k, true)
     }
 
     /// One hit list per query, in query order, searched in parallel on the rayon pool (this
@@ -118,7 +118,7 @@ impl Bm25Index {
     ) -> Result<Vec<Vec<SearchHit>>, SearchError> {
         queries
             .par_iter()
-            .map(|q| self.inner.run(q, self.mode, k))
+            .map(|q| self.inner.run(q, self.mode, k, queries.len() == 1))
             .collect()
     }
 
@@ -258,12 +258,19 @@ impl Inner {
         }
     }
 
-    fn run(&self, text: &str, mode: QueryMode, k: usize) -> Result<Vec<SearchHit>, SearchError> {
+    /// A query searched `alone` (no other query of a batch beside it) may use every core.
+    fn run(
+        &self,
+        text: &str,
+        mode: QueryMode,
+        k: usize,
+        alone: bool,
+    ) -> Result<Vec<SearchHit>, SearchError> {
         if k == 0 {
             return Ok(Vec::new());
         }
         let searcher = self.reader.searcher();
-        self.top(&searcher, text, mode, k)?
+        self.top(&searcher, text, mode, k, alone)?
             .into_iter()
             .map(|(score, address)| {
                 let doc = searcher.doc(address).map_err(|e| self.backend_error(e))?;
@@ -282,11 +289,12 @@ impl Inner {
         text: &str,
         mode: QueryMode,
         k: usize,
+        alone: bool,
     ) -> Result<Vec<(f32, DocAddress)>, SearchError> {
         match (&self.impacts, mode) {
             (Some(impacts), QueryMode::Words) => {
                 let terms = self.terms(text);
-                Ok(impacts.top(terms.iter().map(|t| t.as_bytes()), k))
+                Ok(impacts.top(terms.iter().map(|t| t.as_bytes()), k, alone))
             }
             _ => self.collect(searcher, &*self.query(text, mode)?, k),
         }
@@ -354,7 +362,7 @@ impl Searcher for Bm25Index {
         if self.inner.small && self.inner.impacts.is_some() && queries.len() <= INLINE_QUERIES {
             return queries
                 .iter()
-                .map(|q| self.inner.run(q, self.mode, k))
+                .map(|q| self.inner.run(q, self.mode, k, false))
                 .collect();
         }
         let (this, queries) = (self.clone(), queries.to_vec());
@@ -465,7 +473,9 @@ mod tests {
                 .take(12)
                 .collect();
             let query = words.join(" ");
-            let ours = inner.top(&searcher, &query, QueryMode::Words, 10).unwrap();
+            let ours = inner
+                .top(&searcher, &query, QueryMode::Words, 10, false)
+                .unwrap();
             let theirs = inner.collect(&searcher, &*inner.words(&query), 10).unwrap();
             assert_eq!(ours.len(), theirs.len(), "{query}");
             for (a, b) in ours.iter().zip(&theirs) {
@@ -511,7 +521,9 @@ mod tests {
         for k in 1..=7 {
             // The last query reaches every document, then some again.
             for query in ["dome", "nave dome", "alpha beta", "pair dome gamma nave"] {
-                let ours = inner.top(&searcher, query, QueryMode::Words, k).unwrap();
+                let ours = inner
+                    .top(&searcher, query, QueryMode::Words, k, false)
+                    .unwrap();
                 let theirs = inner.collect(&searcher, &*inner.words(query), k).unwrap();
                 let addresses =
                     |top: &[(f32, DocAddress)]| top.iter().map(|t| t.1).collect::<Vec<_>>();
