@@ -420,7 +420,7 @@ mod tests {
     use super::*;
     use crate::{
         BuildConfig, build,
-        fixtures::{passage, small_index},
+        fixtures::{passage, small_index, wiki18_sample},
     };
 
     /// The eager-scored engine ranks as tantivy's `BooleanQuery` does: same documents, same
@@ -429,19 +429,7 @@ mod tests {
     fn impacts_rank_as_tantivy_does() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("idx");
-        let sample =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/wiki18-sample-1000.jsonl");
-        let text = std::fs::read_to_string(sample).unwrap();
-        let passages: Vec<Passage> = text
-            .lines()
-            .map(|l| {
-                let row: serde_json::Value = serde_json::from_str(l).unwrap();
-                Passage::from_contents(
-                    row["id"].as_str().unwrap(),
-                    row["contents"].as_str().unwrap(),
-                )
-            })
-            .collect();
+        let passages = wiki18_sample();
         build(
             &dir,
             passages.iter().cloned().map(Ok::<_, std::io::Error>),

@@ -18,7 +18,7 @@ mod sum;
 mod top;
 mod write;
 
-use std::{fs::File, path::Path};
+use std::{cmp::Reverse, collections::BinaryHeap, fs::File, path::Path};
 
 use memmap2::{Mmap, MmapMut};
 use tantivy::{DocAddress, Searcher};
@@ -224,7 +224,7 @@ impl Impacts {
             || top::top(self, terms, k, middle..self.max_doc),
         );
         first.extend(second);
-        first.sort_by_key(|&(score, doc)| std::cmp::Reverse(Ranked(score, doc)));
+        first.sort_by_key(|&(score, doc)| Reverse(Ranked(score, doc)));
         first.truncate(k);
         first
     }
@@ -268,6 +268,47 @@ impl<'a> Terms<'a> {
     /// How often the query has its `slot`th distinct term.
     fn count(&self, slot: usize) -> usize {
         self.sequence.iter().filter(|&&s| s == slot).count()
+    }
+}
+
+/// The k best documents offered so far.
+struct Best {
+    /// The worst on top.
+    heap: BinaryHeap<Reverse<Ranked>>,
+    k: usize,
+    /// The k-th best score once there are k; until then every document counts.
+    floor: f32,
+}
+
+impl Best {
+    fn new(k: usize) -> Best {
+        Best {
+            heap: BinaryHeap::with_capacity(k + 1),
+            k,
+            floor: f32::NEG_INFINITY,
+        }
+    }
+
+    fn offer(&mut self, score: f32, doc: u32) {
+        let candidate = Ranked(score, doc);
+        if self.heap.len() < self.k {
+            self.heap.push(Reverse(candidate));
+        } else if self.heap.peek().is_some_and(|worst| candidate > worst.0) {
+            self.heap.pop();
+            self.heap.push(Reverse(candidate));
+        }
+        if self.heap.len() == self.k {
+            self.floor = self.heap.peek().map_or(self.floor, |worst| worst.0.0);
+        }
+    }
+
+    /// Best first.
+    fn into_sorted(self) -> Vec<(f32, u32)> {
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|Reverse(Ranked(score, doc))| (score, doc))
+            .collect()
     }
 }
 

@@ -5,13 +5,9 @@
 //! a small index, and plain arrays beat skipping by a few microseconds a query. It is also the
 //! reference the skipping engine is tested against.
 
-use std::{
-    cell::RefCell,
-    cmp::Reverse,
-    collections::{BinaryHeap, HashMap},
-};
+use std::{cell::RefCell, collections::HashMap};
 
-use super::{BLOCK, Impacts, Ranked, TEXT, TITLE, Terms};
+use super::{BLOCK, Best, Impacts, TEXT, TITLE, Terms};
 
 /// A small index's postings, decoded: per term, documents ascending with their summed scores.
 pub(super) struct Eager {
@@ -99,30 +95,15 @@ impl Eager {
                     *sum += score;
                 }
             }
-            // The k best so far, the worst on top; once there are k, a sum below the worst's
-            // is turned away by one float comparison.
-            let mut best: BinaryHeap<Reverse<Ranked>> = BinaryHeap::with_capacity(k + 1);
-            let mut floor = f32::NEG_INFINITY;
+            // Once there are k, a sum below the k-th best is turned away by one comparison.
+            let mut best = Best::new(k);
             for &doc in &touched[..len] {
                 let sum = std::mem::take(&mut sums[doc as usize]);
-                if sum < floor || k == 0 {
-                    continue;
-                }
-                let candidate = Ranked(sum, doc);
-                if best.len() < k {
-                    best.push(Reverse(candidate));
-                } else if best.peek().is_some_and(|worst| candidate > worst.0) {
-                    best.pop();
-                    best.push(Reverse(candidate));
-                }
-                if best.len() == k {
-                    floor = best.peek().map_or(floor, |worst| worst.0.0);
+                if sum >= best.floor {
+                    best.offer(sum, doc);
                 }
             }
-            best.into_sorted_vec()
-                .into_iter()
-                .map(|Reverse(Ranked(score, doc))| (score, doc))
-                .collect()
+            best.into_sorted()
         })
     }
 }

@@ -16,9 +16,9 @@
 //! float sums. A document that is kept is scored from all its lists, summed as the exhaustive
 //! engine sums (title plus text per term, terms in query order), so scores are bit-identical.
 
-use std::{cmp::Reverse, collections::BinaryHeap, ops::Range};
+use std::ops::Range;
 
-use super::{BLOCK, Impacts, List, Ranked, TEXT, TITLE, Terms};
+use super::{BLOCK, Best, Impacts, List, TEXT, TITLE, Terms};
 
 /// Bounds are summed in another order than scores: a bound is trusted only with this much room.
 const MARGIN: f32 = 1.0 + 1e-4;
@@ -50,15 +50,13 @@ pub(super) fn top(impacts: &Impacts, terms: &Terms, k: usize, docs: Range<u32>) 
         below[i + 1] = below[i] + c.bound;
     }
 
-    let mut found: BinaryHeap<Reverse<Ranked>> = BinaryHeap::with_capacity(k + 1);
-    // The k-th best score once there are k; until then every document counts.
-    let mut floor = f32::NEG_INFINITY;
+    let mut best = Best::new(k);
     let mut hits = vec![[0.0f32; 2]; distinct.len()];
     // Lists before `essential` are only probed.
     let mut essential = 0;
     let mut window = Window::default();
     loop {
-        while essential < cursors.len() && below[essential + 1] * MARGIN <= floor {
+        while essential < cursors.len() && below[essential + 1] * MARGIN <= best.floor {
             essential += 1;
         }
         let Some(start) = cursors[essential..]
@@ -82,25 +80,25 @@ pub(super) fn top(impacts: &Impacts, terms: &Terms, k: usize, docs: Range<u32>) 
                 bits &= bits - 1;
                 let mut partial = std::mem::take(&mut window.sums[offset]);
                 let doc = start + offset as u32;
-                if (partial + below[essential]) * MARGIN <= floor {
+                if (partial + below[essential]) * MARGIN <= best.floor {
                     continue;
                 }
                 let mut possible = true;
                 for i in (0..essential).rev() {
-                    if (partial + below[i + 1]) * MARGIN <= floor {
+                    if (partial + below[i + 1]) * MARGIN <= best.floor {
                         possible = false;
                         break;
                     }
                     let c = &mut cursors[i];
                     let block = c.block_bound(doc);
-                    if (partial + below[i] + block) * MARGIN <= floor {
+                    if (partial + below[i] + block) * MARGIN <= best.floor {
                         continue;
                     }
                     if c.seek(doc) == doc {
                         partial += c.score() * c.count;
                     }
                 }
-                if !possible || partial * MARGIN <= floor {
+                if !possible || partial * MARGIN <= best.floor {
                     continue;
                 }
                 // Summed as the exhaustive engine sums: each term's title and text, then term by
@@ -111,24 +109,11 @@ pub(super) fn top(impacts: &Impacts, terms: &Terms, k: usize, docs: Range<u32>) 
                 let score = sequence.iter().fold(0.0f32, |sum, &slot| {
                     sum + (hits[slot][TITLE] + hits[slot][TEXT])
                 });
-                let candidate = Ranked(score, doc);
-                if found.len() < k {
-                    found.push(Reverse(candidate));
-                } else if found.peek().is_some_and(|worst| candidate > worst.0) {
-                    found.pop();
-                    found.push(Reverse(candidate));
-                }
-                if found.len() == k {
-                    floor = found.peek().map_or(floor, |worst| worst.0.0);
-                }
+                best.offer(score, doc);
             }
         }
     }
-    found
-        .into_sorted_vec()
-        .into_iter()
-        .map(|Reverse(Ranked(score, doc))| (score, doc))
-        .collect()
+    best.into_sorted()
 }
 
 /// Documents per window: the essential lists are added up a window at a time into a dense
@@ -362,18 +347,7 @@ mod tests {
     #[test]
     fn block_max_maxscore_equals_the_exhaustive_sum() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let sample =
-            std::fs::read_to_string(root.join("testdata/wiki18-sample-1000.jsonl")).unwrap();
-        let real: Vec<Passage> = sample
-            .lines()
-            .map(|l| {
-                let row: serde_json::Value = serde_json::from_str(l).unwrap();
-                Passage::from_contents(
-                    row["id"].as_str().unwrap(),
-                    row["contents"].as_str().unwrap(),
-                )
-            })
-            .collect();
+        let real = crate::fixtures::wiki18_sample();
         let words: Vec<&str> = real
             .iter()
             .flat_map(|p| p.text.split_whitespace())
