@@ -42,6 +42,7 @@ kill-trials: setup
 	MASKSEARCH_KILL_TRIALS=$${MASKSEARCH_KILL_TRIALS:-50} $(CARGO) test -p masksearch --test e2e kills -- --nocapture --test-threads 1
 
 # masksearch serve beside bm25s (numba) and pyserini, one client, the ratio table (see the script).
+# SCALE=remix:1000000 (or iid:N): the same on N synthetic passages, each build and load capped.
 bench-peers: setup
 	@bash benches/peers/bench-peers.sh
 

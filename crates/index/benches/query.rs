@@ -10,11 +10,14 @@
 //! cargo bench -p index --bench query -- build SOURCE DIR   # passages JSONL, iid:N or remix:N
 //! cargo bench -p index --bench query -- query DIR          # batched queries/s, latency, RSS
 //! cargo bench -p index --bench query -- topk DIR K OUT     # each question's top-k ids and scores
+//! cargo bench -p index --bench query -- corpus SYNTH OUT   # iid:N or remix:N as passages JSONL
 //! ```
 //!
 //! `iid:N` and `remix:N` make N synthetic passages from the demo corpus's words and passage
-//! lengths (seeded, so every run makes the same corpus; see [`synthetic`]). Prints numbers;
-//! asserts nothing about speed.
+//! lengths (seeded, so every run makes the same corpus; see [`synthetic`]). `corpus` writes those
+//! same passages as the JSONL `masksearch index --passages` reads, so engines other than this
+//! one (`make bench-peers`' `SCALE`) can index exactly the corpus the `build` rows measured.
+//! Prints numbers; asserts nothing about speed.
 
 use std::{
     path::{Path, PathBuf},
@@ -114,6 +117,16 @@ fn synthetic(n: usize, iid: bool) -> impl Iterator<Item = Passage> {
     })
 }
 
+/// `(N, iid)` for a source named `iid:N` or `remix:N` (`_` allowed in N); `None` for a path.
+fn synthetic_spec(source: &str) -> Option<(usize, bool)> {
+    [("iid:", true), ("remix:", false)]
+        .into_iter()
+        .find_map(|(prefix, iid)| {
+            let n = source.strip_prefix(prefix)?.replace('_', "");
+            Some((n.parse().expect("iid:N or remix:N"), iid))
+        })
+}
+
 fn resident_mb() -> (f64, f64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
@@ -142,11 +155,7 @@ fn build(source: &str, dir: &Path) {
         ..BuildConfig::default()
     };
     let started = Instant::now();
-    let synthetic_kind = [("iid:", true), ("remix:", false)]
-        .into_iter()
-        .find_map(|(prefix, iid)| Some((source.strip_prefix(prefix)?, iid)));
-    let report = if let Some((n, iid)) = synthetic_kind {
-        let n: usize = n.replace('_', "").parse().expect("iid:N or remix:N");
+    let report = if let Some((n, iid)) = synthetic_spec(source) {
         index::build(
             dir,
             synthetic(n, iid).map(Ok::<_, std::io::Error>),
@@ -165,6 +174,26 @@ fn build(source: &str, dir: &Path) {
         report.passages,
         report.passages as f64 / secs,
         dir_mb(dir)
+    );
+}
+
+/// Writes the synthetic corpus `source` names to `out` as passages JSONL, whole or not at all.
+fn corpus(source: &str, out: &Path) {
+    let (n, iid) = synthetic_spec(source).expect("corpus takes iid:N or remix:N");
+    let started = Instant::now();
+    let mut lines = formats::StagedLines::create(out).expect("create the corpus file");
+    for passage in synthetic(n, iid) {
+        lines.write(&passage).expect("write a passage");
+    }
+    lines
+        .finish()
+        .and_then(formats::Staged::commit)
+        .expect("commit the corpus file");
+    let mb = std::fs::metadata(out).map_or(0.0, |m| m.len() as f64 / 1_048_576.0);
+    println!(
+        "corpus {source}: {n} passages, {mb:.0} MB, written to {} in {:.1} s",
+        out.display(),
+        started.elapsed().as_secs_f64()
     );
 }
 
@@ -238,6 +267,7 @@ fn main() {
         ["build", source, dir] => build(source, Path::new(dir)),
         ["query", dir] => query(Path::new(dir)),
         ["topk", dir, k, out] => topk(Path::new(dir), k.parse().expect("k"), Path::new(out)),
+        ["corpus", source, out] => corpus(source, Path::new(out)),
         [] => {
             let tmp = tempfile::tempdir().expect("temp dir");
             let dir = tmp.path().join("index");

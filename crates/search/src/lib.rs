@@ -12,7 +12,10 @@ mod wire;
 
 use formats::Passage;
 pub use merge::{Duplicate, Merged, MergedHit, merge};
-pub use wire::{RetrieveDocument, RetrieveHit, RetrieveRequest, RetrieveResponse};
+pub use wire::{
+    DocField, DocFields, DocFieldsError, RetrieveDocument, RetrieveHit, RetrieveRequest,
+    RetrieveResponse,
+};
 
 /// One ranked result: the passage and its score (higher is better; scales differ by backend).
 ///

@@ -9,12 +9,12 @@ use axum::{
     extract::{State, rejection::JsonRejection},
     routing::post,
 };
-use search::{RetrieveHit, RetrieveRequest, RetrieveResponse, SearchError, Searcher};
+use search::{DocFields, RetrieveHit, RetrieveRequest, RetrieveResponse, SearchError, Searcher};
 use serde::{Deserialize, Serialize};
 
 use crate::ApiError;
 
-/// Limits that keep one request from monopolising the server.
+/// Limits that keep one request from monopolising the server, and the shape of its documents.
 #[derive(Debug, Clone)]
 pub struct RetrieveConfig {
     /// `topk` used when a request omits it or sends 0 (Search-R1's `--topk`, default 3).
@@ -23,6 +23,8 @@ pub struct RetrieveConfig {
     pub max_queries: usize,
     /// Longest query accepted, in bytes.
     pub max_query_bytes: usize,
+    /// The fields each `/retrieve` document carries (all four by default).
+    pub doc_fields: DocFields,
 }
 
 impl Default for RetrieveConfig {
@@ -32,6 +34,7 @@ impl Default for RetrieveConfig {
             max_topk: 1000,
             max_queries: 4096,
             max_query_bytes: 8192,
+            doc_fields: DocFields::ALL,
         }
     }
 }
@@ -110,7 +113,7 @@ async fn retrieve(
         .into_iter()
         .map(|hits| {
             hits.into_iter()
-                .map(|h| RetrieveHit::from_hit(h, request.return_scores))
+                .map(|h| RetrieveHit::from_hit(h, request.return_scores, config.doc_fields))
                 .collect()
         })
         .collect();
@@ -161,4 +164,70 @@ async fn observation(
         ids: seen.hits.iter().map(|h| h.passage.id.clone()).collect(),
         queries,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{body::Body, http::Request};
+    use formats::Passage;
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// The keys of every document `/retrieve` answers, with and without scores, from a server
+    /// configured with `doc_fields` (sorted: serde_json's map sorts them anyway).
+    async fn document_keys(doc_fields: DocFields) -> Vec<Vec<String>> {
+        let searcher = Arc::new(search::testing::Scripted::fixed(vec![
+            Passage::new("1", "Milan", "Milan is a city in Italy."),
+            Passage::new("2", "Pavia", "Pavia lies south of Milan."),
+        ]));
+        let app = router(
+            searcher,
+            RetrieveConfig {
+                doc_fields,
+                ..RetrieveConfig::default()
+            },
+        );
+        let mut keys = Vec::new();
+        for scores in [true, false] {
+            let body = serde_json::json!({"queries": ["milan", "pavia"], "topk": 2, "return_scores": scores});
+            let request = Request::post("/retrieve")
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status().as_u16(), 200);
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let answer: Value = serde_json::from_slice(&bytes).unwrap();
+            for hit in answer["result"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|q| q.as_array().unwrap())
+            {
+                let document = if scores { &hit["document"] } else { hit };
+                let mut names: Vec<String> =
+                    document.as_object().unwrap().keys().cloned().collect();
+                names.sort();
+                keys.push(names);
+            }
+        }
+        keys
+    }
+
+    #[tokio::test]
+    async fn documents_carry_exactly_the_configured_fields() {
+        let keys = document_keys("contents,id".parse().unwrap()).await;
+        assert_eq!(keys.len(), 8, "2 queries × 2 hits, with and without scores");
+        for k in &keys {
+            assert_eq!(k, &["contents", "id"]);
+        }
+        let keys = document_keys(DocFields::default()).await;
+        for k in &keys {
+            assert_eq!(k, &["contents", "id", "text", "title"]);
+        }
+    }
 }

@@ -24,6 +24,10 @@ pub struct Args {
     max_topk: usize,
     #[arg(long, default_value_t = 4096)]
     max_queries: usize,
+    /// The fields each /retrieve document carries, comma-separated: the default is the union of
+    /// Search-R1's two shapes; `id,contents` is all that Search-R1's and verl's clients read.
+    #[arg(long, value_name = "FIELDS", default_value_t = search::DocFields::ALL)]
+    doc_fields: search::DocFields,
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = server::DEFAULT_BODY_LIMIT)]
     body_limit: usize,
@@ -76,6 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         default_topk: args.topk,
         max_topk: args.max_topk,
         max_queries: args.max_queries,
+        doc_fields: args.doc_fields,
         ..RetrieveConfig::default()
     };
     let judge = if args.judge {

@@ -266,6 +266,52 @@ async fn retrieve_defaults_and_plain_documents() {
     assert_eq!(body["result"].as_array().expect("result").len(), odd.len());
 }
 
+/// `--doc-fields id,contents` answers Search-R1's dense-path corpus row, what its and verl's
+/// clients read; a name that is not a field is refused before the server starts.
+#[tokio::test]
+async fn serve_sends_the_document_fields_it_is_told() {
+    let served = Served::start(&[
+        "serve".as_ref(),
+        "--doc-fields".as_ref(),
+        "id,contents".as_ref(),
+        "--index".as_ref(),
+        wiki18_index().as_os_str(),
+    ]);
+    let client = reqwest::Client::new();
+    for scores in [true, false] {
+        let (status, body) = post(
+            &client,
+            &served.url,
+            json!({"queries": ["Pavia Cathedral dome"], "topk": 3, "return_scores": scores}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        for hit in body["result"][0].as_array().expect("hits") {
+            let doc = if scores { &hit["document"] } else { hit };
+            let mut keys: Vec<&str> = doc
+                .as_object()
+                .expect("doc")
+                .keys()
+                .map(String::as_str)
+                .collect();
+            keys.sort_unstable();
+            assert_eq!(keys, ["contents", "id"], "{hit}");
+        }
+    }
+    let out = masksearch()
+        .args(["serve", "--doc-fields", "id,body", "--port", "0", "--index"])
+        .arg(wiki18_index())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "bad usage");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .contains(r#"unknown document field "body"; the fields are id, title, text, contents"#),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn serve_with_query_syntax_reads_operators_and_refuses_what_it_cannot_parse() {
     let served = Served::start(&[
