@@ -2,8 +2,8 @@
 //! windows as Lucene's `MaxScoreBulkScorer` runs it). The query's lists — a title list and a
 //! text list per term — are ordered by the most they can add to a document. The weakest ones,
 //! whose bounds together cannot lift a document above the k-th best score found so far, are not
-//! walked: they only answer for documents found in the others ("essential") lists. Those are
-//! added up a window of 4,096 documents at a time into a dense array; then each document of the
+//! walked: they only answer for documents found in the others, the "essential" lists. Those
+//! are added up a window of 4,096 documents at a time into a dense array; then each document of the
 //! window has its bound refined list by list — with the largest score of the block it would be
 //! in — and is dropped as soon as the bound falls to the k-th best.
 //!
