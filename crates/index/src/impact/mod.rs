@@ -90,15 +90,12 @@ impl Impacts {
         searcher: &Searcher,
         fields: [tantivy::schema::Field; 2],
     ) -> Result<Impacts, IndexError> {
+        let in_memory = |e| IndexError::io(Path::new("(impacts in memory)"), e);
         let mut bytes = Vec::new();
-        write::write_to(searcher, fields, &mut bytes)
-            .map_err(|e| IndexError::io(Path::new("(impacts in memory)"), e))?;
-        let mut mapped = MmapMut::map_anon(bytes.len().max(1))
-            .map_err(|e| IndexError::io(Path::new("(impacts in memory)"), e))?;
+        write::write_to(searcher, fields, &mut bytes).map_err(in_memory)?;
+        let mut mapped = MmapMut::map_anon(bytes.len().max(1)).map_err(in_memory)?;
         mapped[..bytes.len()].copy_from_slice(&bytes);
-        let mapped = mapped
-            .make_read_only()
-            .map_err(|e| IndexError::io(Path::new("(impacts in memory)"), e))?;
+        let mapped = mapped.make_read_only().map_err(in_memory)?;
         let impacts =
             Impacts::parse(mapped, searcher).map_err(tantivy::TantivyError::InternalError)?;
         Ok(impacts.expect("impacts just computed"))

@@ -188,11 +188,16 @@ impl Decoded {
     }
 
     fn scores(&mut self, list: &List) -> &[f32; BLOCK] {
+        self.postings(list).1
+    }
+
+    /// The block's documents and scores.
+    fn postings(&mut self, list: &List) -> (&[u32; BLOCK], &[f32; BLOCK]) {
         if !self.scored {
             list.decode_scores(self.block, &mut self.scores);
             self.scored = true;
         }
-        &self.scores
+        (&self.docs, &self.scores)
     }
 }
 
@@ -242,8 +247,7 @@ impl<'a> Cursor<'a> {
             let from = self.at;
             let to = from + self.here.docs[from..len].partition_point(|&d| d < end);
             let count = self.count;
-            let docs = self.here.docs;
-            let scores = self.here.scores(&self.list);
+            let (docs, scores) = self.here.postings(&self.list);
             for (&doc, &score) in docs[from..to].iter().zip(&scores[from..to]) {
                 add(doc, score * count);
             }
@@ -257,15 +261,22 @@ impl<'a> Cursor<'a> {
 
     /// Moves to the first document at or after `target` (never back).
     fn skip_to(&mut self, target: u32) {
+        if self.doc() < target {
+            self.advance(self.list.block_of(self.block, target), target);
+        }
+    }
+
+    /// Moves to the first document at or after `target`, which is in `block` or later (never
+    /// back).
+    fn advance(&mut self, block: usize, target: u32) {
         if self.doc() >= target {
             return;
         }
-        let block = self.list.block_of(self.block, target);
         if block != self.block {
             self.move_to_block(block);
         }
-        if block < self.list.blocks() {
-            let len = self.list.block_len(block);
+        if self.block < self.list.blocks() {
+            let len = self.list.block_len(self.block);
             self.at += self.here.docs[self.at..len].partition_point(|&d| d < target);
         }
     }
@@ -282,19 +293,9 @@ impl<'a> Cursor<'a> {
     }
 
     /// Moves to the first document at or after `target` (never back) and returns it; after
-    /// [`Cursor::block_bound`] for the same `target`.
+    /// [`Cursor::block_bound`] for the same `target`, which found its block.
     fn seek(&mut self, target: u32) -> u32 {
-        if self.doc() >= target {
-            return self.doc();
-        }
-        if self.probe != self.block {
-            self.move_to_block(self.probe);
-            if self.block >= self.list.blocks() {
-                return END;
-            }
-        }
-        let len = self.list.block_len(self.block);
-        self.at += self.here.docs[self.at..len].partition_point(|&d| d < target);
+        self.advance(self.probe, target);
         self.doc()
     }
 
