@@ -483,6 +483,61 @@ mod tests {
         assert!(compared > 100);
     }
 
+    /// The impact file is trusted only when it belongs to the index beside it: missing (an index
+    /// built before the file) or made from other segments, it is computed at open and the
+    /// answers are the same; damaged, opening fails naming it.
+    #[test]
+    fn an_impact_file_is_used_only_when_it_belongs_to_its_index() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, other) = (tmp.path().join("idx"), tmp.path().join("other"));
+        let passages = wiki18_sample();
+        let config = BuildConfig::default();
+        let ok = |p: &Passage| Ok::<_, std::io::Error>(p.clone());
+        build(&dir, passages[..500].iter().map(ok), &config, |_| {}).unwrap();
+        build(&other, passages[500..].iter().map(ok), &config, |_| {}).unwrap();
+        let queries: Vec<String> = passages[..500]
+            .iter()
+            .step_by(25)
+            .map(|p| {
+                p.text
+                    .split_whitespace()
+                    .take(10)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        let answers = |index: &Bm25Index| -> Vec<Vec<(String, f64)>> {
+            let hits = index.query_batch(&queries, 5).unwrap();
+            hits.into_iter()
+                .map(|h| h.into_iter().map(|h| (h.passage.id, h.score)).collect())
+                .collect()
+        };
+        let expected = answers(&Bm25Index::open(&dir).unwrap());
+        assert!(expected.iter().all(|hits| hits.len() == 5));
+
+        let file = dir.join(crate::impact::FILE);
+        std::fs::remove_file(&file).unwrap();
+        let index = Bm25Index::open(&dir).unwrap();
+        assert!(index.inner.impacts.is_some(), "computed at open");
+        assert_eq!(answers(&index), expected, "without the file");
+
+        std::fs::copy(other.join(crate::impact::FILE), &file).unwrap();
+        let searcher = index.inner.reader.searcher();
+        assert!(
+            Impacts::open(&dir, &searcher).unwrap().is_none(),
+            "another index's file is not used"
+        );
+        assert_eq!(
+            answers(&Bm25Index::open(&dir).unwrap()),
+            expected,
+            "beside another's file"
+        );
+
+        std::fs::write(&file, b"not an impact file").unwrap();
+        let error = Bm25Index::open(&dir).unwrap_err().to_string();
+        assert!(error.contains("impacts.bin"), "{error}");
+    }
+
     /// Equal scores, more of them than k: the lowest document addresses win, in order, at every
     /// k — as tantivy's `TopDocs` decides.
     #[test]
