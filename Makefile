@@ -33,7 +33,7 @@ bench: setup
 # Random kill -9 trials of ingest, index --overwrite, ramp, trajectories and both exports: 50
 # per command instead of make test's 3 (crates/masksearch/tests/e2e/kills.rs; the kill points
 # are printed; MASKSEARCH_KILL_SEED draws others). Ten minutes or so on 2 cores.
-# serve under load for 30 minutes at its capacity, then 30 at twice it, then clients hanging up
+# serve under load for 30 minutes at its capacity, then 5 at twice it, then clients hanging up
 # (crates/masksearch/tests/e2e/soak.rs; make test runs 5 s phases). The figures are printed.
 soak: setup
 	MASKSEARCH_SOAK_SECS=$${MASKSEARCH_SOAK_SECS:-1800} $(CARGO) test -p masksearch --test e2e soak -- --nocapture
