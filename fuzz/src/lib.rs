@@ -8,8 +8,11 @@
 
 use corpus::{Format, Split};
 
-/// Every target by name, as its folder under `corpus/` and its binary are named.
-pub const TARGETS: [(&str, fn(&[u8])); 7] = [
+/// A target's name, as its folder under `corpus/` and its binary are named, and its body.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every target.
+pub const TARGETS: [Target; 7] = [
     ("wikitext", wikitext),
     ("corpus_jsonl", corpus_jsonl),
     ("corpus_dump", corpus_dump),
