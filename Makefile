@@ -43,7 +43,7 @@ kill-trials: setup
 
 # Coverage-guided fuzzing (scripts/fuzz.sh): every parser's libFuzzer target, built on the stable
 # toolchain with SanitizerCoverage, FUZZ_SECONDS each (300 by default: 35 minutes for the seven,
-# after a 3-minute instrumented build on 2 cores). make test replays the kept corpus
+# after a 3-to-5-minute instrumented build on 2 cores). make test replays the kept corpus
 # (fuzz/corpus/) through the same checks without the instrumented build; FUZZ_TARGET=name runs one.
 fuzz: setup
 	bash scripts/fuzz.sh $${FUZZ_TARGET:-all} $${FUZZ_SECONDS:-300}

@@ -10,9 +10,9 @@
 # crates they link only (--target makes cargo keep RUSTFLAGS from build scripts and proc
 # macros, which would not link against libFuzzer's counters; those are the normal build's and
 # shared with it, the instrumented crates go to target/TRIPLE/).
-# The build is the dev profile's opt-level 1 with debug assertions and overflow checks on; a
-# release build with one codegen unit (cargo-fuzz's default) runs faster but builds several
-# times longer on 2 cores.
+# The build is the dev profile's opt-level 1 with debug assertions and overflow checks on,
+# sharing the workspace's profile; cargo-fuzz's default, a release build with one codegen
+# unit, would run each input faster and take longer to build (not measured here).
 #
 # Each target runs for SECONDS over a work corpus in target/fuzz/corpus/TARGET, seeded from the
 # kept corpus fuzz/corpus/TARGET, which it never writes; crashes land in
