@@ -6,7 +6,7 @@
 
 CARGO ?= cargo
 
-.PHONY: setup build demo ui test lint bench bench-peers bench-dense bench-ingest bench-ray verl-check kill-trials soak
+.PHONY: setup build demo ui test lint bench bench-peers bench-dense bench-ingest bench-ray verl-check kill-trials soak fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -40,6 +40,13 @@ soak: setup
 
 kill-trials: setup
 	MASKSEARCH_KILL_TRIALS=$${MASKSEARCH_KILL_TRIALS:-50} $(CARGO) test -p masksearch --test e2e kills -- --nocapture --test-threads 1
+
+# Coverage-guided fuzzing (scripts/fuzz.sh): every parser's libFuzzer target, built on the stable
+# toolchain with SanitizerCoverage, FUZZ_SECONDS each (300 by default: 35 minutes for the seven,
+# after a 3-to-5-minute instrumented build on 2 cores). make test replays the kept corpus
+# (fuzz/corpus/) through the same checks without the instrumented build; FUZZ_TARGET=name runs one.
+fuzz: setup
+	bash scripts/fuzz.sh $${FUZZ_TARGET:-all} $${FUZZ_SECONDS:-300}
 
 # masksearch serve beside bm25s (numba) and pyserini, one client, the ratio table (see the script).
 # SCALE=remix:1000000 (or iid:N): the same on N synthetic passages, each build and load capped.

@@ -11,6 +11,8 @@
 pub mod attempt;
 pub mod chatml;
 pub mod evolve;
+#[cfg(any(test, feature = "invariants"))]
+pub mod invariants;
 pub mod multi;
 pub mod pipeline;
 pub mod prompts;

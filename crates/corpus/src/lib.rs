@@ -23,6 +23,8 @@ mod dump;
 mod error;
 mod ingest;
 mod input;
+#[cfg(any(test, feature = "invariants"))]
+pub mod invariants;
 mod jsonl;
 mod page;
 mod pagedir;

@@ -14,26 +14,19 @@
 //!   the file is compressed; a good record is detected as its own format.
 //!
 //! Wherever a reader reports bad input, reading again with `skip_bad` gives the same passages
-//! and counts and hides exactly the errors it counted. `PROPTEST_CASES` raises the number of
-//! cases (256 by default).
+//! and counts and hides exactly the errors it counted; a JSONL file reads as its lines read one
+//! by one. The checks that hold for any input are `corpus::invariants`, which the fuzz targets
+//! run too. `PROPTEST_CASES` raises the number of cases (256 by default).
 
 use std::path::Path;
 
-use corpus::{Config, CorpusError, CorpusReader, Format, PageSkip, Split, Tally};
+use corpus::{
+    Config, CorpusError, Format, PageSkip, Split,
+    invariants::{read_all, read_both_ways},
+};
 use formats::{Anchor, Passage};
 use proptest::prelude::*;
 use serde_json::json;
-
-/// More items than any input here can give: a reader that goes past it would never end.
-const MAX_ITEMS: usize = 10_000;
-
-/// Reads an input to its end, going on after every error the reader goes on after.
-fn read_all(path: &Path, config: &Config) -> (CorpusReader, Vec<Result<Passage, CorpusError>>) {
-    let mut reader = corpus::open(path, config).expect("the input opens");
-    let items: Vec<_> = reader.by_ref().take(MAX_ITEMS).collect();
-    assert!(items.len() < MAX_ITEMS, "the reader does not end");
-    (reader, items)
-}
 
 fn reading(format: Option<Format>, split: Split) -> Config {
     Config {
@@ -41,47 +34,6 @@ fn reading(format: Option<Format>, split: Split) -> Config {
         split,
         ..Config::default()
     }
-}
-
-/// Reads `path` without and with `skip_bad`: the same passages and counts either way, and the
-/// errors `skip_bad` hides are as many as the bad records counted. Returns the first read.
-fn read_both_ways(
-    path: &Path,
-    config: &Config,
-) -> Result<(Tally, Vec<Result<Passage, CorpusError>>), TestCaseError> {
-    let reporting = Config {
-        skip_bad: false,
-        ..config.clone()
-    };
-    let skipping = Config {
-        skip_bad: true,
-        ..config.clone()
-    };
-    let (reported, items) = read_all(path, &reporting);
-    let (skipped, skipped_items) = read_all(path, &skipping);
-    let passages = |items: &[Result<Passage, CorpusError>]| -> Vec<Passage> {
-        items
-            .iter()
-            .filter_map(|i| i.as_ref().ok().cloned())
-            .collect()
-    };
-    let errors =
-        |items: &[Result<Passage, CorpusError>]| items.iter().filter(|i| i.is_err()).count();
-    prop_assert_eq!(passages(&items), passages(&skipped_items));
-    prop_assert_eq!(reported.tally(), skipped.tally());
-    let bad = [PageSkip::Malformed, PageSkip::Invalid, PageSkip::Truncated]
-        .map(|r| reported.tally().skipped(r))
-        .iter()
-        .sum::<u64>();
-    prop_assert_eq!(
-        (errors(&items) - errors(&skipped_items)) as u64,
-        bad,
-        "{:?}",
-        items
-    );
-    let tally = reported.tally();
-    prop_assert_eq!(tally.passages, passages(&items).len() as u64);
-    Ok((tally.clone(), items))
 }
 
 fn splits() -> impl Strategy<Value = Split> {
@@ -234,6 +186,7 @@ mod jsonl {
             !matches!(l, Line::Blank(_) | Line::Bad(_)) && l.passage(Split::Never).is_none()
         };
         prop_assert_eq!(tally.skipped(PageSkip::Empty), kinds(empty));
+        corpus::invariants::any_jsonl(&path, format, split, dir.path());
         Ok(())
     }
 
@@ -967,20 +920,13 @@ mod dump {
         })
     }
 
-    fn occurrences(haystack: &[u8], needle: &[u8]) -> usize {
-        haystack
-            .windows(needle.len())
-            .filter(|w| *w == needle)
-            .count()
-    }
-
     proptest! {
         #[test]
         fn a_well_formed_dump_gives_exactly_its_article_pages_in_order(
             pages in prop::collection::vec(page(), 0..8), split in splits(),
         ) {
             let (_dir, path) = write(&dump(&pages, None).bytes);
-            let (tally, items) = read_both_ways(&path, &reading(Some(Format::Xml), split))?;
+            let (tally, items) = read_both_ways(&path, &reading(Some(Format::Xml), split));
             prop_assert_eq!(items.iter().map(item).collect::<Vec<_>>(), passages(&pages, split));
             prop_assert_eq!(tally.pages, pages.len() as u64);
             for reason in [PageSkip::Namespace, PageSkip::Redirect, PageSkip::Disambiguation, PageSkip::Empty] {
@@ -996,7 +942,7 @@ mod dump {
             let dump = dump(&pages, None);
             let cut = cut.index(dump.end);
             let (_dir, path) = write(&dump.bytes[..cut]);
-            let (_, items) = read_both_ways(&path, &reading(Some(Format::Xml), split))?;
+            let (_, items) = read_both_ways(&path, &reading(Some(Format::Xml), split));
             let complete = dump.pages.iter().filter(|r| r.end <= cut).count();
             let items: Vec<Item> = items.iter().map(item).collect();
             let first_error = items.iter().position(|i| !matches!(i, Item::Passage(_)));
@@ -1018,7 +964,7 @@ mod dump {
         ) {
             let dump = dump(&pages, Some(&damage));
             let (_dir, path) = write(&dump.bytes);
-            let (tally, items) = read_both_ways(&path, &reading(Some(Format::Xml), split))?;
+            let (tally, items) = read_both_ways(&path, &reading(Some(Format::Xml), split));
             let k = damage.page;
             let mut want = passages(&pages[..k], split);
             if damage.fatal {
@@ -1043,11 +989,7 @@ mod dump {
         #[test]
         fn any_bytes_read_as_a_dump_end_and_keep_no_page_without_an_end_tag(bytes in soup()) {
             let (_dir, path) = write(&bytes);
-            let (tally, items) = read_both_ways(&path, &reading(Some(Format::Xml), Split::Auto))?;
-            prop_assert!(tally.kept() as usize <= occurrences(&bytes, b"page>"), "{:?}", items);
-            if occurrences(&bytes, b"mediawiki") == 0 {
-                prop_assert!(items.iter().any(|i| i.is_err()), "no dump, no silence: {:?}", items);
-            }
+            corpus::invariants::any_dump(&path, &bytes);
         }
     }
 }
@@ -1132,7 +1074,7 @@ mod pagedir {
                 std::fs::write(root.join("sub").join("page.txt"), "Not a page.").unwrap();
             }
             prop_assert_eq!(corpus::open(&root, &Config::default()).unwrap().format(), Format::Dir);
-            let (tally, items) = read_both_ways(&root, &reading(None, split))?;
+            let (tally, items) = read_both_ways(&root, &reading(None, split));
             for p in items.iter().flatten() {
                 prop_assert!(!p.text.contains('\n') && p.text.trim() == p.text, "{:?}", p.text);
             }

@@ -23,6 +23,8 @@
 pub mod curriculum;
 pub mod difficulty;
 pub mod extract;
+#[cfg(any(test, feature = "invariants"))]
+pub mod invariants;
 pub mod lexicon;
 pub mod mask;
 pub mod run;

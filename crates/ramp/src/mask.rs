@@ -378,41 +378,9 @@ pub fn fill_masks<S: AsRef<str>>(query: &str, masks: &[S]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::invariants::{passage, sample};
     use crate::spans::{self, SpanKind};
     use rand::SeedableRng;
-
-    fn passage(title: &str, text: &str) -> Passage {
-        Passage {
-            id: "p1".into(),
-            title: title.into(),
-            text: text.into(),
-            anchors: vec![],
-            original_contents: None,
-        }
-    }
-
-    fn config() -> MaskConfig {
-        MaskConfig {
-            lang: Lang::En,
-            source: "wiki".into(),
-            strategy: "names".into(),
-        }
-    }
-
-    fn sample(
-        p: &Passage,
-        spans: Vec<Span>,
-        k: usize,
-        seed: u64,
-    ) -> Result<RampSample, SampleSkip> {
-        let prepared = prepare(p, spans, Lang::En)?;
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let chosen = choose(&prepared, k.min(prepared.capacity), &mut rng);
-        match build(&prepared, &chosen, vec![], &config()) {
-            Masked::Sample(s) => Ok(*s),
-            Masked::Skip(s) => Err(s),
-        }
-    }
 
     #[test]
     fn drops_title_repeats_and_text_start() {
@@ -582,12 +550,11 @@ mod tests {
 
     mod properties {
         //! Any passage the span finders give candidates in: a sample's masks, filled back into
-        //! its query in order, give its answer; every mask is a whole, trimmed piece of text.
+        //! its query in order, give its answer; every candidate is whole tokens and every mask a
+        //! trimmed piece of text (`crate::invariants`, which the fuzz target runs too).
         //! `PROPTEST_CASES` raises the case count.
 
         use proptest::prelude::*;
-
-        use super::*;
 
         fn text() -> impl Strategy<Value = String> {
             let piece = prop_oneof![
@@ -616,18 +583,7 @@ mod tests {
                 k in 1usize..5,
                 seed in any::<u64>(),
             ) {
-                let p = passage(&title, &text);
-                let mut found = spans::names(&text);
-                found.extend(spans::dates(&text, Lang::En));
-                found.extend(spans::numbers(&text, Lang::En));
-                found.sort_by_key(|s| (s.start, s.end));
-                if let Ok(s) = sample(&p, found, k, seed) {
-                    prop_assert_eq!(fill_masks(&s.query, &s.ext.masks), Some(s.answer.clone()));
-                    prop_assert_eq!(s.ext.mask_num, s.ext.masks.len());
-                    for m in &s.ext.masks {
-                        prop_assert!(!m.is_empty() && m.trim() == m, "{:?}", m);
-                    }
-                }
+                crate::invariants::masking(&title, &text, k, seed);
             }
         }
     }

@@ -7,6 +7,8 @@
 
 pub mod chat;
 mod error;
+#[cfg(feature = "invariants")]
+pub mod invariants;
 pub mod retrieve;
 pub mod reward;
 

@@ -16,6 +16,8 @@
 //! - **tools**, the original MaskSearch record: the same searches as calls of the `web_search`
 //!   tool with a `queries` list ([`tools`]), answered by the same information block.
 
+#[cfg(feature = "invariants")]
+pub mod invariants;
 pub mod observation;
 pub mod prompt;
 pub mod tags;

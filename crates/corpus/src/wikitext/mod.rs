@@ -192,11 +192,10 @@ pub(super) mod tests {
 #[cfg(test)]
 mod properties {
     //! Any wikitext converts without a panic into paragraphs whose links lie inside their text,
-    //! on character boundaries, sorted and apart. `PROPTEST_CASES` raises the case count.
+    //! on character boundaries, sorted and apart (`crate::invariants`, which the fuzz target
+    //! runs too). `PROPTEST_CASES` raises the case count.
 
     use proptest::prelude::*;
-
-    use super::*;
 
     /// Wikitext built from the markup the converter reads (links, templates, refs, tables,
     /// files, comments, entities, headings, lists, bold) around text in several scripts.
@@ -234,16 +233,7 @@ mod properties {
     proptest! {
         #[test]
         fn links_lie_inside_their_paragraph_on_char_boundaries(text in wikitext()) {
-            let converted = convert(&text, &Namespaces::default());
-            for p in &converted.paragraphs {
-                let mut last_end = 0;
-                for link in &p.links {
-                    prop_assert!(link.start < link.end && link.end <= p.text.len(), "{:?} in {:?}", link, p.text);
-                    prop_assert!(p.text.is_char_boundary(link.start) && p.text.is_char_boundary(link.end));
-                    prop_assert!(last_end <= link.start, "links overlap or are out of order in {:?}", p);
-                    last_end = link.end;
-                }
-            }
+            crate::invariants::wikitext(&text);
         }
     }
 }
