@@ -68,7 +68,7 @@ impl LowRank {
         }
     }
 
-    pub fn next(&mut self) -> Vec<f32> {
+    pub fn point(&mut self) -> Vec<f32> {
         let mut v: Vec<f32> = (0..DIM).map(|_| NOISE * self.unit.uniform()).collect();
         for direction in &self.basis {
             let z = self.unit.uniform();
@@ -97,7 +97,7 @@ impl Source {
             }
             Source::LowRank(rank) => {
                 let mut points = LowRank::new(*rank, Unit::rows().0);
-                Box::new((0..n).map(move |_| points.next()))
+                Box::new((0..n).map(move |_| points.point()))
             }
             Source::File(rows) => Box::new(rows.iter().cloned()),
         }
@@ -119,7 +119,7 @@ impl Source {
             }
             Source::LowRank(rank) => {
                 let mut points = LowRank::new(*rank, QUERY_SEED);
-                (0..QUERIES).map(|_| points.next()).collect()
+                (0..QUERIES).map(|_| points.point()).collect()
             }
             Source::File(rows) => (0..QUERIES)
                 .map(|i| rows[i * rows.len() / QUERIES].clone())
