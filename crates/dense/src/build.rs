@@ -2,7 +2,9 @@
 //! rows of a faiss flat index made from the same passages ([`import`]): staged in
 //! `dense.partial/`, resumed there after a kill (the rows written stay; a torn last row is cut),
 //! and swapped in whole when every passage has its row, so that a failed build leaves the
-//! previous vectors in place.
+//! previous vectors in place. With [`GraphParams`] the HNSW graph of the rows is built in the
+//! staging folder once they are whole, before the swap; a build that only adds a graph to
+//! finished rows of the same settings takes those rows instead of embedding them again.
 //!
 //! A build with a shard i/n embeds only the i-th of n contiguous ranges of the passages, into
 //! `dense.shards/<i>-of-<n>/` (resumed the same way, sealed with its `meta.json` when done), so
@@ -21,7 +23,11 @@ use std::{
 use formats::Shard;
 use index::Bm25Index;
 
-use crate::{DENSE_DIR, DenseError, DenseMeta, Encoder, Storage, faiss::FaissFlat};
+use crate::{
+    DENSE_DIR, DenseError, DenseMeta, Encoder, GraphParams, Storage, Vectors,
+    faiss::FaissFlat,
+    graph::{GRAPH_FILE, Graph},
+};
 
 /// How to embed an index's passages.
 #[derive(Debug, Clone)]
@@ -36,6 +42,18 @@ pub struct DenseBuild {
     /// Only this shard's range of the passages, left in `dense.shards/` for a build without a
     /// shard to take.
     pub shard: Shard,
+    /// Also build an HNSW graph of the rows, searched instead of scanning them all (not for a
+    /// shard: the build that puts the shards together makes it).
+    pub graph: Option<GraphParams>,
+}
+
+/// What a build's progress report is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Rows embedded or copied.
+    Rows,
+    /// Rows linked into the HNSW graph.
+    Graph,
 }
 
 /// What a build did.
@@ -43,7 +61,8 @@ pub struct DenseBuild {
 pub struct DenseReport {
     /// Rows in the finished vectors.
     pub rows: u64,
-    /// Rows an interrupted build had written, kept.
+    /// Rows an earlier build had written, kept: an interrupted one's, or the finished rows a
+    /// graph is added to.
     pub resumed: u64,
     /// Rows taken from finished shards.
     pub from_shards: u64,
@@ -79,24 +98,27 @@ fn prepare(
         passage_prefix: config.passage_prefix.clone(),
         count: bm25.len(),
         source,
+        // The rows' settings: a staging folder is resumed by them, whatever graph is asked for.
+        graph: None,
     };
     Ok((bm25, encoder, meta))
 }
 
 /// Embeds every passage of the index in `index_dir` into `index_dir/dense` (or, with a shard,
-/// its range into `dense.shards/`); `progress` is told the rows done and the total after each
-/// batch.
+/// its range into `dense.shards/`); `progress` is told the phase, the rows done and the total
+/// after each batch.
 pub fn build(
     index_dir: &Path,
     config: &DenseBuild,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(Phase, u64, u64),
 ) -> Result<DenseReport, DenseError> {
     let (bm25, encoder, meta) = prepare(index_dir, config, None)?;
+    let rows_progress = &mut |done, total| progress(Phase::Rows, done, total);
     if config.shard.count > 1 {
         let (range, meta) = shard_of(config.shard, &meta);
         let dir = shard_dir(index_dir, config.shard);
         if DenseMeta::load(&dir).is_ok_and(|done| done == meta) {
-            progress(meta.count, meta.count);
+            rows_progress(meta.count, meta.count);
             return Ok(DenseReport {
                 rows: meta.count,
                 resumed: meta.count,
@@ -105,11 +127,21 @@ pub fn build(
             });
         }
         let mut staged = Staged::open(dir, meta)?;
-        embed(&bm25, &encoder, &mut staged, range, config.batch, progress)?;
+        embed(
+            &bm25,
+            &encoder,
+            &mut staged,
+            range,
+            config.batch,
+            rows_progress,
+        )?;
         return staged.seal();
     }
     let shards = finished_shards(index_dir, &meta)?;
     let count = meta.count;
+    if config.graph.is_some() {
+        reuse_finished(index_dir, &meta)?;
+    }
     let mut staged = Staged::open(staging(index_dir), meta)?;
     let mut from_shards = 0;
     while staged.rows < count {
@@ -118,7 +150,7 @@ pub fn build(
                 let rows = end - staged.rows;
                 staged.copy_rows(dir, rows)?;
                 from_shards += rows;
-                progress(staged.rows, count);
+                rows_progress(staged.rows, count);
             }
             None => {
                 let next = shards
@@ -131,12 +163,12 @@ pub fn build(
                     &mut staged,
                     0..next,
                     config.batch,
-                    progress,
+                    rows_progress,
                 )?;
             }
         }
     }
-    let report = staged.swap_in(index_dir)?;
+    let report = staged.swap_in(index_dir, config.graph, progress)?;
     let shards_dir = index_dir.join(SHARDS_DIR);
     match std::fs::remove_dir_all(&shards_dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -240,7 +272,7 @@ pub fn import(
     index_dir: &Path,
     faiss: &Path,
     config: &DenseBuild,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(Phase, u64, u64),
 ) -> Result<DenseReport, DenseError> {
     let source = std::path::absolute(faiss).map_err(|e| DenseError::io(faiss, e))?;
     let (_, _, meta) = prepare(index_dir, config, Some(source))?;
@@ -257,21 +289,24 @@ pub fn import(
             ),
         });
     }
+    if config.graph.is_some() {
+        reuse_finished(index_dir, &meta)?;
+    }
     let mut staged = Staged::open(staging(index_dir), meta)?;
     rows.skip(staged.resumed)?;
-    progress(staged.rows, staged.meta.count);
+    progress(Phase::Rows, staged.rows, staged.meta.count);
     let mut chunk = Vec::with_capacity(IMPORT_CHUNK);
     while staged.rows + (chunk.len() as u64) < staged.meta.count {
         chunk.push(rows.next_row()?);
         if chunk.len() == IMPORT_CHUNK {
             staged.append(&chunk)?;
             chunk.clear();
-            progress(staged.rows, staged.meta.count);
+            progress(Phase::Rows, staged.rows, staged.meta.count);
         }
     }
     staged.append(&chunk)?;
-    progress(staged.rows, staged.meta.count);
-    staged.swap_in(index_dir)
+    progress(Phase::Rows, staged.rows, staged.meta.count);
+    staged.swap_in(index_dir, config.graph, progress)
 }
 
 /// The vectors of `texts`, in order, encoded `batch` at a time from the shortest to the longest.
@@ -327,8 +362,8 @@ impl Staged {
         Ok(Staged {
             rows_out: append("vectors.bin")?,
             scales_out: match meta.storage {
-                Storage::F32 => None,
                 Storage::I8 => Some(append("scales.bin")?),
+                Storage::F32 | Storage::F16 => None,
             },
             dir,
             meta,
@@ -390,9 +425,34 @@ impl Staged {
         Ok(())
     }
 
-    /// Seals the staging folder and swaps it in as `index_dir/dense`.
-    fn swap_in(self, index_dir: &Path) -> Result<DenseReport, DenseError> {
+    /// Builds the graph `graph` asks for over the whole rows, seals the staging folder and swaps
+    /// it in as `index_dir/dense`.
+    fn swap_in(
+        mut self,
+        index_dir: &Path,
+        graph: Option<GraphParams>,
+        progress: &mut dyn FnMut(Phase, u64, u64),
+    ) -> Result<DenseReport, DenseError> {
         let dir = self.dir.clone();
+        let graph_file = dir.join(GRAPH_FILE);
+        match graph {
+            Some(params) => {
+                // `append` and `copy_rows` flushed every row: the files hold them all.
+                let meta = &self.meta;
+                let vectors = Vectors::open(&dir, meta.storage, meta.dim, self.rows)?;
+                Graph::build(&dir, &vectors, &params, &mut |done, total| {
+                    progress(Phase::Graph, done, total)
+                })?;
+                self.meta.graph = Some(params);
+            }
+            // A graph a killed build left would sit unused beside the rows.
+            None => match std::fs::remove_file(&graph_file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(DenseError::io(&graph_file, e));
+                }
+                _ => {}
+            },
+        }
         let report = self.seal()?;
         index::replace_folder(&dir, &index_dir.join(DENSE_DIR))?;
         Ok(report)
@@ -432,20 +492,62 @@ fn settings(staging: &Path) -> PathBuf {
     staging.join("settings.json")
 }
 
+/// Whether `staging` holds rows made with `meta`'s settings.
+fn holds_settings(staging: &Path, meta: &DenseMeta) -> bool {
+    std::fs::read_to_string(settings(staging))
+        .ok()
+        .and_then(|text| serde_json::from_str::<DenseMeta>(&text).ok())
+        .is_some_and(|recorded| recorded == *meta)
+}
+
+/// Empties `staging` for rows made with `meta`'s settings.
+fn restart(staging: &Path, meta: &DenseMeta) -> Result<(), DenseError> {
+    if staging.exists() {
+        std::fs::remove_dir_all(staging).map_err(|e| DenseError::io(staging, e))?;
+    }
+    std::fs::create_dir_all(staging).map_err(|e| DenseError::io(staging, e))?;
+    let path = settings(staging);
+    let json = serde_json::to_string_pretty(meta).expect("plain data");
+    std::fs::write(&path, json).map_err(|e| DenseError::io(&path, e))
+}
+
+/// Lays the finished rows of `index_dir/dense` into the staging folder when they were made with
+/// `meta`'s settings and no interrupted build of those settings is staged, so that a build that
+/// adds a graph to them embeds nothing again. The files are hard links (copies where the file
+/// system has none): a finished folder's files are never written again, and a staging folder's
+/// are only appended to, which whole rows rule out.
+fn reuse_finished(index_dir: &Path, meta: &DenseMeta) -> Result<(), DenseError> {
+    let finished = index_dir.join(DENSE_DIR);
+    let Ok(done) = DenseMeta::load(&finished) else {
+        return Ok(());
+    };
+    let staging = staging(index_dir);
+    let same_rows = DenseMeta {
+        graph: None,
+        ..done
+    } == *meta;
+    if !same_rows || holds_settings(&staging, meta) {
+        return Ok(());
+    }
+    restart(&staging, meta)?;
+    let files: &[&str] = match meta.storage {
+        Storage::I8 => &["vectors.bin", "scales.bin"],
+        Storage::F32 | Storage::F16 => &["vectors.bin"],
+    };
+    for name in files {
+        let (from, to) = (finished.join(name), staging.join(name));
+        std::fs::hard_link(&from, &to)
+            .or_else(|_| std::fs::copy(&from, &to).map(|_| ()))
+            .map_err(|e| DenseError::io(&from, e))?;
+    }
+    Ok(())
+}
+
 /// Prepares `staging` for a build with `meta`'s settings: the whole rows an interrupted build
 /// with the same settings wrote are kept (the count returned), anything else is cleared.
 fn resume(staging: &Path, meta: &DenseMeta) -> Result<u64, DenseError> {
-    let recorded = std::fs::read_to_string(settings(staging))
-        .ok()
-        .and_then(|text| serde_json::from_str::<DenseMeta>(&text).ok());
-    if recorded.as_ref() != Some(meta) {
-        if staging.exists() {
-            std::fs::remove_dir_all(staging).map_err(|e| DenseError::io(staging, e))?;
-        }
-        std::fs::create_dir_all(staging).map_err(|e| DenseError::io(staging, e))?;
-        let path = settings(staging);
-        let json = serde_json::to_string_pretty(meta).expect("plain data");
-        std::fs::write(&path, json).map_err(|e| DenseError::io(&path, e))?;
+    if !holds_settings(staging, meta) {
+        restart(staging, meta)?;
         return Ok(0);
     }
     let len = |name: &str| std::fs::metadata(staging.join(name)).map_or(0, |m| m.len());

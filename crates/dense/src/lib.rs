@@ -5,20 +5,23 @@
 //! index's `dense/` folder ([`build`]; or takes the rows of a faiss flat index of the same
 //! passages, [`import`]), one row per passage in the index's order, so a row's
 //! position is the passage's. [`DenseIndex`] answers a query with the rows nearest its vector
-//! (an exact scan of the memory-mapped rows); [`Hybrid`] fuses the BM25 and the dense lists by
+//! (an exact scan of the memory-mapped rows, or, when the build made one, a walk of an HNSW graph
+//! of them, [`Graph`]); [`Hybrid`] fuses the BM25 and the dense lists by
 //! reciprocal rank. Both are [`search::Searcher`]s, so `/retrieve`, the agents and eval use them
 //! as they use BM25.
 
 mod build;
 mod encoder;
 mod faiss;
+mod graph;
 mod searcher;
 mod store;
 
 use std::path::{Path, PathBuf};
 
-pub use build::{DenseBuild, DenseReport, build, import};
+pub use build::{DenseBuild, DenseReport, Phase, build, import};
 pub use encoder::{Encoder, Pooling};
+pub use graph::{Graph, GraphParams};
 pub use searcher::{DenseIndex, Fusion, Hybrid};
 pub use store::{Scored, Storage, Vectors};
 
@@ -36,6 +39,9 @@ pub enum DenseError {
     /// The encoder's folder cannot be loaded or run.
     #[error("model {}: {message}", dir.display())]
     Model { dir: PathBuf, message: String },
+    /// The HNSW graph cannot be built, opened or searched, or is not the graph of the rows.
+    #[error("{}: {message}; build it again with `masksearch index --dense MODEL --hnsw`", path.display())]
+    Graph { path: PathBuf, message: String },
     #[error("{}: damaged: {message}", path.display())]
     Damaged { path: PathBuf, message: String },
     #[error("{}: no dense vectors; build them with `masksearch index --dense MODEL`", dir.display())]
@@ -81,6 +87,10 @@ pub struct DenseMeta {
     /// The faiss flat index the rows were taken from, if not embedded here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<PathBuf>,
+    /// The HNSW graph beside the rows (`graph.usearch`) and how it was built; without one a
+    /// query scans every row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph: Option<GraphParams>,
 }
 
 impl DenseMeta {

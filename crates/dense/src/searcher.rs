@@ -9,7 +9,7 @@ use std::{
 use index::Bm25Index;
 use search::{SearchError, SearchHit, Searcher};
 
-use crate::{DENSE_DIR, DenseError, DenseMeta, Encoder, Vectors};
+use crate::{DENSE_DIR, DenseError, DenseMeta, Encoder, Graph, Scored, Vectors};
 
 /// An index's dense vectors, its encoder and its passages: searched by the rows nearest a
 /// query's vector. Cheap to clone.
@@ -24,12 +24,15 @@ struct Inner {
     bm25: Bm25Index,
     meta: DenseMeta,
     vectors: Vectors,
+    /// Searched instead of scanning every row when the build made it.
+    graph: Option<Graph>,
     encoder: Encoder,
 }
 
 impl DenseIndex {
-    /// The dense vectors of the index `bm25` opened from `dir`, and the encoder they were made
-    /// with; refused when they are of another build of the index.
+    /// The dense vectors of the index `bm25` opened from `dir`, their HNSW graph if they have
+    /// one, and the encoder they were made with; refused when they are of another build of the
+    /// index, or the graph is not theirs.
     pub fn open(dir: &Path, bm25: Bm25Index) -> Result<DenseIndex, DenseError> {
         let dense = dir.join(DENSE_DIR);
         if !DenseMeta::path(&dense).exists() {
@@ -45,6 +48,12 @@ impl DenseIndex {
             });
         }
         let vectors = Vectors::open(&dense, meta.storage, meta.dim, meta.count)?;
+        // A graph that is not the rows' is refused rather than scanned around: at wiki-18's
+        // size the scan takes seconds a query, which a server should not slip into unseen.
+        let graph = match &meta.graph {
+            Some(params) => Some(Graph::open(&dense, params, &vectors)?),
+            None => None,
+        };
         let encoder = Encoder::load(&meta.model)?;
         if encoder.dim() != meta.dim {
             return Err(DenseError::model(
@@ -58,6 +67,7 @@ impl DenseIndex {
                 bm25,
                 meta,
                 vectors,
+                graph,
                 encoder,
             }),
         })
@@ -87,7 +97,7 @@ impl DenseIndex {
         for batch in texts.chunks(32) {
             let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
             for vector in inner.encoder.encode(&refs).map_err(failed)? {
-                let nearest = inner.vectors.nearest(&vector, k);
+                let nearest = self.nearest(&vector, k).map_err(failed)?;
                 let positions: Vec<u64> = nearest.iter().map(|s| s.position).collect();
                 let passages = inner.bm25.passages_at(&positions)?;
                 lists.push(
@@ -103,6 +113,15 @@ impl DenseIndex {
             }
         }
         Ok(lists)
+    }
+
+    /// The `k` rows nearest `vector`: those the graph finds, or the exact scan's.
+    fn nearest(&self, vector: &[f32], k: usize) -> Result<Vec<Scored>, DenseError> {
+        let inner = &self.inner;
+        match &inner.graph {
+            Some(graph) => graph.nearest(vector, k),
+            None => Ok(inner.vectors.nearest(vector, k)),
+        }
     }
 
     fn name(&self) -> String {

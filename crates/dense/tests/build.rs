@@ -1,9 +1,10 @@
 //! Dense vectors built beside a real BM25 index of Wikipedia summaries with the real MiniLM:
-//! searched, fused, resumed after an interrupted build, refused when missing.
+//! searched, fused, resumed after an interrupted build, refused when missing; an HNSW graph
+//! added to finished vectors, its build stopped half-way.
 
 use std::path::{Path, PathBuf};
 
-use dense::{DenseBuild, DenseIndex, Fusion, Hybrid, Storage};
+use dense::{DenseBuild, DenseIndex, Fusion, GraphParams, Hybrid, Phase, Storage};
 use formats::Passage;
 use index::Bm25Index;
 
@@ -36,6 +37,7 @@ fn config(storage: Storage, batch: usize) -> DenseBuild {
         passage_prefix: String::new(),
         batch,
         shard: formats::Shard::ALL,
+        graph: None,
     }
 }
 
@@ -52,7 +54,7 @@ fn dense_and_hybrid_search_find_the_passage_a_question_is_about() {
         DenseIndex::open(&index, bm25.clone()),
         Err(dense::DenseError::Missing { .. })
     ));
-    let report = dense::build(&index, &config(Storage::F32, 16), &mut |_, _| {}).unwrap();
+    let report = dense::build(&index, &config(Storage::F32, 16), &mut |_, _, _| {}).unwrap();
     assert_eq!((report.rows, report.resumed, report.dim), (96, 0, 384));
     let dense = DenseIndex::open(&index, bm25.clone()).unwrap();
     // Words the passage does not use: only its meaning leads there.
@@ -83,7 +85,7 @@ fn an_interrupted_build_resumes_to_the_same_vectors() {
     let (index, whole) = index_and_whole_build(dir.path());
     // The build stops (here: a panic in its progress report) once 32 rows are written.
     let stopped = std::panic::catch_unwind(|| {
-        let _ = dense::build(&index, &config(Storage::I8, 2), &mut |done, _| {
+        let _ = dense::build(&index, &config(Storage::I8, 2), &mut |_, done, _| {
             assert!(done < 32, "stop");
         });
     });
@@ -92,9 +94,63 @@ fn an_interrupted_build_resumes_to_the_same_vectors() {
         !index.join("dense").exists(),
         "nothing in place before the end"
     );
-    let report = dense::build(&index, &config(Storage::I8, 2), &mut |_, _| {}).unwrap();
+    let report = dense::build(&index, &config(Storage::I8, 2), &mut |_, _, _| {}).unwrap();
     assert_eq!((report.resumed, report.rows), (32, 96));
     same_vectors(&whole, &index);
+    assert!(!index.join("dense.partial").exists());
+}
+
+/// A graph added to finished f16 vectors: stopped while linking, the previous vectors stay in
+/// place and searchable; run again, it takes their rows (nothing embedded again), and the graph
+/// finds what the exact scan found, scored alike.
+#[test]
+fn a_graph_build_stopped_half_way_keeps_the_previous_vectors_and_reuses_their_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = summaries_index(dir.path());
+    let bm25 = Bm25Index::open(&index).unwrap();
+    dense::build(&index, &config(Storage::F16, 16), &mut |_, _, _| {}).unwrap();
+    let meta = || std::fs::read_to_string(index.join("dense/meta.json")).unwrap();
+    let before = meta();
+    let questions = [
+        "Which movie by Kubrick is about a voyage to Jupiter?".to_string(),
+        "a painter of water lilies".to_string(),
+    ];
+    let exact = DenseIndex::open(&index, bm25.clone())
+        .unwrap()
+        .query_batch(&questions, 5)
+        .unwrap();
+    let with_graph = DenseBuild {
+        graph: Some(GraphParams::default()),
+        ..config(Storage::F16, 16)
+    };
+    let stopped = std::panic::catch_unwind(|| {
+        let _ = dense::build(&index, &with_graph, &mut |phase, _, _| {
+            assert!(phase != Phase::Graph, "stop");
+        });
+    });
+    assert!(stopped.is_err());
+    assert_eq!(meta(), before, "the previous vectors stay in place");
+    assert!(!index.join("dense/graph.usearch").exists());
+    let unchanged = DenseIndex::open(&index, bm25.clone()).unwrap();
+    assert_eq!(unchanged.query_batch(&questions, 5).unwrap(), exact);
+    let mut linked = 0;
+    let report = dense::build(&index, &with_graph, &mut |phase, done, _| {
+        if phase == Phase::Graph {
+            linked = done;
+        }
+    })
+    .unwrap();
+    assert_eq!((report.rows, report.resumed, linked), (96, 96, 96));
+    let approximate = DenseIndex::open(&index, bm25).unwrap();
+    assert_eq!(approximate.meta().graph, Some(GraphParams::default()));
+    let found = approximate.query_batch(&questions, 5).unwrap();
+    for (list, exact) in found.iter().zip(&exact) {
+        assert_eq!(ids(list), ids(exact));
+        for (hit, exact) in list.iter().zip(exact) {
+            // The graph's cosine of the f16 values, the scan's dot product with them.
+            assert!((hit.score - exact.score).abs() < 1e-3, "{hit:?} {exact:?}");
+        }
+    }
     assert!(!index.join("dense.partial").exists());
 }
 
@@ -110,10 +166,10 @@ fn a_build_takes_the_rows_of_finished_shards_and_embeds_the_rest() {
             shard: shard.parse().unwrap(),
             ..config(Storage::I8, 2)
         };
-        let report = dense::build(&index, &config, &mut |_, _| {}).unwrap();
+        let report = dense::build(&index, &config, &mut |_, _, _| {}).unwrap();
         assert_eq!((report.rows, report.resumed), (32, 0), "{shard}");
         // Run again (a retried task): the finished shard is kept, nothing embedded.
-        let again = dense::build(&index, &config, &mut |_, _| {}).unwrap();
+        let again = dense::build(&index, &config, &mut |_, _, _| {}).unwrap();
         assert_eq!((again.rows, again.resumed), (32, 32), "{shard}");
     }
     assert!(
@@ -121,7 +177,7 @@ fn a_build_takes_the_rows_of_finished_shards_and_embeds_the_rest() {
         "shards alone put nothing in place"
     );
     let mut embedded = 0;
-    let report = dense::build(&index, &config(Storage::I8, 2), &mut |done, _| {
+    let report = dense::build(&index, &config(Storage::I8, 2), &mut |_, done, _| {
         embedded = done
     })
     .unwrap();
@@ -136,7 +192,7 @@ fn index_and_whole_build(dir: &Path) -> (PathBuf, PathBuf) {
     let index = summaries_index(dir);
     let whole = dir.join("whole");
     copy_dir(&index, &whole);
-    dense::build(&whole, &config(Storage::I8, 2), &mut |_, _| {}).unwrap();
+    dense::build(&whole, &config(Storage::I8, 2), &mut |_, _, _| {}).unwrap();
     (index, whole)
 }
 
@@ -163,7 +219,7 @@ fn a_flat_index_written_by_faiss_imports_to_the_same_rows() {
     let index = summaries_index(dir.path());
     let other = dir.path().join("other");
     copy_dir(&index, &other);
-    dense::build(&index, &config(Storage::F32, 16), &mut |_, _| {}).unwrap();
+    dense::build(&index, &config(Storage::F32, 16), &mut |_, _, _| {}).unwrap();
     let flat = dir.path().join("e5_Flat.index");
     let python = repo(".venv/bin/python");
     let written = std::process::Command::new(&python)
@@ -184,7 +240,8 @@ fn a_flat_index_written_by_faiss_imports_to_the_same_rows() {
         "{}",
         String::from_utf8_lossy(&written.stderr)
     );
-    let report = dense::import(&other, &flat, &config(Storage::F32, 16), &mut |_, _| {}).unwrap();
+    let report =
+        dense::import(&other, &flat, &config(Storage::F32, 16), &mut |_, _, _| {}).unwrap();
     assert_eq!((report.rows, report.dim), (96, 384));
     let rows = |d: &Path| std::fs::read(d.join("dense/vectors.bin")).unwrap();
     assert!(rows(&index) == rows(&other));
@@ -200,7 +257,7 @@ fn a_flat_index_written_by_faiss_imports_to_the_same_rows() {
     )
     .unwrap())];
     index::build(&few, passages, &index::BuildConfig::default(), |_| {}).unwrap();
-    let e = dense::import(&few, &flat, &config(Storage::F32, 16), &mut |_, _| {}).unwrap_err();
+    let e = dense::import(&few, &flat, &config(Storage::F32, 16), &mut |_, _, _| {}).unwrap_err();
     assert!(
         e.to_string()
             .contains("96 rows of 384 values, for an index of 1 passages"),

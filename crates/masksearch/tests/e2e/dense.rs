@@ -1,5 +1,6 @@
 //! End to end: `index --dense` with the embedded MiniLM over 200 Wikipedia summaries, then
-//! `search` and `serve` with `--retriever dense` and `hybrid`, checked with a real HTTP client.
+//! `search` and `serve` with `--retriever dense` and `hybrid`, checked with a real HTTP client;
+//! an HNSW graph added to the vectors (`index --dense --hnsw`) answers the same.
 
 use serde_json::{Value, json};
 
@@ -37,17 +38,54 @@ async fn dense_vectors_built_beside_bm25_serve_dense_and_hybrid_retrieval() {
     // The 200 pages are 246 passages of about 100 words.
     assert!(stderr.contains("246 passages embedded"), "{stderr}");
     let question = "which skyscraper in Dubai is the tallest in the world";
-    let (stdout, _) = run_ok(&[
-        "search".as_ref(),
-        question.as_ref(),
-        "--retriever".as_ref(),
-        "dense".as_ref(),
-        "--json".as_ref(),
-        "--index".as_ref(),
-        index.as_os_str(),
-    ]);
+    let search = || {
+        run_ok(&[
+            "search".as_ref(),
+            question.as_ref(),
+            "--retriever".as_ref(),
+            "dense".as_ref(),
+            "--json".as_ref(),
+            "--index".as_ref(),
+            index.as_os_str(),
+        ])
+        .0
+    };
+    let stdout = search();
     let top: Value = serde_json::from_str(stdout.lines().next().expect("a hit")).unwrap();
     assert_eq!(top["id"], "Burj Khalifa#0", "{stdout}");
+
+    // A graph added to the finished vectors: nothing embedded again, the same hits (the graph of
+    // 246 rows finds them all) with the same cosines up to rounding.
+    let (_, stderr) = run_ok(&[
+        "index".as_ref(),
+        "--out".as_ref(),
+        index.as_os_str(),
+        "--dense".as_ref(),
+        model.as_os_str(),
+        "--hnsw".as_ref(),
+    ]);
+    assert!(
+        stderr.contains("0 passages embedded") && stderr.contains("HNSW graph of 246 rows"),
+        "{stderr}"
+    );
+    assert!(index.join("dense/graph.usearch").exists());
+    let hits = |out: &str| -> Vec<(String, f64)> {
+        out.lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .map(|h| {
+                (
+                    h["id"].as_str().unwrap().to_string(),
+                    h["score"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let (exact, approximate) = (hits(&stdout), hits(&search()));
+    assert_eq!(exact.len(), approximate.len());
+    for ((id, score), (graph_id, graph_score)) in exact.iter().zip(&approximate) {
+        assert_eq!(id, graph_id, "{stdout}");
+        assert!((score - graph_score).abs() < 1e-5, "{score} {graph_score}");
+    }
 
     let served = Served::start(&[
         "serve".as_ref(),
