@@ -304,7 +304,10 @@ impl<'a> Cursor<'a> {
     /// that span it.
     fn window_bound(&mut self, start: u32, end: u32) -> f32 {
         self.probe = self.list.block_of(self.probe.max(self.block), start);
-        let last = self.list.block_of(self.probe, end - 1).min(self.list.blocks() - 1);
+        let last = self
+            .list
+            .block_of(self.probe, end - 1)
+            .min(self.list.blocks() - 1);
         (self.probe..=last)
             .map(|b| self.list.block_max(b))
             .fold(0.0f32, f32::max)
