@@ -28,13 +28,18 @@ async fn dense_vectors_built_beside_bm25_serve_dense_and_hybrid_retrieval() {
     );
 
     let model = asset("models/all-MiniLM-L6-v2");
-    let (_, stderr) = run_ok(&[
-        "index".as_ref(),
-        "--out".as_ref(),
-        index.as_os_str(),
-        "--dense".as_ref(),
-        model.as_os_str(),
-    ]);
+    let embed = |more: &[&str]| {
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "index".as_ref(),
+            "--out".as_ref(),
+            index.as_os_str(),
+            "--dense".as_ref(),
+            model.as_os_str(),
+        ];
+        args.extend(more.iter().map(std::ffi::OsStr::new));
+        run_ok(&args).1
+    };
+    let stderr = embed(&[]);
     // The 200 pages are 246 passages of about 100 words.
     assert!(stderr.contains("246 passages embedded"), "{stderr}");
     let question = "which skyscraper in Dubai is the tallest in the world";
@@ -56,14 +61,7 @@ async fn dense_vectors_built_beside_bm25_serve_dense_and_hybrid_retrieval() {
 
     // A graph added to the finished vectors: nothing embedded again, the same hits (the graph of
     // 246 rows finds them all) with the same cosines up to rounding.
-    let (_, stderr) = run_ok(&[
-        "index".as_ref(),
-        "--out".as_ref(),
-        index.as_os_str(),
-        "--dense".as_ref(),
-        model.as_os_str(),
-        "--hnsw".as_ref(),
-    ]);
+    let stderr = embed(&["--hnsw"]);
     assert!(
         stderr.contains("0 passages embedded") && stderr.contains("HNSW graph of 246 rows"),
         "{stderr}"
