@@ -109,22 +109,30 @@ where
     // would take segments away from that final merge (a failed build at 5M passages).
     writer.set_merge_policy(Box::new(NoMergePolicy));
     let mut count = 0u64;
-    for passage in passages {
-        // Dropping the writer without a commit discards what it buffered.
-        let passage = passage.map_err(|e| IndexError::Input(e.into()))?;
-        writer.add_document(document(&passage, count, fields))?;
-        count += 1;
-        if count.is_multiple_of(1024) {
-            progress(count);
+    let written = (|| {
+        for passage in passages {
+            // Dropping the writer without a commit discards what it buffered.
+            let passage = passage.map_err(|e| IndexError::Input(e.into()))?;
+            writer.add_document(document(&passage, count, fields))?;
+            count += 1;
+            if count.is_multiple_of(1024) {
+                progress(count);
+            }
         }
-    }
-    writer.commit()?;
-    // One segment per index: a query then looks each term up once, not once per segment.
-    let segments = index.searchable_segment_ids()?;
-    if segments.len() > 1 {
-        writer.merge(&segments).wait()?;
-    }
-    writer.wait_merging_threads()?;
+        writer.commit()?;
+        // One segment per index: a query then looks each term up once, not once per segment.
+        let segments = index.searchable_segment_ids()?;
+        if segments.len() > 1 {
+            writer.merge(&segments).wait()?;
+        }
+        Ok::<_, IndexError>(())
+    })();
+    // Failed or not, the writer's threads are done with the folder before it is removed: a merge
+    // that failed on a full disk could otherwise still write into it, or delete from it, while
+    // the staging folder is being removed, and leave files behind (seen once in CI).
+    let joined = writer.wait_merging_threads();
+    written?;
+    joined?;
     let searcher = index.reader()?.searcher();
     impact::write(
         &searcher,

@@ -183,9 +183,16 @@ fn full_disk_trial(
         );
         match kept {
             Kept::All => {
+                let now = snapshot(&out);
+                let changed: Vec<_> = now
+                    .iter()
+                    .filter(|(path, blocks)| all.get(*path) != Some(blocks))
+                    .map(|(path, _)| path)
+                    .chain(all.keys().filter(|path| !now.contains_key(*path)))
+                    .collect();
                 assert!(
-                    snapshot(&out) == all,
-                    "{name}: a failed run changed its output"
+                    changed.is_empty(),
+                    "{name}: a failed run changed its output: {changed:?}"
                 );
                 let staged: Vec<_> = everything(&out)
                     .into_keys()
