@@ -236,6 +236,7 @@ impl Graph {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::testing::{rows_in, unit};
 
     /// `n` random unit vectors of `dim` values (a xorshift stream from `seed`).
     fn random_units(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
@@ -250,23 +251,9 @@ mod tests {
                         (state % 2001) as f32 / 1000.0 - 1.0
                     })
                     .collect();
-                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-                v.into_iter().map(|x| x / norm).collect()
+                unit(&v)
             })
             .collect()
-    }
-
-    /// `rows` written as `storage` into `dir`, mapped.
-    fn rows_in(dir: &Path, storage: Storage, rows: &[Vec<f32>]) -> Vectors {
-        let (mut bytes, mut scales) = (Vec::new(), Vec::new());
-        for v in rows {
-            storage.encode(v, &mut bytes, &mut scales);
-        }
-        std::fs::write(dir.join("vectors.bin"), bytes).unwrap();
-        if storage == Storage::I8 {
-            std::fs::write(dir.join("scales.bin"), scales).unwrap();
-        }
-        Vectors::open(dir, storage, rows[0].len(), rows.len() as u64).unwrap()
     }
 
     /// The share of the exact top 10 that the graph finds, over `queries`.

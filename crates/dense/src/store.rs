@@ -222,27 +222,40 @@ impl Vectors {
     }
 }
 
+/// Rows written as a dense folder stores them, for the tests of this crate.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod testing {
+    use std::path::Path;
 
-    fn unit(v: &[f32]) -> Vec<f32> {
+    use super::{Storage, Vectors};
+
+    /// `v` scaled to length 1.
+    pub fn unit(v: &[f32]) -> Vec<f32> {
         let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
         v.iter().map(|x| x / n).collect()
     }
 
+    /// `rows` written into `dir` as `storage` stores them, mapped.
+    pub fn rows_in(dir: &Path, storage: Storage, rows: &[Vec<f32>]) -> Vectors {
+        let (mut bytes, mut scales) = (Vec::new(), Vec::new());
+        for v in rows {
+            storage.encode(v, &mut bytes, &mut scales);
+        }
+        std::fs::write(dir.join("vectors.bin"), bytes).unwrap();
+        if storage == Storage::I8 {
+            std::fs::write(dir.join("scales.bin"), scales).unwrap();
+        }
+        Vectors::open(dir, storage, rows[0].len(), rows.len() as u64).unwrap()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{testing::unit, *};
+
     fn written(storage: Storage, vectors: &[Vec<f32>]) -> (tempfile::TempDir, Vectors) {
         let dir = tempfile::tempdir().unwrap();
-        let (mut rows, mut scales) = (Vec::new(), Vec::new());
-        for v in vectors {
-            storage.encode(v, &mut rows, &mut scales);
-        }
-        std::fs::write(dir.path().join("vectors.bin"), rows).unwrap();
-        if storage == Storage::I8 {
-            std::fs::write(dir.path().join("scales.bin"), scales).unwrap();
-        }
-        let dim = vectors[0].len();
-        let opened = Vectors::open(dir.path(), storage, dim, vectors.len() as u64).unwrap();
+        let opened = super::testing::rows_in(dir.path(), storage, vectors);
         (dir, opened)
     }
 
