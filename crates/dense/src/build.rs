@@ -24,9 +24,8 @@ use formats::Shard;
 use index::Bm25Index;
 
 use crate::{
-    DENSE_DIR, DenseError, DenseMeta, Encoder, GraphParams, Storage, Vectors,
-    faiss::FaissFlat,
-    graph::{GRAPH_FILE, Graph},
+    DENSE_DIR, DenseError, DenseMeta, Encoder, GraphParams, Storage, Vectors, faiss::FaissFlat,
+    graph::Graph,
 };
 
 /// How to embed an index's passages.
@@ -434,7 +433,6 @@ impl Staged {
         progress: &mut dyn FnMut(Phase, u64, u64),
     ) -> Result<DenseReport, DenseError> {
         let dir = self.dir.clone();
-        let graph_file = dir.join(GRAPH_FILE);
         match graph {
             Some(params) => {
                 // `append` and `copy_rows` flushed every row: the files hold them all.
@@ -446,12 +444,7 @@ impl Staged {
                 self.meta.graph = Some(params);
             }
             // A graph a killed build left would sit unused beside the rows.
-            None => match std::fs::remove_file(&graph_file) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(DenseError::io(&graph_file, e));
-                }
-                _ => {}
-            },
+            None => Graph::remove(&dir)?,
         }
         let report = self.seal()?;
         index::replace_folder(&dir, &index_dir.join(DENSE_DIR))?;

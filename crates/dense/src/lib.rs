@@ -6,7 +6,7 @@
 //! passages, [`import`]), one row per passage in the index's order, so a row's
 //! position is the passage's. [`DenseIndex`] answers a query with the rows nearest its vector
 //! (an exact scan of the memory-mapped rows, or, when the build made one, a walk of an HNSW graph
-//! of them, [`Graph`]); [`Hybrid`] fuses the BM25 and the dense lists by
+//! of them or of their principal components, [`Graph`]); [`Hybrid`] fuses the BM25 and the dense lists by
 //! reciprocal rank. Both are [`search::Searcher`]s, so `/retrieve`, the agents and eval use them
 //! as they use BM25.
 
@@ -14,6 +14,7 @@ mod build;
 mod encoder;
 mod faiss;
 mod graph;
+mod projection;
 mod searcher;
 mod store;
 
@@ -21,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 pub use build::{DenseBuild, DenseReport, Phase, build, import};
 pub use encoder::{Encoder, Pooling};
-pub use graph::{Graph, GraphParams};
+pub use graph::{Graph, GraphParams, Reduced};
 pub use searcher::{DenseIndex, Fusion, Hybrid};
 pub use store::{Scored, Storage, Vectors};
 

@@ -119,7 +119,7 @@ impl DenseIndex {
     fn nearest(&self, vector: &[f32], k: usize) -> Result<Vec<Scored>, DenseError> {
         let inner = &self.inner;
         match &inner.graph {
-            Some(graph) => graph.nearest(vector, k),
+            Some(graph) => graph.nearest(&inner.vectors, vector, k),
             None => Ok(inner.vectors.nearest(vector, k)),
         }
     }

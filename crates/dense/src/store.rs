@@ -163,6 +163,32 @@ impl Vectors {
         &self.rows[i * bytes..(i + 1) * bytes]
     }
 
+    /// Row `i`'s values, as the scan scores them (an i8 row times its scale).
+    pub(crate) fn values(&self, i: usize) -> Vec<f32> {
+        let row = self.stored(i);
+        match self.storage {
+            Storage::F32 => row
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            Storage::F16 => row
+                .chunks_exact(2)
+                .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            Storage::I8 => {
+                let scale = self.scale(i);
+                row.iter().map(|&b| f32::from(b as i8) * scale).collect()
+            }
+        }
+    }
+
+    /// An i8 row's scale.
+    fn scale(&self, i: usize) -> f32 {
+        let scales = self.scales.as_ref().map_or(&[][..], |s| &s[..]);
+        let s = &scales[i * 4..i * 4 + 4];
+        f32::from_le_bytes([s[0], s[1], s[2], s[3]])
+    }
+
     /// Row `i`'s dot product with `query`.
     pub(crate) fn score(&self, i: usize, query: &[f32]) -> f32 {
         let row = self.stored(i);
@@ -183,9 +209,7 @@ impl Vectors {
                     .zip(query)
                     .map(|(&b, q)| f32::from(b as i8) * q)
                     .sum();
-                let scales = self.scales.as_ref().map_or(&[][..], |s| &s[..]);
-                let s = &scales[i * 4..i * 4 + 4];
-                dot * f32::from_le_bytes([s[0], s[1], s[2], s[3]])
+                dot * self.scale(i)
             }
         }
     }

@@ -1,6 +1,7 @@
 //! End to end: `index --dense` with the embedded MiniLM over 200 Wikipedia summaries, then
 //! `search` and `serve` with `--retriever dense` and `hybrid`, checked with a real HTTP client;
-//! an HNSW graph added to the vectors (`index --dense --hnsw`) answers the same.
+//! an HNSW graph added to the vectors (`index --dense --hnsw`) answers the same, and so does one
+//! of their principal components (`--hnsw-dims`).
 
 use serde_json::{Value, json};
 
@@ -84,6 +85,12 @@ async fn dense_vectors_built_beside_bm25_serve_dense_and_hybrid_retrieval() {
         assert_eq!(id, graph_id, "{stdout}");
         assert!((score - graph_score).abs() < 1e-5, "{score} {graph_score}");
     }
+    // A reduced graph (96 principal components) in its place: its candidates are ordered by the
+    // rows' own values, so the hits and their scores are the scan's exactly.
+    let stderr = embed(&["--hnsw", "--hnsw-dims", "96", "--hnsw-rerank", "40"]);
+    assert!(stderr.contains("0 passages embedded"), "{stderr}");
+    assert!(index.join("dense/projection.bin").exists());
+    assert_eq!(hits(&search()), exact, "{stdout}");
 
     let served = Served::start(&[
         "serve".as_ref(),
