@@ -68,6 +68,41 @@ impl Default for GraphParams {
     }
 }
 
+/// What a reader may change of a built graph's search (`serve --hnsw-ef`, `--hnsw-rerank`):
+/// more candidates find more of the exact top k, slower.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tuning {
+    /// HNSW's ef, instead of the build's.
+    pub ef_search: Option<usize>,
+    /// A reduced graph's candidates, instead of the build's.
+    pub rerank: Option<usize>,
+}
+
+impl Tuning {
+    /// `params` searched as this tuning says; refused when it changes what `params` do not have.
+    pub(crate) fn apply(self, params: GraphParams, path: &Path) -> Result<GraphParams, DenseError> {
+        let reduced = match (params.reduced, self.rerank) {
+            (Some(reduced), rerank) => Some(Reduced {
+                rerank: rerank.unwrap_or(reduced.rerank),
+                ..reduced
+            }),
+            (None, Some(_)) => {
+                return Err(failed(
+                    path,
+                    "candidates to rerank are a reduced graph's (`index --hnsw-dims`), and this \
+                     graph holds the rows' own values",
+                ));
+            }
+            (None, None) => None,
+        };
+        Ok(GraphParams {
+            ef_search: self.ef_search.unwrap_or(params.ef_search),
+            reduced,
+            ..params
+        })
+    }
+}
+
 /// Rows added between two progress reports.
 const BUILD_CHUNK: usize = 8192;
 
@@ -503,6 +538,33 @@ mod tests {
         )
         .unwrap();
         assert!(!dir.path().join(PROJECTION_FILE).exists());
+    }
+
+    #[test]
+    fn a_tuning_changes_the_search_and_only_what_the_graph_has() {
+        let path = Path::new("graph.usearch");
+        let built = GraphParams::default();
+        let tuned = Tuning {
+            ef_search: Some(64),
+            rerank: None,
+        };
+        assert_eq!(tuned.apply(built, path).unwrap().ef_search, 64);
+        assert_eq!(Tuning::default().apply(built, path).unwrap(), built);
+        let rerank = Tuning {
+            ef_search: None,
+            rerank: Some(30),
+        };
+        let e = rerank.apply(built, path).unwrap_err().to_string();
+        assert!(e.contains("reduced graph's"), "{e}");
+        let reduced = GraphParams {
+            reduced: Some(Reduced {
+                dims: 8,
+                rerank: 100,
+            }),
+            ..built
+        };
+        let applied = rerank.apply(reduced, path).unwrap();
+        assert_eq!(applied.reduced.map(|r| (r.dims, r.rerank)), Some((8, 30)));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::{
 use index::Bm25Index;
 use search::{SearchError, SearchHit, Searcher};
 
-use crate::{DENSE_DIR, DenseError, DenseMeta, Encoder, Graph, Scored, Vectors};
+use crate::{DENSE_DIR, DenseError, DenseMeta, Encoder, Graph, Scored, Tuning, Vectors, graph};
 
 /// An index's dense vectors, its encoder and its passages: searched by the rows nearest a
 /// query's vector. Cheap to clone.
@@ -31,9 +31,9 @@ struct Inner {
 
 impl DenseIndex {
     /// The dense vectors of the index `bm25` opened from `dir`, their HNSW graph if they have
-    /// one, and the encoder they were made with; refused when they are of another build of the
-    /// index, or the graph is not theirs.
-    pub fn open(dir: &Path, bm25: Bm25Index) -> Result<DenseIndex, DenseError> {
+    /// one (searched as `tuning` says), and the encoder they were made with; refused when they
+    /// are of another build of the index, or the graph is not theirs.
+    pub fn open(dir: &Path, bm25: Bm25Index, tuning: Tuning) -> Result<DenseIndex, DenseError> {
         let dense = dir.join(DENSE_DIR);
         if !DenseMeta::path(&dense).exists() {
             return Err(DenseError::Missing {
@@ -50,8 +50,17 @@ impl DenseIndex {
         let vectors = Vectors::open(&dense, meta.storage, meta.dim, meta.count)?;
         // A graph that is not the rows' is refused rather than scanned around: at wiki-18's
         // size the scan takes seconds a query, which a server should not slip into unseen.
-        let graph = match &meta.graph {
-            Some(params) => Some(Graph::open(&dense, params, &vectors)?),
+        let graph = match meta.graph {
+            Some(params) => {
+                let params = tuning.apply(params, &dense.join(graph::GRAPH_FILE))?;
+                Some(Graph::open(&dense, &params, &vectors)?)
+            }
+            None if tuning != Tuning::default() => {
+                return Err(DenseError::Graph {
+                    path: dense.join(graph::GRAPH_FILE),
+                    message: "no graph to tune: the vectors are scanned whole".into(),
+                });
+            }
             None => None,
         };
         let encoder = Encoder::load(&meta.model)?;

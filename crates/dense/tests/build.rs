@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use dense::{DenseBuild, DenseIndex, Fusion, GraphParams, Hybrid, Phase, Storage};
+use dense::{DenseBuild, DenseIndex, Fusion, GraphParams, Hybrid, Phase, Storage, Tuning};
 use formats::Passage;
 use index::Bm25Index;
 
@@ -51,12 +51,12 @@ fn dense_and_hybrid_search_find_the_passage_a_question_is_about() {
     let index = summaries_index(dir.path());
     let bm25 = Bm25Index::open(&index).unwrap();
     assert!(matches!(
-        DenseIndex::open(&index, bm25.clone()),
+        DenseIndex::open(&index, bm25.clone(), Tuning::default()),
         Err(dense::DenseError::Missing { .. })
     ));
     let report = dense::build(&index, &config(Storage::F32, 16), &mut |_, _, _| {}).unwrap();
     assert_eq!((report.rows, report.resumed, report.dim), (96, 0, 384));
-    let dense = DenseIndex::open(&index, bm25.clone()).unwrap();
+    let dense = DenseIndex::open(&index, bm25.clone(), Tuning::default()).unwrap();
     // Words the passage does not use: only its meaning leads there.
     let question = "Which movie by Kubrick is about a voyage to Jupiter?".to_string();
     let hits = dense
@@ -115,7 +115,7 @@ fn a_graph_build_stopped_half_way_keeps_the_previous_vectors_and_reuses_their_ro
         "Which movie by Kubrick is about a voyage to Jupiter?".to_string(),
         "a painter of water lilies".to_string(),
     ];
-    let exact = DenseIndex::open(&index, bm25.clone())
+    let exact = DenseIndex::open(&index, bm25.clone(), Tuning::default())
         .unwrap()
         .query_batch(&questions, 5)
         .unwrap();
@@ -131,7 +131,7 @@ fn a_graph_build_stopped_half_way_keeps_the_previous_vectors_and_reuses_their_ro
     assert!(stopped.is_err());
     assert_eq!(meta(), before, "the previous vectors stay in place");
     assert!(!index.join("dense/graph.usearch").exists());
-    let unchanged = DenseIndex::open(&index, bm25.clone()).unwrap();
+    let unchanged = DenseIndex::open(&index, bm25.clone(), Tuning::default()).unwrap();
     assert_eq!(unchanged.query_batch(&questions, 5).unwrap(), exact);
     let mut linked = 0;
     let report = dense::build(&index, &with_graph, &mut |phase, done, _| {
@@ -141,7 +141,7 @@ fn a_graph_build_stopped_half_way_keeps_the_previous_vectors_and_reuses_their_ro
     })
     .unwrap();
     assert_eq!((report.rows, report.resumed, linked), (96, 96, 96));
-    let approximate = DenseIndex::open(&index, bm25).unwrap();
+    let approximate = DenseIndex::open(&index, bm25, Tuning::default()).unwrap();
     assert_eq!(approximate.meta().graph, Some(GraphParams::default()));
     let found = approximate.query_batch(&questions, 5).unwrap();
     for (list, exact) in found.iter().zip(&exact) {
@@ -245,7 +245,8 @@ fn a_flat_index_written_by_faiss_imports_to_the_same_rows() {
     assert_eq!((report.rows, report.dim), (96, 384));
     let rows = |d: &Path| std::fs::read(d.join("dense/vectors.bin")).unwrap();
     assert!(rows(&index) == rows(&other));
-    let imported = DenseIndex::open(&other, Bm25Index::open(&other).unwrap()).unwrap();
+    let imported =
+        DenseIndex::open(&other, Bm25Index::open(&other).unwrap(), Tuning::default()).unwrap();
     assert_eq!(imported.meta().source.as_deref(), Some(flat.as_path()));
     let question = "Which movie by Kubrick is about a voyage to Jupiter?".to_string();
     let hits = imported.query_batch(&[question], 1).unwrap();

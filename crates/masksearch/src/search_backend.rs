@@ -71,6 +71,14 @@ pub struct RetrieverArgs {
     /// Hybrid: how many hits of each list are fused (at least the hits asked for).
     #[arg(long, default_value_t = dense::Fusion::default().depth)]
     pub fusion_depth: usize,
+    /// Dense and hybrid over an HNSW graph: the candidates it keeps while searching (HNSW's
+    /// ef), instead of the build's; more find more of the exact top k, slower.
+    #[arg(long, value_name = "N")]
+    pub hnsw_ef: Option<usize>,
+    /// Dense and hybrid over a reduced graph (`index --hnsw-dims`): the candidates the vectors'
+    /// own values order, instead of the build's.
+    #[arg(long, value_name = "N")]
+    pub hnsw_rerank: Option<usize>,
 }
 
 impl RetrieverArgs {
@@ -82,7 +90,11 @@ impl RetrieverArgs {
         if self.retriever == Retriever::Bm25 {
             return Ok(Arc::new(bm25));
         }
-        let dense = dense::DenseIndex::open(dir, bm25.clone())?;
+        let tuning = dense::Tuning {
+            ef_search: self.hnsw_ef,
+            rerank: self.hnsw_rerank,
+        };
+        let dense = dense::DenseIndex::open(dir, bm25.clone(), tuning)?;
         Ok(match self.retriever {
             Retriever::Hybrid => Arc::new(dense::Hybrid::new(
                 bm25,

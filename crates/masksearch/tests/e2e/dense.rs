@@ -85,6 +85,25 @@ async fn dense_vectors_built_beside_bm25_serve_dense_and_hybrid_retrieval() {
         assert_eq!(id, graph_id, "{stdout}");
         assert!((score - graph_score).abs() < 1e-5, "{score} {graph_score}");
     }
+    // Candidates to rerank are a reduced graph's: asked of this one, refused by name.
+    let refused = masksearch()
+        .args([
+            "search",
+            question,
+            "--retriever",
+            "dense",
+            "--hnsw-rerank",
+            "20",
+            "--index",
+        ])
+        .arg(&index)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("a reduced graph's (`index --hnsw-dims`)"),
+        "{stderr}"
+    );
     // A reduced graph (96 principal components) in its place: its candidates are ordered by the
     // rows' own values, so the hits and their scores are the scan's exactly.
     let stderr = embed(&["--hnsw", "--hnsw-dims", "96", "--hnsw-rerank", "40"]);
