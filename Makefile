@@ -56,8 +56,9 @@ fuzz: setup
 bench-peers: setup
 	@bash benches/peers/bench-peers.sh
 
-# masksearch serve with --retriever bm25, dense and hybrid on the demo passages, the same client
-# (see the script; ST_PYTHON=python-with-sentence-transformers adds its embedding rate).
+# masksearch serve with --retriever bm25, dense (scan, graph, reduced graph) and hybrid on the demo
+# passages, the same client (see the script; ST_PYTHON=python-with-sentence-transformers adds its
+# embedding rate, FAISS_PYTHON=python-with-torch-transformers-faiss Search-R1's faiss servers).
 bench-dense: setup
 	@bash benches/dense/bench-dense.sh
 

@@ -6,6 +6,8 @@ client, the table and the supervisor need only the standard library).
 
     peers.py serve bm25s-stdlib|bm25s-fastapi|pyserini-fastapi PASSAGES [--pyserini-index DIR]
         prints `listening on http://ADDR` first, then serves POST /retrieve
+    peers.py serve faiss-flat|faiss-hnsw PASSAGES --dense DIR
+        Search-R1's dense server design over the f32 rows of a masksearch dense folder (FastAPI)
     peers.py serve canned URL    the stdlib server replaying URL's answers (near the client's ceiling)
     peers.py inprocess-bm25s PASSAGES    bm25s (numba) queries/s in-process, no HTTP
     peers.py pyserini-corpus PASSAGES OUT   writes pyserini's JsonCollection input
@@ -132,6 +134,65 @@ class Pyserini:
                 row.append((document, float(hit.score)))
             results.append(row)
         return results
+
+
+class Faiss:
+    """Search-R1's dense retriever design (its retrieval_server.py): the encoder run by
+    transformers on torch (mean pooling, unit vectors, the folder's query prefix, at most 256 word
+    pieces as the model's sentence-transformers config says) and a faiss index of the very rows
+    `masksearch index --dense` wrote: IndexFlatIP (Search-R1's `e5_Flat.index` is one) or
+    IndexHNSWFlat with the graph settings masksearch ships (M 16, efConstruction 128, ef 512)."""
+
+    def __init__(self, path, dense, kind):
+        import faiss
+        import numpy
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self.torch = torch
+        meta = json.loads((Path(dense) / "meta.json").read_text())
+        if meta["storage"] != "f32":
+            sys.exit(f"{dense}: faiss is given f32 rows, these are {meta['storage']}")
+        self.docs = list(passages(path))
+        dim = meta["dim"]
+        rows = numpy.fromfile(Path(dense) / "vectors.bin", dtype="<f4").reshape(-1, dim)
+        if len(rows) != len(self.docs):
+            sys.exit(f"{dense}: {len(rows)} rows for {len(self.docs)} passages")
+        if kind == "flat":
+            self.index = faiss.IndexFlatIP(dim)
+        else:
+            self.index = faiss.IndexHNSWFlat(dim, 16, faiss.METRIC_INNER_PRODUCT)
+            self.index.hnsw.efConstruction = 128
+        self.index.add(rows)
+        if kind == "hnsw":
+            self.index.hnsw.efSearch = 512
+        torch.set_num_threads(os.cpu_count())
+        self.tokenizer = AutoTokenizer.from_pretrained(meta["model"])
+        self.model = AutoModel.from_pretrained(meta["model"]).eval()
+        self.prefix = meta["query_prefix"]
+        self.search(["warm up the encoder"], TOPK)
+
+    def encode(self, queries):
+        torch = self.torch
+        with torch.inference_mode():
+            batch = self.tokenizer(
+                [self.prefix + q for q in queries],
+                padding=True,
+                truncation=True,
+                max_length=256,
+                return_tensors="pt",
+            )
+            out = self.model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(out.dtype)
+            pooled = (out * mask).sum(1) / mask.sum(1)
+            return torch.nn.functional.normalize(pooled, dim=-1).numpy()
+
+    def search(self, queries, k):
+        scores, ids = self.index.search(self.encode(queries), k)
+        return [
+            [(self.docs[i], float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
+            for row_ids, row_scores in zip(ids.tolist(), scores.tolist())
+        ]
 
 
 def lucene_searcher_class():
@@ -715,6 +776,9 @@ def main():
             serve_stdlib(Bm25s(path))
         elif kind == "bm25s-fastapi":
             serve_fastapi(Bm25s(path))
+        elif kind in ("faiss-flat", "faiss-hnsw"):
+            dense = args[args.index("--dense") + 1]
+            serve_fastapi(Faiss(path, dense, kind.removeprefix("faiss-")))
         elif kind == "canned":
             serve_canned(path)
         else:
