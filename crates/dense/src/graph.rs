@@ -167,38 +167,22 @@ fn utf8(path: &Path) -> Result<&str, DenseError> {
         .ok_or_else(|| failed(path, "the path is not UTF-8"))
 }
 
-/// Adds row `i` of `vectors` to `index` under the key `i`: projected, or in the rows' storage
-/// type.
+/// Adds row `i` of `vectors` to `index` under the key `i`: projected, or its values (f16 ones
+/// widened to f32, which usearch narrows back exactly), or an i8 row's stored bytes.
 fn add_row(
     index: &Index,
     vectors: &Vectors,
     projection: Option<&Projection>,
     i: usize,
 ) -> Result<(), String> {
-    let row = vectors.stored(i);
     let key = i as u64;
     let added = match (projection, vectors.storage()) {
         (Some(projection), _) => index.add(key, &projection.apply(&vectors.values(i))),
-        (None, storage) => match storage {
-            Storage::F32 => {
-                let values: Vec<f32> = row
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect();
-                index.add(key, &values)
-            }
-            Storage::F16 => {
-                let bits: Vec<i16> = row
-                    .chunks_exact(2)
-                    .map(|b| i16::from_le_bytes([b[0], b[1]]))
-                    .collect();
-                index.add(key, usearch::f16::from_i16s(&bits))
-            }
-            Storage::I8 => {
-                let values: Vec<i8> = row.iter().map(|&b| b as i8).collect();
-                index.add(key, &values)
-            }
-        },
+        (None, Storage::F32 | Storage::F16) => index.add(key, &vectors.values(i)),
+        (None, Storage::I8) => {
+            let values: Vec<i8> = vectors.stored(i).iter().map(|&b| b as i8).collect();
+            index.add(key, &values)
+        }
     };
     added.map_err(|e| format!("row {i}: {e}"))
 }
