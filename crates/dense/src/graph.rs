@@ -378,6 +378,20 @@ mod tests {
             .collect()
     }
 
+    /// `rows` stored as `storage` in a new folder, with the graph `params` ask for built and
+    /// opened.
+    fn graph_of(
+        rows: &[Vec<f32>],
+        storage: Storage,
+        params: &GraphParams,
+    ) -> (tempfile::TempDir, Vectors, Graph) {
+        let dir = tempfile::tempdir().unwrap();
+        let vectors = rows_in(dir.path(), storage, rows);
+        Graph::build(dir.path(), &vectors, params, &mut |_, _| {}).unwrap();
+        let graph = Graph::open(dir.path(), params, &vectors).unwrap();
+        (dir, vectors, graph)
+    }
+
     /// The share of the exact top 10 that the graph finds, over `queries`.
     fn overlap_at_10(graph: &Graph, vectors: &Vectors, queries: &[Vec<f32>]) -> f64 {
         let mut found = 0;
@@ -404,10 +418,7 @@ mod tests {
         let queries = random_units(100, dim, 7);
         let params = GraphParams::default();
         for storage in [Storage::F32, Storage::F16, Storage::I8] {
-            let dir = tempfile::tempdir().unwrap();
-            let vectors = rows_in(dir.path(), storage, &rows);
-            Graph::build(dir.path(), &vectors, &params, &mut |_, _| {}).unwrap();
-            let graph = Graph::open(dir.path(), &params, &vectors).unwrap();
+            let (_dir, vectors, graph) = graph_of(&rows, storage, &params);
             let overlap = overlap_at_10(&graph, &vectors, &queries);
             assert!(overlap >= 0.98, "{storage:?}: overlap@10 {overlap}");
             // The hits' scores are the rows' cosines up to the storage's rounding, best first.
@@ -452,10 +463,7 @@ mod tests {
             ..GraphParams::default()
         };
         for storage in [Storage::F32, Storage::I8] {
-            let dir = tempfile::tempdir().unwrap();
-            let vectors = rows_in(dir.path(), storage, &rows);
-            Graph::build(dir.path(), &vectors, &params, &mut |_, _| {}).unwrap();
-            let graph = Graph::open(dir.path(), &params, &vectors).unwrap();
+            let (_dir, vectors, graph) = graph_of(&rows, storage, &params);
             let overlap = overlap_at_10(&graph, &vectors, &queries);
             assert!(overlap >= 0.98, "{storage:?}: overlap@10 {overlap}");
             for query in &queries {
@@ -468,8 +476,6 @@ mod tests {
             }
         }
         // With as few candidates as hits, the components alone order them: fewer are found.
-        let dir = tempfile::tempdir().unwrap();
-        let vectors = rows_in(dir.path(), Storage::F32, &rows);
         let alone = GraphParams {
             reduced: Some(Reduced {
                 dims: 4,
@@ -477,8 +483,7 @@ mod tests {
             }),
             ..params
         };
-        Graph::build(dir.path(), &vectors, &alone, &mut |_, _| {}).unwrap();
-        let graph = Graph::open(dir.path(), &alone, &vectors).unwrap();
+        let (_dir, vectors, graph) = graph_of(&rows, Storage::F32, &alone);
         let overlap = overlap_at_10(&graph, &vectors, &queries);
         assert!(overlap < 0.9, "overlap@10 {overlap}");
     }
