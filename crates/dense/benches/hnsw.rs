@@ -25,8 +25,7 @@ mod synthetic;
 
 use std::{io::Write as _, path::Path, time::Instant};
 
-use dense::{Graph, GraphParams, Reduced, Storage, Vectors};
-use nalgebra::{DMatrix, SymmetricEigen};
+use dense::{Components, Graph, GraphParams, Reduced, Storage, Vectors};
 use rayon::prelude::*;
 use synthetic::{DIM, Unit};
 
@@ -94,20 +93,17 @@ pub struct Like {
 
 impl Like {
     fn of(rows: &[Vec<f32>]) -> Like {
-        let n = rows.len() as f64;
-        let mean: Vec<f64> = (0..DIM)
-            .map(|c| rows.iter().map(|r| f64::from(r[c])).sum::<f64>() / n)
+        let components = Components::of(rows);
+        let scaled: Vec<Vec<f64>> = components
+            .directions
+            .iter()
+            .zip(&components.variances)
+            .map(|(d, v)| d.iter().map(|x| x * v.max(0.0).sqrt()).collect())
             .collect();
-        let centred = DMatrix::from_fn(rows.len(), DIM, |r, c| f64::from(rows[r][c]) - mean[c]);
-        let eigen = SymmetricEigen::new(centred.tr_mul(&centred) / (n - 1.0));
-        let root = DMatrix::from_fn(DIM, DIM, |r, c| {
-            eigen.eigenvectors[(r, c)] * eigen.eigenvalues[c].max(0.0).sqrt()
-        });
         Like {
-            mean: mean.iter().map(|&m| m as f32).collect(),
+            mean: components.mean.iter().map(|&m| m as f32).collect(),
             root: (0..DIM)
-                .flat_map(|r| (0..DIM).map(move |c| (r, c)))
-                .map(|(r, c)| root[(r, c)] as f32)
+                .flat_map(|r| scaled.iter().map(move |column| column[r] as f32))
                 .collect(),
         }
     }

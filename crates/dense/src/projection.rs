@@ -32,23 +32,31 @@ pub(crate) struct Projection {
     components: Vec<Vec<f32>>,
 }
 
-impl Projection {
-    /// The mean and the `dims` leading components of `vectors` (of a sample of them, when they
-    /// are many).
-    pub(crate) fn fit(vectors: &Vectors, dims: usize) -> Projection {
-        let (len, dim) = (vectors.len() as usize, vectors.dim());
-        let n = len.min(SAMPLE);
-        let sample: Vec<Vec<f32>> = (0..n).map(|j| vectors.values(j * len / n)).collect();
+/// The mean of some rows and their principal components: the directions of their covariance's
+/// eigenvectors, the direction of the largest variance first.
+#[derive(Debug, Clone)]
+pub struct Components {
+    pub mean: Vec<f64>,
+    /// The rows' variance along each direction (the covariance's eigenvalues).
+    pub variances: Vec<f64>,
+    /// Unit vectors of the rows' length.
+    pub directions: Vec<Vec<f64>>,
+}
+
+impl Components {
+    /// The components of `rows` (all of one length), by one symmetric eigensolve of their
+    /// covariance.
+    pub fn of(rows: &[Vec<f32>]) -> Components {
+        let (n, dim) = (rows.len(), rows.first().map_or(0, Vec::len));
         let mut mean = vec![0f64; dim];
-        for row in &sample {
+        for row in rows {
             mean.iter_mut()
                 .zip(row)
                 .for_each(|(m, &v)| *m += f64::from(v));
         }
-        mean.iter_mut()
-            .for_each(|m| *m /= sample.len().max(1) as f64);
-        let centred = DMatrix::from_fn(sample.len(), dim, |r, c| f64::from(sample[r][c]) - mean[c]);
-        let covariance = centred.tr_mul(&centred);
+        mean.iter_mut().for_each(|m| *m /= n.max(1) as f64);
+        let centred = DMatrix::from_fn(n, dim, |r, c| f64::from(rows[r][c]) - mean[c]);
+        let covariance = centred.tr_mul(&centred) / n.saturating_sub(1).max(1) as f64;
         let eigen = SymmetricEigen::new(covariance);
         let mut order: Vec<usize> = (0..dim).collect();
         // Largest variance first; ties by index, so that a fit is the same on every run.
@@ -57,21 +65,34 @@ impl Projection {
                 .total_cmp(&eigen.eigenvalues[a])
                 .then(a.cmp(&b))
         });
-        let components = order
-            .iter()
-            .take(dims)
-            .map(|&c| {
-                eigen
-                    .eigenvectors
-                    .column(c)
-                    .iter()
-                    .map(|&v| v as f32)
-                    .collect()
-            })
-            .collect();
+        Components {
+            mean,
+            variances: order.iter().map(|&c| eigen.eigenvalues[c]).collect(),
+            directions: order
+                .iter()
+                .map(|&c| eigen.eigenvectors.column(c).iter().copied().collect())
+                .collect(),
+        }
+    }
+}
+
+impl Projection {
+    /// The mean and the `dims` leading components of `vectors` (of a sample of them, when they
+    /// are many).
+    pub(crate) fn fit(vectors: &Vectors, dims: usize) -> Projection {
+        let len = vectors.len() as usize;
+        let n = len.min(SAMPLE);
+        let sample: Vec<Vec<f32>> = (0..n).map(|j| vectors.values(j * len / n)).collect();
+        let components = Components::of(&sample);
+        let narrow = |values: &[f64]| values.iter().map(|&v| v as f32).collect();
         Projection {
-            mean: mean.into_iter().map(|m| m as f32).collect(),
-            components,
+            mean: narrow(&components.mean),
+            components: components
+                .directions
+                .iter()
+                .take(dims)
+                .map(|d| narrow(d))
+                .collect(),
         }
     }
 
