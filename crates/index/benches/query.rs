@@ -139,6 +139,43 @@ fn resident_mb() -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// What this process holds resident of each file mapped from `dir`, largest first (MB, from
+/// `/proc/self/smaps`): where a server's memory goes, part by part.
+fn resident_files(dir: &Path) -> Vec<(String, f64)> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mut files: Vec<(String, f64)> = Vec::new();
+    let mut current: Option<String> = None;
+    for line in smaps.lines() {
+        if let Some(kb) = line.strip_prefix("Rss:") {
+            let Some(name) = &current else { continue };
+            let kb: f64 = kb
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .unwrap_or(0.0);
+            match files.iter_mut().find(|(n, _)| n == name) {
+                Some((_, mb)) => *mb += kb / 1024.0,
+                None => files.push((name.clone(), kb / 1024.0)),
+            }
+        } else if line
+            .split_whitespace()
+            .next()
+            .is_some_and(|w| w.contains('-'))
+        {
+            // A mapping's header: address range, perms, offset, device, inode, path.
+            current = line
+                .split_whitespace()
+                .nth(5)
+                .and_then(|path| Path::new(path).strip_prefix(&dir).ok())
+                .map(|rel| rel.display().to_string());
+        }
+    }
+    files.sort_by(|a, b| b.1.total_cmp(&a.1));
+    files
+}
+
 fn dir_mb(dir: &Path) -> f64 {
     let bytes: u64 = std::fs::read_dir(dir)
         .expect("index dir")
@@ -240,6 +277,17 @@ fn query(dir: &Path) {
         questions.len(),
         percentile(&times, 0.5),
         percentile(&times, 0.99),
+    );
+    let files = resident_files(dir);
+    let mapped: f64 = files.iter().map(|(_, mb)| mb).sum();
+    let parts: Vec<String> = files
+        .iter()
+        .filter(|(_, mb)| *mb >= 1.0)
+        .map(|(name, mb)| format!("{name} {mb:.0}"))
+        .collect();
+    println!(
+        "  resident of the index's files: {mapped:.0} MB ({})",
+        parts.join(", ")
     );
 }
 

@@ -7,6 +7,7 @@
 
 mod analyzer;
 mod build;
+mod directory;
 #[cfg(test)]
 mod fixtures;
 mod impact;

@@ -15,7 +15,9 @@ use tantivy::{
     tokenizer::TextAnalyzer,
 };
 
-use crate::{IndexError, impact::Impacts, meta::IndexMeta, schema::Fields};
+use crate::{
+    IndexError, directory::QueryDirectory, impact::Impacts, meta::IndexMeta, schema::Fields,
+};
 
 /// How query strings are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -60,7 +62,8 @@ impl Bm25Index {
     /// Opens the index in `dir`, reading queries as bags of words.
     pub fn open(dir: &Path) -> Result<Bm25Index, IndexError> {
         let meta = IndexMeta::load(dir)?;
-        let index = Index::open_in_dir(dir)?;
+        let directory = QueryDirectory::open(dir).map_err(tantivy::TantivyError::from)?;
+        let index = Index::open(directory)?;
         meta.analyzer.register(&index);
         let fields = Fields::of(&index.schema())?;
         let small = docs_in(&index)? <= u64::from(crate::impact::MAX_DOCS);
