@@ -87,6 +87,17 @@ impl RetrieverArgs {
         let bm25 = ::index::Bm25Index::open(dir)
             .with_context(|| format!("opening index {}", dir.display()))?
             .with_query_mode(mode);
+        if !bm25.has_impacts() {
+            let meta = bm25.meta();
+            tracing::warn!(
+                "{dir}: built before impact files, so its {} passages are searched by tantivy's \
+                 block-WAND, several times slower; `masksearch index --passages {} --out {dir} \
+                 --overwrite` builds it again with them",
+                meta.passages,
+                meta.origin,
+                dir = dir.display(),
+            );
+        }
         if self.retriever == Retriever::Bm25 {
             return Ok(Arc::new(bm25));
         }
