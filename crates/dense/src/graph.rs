@@ -237,12 +237,7 @@ impl Graph {
     pub(crate) fn remove(dir: &Path) -> Result<(), DenseError> {
         for name in [GRAPH_FILE, PROJECTION_FILE] {
             let path = dir.join(name);
-            match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(DenseError::io(&path, e));
-                }
-                _ => {}
-            }
+            formats::remove_if_present(&path).map_err(|e| DenseError::io(&path, e))?;
         }
         Ok(())
     }

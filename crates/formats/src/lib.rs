@@ -25,7 +25,7 @@ pub use ramp::{MASK, RAMP_INSTRUCTION_EN, RAMP_INSTRUCTION_ZH, RampExt, RampSamp
 pub use runlog::{CHECKPOINT_EVERY, JsonlReader, Run, RunLog, RunManifest, read_jsonl};
 pub use shard::{Shard, ShardParseError};
 pub use source::{JsonlPassages, PassageSource, Passages};
-pub use staged::{Staged, StagedLines, commit_all, write_whole};
+pub use staged::{Staged, StagedLines, commit_all, remove_if_present, write_whole};
 pub use trajectory::{
     ChatmlMessage, ChatmlRecord, Note, Rejection, SearchUse, Step, StepKind, Task, TaskKind,
     Teacher, TokenUse, Trajectory, Verdict,

@@ -152,6 +152,14 @@ impl StagedLines {
     }
 }
 
+/// Removes the file at `path`; one that is already absent is not an error.
+pub fn remove_if_present(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// Replaces `dest` with `bytes`, whole: staged and committed.
 pub fn write_whole(dest: &Path, bytes: &[u8]) -> Result<(), FormatError> {
     Staged::with_contents(dest, bytes)?.commit()
@@ -176,10 +184,7 @@ pub fn commit_all(
         file.commit()?;
     }
     for old in stale.into_iter().filter(|p| !written.contains(p)) {
-        match fs::remove_file(&old) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(FormatError::io(&old, e)),
-            _ => {}
-        }
+        remove_if_present(&old).map_err(|e| FormatError::io(&old, e))?;
     }
     manifest.complete = true;
     manifest.save(path)?;
@@ -199,6 +204,19 @@ mod tests {
     use std::io::Write as _;
 
     use super::*;
+
+    /// A file is removed, an absent one is no error, and what cannot be removed as a file (a
+    /// folder) is.
+    #[test]
+    fn remove_if_present_removes_a_file_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a");
+        fs::write(&file, b"x").unwrap();
+        remove_if_present(&file).unwrap();
+        assert!(!file.exists());
+        remove_if_present(&file).unwrap();
+        assert!(remove_if_present(dir.path()).is_err());
+    }
 
     #[test]
     fn the_destination_changes_only_on_commit() {

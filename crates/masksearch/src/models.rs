@@ -205,12 +205,8 @@ pub fn run_cache(
         return Ok(path.to_path_buf());
     }
     if overwrite {
-        match std::fs::remove_file(&default) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(e).with_context(|| format!("starting over {}", default.display()));
-            }
-            _ => {}
-        }
+        formats::remove_if_present(&default)
+            .with_context(|| format!("starting over {}", default.display()))?;
     }
     Ok(default)
 }
