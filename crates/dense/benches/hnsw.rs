@@ -21,6 +21,8 @@
 //! `queries.bin`, `exact.bin`) for `benches/dense/hnsw_faiss.py`, which puts faiss's
 //! IndexHNSWFlat through the same measures over the same vectors.
 
+#[path = "../../../benches/proc.rs"]
+mod proc;
 mod synthetic;
 
 use std::{io::Write as _, path::Path, time::Instant};
@@ -216,14 +218,14 @@ fn measure(source: &Source, n: u64, storage: Storage, built: GraphParams, keep: 
         );
         write_le(&keep.join("exact.bin"), &exact.concat(), u64::to_le_bytes);
     }
-    let before = synthetic::status_mib("VmRSS");
+    let before = proc::status_mib("VmRSS");
     let started = Instant::now();
     Graph::build(dir, &vectors, &built, &mut |_, _| {}).unwrap();
     let build_secs = started.elapsed().as_secs_f64();
     let graph_bytes = std::fs::metadata(dir.join("graph.usearch")).unwrap().len();
     let rows_bytes = std::fs::metadata(dir.join("vectors.bin")).unwrap().len();
     println!(
-        "{storage:?}, {}: {n} rows × {DIM} ({:.0} MiB); graph M {} efConstruction {} built in {build_secs:.1} s on {} threads, {:.0} MiB file ({:.0} B a row; {:.0} B beyond the row's values), peak RSS of the process {} MiB (before the build {before} MiB)",
+        "{storage:?}, {}: {n} rows × {DIM} ({:.0} MiB); graph M {} efConstruction {} built in {build_secs:.1} s on {} threads, {:.0} MiB file ({:.0} B a row; {:.0} B beyond the row's values), peak RSS of the process {:.0} MiB (before the build {before:.0} MiB)",
         source.name(),
         mib(rows_bytes),
         built.connectivity,
@@ -232,7 +234,7 @@ fn measure(source: &Source, n: u64, storage: Storage, built: GraphParams, keep: 
         mib(graph_bytes),
         graph_bytes as f64 / n as f64,
         (graph_bytes as f64 - rows_bytes as f64) / n as f64,
-        synthetic::status_mib("VmHWM"),
+        proc::status_mib("VmHWM"),
     );
     for ef in EFS {
         let params = GraphParams {
@@ -267,14 +269,14 @@ fn report(
     });
     let batched = queries.len() as f64 / started.elapsed().as_secs_f64();
     println!(
-        "  ef {:>3}: overlap@10 {:.4}; one thread p50 {:.2} ms, p99 {:.2} ms; batched {batched:.0} queries/s; resident: graph {} MiB, rows {} MiB, process {} MiB",
+        "  ef {:>3}: overlap@10 {:.4}; one thread p50 {:.2} ms, p99 {:.2} ms; batched {batched:.0} queries/s; resident: graph {:.0} MiB, rows {:.0} MiB, process {:.0} MiB",
         params.ef_search,
         found as f64 / (10 * queries.len()) as f64,
         quantile(&times, 0.5),
         quantile(&times, 0.99),
-        synthetic::mapped_mib("graph.usearch"),
-        synthetic::mapped_mib("vectors.bin"),
-        synthetic::status_mib("VmRSS"),
+        proc::mapped_mib("graph.usearch"),
+        proc::mapped_mib("vectors.bin"),
+        proc::status_mib("VmRSS"),
     );
 }
 

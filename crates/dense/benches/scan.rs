@@ -4,6 +4,8 @@
 //!
 //!     cargo bench -p dense --bench scan [-- N]
 
+#[path = "../../../benches/proc.rs"]
+mod proc;
 mod synthetic;
 
 use std::time::Instant;
@@ -33,12 +35,12 @@ fn main() {
             .unwrap()
             .len();
         println!(
-            "{storage:?}: {n} rows × {DIM}, {:.0} MiB of rows; exact top-10 p50 {:.1} ms, max {:.1} ms per query; RSS {} MiB ({} MiB of it the rows)",
+            "{storage:?}: {n} rows × {DIM}, {:.0} MiB of rows; exact top-10 p50 {:.1} ms, max {:.1} ms per query; RSS {:.0} MiB ({:.0} MiB of it the rows)",
             bytes as f64 / (1 << 20) as f64,
             times[times.len() / 2],
             times[times.len() - 1],
-            synthetic::status_mib("VmRSS"),
-            synthetic::mapped_mib("vectors.bin"),
+            proc::status_mib("VmRSS"),
+            proc::mapped_mib("vectors.bin"),
         );
     }
 }

@@ -27,6 +27,9 @@ use std::{
 use formats::Passage;
 use index::{Bm25Index, BuildConfig};
 
+#[path = "../../../benches/proc.rs"]
+mod proc;
+
 fn repo(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
@@ -127,55 +130,6 @@ fn synthetic_spec(source: &str) -> Option<(usize, bool)> {
         })
 }
 
-fn resident_mb() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// What this process holds resident of each file mapped from `dir`, largest first (MB, from
-/// `/proc/self/smaps`): where a server's memory goes, part by part.
-fn resident_files(dir: &Path) -> Vec<(String, f64)> {
-    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
-    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let mut files: Vec<(String, f64)> = Vec::new();
-    let mut current: Option<String> = None;
-    for line in smaps.lines() {
-        if let Some(kb) = line.strip_prefix("Rss:") {
-            let Some(name) = &current else { continue };
-            let kb: f64 = kb
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse()
-                .unwrap_or(0.0);
-            match files.iter_mut().find(|(n, _)| n == name) {
-                Some((_, mb)) => *mb += kb / 1024.0,
-                None => files.push((name.clone(), kb / 1024.0)),
-            }
-        } else if line
-            .split_whitespace()
-            .next()
-            .is_some_and(|w| w.contains('-'))
-        {
-            // A mapping's header: address range, perms, offset, device, inode, path.
-            current = line
-                .split_whitespace()
-                .nth(5)
-                .and_then(|path| Path::new(path).strip_prefix(&dir).ok())
-                .map(|rel| rel.display().to_string());
-        }
-    }
-    files.sort_by(|a, b| b.1.total_cmp(&a.1));
-    files
-}
-
 fn dir_mb(dir: &Path) -> f64 {
     let bytes: u64 = std::fs::read_dir(dir)
         .expect("index dir")
@@ -205,7 +159,7 @@ fn build(source: &str, dir: &Path) {
     }
     .expect("build");
     let secs = started.elapsed().as_secs_f64();
-    let (_, peak) = resident_mb();
+    let peak = proc::status_mib("VmHWM");
     println!(
         "build {source}: {} passages in {secs:.1} s ({:.0} passages/s), index {:.0} MB, peak RSS {peak:.0} MB",
         report.passages,
@@ -269,7 +223,7 @@ fn query(dir: &Path) {
         }
     }
     let batch_qps = done as f64 / started.elapsed().as_secs_f64();
-    let (rss, peak) = resident_mb();
+    let (rss, peak) = (proc::status_mib("VmRSS"), proc::status_mib("VmHWM"));
     println!(
         "query {}: {} questions, topk 3 — batched {batch_qps:.0} queries/s, one thread {seq_qps:.0} queries/s, \
          p50 {:.3} ms, p99 {:.3} ms, open {open_ms:.0} ms, RSS {rss:.0} MB (peak {peak:.0} MB)",
@@ -278,7 +232,7 @@ fn query(dir: &Path) {
         percentile(&times, 0.5),
         percentile(&times, 0.99),
     );
-    let files = resident_files(dir);
+    let files = proc::resident_files(dir);
     let mapped: f64 = files.iter().map(|(_, mb)| mb).sum();
     let parts: Vec<String> = files
         .iter()

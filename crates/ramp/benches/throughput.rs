@@ -20,6 +20,9 @@ use std::{
 use formats::{FormatError, JsonlPassages, Passage, PassageSource, Passages, Shard};
 use ramp::{Difficulty, Lang, LevelRule, RampConfig, RunOptions, SpanSet, Tally};
 
+#[path = "../../../benches/proc.rs"]
+mod proc;
+
 /// The demo corpus, repeated with fresh ids (`r<round>:<id>`) up to `total` passages.
 struct Repeated {
     base: Vec<Passage>,
@@ -40,19 +43,6 @@ impl PassageSource for Repeated {
             })
         })))
     }
-}
-
-/// Peak and current resident set size of this process, in MiB (Linux).
-fn rss_mib() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
-    (field("VmHWM:"), field("VmRSS:"))
 }
 
 fn config() -> RampConfig {
@@ -82,7 +72,7 @@ fn bench(
             .last()
             .is_none_or(|(at, _, _)| read >= at + samples_every);
         if due {
-            let (peak, now) = rss_mib();
+            let (peak, now) = (proc::status_mib("VmHWM"), proc::status_mib("VmRSS"));
             log.push((read, peak, now));
         }
     };
@@ -102,7 +92,7 @@ fn bench(
     let secs = started.elapsed().as_secs_f64();
     let read = report.tally.run.get("input_records").copied().unwrap_or(0);
     let bytes = std::fs::metadata(&options.out).map_or(0, |m| m.len());
-    let (peak, _) = rss_mib();
+    let peak = proc::status_mib("VmHWM");
     println!(
         "{name}: {read} passages -> {} samples in {secs:.1}s = {:.0} passages/s, output {:.0} MiB, peak RSS {peak:.0} MiB",
         report.tally.samples,

@@ -1,5 +1,5 @@
-//! What the dense benches share: a stream of random unit vectors, rows written as a dense folder
-//! stores them, and the process's resident memory.
+//! What the dense benches share: a stream of random unit vectors and rows written as a dense
+//! folder stores them.
 
 use std::{io::Write as _, path::Path};
 
@@ -55,39 +55,4 @@ pub fn write_rows(
         std::fs::write(dir.join("scales.bin"), &scales).unwrap();
     }
     Vectors::open(dir, storage, DIM, n).unwrap()
-}
-
-/// A field of `/proc/self/status` in MiB (`VmRSS`, `VmHWM`).
-pub fn status_mib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb / 1024)
-}
-
-/// MiB of the file `name` resident in this process's maps (`/proc/self/smaps`).
-pub fn mapped_mib(name: &str) -> u64 {
-    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
-    let mut ours = false;
-    let mut kb = 0;
-    for line in smaps.lines() {
-        if let Some(rss) = line.strip_prefix("Rss:") {
-            if ours {
-                kb += rss
-                    .trim()
-                    .trim_end_matches(" kB")
-                    .trim()
-                    .parse::<u64>()
-                    .unwrap_or(0);
-            }
-        } else if line.split_whitespace().next().is_some_and(|range| {
-            range.contains('-') && range.chars().all(|c| c == '-' || c.is_ascii_hexdigit())
-        }) {
-            // A mapping's first line: its address range, …, and the file's path.
-            ours = line.ends_with(name);
-        }
-    }
-    kb / 1024
 }
