@@ -225,17 +225,20 @@ pub fn check_format(response: &str) -> Result<(), FormatViolation> {
 /// skipped, as verl's agent loop hands it to a reward function: each turn's header leaves its
 /// role name alone on a line (`<|im_start|>tool` decodes to `tool`), which is chat scaffolding,
 /// not text the model wrote outside the tags. Such lines (`system`, `user`, `assistant`, `tool`)
-/// are dropped first, and a tools-style search (a hermes `<tool_call>` of `web_search`) is read
-/// as the `<search>` it stands for; anything else is checked as Search-R1 checks it.
+/// are dropped first, with the lines Qwen-family templates wrap a tool's answer in
+/// (`<tool_response>`, `</tool_response>`, alone on theirs), and a tools-style search (a hermes
+/// `<tool_call>` of `web_search`) is read as the `<search>` it stands for; anything else is
+/// checked as Search-R1 checks it.
 pub fn check_turns_format(response: &str) -> Result<(), FormatViolation> {
     const ROLES: [&str; 4] = ["system", "user", "assistant", "tool"];
+    const WRAPPERS: [&str; 2] = ["<tool_response>", "</tool_response>"];
     let response = student::tools::calls_as_searches(response);
     if !response.lines().any(|l| ROLES.contains(&l.trim())) {
         return check_format(&response);
     }
     let kept: Vec<&str> = response
         .lines()
-        .filter(|l| !ROLES.contains(&l.trim()))
+        .filter(|l| !ROLES.contains(&l.trim()) && !WRAPPERS.contains(&l.trim()))
         .collect();
     check_format(&kept.join("\n"))
 }

@@ -634,6 +634,20 @@ mod tests {
         let call = "<tool_call>\n{\"name\": \"web_search\", \"arguments\": {\"queries\": [\"Mona Lisa museum\"]}}\n</tool_call>";
         let tools = turns.replace("<search> Mona Lisa museum </search>", call);
         check(&qa(&tools, &["Louvre"]), Preset::Format, 1.0);
+        // Qwen2.5's template hands a tool's answer back as a user turn wrapped in tool_response.
+        let qwen = tools.replace(
+            "\ntool\n<information>Doc 1(Title: \"Louvre\") The Louvre holds it.</information>\n",
+            "\nuser\n<tool_response>\n<information>Doc 1(Title: \"Louvre\") The Louvre holds it.</information>\n</tool_response>\n",
+        );
+        assert!(qwen.contains("<tool_response>"));
+        check(&qa(&qwen, &["Louvre"]), Preset::Format, 1.0);
+        check(&qa(&qwen, &["Louvre"]), Preset::Hybrid, 1.0);
+        // Only as the template writes it: alone on its line, between turns.
+        let inline = qwen.replace(
+            "<tool_response>\n<information>",
+            "<tool_response><information>",
+        );
+        check(&qa(&inline, &["Louvre"]), Preset::Format, 0.0);
     }
 
     #[test]
