@@ -66,8 +66,10 @@ pub struct Args {
     /// Put before each passage the encoder reads (e5 models want `passage: `).
     #[arg(long, default_value = "")]
     passage_prefix: String,
-    /// Passages the encoder reads at once.
-    #[arg(long, default_value_t = 32)]
+    /// Passages the encoder reads at once. Small batches are faster here: a batch of 32 makes
+    /// attention buffers of tens of MB, which the allocator maps fresh from the kernel (and
+    /// zeroes) at every layer.
+    #[arg(long, default_value_t = 8)]
     dense_batch: usize,
     /// Take the vectors from this flat faiss index of the same passages in the same order
     /// (Search-R1's e5_Flat.index over wiki-18) instead of embedding them; --dense names the
