@@ -51,6 +51,9 @@ pub enum DenseError {
     /// The vectors were made for another build of the index.
     #[error("{}: the dense vectors are of another build of this index ({message}); build them again with `masksearch index --dense MODEL`", dir.display())]
     Stale { dir: PathBuf, message: String },
+    /// The encoder the vectors were made with is no longer where the build found it.
+    #[error("{}: the encoder these vectors were made with, {}, is not there (moved?): put it back, or write where it is now into the file's \"model\"", meta.display(), model.display())]
+    ModelMoved { meta: PathBuf, model: PathBuf },
     #[error(transparent)]
     Index(#[from] index::IndexError),
     #[error(transparent)]

@@ -63,6 +63,12 @@ impl DenseIndex {
             }
             None => None,
         };
+        if !meta.model.is_dir() {
+            return Err(DenseError::ModelMoved {
+                meta: DenseMeta::path(&dense),
+                model: meta.model,
+            });
+        }
         let encoder = Encoder::load(&meta.model)?;
         if encoder.dim() != meta.dim {
             return Err(DenseError::model(

@@ -80,6 +80,35 @@ fn dense_and_hybrid_search_find_the_passage_a_question_is_about() {
 }
 
 #[test]
+fn vectors_whose_encoder_moved_say_where_it_was_and_how_to_point_them_at_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = summaries_index(dir.path());
+    dense::build(&index, &config(Storage::I8, 32), &mut |_, _, _| {}).unwrap();
+    let bm25 = Bm25Index::open(&index).unwrap();
+    let meta_path = index.join("dense/meta.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta_path).unwrap()).unwrap();
+    let moved = dir.path().join("models/all-MiniLM-L6-v2");
+    meta["model"] = moved.display().to_string().into();
+    std::fs::write(&meta_path, meta.to_string()).unwrap();
+    let err = DenseIndex::open(&index, bm25.clone(), Tuning::default()).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, dense::DenseError::ModelMoved { .. })
+            && message.contains(&meta_path.display().to_string())
+            && message.contains(&moved.display().to_string()),
+        "{message}"
+    );
+    // Pointed at where the encoder is, as the message says, the vectors open again.
+    meta["model"] = repo("assets/models/all-MiniLM-L6-v2")
+        .display()
+        .to_string()
+        .into();
+    std::fs::write(&meta_path, meta.to_string()).unwrap();
+    DenseIndex::open(&index, bm25, Tuning::default()).unwrap();
+}
+
+#[test]
 fn an_interrupted_build_resumes_to_the_same_vectors() {
     let dir = tempfile::tempdir().unwrap();
     let (index, whole) = index_and_whole_build(dir.path());
