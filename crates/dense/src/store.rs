@@ -6,11 +6,12 @@
 //! magnitude / 127, f32) are in `scales.bin`. Scores are dot products with the query's unit
 //! vector: cosines, approximately so for f16 and i8.
 
-use std::{cmp::Ordering, collections::BinaryHeap, fs::File, path::Path};
+use std::{fs::File, path::Path};
 
 use half::f16;
 use memmap2::Mmap;
 use rayon::prelude::*;
+use search::TopK;
 
 use crate::DenseError;
 
@@ -81,29 +82,8 @@ impl std::fmt::Debug for Vectors {
     }
 }
 
-/// A scored row, ordered by score and then by position (the earlier first on ties).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Scored {
-    pub score: f32,
-    pub position: u64,
-}
-
-impl Eq for Scored {}
-
-impl Ord for Scored {
-    /// Greater is better: a higher score, or the same score at an earlier position.
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.score
-            .total_cmp(&other.score)
-            .then(other.position.cmp(&self.position))
-    }
-}
-
-impl PartialOrd for Scored {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
+/// A scored row: ordered by score, then the earlier row first.
+pub type Scored = search::Scored<u64>;
 
 /// Rows scanned per rayon task.
 const CHUNK: usize = 4096;
@@ -224,19 +204,11 @@ impl Vectors {
         let chunks: Vec<Vec<Scored>> = (0..len.div_ceil(CHUNK))
             .into_par_iter()
             .map(|c| {
-                let mut best = BinaryHeap::with_capacity(k + 1);
+                let mut best = TopK::new(k);
                 for i in c * CHUNK..((c + 1) * CHUNK).min(len) {
-                    let scored = Scored {
-                        score: self.score(i, query),
-                        position: i as u64,
-                    };
-                    // A min-heap of the k best so far.
-                    best.push(std::cmp::Reverse(scored));
-                    if best.len() > k {
-                        best.pop();
-                    }
+                    best.offer(self.score(i, query), i as u64);
                 }
-                best.into_iter().map(|r| r.0).collect()
+                best.into_sorted()
             })
             .collect();
         let mut all: Vec<Scored> = chunks.into_iter().flatten().collect();

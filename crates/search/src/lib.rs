@@ -1,5 +1,6 @@
 //! The `Searcher` trait every search backend implements, the `SearchHit` it returns, the
-//! Search-R1 `/retrieve` wire types, and [`merge`] for the results of several queries.
+//! Search-R1 `/retrieve` wire types, [`merge`] for the results of several queries, and [`TopK`],
+//! the one ranking of scored positions every engine keeps.
 //!
 //! `search` holds no index, ranks nothing and opens no connection: backends (the tantivy index,
 //! remote servers, web search) live elsewhere and are seen by agents and servers only through
@@ -8,10 +9,12 @@
 mod merge;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod top;
 mod wire;
 
 use formats::Passage;
 pub use merge::{Duplicate, Merged, MergedHit, merge};
+pub use top::{Scored, TopK};
 pub use wire::{
     DocField, DocFields, DocFieldsError, RetrieveDocument, RetrieveHit, RetrieveRequest,
     RetrieveResponse,

@@ -18,7 +18,9 @@ mod sum;
 mod top;
 mod write;
 
-use std::{cmp::Reverse, collections::BinaryHeap, fs::File, path::Path};
+use std::{fs::File, path::Path};
+
+use search::Scored;
 
 use memmap2::{Mmap, MmapMut};
 use tantivy::{DocAddress, Searcher};
@@ -209,19 +211,19 @@ impl Impacts {
             None => top::top(self, &terms, k, 0..self.max_doc),
         };
         top.into_iter()
-            .map(|(score, doc)| (score, self.address(doc)))
+            .map(|s| (s.score, self.address(s.position)))
             .collect()
     }
 
     /// The best `k` of each half of the documents, searched at once, merged.
-    fn in_halves(&self, terms: &Terms, k: usize) -> Vec<(f32, u32)> {
+    fn in_halves(&self, terms: &Terms, k: usize) -> Vec<Scored<u32>> {
         let middle = self.max_doc / 2;
         let (mut first, second) = rayon::join(
             || top::top(self, terms, k, 0..middle),
             || top::top(self, terms, k, middle..self.max_doc),
         );
         first.extend(second);
-        first.sort_by_key(|&(score, doc)| Reverse(Ranked(score, doc)));
+        first.sort_by(|a, b| b.cmp(a));
         first.truncate(k);
         first
     }
@@ -265,65 +267,6 @@ impl<'a> Terms<'a> {
     /// How often the query has its `slot`th distinct term.
     fn count(&self, slot: usize) -> usize {
         self.sequence.iter().filter(|&&s| s == slot).count()
-    }
-}
-
-/// The k best documents offered so far.
-struct Best {
-    /// The worst on top.
-    heap: BinaryHeap<Reverse<Ranked>>,
-    k: usize,
-    /// The k-th best score once there are k; until then every document counts.
-    floor: f32,
-}
-
-impl Best {
-    fn new(k: usize) -> Best {
-        Best {
-            heap: BinaryHeap::with_capacity(k + 1),
-            k,
-            floor: f32::NEG_INFINITY,
-        }
-    }
-
-    fn offer(&mut self, score: f32, doc: u32) {
-        let candidate = Ranked(score, doc);
-        if self.heap.len() < self.k {
-            self.heap.push(Reverse(candidate));
-        } else if self.heap.peek().is_some_and(|worst| candidate > worst.0) {
-            self.heap.pop();
-            self.heap.push(Reverse(candidate));
-        }
-        if self.heap.len() == self.k {
-            self.floor = self.heap.peek().map_or(self.floor, |worst| worst.0.0);
-        }
-    }
-
-    /// Best first.
-    fn into_sorted(self) -> Vec<(f32, u32)> {
-        self.heap
-            .into_sorted_vec()
-            .into_iter()
-            .map(|Reverse(Ranked(score, doc))| (score, doc))
-            .collect()
-    }
-}
-
-/// A scored document, ordered from worse to better: a higher score, then a lower document.
-#[derive(Clone, Copy, PartialEq)]
-struct Ranked(f32, u32);
-
-impl Eq for Ranked {}
-
-impl Ord for Ranked {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0).then(other.1.cmp(&self.1))
-    }
-}
-
-impl PartialOrd for Ranked {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
     }
 }
 

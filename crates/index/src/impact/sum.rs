@@ -7,7 +7,9 @@
 
 use std::{cell::RefCell, collections::HashMap};
 
-use super::{BLOCK, Best, Impacts, TEXT, TITLE, Terms};
+use search::{Scored, TopK};
+
+use super::{BLOCK, Impacts, TEXT, TITLE, Terms};
 
 /// A small index's postings, decoded: per term, documents ascending with their summed scores.
 pub(super) struct Eager {
@@ -72,7 +74,7 @@ impl Eager {
     }
 
     /// The best `k` global document numbers for `terms` with their scores, best first.
-    pub(super) fn top(&self, terms: &Terms, k: usize) -> Vec<(f32, u32)> {
+    pub(super) fn top(&self, terms: &Terms, k: usize) -> Vec<Scored<u32>> {
         SCRATCH.with_borrow_mut(|scratch| {
             let Scratch { sums, touched } = scratch;
             let docs = self.max_doc as usize;
@@ -96,10 +98,10 @@ impl Eager {
                 }
             }
             // Once there are k, a sum below the k-th best is turned away by one comparison.
-            let mut best = Best::new(k);
+            let mut best = TopK::new(k);
             for &doc in &touched[..len] {
                 let sum = std::mem::take(&mut sums[doc as usize]);
-                if sum >= best.floor {
+                if sum >= best.floor() {
                     best.offer(sum, doc);
                 }
             }

@@ -20,7 +20,9 @@
 
 use std::ops::Range;
 
-use super::{BLOCK, Best, Impacts, List, TEXT, TITLE, Terms};
+use search::{Scored, TopK};
+
+use super::{BLOCK, Impacts, List, TEXT, TITLE, Terms};
 
 /// Bounds are summed in another order than scores: a bound is trusted only with this much room.
 const MARGIN: f32 = 1.0 + 1e-4;
@@ -29,7 +31,12 @@ const MARGIN: f32 = 1.0 + 1e-4;
 const END: u32 = u32::MAX;
 
 /// The best `k` global document numbers in `docs` for `terms` with their scores, best first.
-pub(super) fn top(impacts: &Impacts, terms: &Terms, k: usize, docs: Range<u32>) -> Vec<(f32, u32)> {
+pub(super) fn top(
+    impacts: &Impacts,
+    terms: &Terms,
+    k: usize,
+    docs: Range<u32>,
+) -> Vec<Scored<u32>> {
     let Terms { distinct, sequence } = terms;
     let mut cursors: Vec<Cursor> = Vec::new();
     for (slot, term) in distinct.iter().enumerate() {
@@ -53,13 +60,13 @@ pub(super) fn top(impacts: &Impacts, terms: &Terms, k: usize, docs: Range<u32>) 
     }
 
     let mut near = vec![0.0f32; cursors.len() + 1];
-    let mut best = Best::new(k);
+    let mut best = TopK::new(k);
     let mut hits = vec![[0.0f32; 2]; distinct.len()];
     // Lists before `essential` are only probed.
     let mut essential = 0;
     let mut window = Window::default();
     loop {
-        while essential < cursors.len() && below[essential + 1] * MARGIN <= best.floor {
+        while essential < cursors.len() && below[essential + 1] * MARGIN <= best.floor() {
             essential += 1;
         }
         let Some(start) = cursors[essential..]
@@ -88,25 +95,25 @@ pub(super) fn top(impacts: &Impacts, terms: &Terms, k: usize, docs: Range<u32>) 
                 bits &= bits - 1;
                 let mut partial = std::mem::take(&mut window.sums[offset]);
                 let doc = start + offset as u32;
-                if (partial + near[essential]) * MARGIN <= best.floor {
+                if (partial + near[essential]) * MARGIN <= best.floor() {
                     continue;
                 }
                 let mut possible = true;
                 for i in (0..essential).rev() {
-                    if (partial + near[i + 1]) * MARGIN <= best.floor {
+                    if (partial + near[i + 1]) * MARGIN <= best.floor() {
                         possible = false;
                         break;
                     }
                     let c = &mut cursors[i];
                     let block = c.block_bound(doc);
-                    if (partial + near[i] + block) * MARGIN <= best.floor {
+                    if (partial + near[i] + block) * MARGIN <= best.floor() {
                         continue;
                     }
                     if c.seek(doc) == doc {
                         partial += c.score() * c.count;
                     }
                 }
-                if !possible || partial * MARGIN <= best.floor {
+                if !possible || partial * MARGIN <= best.floor() {
                     continue;
                 }
                 // Summed as the exhaustive engine sums: each term's title and text, then term by
@@ -443,8 +450,8 @@ mod tests {
             for k in [1, 3, 10, 50] {
                 let ours = top(&impacts, &parsed, k, 0..24_000);
                 let all = eager.top(&parsed, k);
-                let bits = |t: &[(f32, u32)]| -> Vec<(u32, u32)> {
-                    t.iter().map(|&(s, d)| (s.to_bits(), d)).collect()
+                let bits = |t: &[Scored<u32>]| -> Vec<(u32, u32)> {
+                    t.iter().map(|s| (s.score.to_bits(), s.position)).collect()
                 };
                 assert_eq!(bits(&ours), bits(&all), "{query:?}, k = {k}");
                 let halves = impacts.in_halves(&parsed, k);
