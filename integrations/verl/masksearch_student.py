@@ -218,6 +218,11 @@ def _post(url, body, attempts=3):
                     f"{url}: HTTP {e.code}: this server has no POST /observation, which answers the "
                     "student's searches; run a masksearch serve built from a current checkout"
                 ) from None
+            if e.code in (429, 503) and attempt + 1 < attempts:
+                # At its cap of requests in flight (a rollout batch sends many at once): the
+                # server says when to come back.
+                time.sleep(_retry_after(e))
+                continue
             raise SearchError(f"{url}: HTTP {e.code}: {_reason(e)}") from None
         except (urllib.error.URLError, OSError) as e:
             # A server restarting or briefly overloaded: a rollout should not lose its turn to it.
@@ -226,6 +231,14 @@ def _post(url, body, attempts=3):
                 raise SearchError(f"{url}: cannot reach the search server ({reason})") from None
             time.sleep(0.5 * 2**attempt)
     raise AssertionError("unreachable")
+
+
+def _retry_after(error, most=30.0):
+    """The seconds a refusal's `Retry-After` asks for (1 when it names none; at most `most`)."""
+    try:
+        return min(max(float(error.headers.get("Retry-After", 1)), 0.0), most)
+    except (TypeError, ValueError):
+        return 1.0
 
 
 def _reason(error):

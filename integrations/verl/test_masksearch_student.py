@@ -25,10 +25,13 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -163,6 +166,7 @@ def test_search(binary):
                                          [f"{stale_url}/observation", "no POST /observation"])
         stale.shutdown()
         record("search: a server without /observation is named in the error", ok, detail)
+        busy_retried(binary, index, queries)
         ok, detail = raises_search_error(lambda: student.observe(queries, url="http://127.0.0.1:9"),
                                          ["http://127.0.0.1:9/observation", "cannot reach"])
         record("search: an unreachable server raises SearchError", ok, detail)
@@ -171,6 +175,39 @@ def test_search(binary):
             server.terminate()
             server.wait(timeout=10)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def busy_retried(binary, index, queries):
+    """A server at its cap answers 503 with Retry-After; the search waits and asks again."""
+    server = subprocess.Popen([binary, "serve", "--index", str(index), "--host", "127.0.0.1", "--port", "0",
+                               "--max-in-flight", "1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = re.match(r"listening on (http://\S+)", server.stdout.readline()).group(1).rstrip("/")
+        host, port = url.removeprefix("http://").split(":")
+        body = json.dumps({"queries": queries, "topk": 3}).encode()
+        # A request whose body has not all come in holds the one place in flight.
+        holder = socket.create_connection((host, int(port)))
+        holder.sendall(b"POST /observation HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       + f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:5])
+        time.sleep(0.3)
+        try:
+            post(url + "/observation", {"queries": queries, "topk": 3})
+            refused = "not refused"
+        except urllib.error.HTTPError as e:
+            refused = f"{e.code} Retry-After {e.headers.get('Retry-After')}"
+        # The held request finishes while the search waits out its Retry-After.
+        threading.Timer(0.5, lambda: (holder.sendall(body[5:]), holder.recv(65536), holder.close())).start()
+        started = time.monotonic()
+        try:
+            block, waited = student.observe(queries, url=url), time.monotonic() - started
+        except student.SearchError as e:
+            block, waited = str(e), time.monotonic() - started
+        record("search: a server at its cap (503, Retry-After) is asked again after the wait",
+               refused == "503 Retry-After 1" and block.startswith("<information>Doc 1(") and waited >= 0.9,
+               f"first {refused}; after {waited:.1f} s: {block[:80]}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def main():
