@@ -4,7 +4,8 @@
 # uses, standard library only) on the shipped questions: queries/s batched and sequential, p50 /
 # p99, and the share of questions whose gold answer is in the top 1 / 3 / 10 passages. Then the
 # embedding rate of sentence-transformers on the same model and passages, when a Python with it is
-# given (ST_PYTHON=path/to/python; it is not installed here: it needs torch).
+# given (ST_PYTHON=path/to/python; the set-up does not install it: `python3 -m venv V && V/bin/pip
+# install torch==2.11.0 sentence-transformers==6.2.0` from PyPI, whose torch is the CUDA build: 5 GB).
 # FAISS_PYTHON=path/to/python (with torch, transformers, faiss-cpu and FastAPI; `make train-demo`'s
 # target/train-venv plus `pip install faiss-cpu==1.15.1`) adds Search-R1's dense server design over
 # the same rows (benches/peers/peers.py's Faiss: IndexFlatIP and IndexHNSWFlat) to the table.
