@@ -5,13 +5,13 @@
 //! and what the process holds resident of the rows and the graph.
 //!
 //!     cargo bench -p dense --bench hnsw [-- N [f32|f16|i8 ...]
-//!         [--rank R | --rows FILE | --like FILE] [--m M] [--ef-construction N]
+//!         [--rank R | --rows FILE [--dim D] | --like FILE] [--m M] [--ef-construction N]
 //!         [--dims D [--rerank R]] [--keep DIR]]
 //!
 //! The vectors are uniform random (the worst case for any graph: every vector about as far
 //! from every other), or with `--rank R` near a random subspace of R dimensions (queries drawn
 //! the same way), or with `--rows FILE` the f32 rows of a dense folder's `vectors.bin` (queries:
-//! 500 of its rows, spread over it), or with `--like FILE` drawn from the normal distribution
+//! 500 of its rows, spread over it; `--dim` their length, 384 unless said), or with `--like FILE` drawn from the normal distribution
 //! with those rows' mean and covariance (so with their spectrum: the demo's MiniLM rows keep 79 %
 //! of their variance in 128 of 384 components), then scaled to length 1 (queries drawn the same
 //! way). `--m` and `--ef-construction` build with other than the shipped M and efConstruction;
@@ -225,8 +225,9 @@ fn measure(source: &Source, n: u64, storage: Storage, built: GraphParams, keep: 
     let graph_bytes = std::fs::metadata(dir.join("graph.usearch")).unwrap().len();
     let rows_bytes = std::fs::metadata(dir.join("vectors.bin")).unwrap().len();
     println!(
-        "{storage:?}, {}: {n} rows × {DIM} ({:.0} MiB); graph M {} efConstruction {} built in {build_secs:.1} s on {} threads, {:.0} MiB file ({:.0} B a row; {:.0} B beyond the row's values), peak RSS of the process {:.0} MiB (before the build {before:.0} MiB)",
+        "{storage:?}, {}: {n} rows × {} ({:.0} MiB); graph M {} efConstruction {} built in {build_secs:.1} s on {} threads, {:.0} MiB file ({:.0} B a row; {:.0} B beyond the row's values), peak RSS of the process {:.0} MiB (before the build {before:.0} MiB)",
         source.name(),
+        queries[0].len(),
         mib(rows_bytes),
         built.connectivity,
         built.ef_construction,
@@ -315,10 +316,12 @@ fn main() {
     } else {
         named
     };
+    // The rows' length in a file (`--rows` of another model than MiniLM: 768 for e5 or mpnet).
+    let dim = number("--dim", DIM);
     let read_rows = |file: &str| -> Vec<Vec<f32>> {
         std::fs::read(file)
             .unwrap()
-            .chunks_exact(4 * DIM)
+            .chunks_exact(4 * dim)
             .map(|row| {
                 row.chunks_exact(4)
                     .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))

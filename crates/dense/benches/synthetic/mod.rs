@@ -35,7 +35,7 @@ pub fn unit(v: Vec<f32>) -> Vec<f32> {
     v.into_iter().map(|x| x / norm).collect()
 }
 
-/// `vectors` written into `dir` as rows of `storage`, mapped.
+/// `vectors` (of one length) written into `dir` as rows of `storage`, mapped.
 pub fn write_rows(
     dir: &Path,
     storage: Storage,
@@ -43,8 +43,9 @@ pub fn write_rows(
 ) -> Vectors {
     let mut rows = std::io::BufWriter::new(std::fs::File::create(dir.join("vectors.bin")).unwrap());
     let (mut row, mut scales) = (Vec::new(), Vec::new());
-    let mut n = 0;
+    let (mut n, mut dim) = (0, DIM);
     for vector in vectors {
+        dim = vector.len();
         row.clear();
         storage.encode(&vector, &mut row, &mut scales);
         rows.write_all(&row).unwrap();
@@ -54,5 +55,5 @@ pub fn write_rows(
     if storage == Storage::I8 {
         std::fs::write(dir.join("scales.bin"), &scales).unwrap();
     }
-    Vectors::open(dir, storage, DIM, n).unwrap()
+    Vectors::open(dir, storage, dim, n).unwrap()
 }
