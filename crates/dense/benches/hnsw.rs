@@ -11,10 +11,10 @@
 //! The vectors are uniform random (the worst case for any graph: every vector about as far
 //! from every other), or with `--rank R` near a random subspace of R dimensions (queries drawn
 //! the same way), or with `--rows FILE` the f32 rows of a dense folder's `vectors.bin` (queries:
-//! 500 of its rows, spread over it; `--dim` their length, 384 unless said), or with `--like FILE` drawn from the normal distribution
-//! with those rows' mean and covariance (so with their spectrum: the demo's MiniLM rows keep 79 %
-//! of their variance in 128 of 384 components), then scaled to length 1 (queries drawn the same
-//! way). `--m` and `--ef-construction` build with other than the shipped M and efConstruction;
+//! 500 of its rows, spread over it; `--dim` their length, 384 unless said), or with
+//! `--like FILE` drawn from the normal distribution with those rows' mean and covariance (so with
+//! their spectrum: the demo's MiniLM rows keep 79 % of their variance in 128 of 384 components;
+//! 384 values only), then scaled to length 1 (queries drawn the same way). `--m` and `--ef-construction` build with other than the shipped M and efConstruction;
 //! `--dims D` builds a reduced graph of D principal components whose `--rerank R` (default 100)
 //! candidates the rows' values order.
 //! `--keep DIR` leaves the f32 rows, the queries and the exact top 10 in DIR (`vectors.bin`,

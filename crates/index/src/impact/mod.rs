@@ -20,9 +20,8 @@ mod write;
 
 use std::{fs::File, path::Path};
 
-use search::Scored;
-
 use memmap2::{Mmap, MmapMut};
+use search::Scored;
 use tantivy::{DocAddress, Searcher};
 
 use crate::IndexError;
