@@ -76,12 +76,14 @@ impl Eager {
     /// The best `k` global document numbers for `terms` with their scores, best first.
     pub(super) fn top(&self, terms: &Terms, k: usize) -> Vec<Scored<u32>> {
         SCRATCH.with_borrow_mut(|scratch| {
-            let Scratch { sums, touched } = scratch;
             let docs = self.max_doc as usize;
-            if sums.len() < docs {
-                sums.resize(docs, 0.0);
-                touched.resize(docs + 1, 0);
+            if scratch.sums.len() < docs {
+                scratch.sums.resize(docs, 0.0);
+                scratch.touched.resize(docs + 1, 0);
             }
+            // Slices, not the vectors: their pointers stay in registers through the loops below
+            // (the vectors' fields would be read again after every store).
+            let (sums, touched) = (&mut scratch.sums[..docs], &mut scratch.touched[..=docs]);
             // Every document is noted at `touched[len]`, but `len` moves on only for the first
             // score it gets: no branch for the CPU to mispredict.
             let mut len = 0;
