@@ -1,6 +1,7 @@
 """verl custom reward function backed by masksearch's ``POST /reward`` (verl 0.9.1).
 
-Point verl at this file (standard library only; nothing to install)::
+Point verl at this file (standard library only, with masksearch_student.py beside it; nothing to
+install)::
 
     reward.custom_reward_function.path=integrations/verl/masksearch_reward.py
     reward.custom_reward_function.name=compute_score
@@ -27,14 +28,16 @@ and a model for the ``judge`` preset). Environment, used where no reward_kwargs 
 ``ground_truth`` is what the parquet holds: Search-R1's ``{"target": [...]}``, a list or a string
 (numpy arrays, as pandas reads them back, are turned into lists). A RAMP sample carries
 ``extra_info["mask_num"]`` and its masked spans in order as the targets; it is scored mask by
-mask. A failure raises ``MaskSearchRewardError`` with the server's reason: a reward that silently
-fell back to 0 would train the policy on noise.
+mask. A server at its cap of requests in flight (503, or 429) is asked again after its
+``Retry-After``, an unreachable one after a back-off, three attempts in all (the HTTP client of
+masksearch_student.py, this folder's, which the search tool uses too). A failure raises
+``MaskSearchRewardError`` with the server's reason: a reward that silently fell back to 0 would
+train the policy on noise.
 """
 
-import json
+import importlib.util
 import os
-import urllib.error
-import urllib.request
+import sys
 
 DEFAULT_PRESET = "masksearch-hybrid"
 DEFAULT_TIMEOUT = 60.0
@@ -83,34 +86,20 @@ def _url(url=None):
 
 def _post(url, body):
     timeout = float(os.environ.get("MASKSEARCH_REWARD_TIMEOUT", DEFAULT_TIMEOUT))
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode("utf-8"),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.load(response)
-    except urllib.error.HTTPError as e:
-        raise MaskSearchRewardError(f"{url}: HTTP {e.code}: {_reason(e)}") from None
-    except TimeoutError:
-        raise MaskSearchRewardError(f"{url}: no answer within {timeout} s") from None
-    except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        raise MaskSearchRewardError(f"{url}: cannot reach the reward server ({reason})") from None
+    return _student().post_json(url, body, timeout, MaskSearchRewardError, "reward server")
 
 
-def _reason(error):
-    """The message of the server's JSON error body, or the raw body."""
-    try:
-        body = error.read().decode("utf-8", "replace")
-    except OSError:
-        return error.reason
-    try:
-        return json.loads(body)["error"]["message"]
-    except (ValueError, KeyError, TypeError):
-        return body or error.reason
+def _student():
+    """masksearch_student.py of this folder, whose HTTP client this file shares (verl loads this
+    file by path, without the folder on sys.path; loaded once per process, under its own name,
+    as masksearch_tools.py loads it)."""
+    name = "masksearch_student"
+    if name not in sys.modules:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
 
 
 def _plain(value):

@@ -186,11 +186,19 @@ def observe(queries, topk=None, url=None, exclude=()):
     if exclude:
         body["exclude"] = list(exclude)
     route = f"{_base_url(url)}/observation"
-    answer = _post(route, body)
+    timeout = float(os.environ.get("MASKSEARCH_SEARCH_TIMEOUT") or DEFAULT_TIMEOUT)
+    answer = post_json(route, body, timeout, SearchError, "search server", hints=_NO_OBSERVATION)
     observation = answer.get("observation")
     if not isinstance(observation, str):
         raise SearchError(f"{route} answered no observation: {str(answer)[:200]}")
     return observation.strip()
+
+
+_NO_OBSERVATION = dict.fromkeys(
+    (404, 405),
+    "this server has no POST /observation, which answers the student's searches; run a masksearch "
+    "serve built from a current checkout",
+)
 
 
 def _base_url(url=None):
@@ -203,8 +211,14 @@ def _base_url(url=None):
     return url.removesuffix("/observation")
 
 
-def _post(url, body, attempts=3):
-    timeout = float(os.environ.get("MASKSEARCH_SEARCH_TIMEOUT") or DEFAULT_TIMEOUT)
+def post_json(url, body, timeout, error, server, attempts=3, hints=None):
+    """POSTs `body` as JSON to `url` and returns the decoded answer: the one HTTP client of this
+    folder (the search here, the reward in masksearch_reward.py). A 429 or 503 (a server at its
+    cap of requests in flight, as under a rollout batch) is asked again after its
+    `Retry-After`; a server that cannot be reached (restarting, briefly overloaded) after a
+    back-off; `attempts` in all. A server that takes the request and does not answer within
+    `timeout` seconds is not asked again. A failure raises `error` naming the URL, `server`
+    (what it is) and the server's reason; `hints` maps a status to a message that replaces the reason."""
     request = urllib.request.Request(
         url, data=json.dumps(body).encode("utf-8"), headers={"Content-Type": "application/json"}, method="POST"
     )
@@ -213,22 +227,17 @@ def _post(url, body, attempts=3):
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 return json.load(response)
         except urllib.error.HTTPError as e:
-            if e.code in (404, 405):
-                raise SearchError(
-                    f"{url}: HTTP {e.code}: this server has no POST /observation, which answers the "
-                    "student's searches; run a masksearch serve built from a current checkout"
-                ) from None
             if e.code in (429, 503) and attempt + 1 < attempts:
-                # At its cap of requests in flight (a rollout batch sends many at once): the
-                # server says when to come back.
                 time.sleep(_retry_after(e))
                 continue
-            raise SearchError(f"{url}: HTTP {e.code}: {_reason(e)}") from None
+            raise error(f"{url}: HTTP {e.code}: {(hints or {}).get(e.code) or _reason(e)}") from None
+        except TimeoutError:
+            # It took the request and did not answer: asking again would wait as long again.
+            raise error(f"{url}: no answer within {timeout} s") from None
         except (urllib.error.URLError, OSError) as e:
-            # A server restarting or briefly overloaded: a rollout should not lose its turn to it.
             if attempt + 1 == attempts:
                 reason = getattr(e, "reason", e)
-                raise SearchError(f"{url}: cannot reach the search server ({reason})") from None
+                raise error(f"{url}: cannot reach the {server} ({reason})") from None
             time.sleep(0.5 * 2**attempt)
     raise AssertionError("unreachable")
 

@@ -14,7 +14,9 @@ their Rust definitions, and the search against a live `masksearch serve`.
 - Exclusion: which passage MASKSEARCH_EXCLUDE_SOURCE sets aside for a sample.
 - Search (--bin or MASKSEARCH_BIN; required): a server on an index of testdata's 20 wiki-18
   passages; `observe` returns `/observation`'s block, with and without `exclude`; a server
-  without `/observation` and an unreachable one raise SearchError naming the URL.
+  without `/observation` and an unreachable one raise SearchError naming the URL; a server at its
+  cap of requests in flight is asked again after its Retry-After, by the search and by the
+  reward file (masksearch_reward.py), which share the HTTP client.
 
 Prints `test_masksearch_student: N passed, M failed`; exit status 1 on any failure.
 """
@@ -42,6 +44,7 @@ TOOL = REPO / "testdata/student/web_search_tool.json"
 RUST_TURN = REPO / "crates/student/src/turn.rs"
 sys.path.insert(0, str(HERE))
 import masksearch_student as student  # noqa: E402
+import masksearch_reward as reward  # noqa: E402
 
 RESULTS = []
 
@@ -178,33 +181,43 @@ def test_search(binary):
 
 
 def busy_retried(binary, index, queries):
-    """A server at its cap answers 503 with Retry-After; the search waits and asks again."""
+    """A server at its cap answers 503 with Retry-After; the search and the reward (one HTTP
+    client) wait and ask again."""
     server = subprocess.Popen([binary, "serve", "--index", str(index), "--host", "127.0.0.1", "--port", "0",
                                "--max-in-flight", "1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         url = re.match(r"listening on (http://\S+)", server.stdout.readline()).group(1).rstrip("/")
         host, port = url.removeprefix("http://").split(":")
         body = json.dumps({"queries": queries, "topk": 3}).encode()
-        # A request whose body has not all come in holds the one place in flight.
-        holder = socket.create_connection((host, int(port)))
-        holder.sendall(b"POST /observation HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                       + f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:5])
-        time.sleep(0.3)
-        try:
-            post(url + "/observation", {"queries": queries, "topk": 3})
-            refused = "not refused"
-        except urllib.error.HTTPError as e:
-            refused = f"{e.code} Retry-After {e.headers.get('Retry-After')}"
-        # The held request finishes while the search waits out its Retry-After.
-        threading.Timer(0.5, lambda: (holder.sendall(body[5:]), holder.recv(65536), holder.close())).start()
-        started = time.monotonic()
-        try:
-            block, waited = student.observe(queries, url=url), time.monotonic() - started
-        except student.SearchError as e:
-            block, waited = str(e), time.monotonic() - started
-        record("search: a server at its cap (503, Retry-After) is asked again after the wait",
-               refused == "503 Retry-After 1" and block.startswith("<information>Doc 1(") and waited >= 0.9,
-               f"first {refused}; after {waited:.1f} s: {block[:80]}")
+        calls = {
+            "search": (lambda: student.observe(queries, url=url),
+                       lambda got: got.startswith("<information>Doc 1(")),
+            "reward": (lambda: reward.compute_score("hotpotqa", "<think>t</think>\n<answer>Paris</answer>",
+                                                    {"target": ["Paris"]}, preset="em", url=url),
+                       lambda got: got == 1.0),
+        }
+        for name, (call, answered) in calls.items():
+            # A request whose body has not all come in holds the one place in flight.
+            holder = socket.create_connection((host, int(port)))
+            holder.sendall(b"POST /observation HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           + f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:5])
+            time.sleep(0.3)
+            try:
+                post(url + "/observation", {"queries": queries, "topk": 3})
+                refused = "not refused"
+            except urllib.error.HTTPError as e:
+                refused = f"{e.code} Retry-After {e.headers.get('Retry-After')}"
+            # The held request finishes while the call waits out its Retry-After.
+            threading.Timer(0.5, lambda h=holder: (h.sendall(body[5:]), h.recv(65536), h.close())).start()
+            started = time.monotonic()
+            try:
+                got = call()
+            except (student.SearchError, reward.MaskSearchRewardError) as e:
+                got = str(e)
+            waited = time.monotonic() - started
+            record(f"{name}: a server at its cap (503, Retry-After) is asked again after the wait",
+                   refused == "503 Retry-After 1" and answered(got) and waited >= 0.9,
+                   f"first {refused}; after {waited:.1f} s: {str(got)[:80]}")
     finally:
         server.terminate()
         server.wait(timeout=10)
