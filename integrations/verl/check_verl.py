@@ -231,6 +231,7 @@ def assert_common(config, stage, rl, url, agent_loop, exclude="0"):
     env_vars = config.ray_kwargs.ray_init.runtime_env.env_vars
     expect(env_vars.MASKSEARCH_URL == url, "MASKSEARCH_URL not handed to the Ray workers")
     expect(env_vars.MASKSEARCH_EXCLUDE_SOURCE == exclude, "MASKSEARCH_EXCLUDE_SOURCE not handed to the Ray workers")
+    expect(env_vars.MASKSEARCH_MAX_TURN_TOKENS == "500", "MASKSEARCH_MAX_TURN_TOKENS not handed to the Ray workers")
 
 
 def verl_objects(config):
@@ -686,6 +687,28 @@ def check_rollouts(server, llm, rl, model, tmp):
         expect(text.count("<|im_start|>user\n<information>") == 4 and text.endswith("</search><|im_end|>\n"),
                "4 searches answered, the fifth turn's not")
         return "5 generations, 4 answered searches, the last turn's search unanswered"
+
+    @check("rollout (tags style): a turn stops at MASKSEARCH_MAX_TURN_TOKENS and is read as cut short, as the runtime")
+    def _():
+        rollouts = Rollouts(Compose.configs["grpo"])
+        rambling = "<think>" + " ".join(["I should think about this some more."] * 20)
+        answer = "<think>found it</think>\n<answer> Canberra </answer>"
+        os.environ["MASKSEARCH_MAX_TURN_TOKENS"] = "24"
+        try:
+            rolled = rollouts.run(rollouts.row(rl / "train.mask1.parquet"), [rambling, answer])
+        finally:
+            del os.environ["MASKSEARCH_MAX_TURN_TOKENS"]
+        asked = [params["max_tokens"] for _, params in rolled.model.calls]
+        expect(asked == [24, 24], f"max_tokens asked: {asked}")
+        first = rolled.mask.index(0)
+        expect(first == 24, f"the first turn kept {first} generated tokens, not 24")
+        text = rollouts.tokenizer.decode(rolled.response_ids)
+        corrective = student.INVALID_ACTION_OBSERVATION.strip()
+        expect(text.count(corrective) == 1 and rolled.end == "answered", f"end {rolled.end}: {text[:300]!r}")
+        default = Rollouts(Compose.configs["grpo"]).run(rollouts.row(rl / "train.mask1.parquet"), [answer])
+        cap = default.model.calls[0][1]["max_tokens"]
+        expect(cap == student.MAX_TOKENS_PER_TURN, f"unset, a turn may take {cap} tokens")
+        return f"turns asked for {asked} tokens; the first cut at 24, then the corrective turn; unset: {cap}"
 
     @check("rollout (tools style): verl's own tool-calling loop (masksearch_tools) with our tool, the sample's passage excluded")
     def _():

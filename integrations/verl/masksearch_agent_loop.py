@@ -13,7 +13,8 @@ decorator below puts both loops in verl's agent loop registry, where
   no action gets the corrective user message (Search-R1's) and the rollout goes on. Up to
   `multi_turn.max_assistant_turns` generations, each but the last followed by a user message (the
   scripts give max_turns + 1 and max_turns: max_turns searches, then a last turn that can only
-  answer, as the runtime). The prompt is rendered without tool schemas (the tags export has none).
+  answer, as the runtime), each of at most `MASKSEARCH_MAX_TURN_TOKENS` tokens (500, the
+  runtime's; a turn cut there is read as the runtime reads it, `finish` "length"). The prompt is rendered without tool schemas (the tags export has none).
   The rollout's tokens are the chat template's rendering of that conversation: what the model
   generated (response mask 1), with what the template writes around it (the user turns, the end
   of each turn, a closing tag the backend left out of the ids) with mask 0.
@@ -85,6 +86,7 @@ class MaskSearchTagsAgentLoop(ToolAgentLoop):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.turn_end_ids = self._turn_end_ids()
+        self.turn_cap = student.max_turn_tokens()
 
     @rollout_trace_op
     async def run(self, sampling_params: dict[str, Any], priority: int = 0, **kwargs) -> AgentLoopOutput:
@@ -99,7 +101,8 @@ class MaskSearchTagsAgentLoop(ToolAgentLoop):
         thought = False
         end = "length"
         while len(rollout.mask) < self.response_length:
-            budget = self.response_length - len(rollout.mask)
+            # What is left of the response, and at most a turn's tokens, as the runtime gives.
+            budget = min(self.response_length - len(rollout.mask), self.turn_cap or self.response_length)
             with simple_timer("generate_sequences", metrics):
                 output = await self.server_manager.generate(
                     request_id=request_id, prompt_ids=rollout.ids, sampling_params={**params, "max_tokens": budget}

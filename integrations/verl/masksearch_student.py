@@ -17,7 +17,9 @@ Standard library only, so it runs (and is tested) without verl or torch. verl re
 - `source_exclusion(extra_info)`: the passage a sample's searches must not show.
 
 Environment: `MASKSEARCH_URL` (the server, e.g. http://127.0.0.1:8000; required),
-`MASKSEARCH_TOPK` (documents per search, default 3), `MASKSEARCH_SEARCH_TIMEOUT` (seconds,
+`MASKSEARCH_TOPK` (documents per search, default 3), `MASKSEARCH_MAX_TURN_TOKENS` (tokens one
+assistant turn of the tags loop may take, default 500 as the runtime's; 0: only what is left of
+the response length), `MASKSEARCH_SEARCH_TIMEOUT` (seconds,
 default 30), `MASKSEARCH_EXCLUDE_SOURCE` (`1`: a RAMP sample's searches never show its own
 passage, as `masksearch trajectories --exclude-source` does).
 """
@@ -49,6 +51,9 @@ INVALID_ACTION_OBSERVATION = (
 )
 
 DEFAULT_TOPK = 3
+# Tokens one assistant turn may take: the runtime's (crates/student/src/lib.rs,
+# `MAX_TOKENS_PER_TURN`; the test holds this copy to it).
+MAX_TOKENS_PER_TURN = 500
 DEFAULT_TIMEOUT = 30.0
 
 _ACTIONS = ("search", "answer")
@@ -169,6 +174,18 @@ def source_exclusion(extra_info, environ=None):
     if not source:
         raise ValueError(f"MASKSEARCH_EXCLUDE_SOURCE=1, but a RAMP row names no passage: {str(extra_info)[:200]}")
     return [str(source)]
+
+
+def max_turn_tokens():
+    """The most tokens one assistant turn may take (`MASKSEARCH_MAX_TURN_TOKENS`), None for no cap."""
+    value = os.environ.get("MASKSEARCH_MAX_TURN_TOKENS", "").strip()
+    try:
+        n = int(value) if value else MAX_TOKENS_PER_TURN
+    except ValueError:
+        raise ValueError(f"MASKSEARCH_MAX_TURN_TOKENS={value!r} is not a number of tokens") from None
+    if n < 0:
+        raise ValueError(f"MASKSEARCH_MAX_TURN_TOKENS={value!r} is not a number of tokens")
+    return n or None
 
 
 class SearchError(RuntimeError):

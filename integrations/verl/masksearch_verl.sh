@@ -25,6 +25,7 @@ MASKSEARCH_VERL_DRY_RUN=${MASKSEARCH_VERL_DRY_RUN:-}
 export MASKSEARCH_URL
 export MASKSEARCH_REWARD_PRESET=${MASKSEARCH_REWARD_PRESET:-masksearch-hybrid}  # the paper's answer + format
 export MASKSEARCH_TOPK=${MASKSEARCH_TOPK:-3}
+export MASKSEARCH_MAX_TURN_TOKENS=${MASKSEARCH_MAX_TURN_TOKENS:-500}  # a tags turn's tokens, as the runtime's
 export MASKSEARCH_EXCLUDE_SOURCE=${MASKSEARCH_EXCLUDE_SOURCE:-0}  # 1: a RAMP sample never sees its own passage
 
 die() { echo "$SCRIPT: $*" >&2; exit 1; }
@@ -100,6 +101,7 @@ COMMON_ARGS=(
   +reward.custom_reward_function.reward_kwargs.url="'$MASKSEARCH_URL'"
   +ray_kwargs.ray_init.runtime_env.env_vars.MASKSEARCH_URL="'$MASKSEARCH_URL'"
   +ray_kwargs.ray_init.runtime_env.env_vars.MASKSEARCH_TOPK="'$MASKSEARCH_TOPK'"
+  +ray_kwargs.ray_init.runtime_env.env_vars.MASKSEARCH_MAX_TURN_TOKENS="'$MASKSEARCH_MAX_TURN_TOKENS'"
   +ray_kwargs.ray_init.runtime_env.env_vars.MASKSEARCH_EXCLUDE_SOURCE="'$MASKSEARCH_EXCLUDE_SOURCE'"
   "actor_rollout_ref.actor.checkpoint.save_contents=[model,optimizer,extra,hf_model]"
   "actor_rollout_ref.actor.checkpoint.load_contents=[model,optimizer,extra]"

@@ -91,6 +91,19 @@ def test_definitions():
     stops = re.search(r"pub const STOPS: \[&str; \d+\] = \[([^\]]*)\];", source)
     rust_stops = tuple(re.findall(r'"([^"]*)"', stops.group(1))) if stops else None
     record("stop sequences: STOPS are crates/student/src/turn.rs's", student.STOPS == rust_stops, str(rust_stops))
+    cap = re.search(r"pub const MAX_TOKENS_PER_TURN: u32 = (\d+);", (REPO / "crates/student/src/lib.rs").read_text())
+    cap = int(cap.group(1)) if cap else None
+    record("turn cap: MAX_TOKENS_PER_TURN is crates/student/src/lib.rs's", student.MAX_TOKENS_PER_TURN == cap, str(cap))
+    caps = []
+    for value in ("", "64", "0", "-1", "many"):
+        os.environ["MASKSEARCH_MAX_TURN_TOKENS"] = value
+        try:
+            caps.append(student.max_turn_tokens())
+        except ValueError as e:
+            caps.append("refused" if "MASKSEARCH_MAX_TURN_TOKENS" in str(e) else str(e))
+    del os.environ["MASKSEARCH_MAX_TURN_TOKENS"]
+    record("turn cap: MASKSEARCH_MAX_TURN_TOKENS read (unset, 64, 0 for none, refused)",
+           caps == [cap, 64, None, "refused", "refused"], str(caps))
 
 
 def test_exclusion():

@@ -92,7 +92,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             max_turns: 4,
             topk: student::DEFAULT_TOPK,
-            max_tokens_per_turn: 500,
+            max_tokens_per_turn: student::MAX_TOKENS_PER_TURN,
             stops: STOPS.iter().map(|s| s.to_string()).collect(),
             template: Template::default(),
             mode: Mode::Turns,

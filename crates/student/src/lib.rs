@@ -33,6 +33,10 @@ pub use turn::{
 /// Documents per search unless a flag says otherwise: Search-R1's `topk` (3).
 pub const DEFAULT_TOPK: usize = 3;
 
+/// Tokens one student turn may take unless a flag says otherwise: Search-R1's 500 (verl's
+/// tags loop, integrations/verl, caps its turns at this too).
+pub const MAX_TOKENS_PER_TURN: u32 = 500;
+
 /// How a search turn is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum Style {

@@ -50,7 +50,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     agent_prompt: Option<PathBuf>,
     /// Token limit of an agent turn (500 as Search-R1) or a multi-agent reply.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = student::MAX_TOKENS_PER_TURN)]
     max_tokens: u32,
     /// Token limit of a direct or RAG-PE answer.
     #[arg(long, default_value_t = 32)]
