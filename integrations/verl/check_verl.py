@@ -726,11 +726,13 @@ def check_rollouts(server, llm, rl, model, tmp):
         expect(f"<|im_start|>tool\n{excluded}<|im_end|>" in text, f"the tool message is not /observation's block without {source}")
         expect(len(rolled.model.calls) == 2 and not rolled.model.turns, "the loop stopped early")
         expect(rolled.end is None, "not verl's own loop")
+        asked = [params.get("max_tokens") for _, params in rolled.model.calls]
+        expect(asked == [student.MAX_TOKENS_PER_TURN] * 2, f"max_tokens asked: {asked}")
         result = rollouts.score(rolled)
         tool_turn = re.sub(r"<information>.*?</information>", "<information>…</information>",
                            text[text.index("<|im_start|>tool"):text.index("</information>") + 40], flags=re.S)
         print(f"  tools: the tool turn's tokens, decoded: {tool_turn!r}")
-        return f"reward {result['reward_score']}"
+        return f"reward {result['reward_score']}; turns of at most {asked[0]} tokens"
 
 
 def first_difference(a, b):

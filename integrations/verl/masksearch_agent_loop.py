@@ -20,7 +20,8 @@ decorator below puts both loops in verl's agent loop registry, where
   of each turn, a closing tag the backend left out of the ids) with mask 0.
 - `masksearch_tools` (the tools style): verl's own `ToolAgentLoop` (hermes calls, `tool`
   messages, the rollout ends on a turn without a call), which only also tells the `web_search`
-  tool which passage the sample must not see (MASKSEARCH_EXCLUDE_SOURCE).
+  tool which passage the sample must not see (MASKSEARCH_EXCLUDE_SOURCE) and asks for at most
+  `MASKSEARCH_MAX_TURN_TOKENS` a generation.
 """
 
 import logging
@@ -50,6 +51,11 @@ class MaskSearchToolsAgentLoop(ToolAgentLoop):
 
     async def run(self, sampling_params: dict[str, Any], **kwargs) -> AgentLoopOutput:
         student.EXCLUDE.set(tuple(student.source_exclusion(kwargs.get("extra_info"))))
+        cap = student.max_turn_tokens()
+        if cap:
+            # Each generation at most a turn's tokens, as the runtime's (verl's servers honour
+            # `max_tokens`; the loop still ends at the response length).
+            sampling_params = {**sampling_params, "max_tokens": cap}
         return await super().run(sampling_params, **kwargs)
 
 

@@ -18,7 +18,7 @@ Standard library only, so it runs (and is tested) without verl or torch. verl re
 
 Environment: `MASKSEARCH_URL` (the server, e.g. http://127.0.0.1:8000; required),
 `MASKSEARCH_TOPK` (documents per search, default 3), `MASKSEARCH_MAX_TURN_TOKENS` (tokens one
-assistant turn of the tags loop may take, default 500 as the runtime's; 0: only what is left of
+assistant turn may take in either loop, default 500 as the runtime's; 0: only what is left of
 the response length), `MASKSEARCH_SEARCH_TIMEOUT` (seconds,
 default 30), `MASKSEARCH_EXCLUDE_SOURCE` (`1`: a RAMP sample's searches never show its own
 passage, as `masksearch trajectories --exclude-source` does).
