@@ -34,7 +34,7 @@ pub use turn::{
 pub const DEFAULT_TOPK: usize = 3;
 
 /// Tokens one student turn may take unless a flag says otherwise: Search-R1's 500 (verl's
-/// tags loop, integrations/verl, caps its turns at this too).
+/// agent loops, integrations/verl, ask for at most this a generation too).
 pub const MAX_TOKENS_PER_TURN: u32 = 500;
 
 /// How a search turn is written.
