@@ -14,7 +14,8 @@ decorator below puts both loops in verl's agent loop registry, where
   `multi_turn.max_assistant_turns` generations, each but the last followed by a user message (the
   scripts give max_turns + 1 and max_turns: max_turns searches, then a last turn that can only
   answer, as the runtime), each of at most `MASKSEARCH_MAX_TURN_TOKENS` tokens (500, the
-  runtime's; a turn cut there is read as the runtime reads it, `finish` "length"). The prompt is rendered without tool schemas (the tags export has none).
+  runtime's; a turn cut there is read as the runtime reads it, `finish` "length"). The prompt is
+  rendered without tool schemas (the tags export has none).
   The rollout's tokens are the chat template's rendering of that conversation: what the model
   generated (response mask 1), with what the template writes around it (the user turns, the end
   of each turn, a closing tag the backend left out of the ids) with mask 0.

@@ -179,13 +179,11 @@ def source_exclusion(extra_info, environ=None):
 def max_turn_tokens():
     """The most tokens one assistant turn may take (`MASKSEARCH_MAX_TURN_TOKENS`), None for no cap."""
     value = os.environ.get("MASKSEARCH_MAX_TURN_TOKENS", "").strip()
-    try:
-        n = int(value) if value else MAX_TOKENS_PER_TURN
-    except ValueError:
-        raise ValueError(f"MASKSEARCH_MAX_TURN_TOKENS={value!r} is not a number of tokens") from None
-    if n < 0:
+    if not value:
+        return MAX_TOKENS_PER_TURN
+    if not value.isdigit():
         raise ValueError(f"MASKSEARCH_MAX_TURN_TOKENS={value!r} is not a number of tokens")
-    return n or None
+    return int(value) or None
 
 
 class SearchError(RuntimeError):
@@ -268,6 +266,7 @@ def _retry_after(error, most=30.0):
 
 
 def _reason(error):
+    """The message of the server's JSON error body, or the raw body."""
     try:
         body = error.read().decode("utf-8", "replace")
     except OSError:
