@@ -16,7 +16,8 @@ their Rust definitions, and the search against a live `masksearch serve`.
   passages; `observe` returns `/observation`'s block, with and without `exclude`; a server
   without `/observation` and an unreachable one raise SearchError naming the URL; a server at its
   cap of requests in flight is asked again after its Retry-After, by the search and by the
-  reward file (masksearch_reward.py), which share the HTTP client.
+  reward file (masksearch_reward.py), which share the HTTP client; one that takes the request
+  and never answers is named with the wait and not asked again.
 
 Prints `test_masksearch_student: N passed, M failed`; exit status 1 on any failure.
 """
@@ -186,11 +187,31 @@ def test_search(binary):
         ok, detail = raises_search_error(lambda: student.observe(queries, url="http://127.0.0.1:9"),
                                          ["http://127.0.0.1:9/observation", "cannot reach"])
         record("search: an unreachable server raises SearchError", ok, detail)
+        silent_timeout()
     finally:
         if server:
             server.terminate()
             server.wait(timeout=10)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def silent_timeout():
+    """A server that takes the request and never answers: the reward names the wait and does not
+    ask again (three attempts would wait three times as long)."""
+    silent = socket.create_server(("127.0.0.1", 0))  # connections queue up, none is answered
+    os.environ["MASKSEARCH_REWARD_TIMEOUT"] = "0.5"
+    started = time.monotonic()
+    try:
+        got = reward.compute_score("hotpotqa", "<answer>x</answer>", ["x"], url=f"http://127.0.0.1:{silent.getsockname()[1]}")
+    except reward.MaskSearchRewardError as e:
+        got = str(e)
+    finally:
+        del os.environ["MASKSEARCH_REWARD_TIMEOUT"]
+        silent.close()
+    waited = time.monotonic() - started
+    record("reward: a server that does not answer is named with the wait, not asked again",
+           isinstance(got, str) and got.endswith("no answer within 0.5 s") and waited < 1.0,
+           f"after {waited:.1f} s: {got}")
 
 
 def busy_retried(binary, index, queries):
