@@ -53,6 +53,8 @@ pub enum Phase {
     Rows,
     /// Rows linked into the HNSW graph.
     Graph,
+    /// Rows of the HNSW graph looked for by their own values.
+    GraphCheck,
 }
 
 /// What a build did.
@@ -66,6 +68,8 @@ pub struct DenseReport {
     /// Rows taken from finished shards.
     pub from_shards: u64,
     pub dim: usize,
+    /// Rows added to the HNSW graph again because a search for their own values missed them.
+    pub relinked: u64,
 }
 
 /// Batches read at once and sorted by length, so that a batch's texts, padded to its longest,
@@ -123,6 +127,7 @@ pub fn build(
                 resumed: meta.count,
                 from_shards: 0,
                 dim: meta.dim,
+                relinked: 0,
             });
         }
         let mut staged = Staged::open(dir, meta)?;
@@ -433,22 +438,24 @@ impl Staged {
         progress: &mut dyn FnMut(Phase, u64, u64),
     ) -> Result<DenseReport, DenseError> {
         let dir = self.dir.clone();
-        match graph {
+        let relinked = match graph {
             Some(params) => {
                 // `append` and `copy_rows` flushed every row: the files hold them all.
                 let meta = &self.meta;
                 let vectors = Vectors::open(&dir, meta.storage, meta.dim, self.rows)?;
-                Graph::build(&dir, &vectors, &params, &mut |done, total| {
-                    progress(Phase::Graph, done, total)
-                })?;
+                let relinked = Graph::build(&dir, &vectors, &params, progress)?;
                 self.meta.graph = Some(params);
+                relinked
             }
             // A graph a killed build left would sit unused beside the rows.
-            None => Graph::remove(&dir)?,
-        }
+            None => {
+                Graph::remove(&dir)?;
+                0
+            }
+        };
         let report = self.seal()?;
         index::replace_folder(&dir, &index_dir.join(DENSE_DIR))?;
-        Ok(report)
+        Ok(DenseReport { relinked, ..report })
     }
 
     /// Syncs the rows and writes the meta, which says the folder is whole.
@@ -476,6 +483,7 @@ impl Staged {
             resumed: self.resumed,
             from_shards: 0,
             dim: self.meta.dim,
+            relinked: 0,
         })
     }
 }

@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
 use crate::{
-    DenseError, Scored, Storage, Vectors,
+    DenseError, Phase, Scored, Storage, Vectors,
     projection::{PROJECTION_FILE, Projection},
 };
 
@@ -167,35 +167,60 @@ fn utf8(path: &Path) -> Result<&str, DenseError> {
         .ok_or_else(|| failed(path, "the path is not UTF-8"))
 }
 
-/// Adds row `i` of `vectors` to `index` under the key `i`: projected, or its values (f16 ones
-/// widened to f32, which usearch narrows back exactly), or an i8 row's stored bytes.
-fn add_row(
-    index: &Index,
-    vectors: &Vectors,
-    projection: Option<&Projection>,
-    i: usize,
-) -> Result<(), String> {
-    let key = i as u64;
-    let added = match (projection, vectors.storage()) {
-        (Some(projection), _) => index.add(key, &projection.apply(&vectors.values(i))),
-        (None, Storage::F32 | Storage::F16) => index.add(key, &vectors.values(i)),
-        (None, Storage::I8) => {
-            let values: Vec<i8> = vectors.stored(i).iter().map(|&b| b as i8).collect();
-            index.add(key, &values)
-        }
-    };
-    added.map_err(|e| format!("row {i}: {e}"))
+/// Row `i` of `vectors` as its node holds it: projected, or its values (f16 ones widened to
+/// f32, which usearch narrows back exactly), or an i8 row's stored bytes.
+enum Node {
+    Values(Vec<f32>),
+    Bytes(Vec<i8>),
 }
+
+impl Node {
+    fn of(vectors: &Vectors, projection: Option<&Projection>, i: usize) -> Node {
+        match (projection, vectors.storage()) {
+            (Some(projection), _) => Node::Values(projection.apply(&vectors.values(i))),
+            (None, Storage::F32 | Storage::F16) => Node::Values(vectors.values(i)),
+            (None, Storage::I8) => {
+                Node::Bytes(vectors.stored(i).iter().map(|&b| b as i8).collect())
+            }
+        }
+    }
+
+    /// Adds the node to `index` under the key `key`.
+    fn add(&self, index: &Index, key: u64) -> Result<(), String> {
+        match self {
+            Node::Values(values) => index.add(key, values),
+            Node::Bytes(bytes) => index.add(key, bytes),
+        }
+        .map_err(|e| format!("row {key}: {e}"))
+    }
+
+    /// Whether a search of `index` for the node's own values, keeping `ef` candidates, finds
+    /// the node `key` among them.
+    fn found(&self, index: &Index, key: u64, ef: usize) -> Result<bool, String> {
+        match self {
+            Node::Values(values) => index.search(values, ef),
+            Node::Bytes(bytes) => index.search(bytes, ef),
+        }
+        .map(|found| found.keys.contains(&key))
+        .map_err(|e| format!("row {key}: {e}"))
+    }
+}
+
+/// Candidates kept while each row is looked for by its own values after the build: a node a
+/// search reaches is nearly always found among so few, and one that is not (or one of more than
+/// 16 equal rows) is only added again.
+const CHECK_EF: usize = 16;
 
 impl Graph {
     /// Builds the graph of `vectors` into `dir/graph.usearch`, on the rayon pool; `progress` is
-    /// told the rows linked and the total after each chunk.
+    /// told the rows linked, then the rows checked, and the total after each chunk. Returns the
+    /// rows added again because a search did not find them.
     pub fn build(
         dir: &Path,
         vectors: &Vectors,
         params: &GraphParams,
-        progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<(), DenseError> {
+        progress: &mut dyn FnMut(Phase, u64, u64),
+    ) -> Result<u64, DenseError> {
         let path = dir.join(GRAPH_FILE);
         Graph::remove(dir)?;
         let projection = match params.reduced {
@@ -222,15 +247,45 @@ impl Graph {
         index
             .reserve_capacity_and_threads(len, rayon::current_num_threads())
             .map_err(|e| failed(&path, e))?;
-        progress(0, len as u64);
+        let node = |i| Node::of(vectors, projection.as_ref(), i);
+        progress(Phase::Graph, 0, len as u64);
         for start in (0..len).step_by(BUILD_CHUNK) {
             (start..(start + BUILD_CHUNK).min(len))
                 .into_par_iter()
-                .try_for_each(|i| add_row(&index, vectors, projection.as_ref(), i))
+                .try_for_each(|i| node(i).add(&index, i as u64))
                 .map_err(|e| failed(&path, e))?;
-            progress(index.size() as u64, len as u64);
+            progress(Phase::Graph, index.size() as u64, len as u64);
         }
-        index.save(utf8(&path)?).map_err(|e| failed(&path, e))
+        // Usearch 2.26's concurrent `add` leaves nodes that no search reaches (unum-cloud/
+        // USearch#735; here 3 to 10 of 20,000 random rows, and one graph of 246 rows in four;
+        // none added one at a time): each row is looked for by its own values, and one not found
+        // is removed and added again, alone. It takes a sixth of the build's time.
+        index.change_expansion_search(CHECK_EF);
+        let mut missed = Vec::new();
+        progress(Phase::GraphCheck, 0, len as u64);
+        for start in (0..len).step_by(BUILD_CHUNK) {
+            let chunk: Result<Vec<Option<usize>>, String> = (start..(start + BUILD_CHUNK).min(len))
+                .into_par_iter()
+                .map(|i| Ok((!node(i).found(&index, i as u64, CHECK_EF)?).then_some(i)))
+                .collect();
+            missed.extend(chunk.map_err(|e| failed(&path, e))?.into_iter().flatten());
+            progress(
+                Phase::GraphCheck,
+                ((start + BUILD_CHUNK).min(len)) as u64,
+                len as u64,
+            );
+        }
+        for &i in &missed {
+            index
+                .remove(i as u64)
+                .map_err(|e| failed(&path, format!("row {i}: {e}")))?;
+            node(i)
+                .add(&index, i as u64)
+                .map_err(|e| failed(&path, e))?;
+        }
+        index.change_expansion_search(params.ef_search);
+        index.save(utf8(&path)?).map_err(|e| failed(&path, e))?;
+        Ok(missed.len() as u64)
     }
 
     /// Removes the graph files from the dense folder `dir`, if any.
@@ -382,7 +437,7 @@ mod tests {
     ) -> (tempfile::TempDir, Vectors, Graph) {
         let dir = tempfile::tempdir().unwrap();
         let vectors = rows_in(dir.path(), storage, rows);
-        Graph::build(dir.path(), &vectors, params, &mut |_, _| {}).unwrap();
+        Graph::build(dir.path(), &vectors, params, &mut |_, _, _| {}).unwrap();
         let graph = Graph::open(dir.path(), params, &vectors).unwrap();
         (dir, vectors, graph)
     }
@@ -426,6 +481,30 @@ mod tests {
                 );
             }
             assert!(hits.windows(2).all(|w| w[0] >= w[1]));
+        }
+    }
+
+    #[test]
+    fn every_row_of_a_graph_built_on_four_threads_is_found_by_its_own_values() {
+        // Built concurrently, about one graph of 300 rows in four had a node no search reached.
+        let (dim, n) = (64, 300);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let params = GraphParams::default();
+        for seed in 1..=20 {
+            let rows = random_units(n, dim, seed);
+            let vectors = rows_in(dir.path(), Storage::F32, &rows);
+            pool.install(|| Graph::build(dir.path(), &vectors, &params, &mut |_, _, _| {}))
+                .unwrap();
+            let graph = Graph::open(dir.path(), &params, &vectors).unwrap();
+            // ef 512 > 300: a search visits every node it can reach.
+            for (i, row) in rows.iter().enumerate() {
+                let top = graph.nearest(&vectors, row, 1).unwrap();
+                assert_eq!(top[0].position, i as u64, "seed {seed}: row {i} not found");
+            }
         }
     }
 
@@ -493,19 +572,19 @@ mod tests {
             reduced: Some(Reduced { dims, rerank: 50 }),
             ..GraphParams::default()
         };
-        let e = Graph::build(dir.path(), &vectors, &reduced(32), &mut |_, _| {}).unwrap_err();
+        let e = Graph::build(dir.path(), &vectors, &reduced(32), &mut |_, _, _| {}).unwrap_err();
         assert!(
             e.to_string().contains("fewer values than the rows' 32"),
             "{e}"
         );
-        Graph::build(dir.path(), &vectors, &reduced(8), &mut |_, _| {}).unwrap();
+        Graph::build(dir.path(), &vectors, &reduced(8), &mut |_, _, _| {}).unwrap();
         assert!(dir.path().join(PROJECTION_FILE).exists());
         let e = Graph::open(dir.path(), &reduced(6), &vectors).unwrap_err();
         assert!(e.to_string().contains("projection.bin: damaged"), "{e}");
         // Another fit's components: the nodes are not these rows' projections.
         let other = tempfile::tempdir().unwrap();
         let others = rows_in(other.path(), Storage::F32, &decaying_units(n, dim, 4));
-        Graph::build(other.path(), &others, &reduced(8), &mut |_, _| {}).unwrap();
+        Graph::build(other.path(), &others, &reduced(8), &mut |_, _, _| {}).unwrap();
         std::fs::copy(
             other.path().join(PROJECTION_FILE),
             dir.path().join(PROJECTION_FILE),
@@ -518,7 +597,7 @@ mod tests {
             dir.path(),
             &vectors,
             &GraphParams::default(),
-            &mut |_, _| {},
+            &mut |_, _, _| {},
         )
         .unwrap();
         assert!(!dir.path().join(PROJECTION_FILE).exists());
@@ -558,7 +637,7 @@ mod tests {
         let (ours, theirs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let vectors = rows_in(ours.path(), Storage::F32, &random_units(n, dim, 1));
         let other = rows_in(theirs.path(), Storage::F32, &random_units(n, dim, 2));
-        Graph::build(theirs.path(), &other, &params, &mut |_, _| {}).unwrap();
+        Graph::build(theirs.path(), &other, &params, &mut |_, _, _| {}).unwrap();
         std::fs::copy(theirs.path().join(GRAPH_FILE), ours.path().join(GRAPH_FILE)).unwrap();
         let e = Graph::open(ours.path(), &params, &vectors).unwrap_err();
         assert!(
@@ -567,7 +646,7 @@ mod tests {
         );
         // Fewer nodes than rows: refused by count before any row is compared.
         let fewer = rows_in(theirs.path(), Storage::F32, &random_units(n - 1, dim, 2));
-        Graph::build(theirs.path(), &fewer, &params, &mut |_, _| {}).unwrap();
+        Graph::build(theirs.path(), &fewer, &params, &mut |_, _, _| {}).unwrap();
         std::fs::copy(theirs.path().join(GRAPH_FILE), ours.path().join(GRAPH_FILE)).unwrap();
         let e = Graph::open(ours.path(), &params, &vectors).unwrap_err();
         assert!(e.to_string().contains("299 nodes"), "{e}");

@@ -163,12 +163,17 @@ fn vectors(args: &Args, model: &std::path::Path) -> anyhow::Result<()> {
         }),
     };
     let bar = progress::bar(None, "rows");
-    let mut graph_started = None;
+    let (mut graph_started, mut shown) = (None, dense::Phase::Rows);
     let mut progress = |phase, done, total| {
-        if phase == dense::Phase::Graph && graph_started.is_none() {
-            graph_started = Some(Instant::now());
+        if phase != shown {
+            shown = phase;
+            graph_started.get_or_insert_with(Instant::now);
             bar.reset();
-            bar.set_message("linked into the HNSW graph");
+            bar.set_message(match phase {
+                dense::Phase::Rows => "",
+                dense::Phase::Graph => "linked into the HNSW graph",
+                dense::Phase::GraphCheck => "looked for in the HNSW graph",
+            });
         }
         bar.set_length(total);
         bar.set_position(done);
@@ -205,11 +210,12 @@ fn vectors(args: &Args, model: &std::path::Path) -> anyhow::Result<()> {
     );
     if let (Some(secs), Some(graph)) = (graph_secs, &config.graph) {
         eprintln!(
-            "index: HNSW graph of {} rows (M {}, efConstruction {}, ef {}) built in {secs:.1} s → {into}/graph.usearch",
+            "index: HNSW graph of {} rows (M {}, efConstruction {}, ef {}) built in {secs:.1} s, {} rows added again that a search for their own values missed → {into}/graph.usearch",
             HumanCount(report.rows),
             graph.connectivity,
             graph.ef_construction,
             graph.ef_search,
+            HumanCount(report.relinked),
         );
     }
     Ok(())
