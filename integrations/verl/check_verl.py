@@ -26,7 +26,8 @@ and tokenizer, read from the GGUF file in assets/models into a Hugging Face fold
    corrective turn as user messages, token for token; the same ids as LLaMA-Factory's for that
    conversation as sharegpt `human`/`gpt` turns (its own converter and `smollm` template, run
    from make setup's .venv); `masksearch llm serve` gives the model the same prompt for the last
-   turn; verl's `dapo` reward manager and /reward score the decoded rollout, format 1.0. Also a
+   turn; our DAPO reward manager and /reward score the decoded rollout, format 1.0, its overlong
+   penalty on the generated tokens (in verl's streaming reward path too). Also a
    turn with no action (the corrective turn, the rollout goes on), a backend that leaves the stop
    string out, the turn budget, and the tools style through verl's own tool-calling loop.
 
@@ -44,6 +45,7 @@ import sys
 import tempfile
 import time
 import traceback
+import types
 import urllib.request
 from pathlib import Path
 
@@ -308,10 +310,11 @@ def check_compose(rl, url, model, tmp):
         expect(not actor.use_kl_loss and not algorithm.use_kl_in_reward, "DAPO has no KL term")
         Compose.configs["dapo"] = config
         manager = load_reward_manager(config, load_tokenizer(model))
-        expect(type(manager).__name__ == "DAPORewardManager", f"reward manager {type(manager).__name__}")
-        expect(manager.overlong_buffer_cfg.enable and manager.overlong_buffer_cfg.len == 512, "overlong buffer")
+        expect(type(manager).__name__ == "MaskSearchDAPORewardManager", f"reward manager {type(manager).__name__}")
+        expect(manager.overlong_buffer_cfg is None, "verl's own overlong penalty left on")
+        expect(manager.buffer.enable and manager.buffer.len == 512, "overlong buffer")
         expect(manager.max_resp_len == config.data.max_response_length == 4096, "max_resp_len")
-        return "clip 0.2/0.28, filter_groups on acc, token-mean, overlong buffer 512 of 4096"
+        return "clip 0.2/0.28, filter_groups on acc, token-mean, overlong buffer 512 of 4096 generated tokens"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -470,18 +473,34 @@ class Rolled:
         return self.prompt_ids + self.response_ids
 
 
+class Local:
+    """A Ray actor handle (`handle.method.remote(...)`, awaited) for an object of this process,
+    made on first use: in the event loop that awaits it, as a Ray actor makes it in its own."""
+
+    def __init__(self, make):
+        self.make, self.target = make, None
+
+    def __getattr__(self, name):
+        self.target = self.target or self.make()
+        return types.SimpleNamespace(remote=getattr(self.target, name))
+
+
 class Rollouts:
     """verl's AgentLoopWorker for a composed config, on this process (no Ray): it loads the
     tokenizer from the model folder, applies custom_chat_template, loads our tool file and so
-    registers our loops; `run` generates one row as the trainer asks it to."""
+    registers our loops; `run` generates one row as the trainer asks it to. `streaming`: with a
+    verl RewardLoopWorker of the config, which scores each rollout as it ends, as the trainer's
+    reward workers do when no reward model is configured (the reward in `rm_scores`)."""
 
-    def __init__(self, config):
+    def __init__(self, config, streaming=False):
         from omegaconf import OmegaConf
 
         from verl.experimental.agent_loop.agent_loop import AgentLoopWorker
+        from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
 
         self.config = OmegaConf.create(OmegaConf.to_container(config))
-        self.worker = AgentLoopWorker(self.config, llm_client=None)
+        rewards = [Local(lambda: RewardLoopWorker(self.config))] if streaming else None
+        self.worker = AgentLoopWorker(self.config, llm_client=None, reward_loop_worker_handles=rewards)
         self.tokenizer = self.worker.tokenizer
 
     def row(self, path, index=0, **extra_info):
@@ -636,7 +655,7 @@ def check_rollouts(server, llm, rl, model, tmp):
     def _():
         return served_prompt(llm, state["rollouts"], state["rolled"], state["conversation"])
 
-    @check("rollout (tags style): verl's dapo reward manager and /reward score the decoded rollout, format 1.0")
+    @check("rollout (tags style): our DAPO reward manager and /reward score the decoded rollout, format 1.0")
     def _():
         rollouts, rolled = state["rollouts"], state["rolled"]
         result = rollouts.score(rolled)
@@ -651,6 +670,36 @@ def check_rollouts(server, llm, rl, model, tmp):
         shown = re.sub(re.escape(passage), "…", shown)
         print(f"  tags: the response the reward function is given: {shown!r}")
         return f"reward {result['reward_score']} (parts {json.dumps(scored['parts'])})"
+
+    @check("rollout (tags style): DAPO's overlong penalty counts the generated tokens, not the information, as the reward workers score")
+    def _():
+        from omegaconf import OmegaConf
+
+        rolled = state["rolled"]
+        generated, written = sum(rolled.mask), len(rolled.mask) - sum(rolled.mask)
+        # The buffer begins 8 tokens before the generated ones end: 8 over the buffer's length.
+        config = OmegaConf.create(OmegaConf.to_container(Compose.configs["dapo"]))
+        config.reward.reward_kwargs.max_resp_len = generated - 8 + written
+        config.reward.reward_kwargs.overlong_buffer_cfg.len = written
+        rollouts = Rollouts(config, streaming=True)
+        search = "<think>search it</think>\n<search>\n" + "\n".join(queries) + "\n</search>>> and on"
+        answer = f"<think>found it</think>\n<answer> {passage} </answer>."
+        os.environ["MASKSEARCH_EXCLUDE_SOURCE"] = "1"
+        try:
+            streamed = rollouts.run(rollouts.row(rl / "train.mask1.parquet"), [search, answer])
+        finally:
+            del os.environ["MASKSEARCH_EXCLUDE_SOURCE"]
+        expect(streamed.ids == rolled.ids, "not the rollout of the check before")
+        acc = float(streamed.output.non_tensor_batch["acc"][0])
+        reward = float(streamed.output.batch["rm_scores"][0].sum())
+        expect(abs(reward - (acc - 8 / written)) < 1e-6, f"streamed reward {reward}, score {acc}, buffer {written}")
+        after = rollouts.score(rolled)["reward_score"]
+        expect(abs(after - reward) < 1e-6, f"scored after the rollout {after}, streamed {reward}")
+        config.reward.reward_manager.source, config.reward.reward_manager.name = "register", "dapo"
+        verls = Rollouts(config).score(rolled)["reward_score"]
+        expect(abs(verls - (acc - (written + 8) / written)) < 1e-6, f"verl's dapo manager: {verls}")
+        return (f"{generated} generated of {generated + written} tokens, buffer {written}: penalty "
+                f"{reward - acc:.4f} streamed and after (verl's dapo manager: {verls - acc:.4f})")
 
     @check("rollout (tags style): a turn with no action gets the corrective user turn and the rollout goes on")
     def _():

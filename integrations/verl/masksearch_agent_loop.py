@@ -23,6 +23,11 @@ decorator below puts both loops in verl's agent loop registry, where
   messages, the rollout ends on a turn without a call), which only also tells the `web_search`
   tool which passage the sample must not see (MASKSEARCH_EXCLUDE_SOURCE) and asks for at most
   `MASKSEARCH_MAX_TURN_TOKENS` a generation.
+
+Both loops count the tokens the model generated (`masksearch_generated` among the extra fields),
+which `MaskSearchDAPORewardManager` measures DAPO's overlong penalty by: verl's `dapo` manager
+measures the whole response, the observations written into it included, and so would take
+reward away for searching.
 """
 
 import logging
@@ -32,6 +37,7 @@ from typing import Any
 
 from verl.experimental.agent_loop.agent_loop import AgentLoopOutput, register
 from verl.experimental.agent_loop.tool_agent_loop import ToolAgentLoop
+from verl.experimental.reward_loop.reward_manager.dapo import DAPORewardManager
 from verl.utils.profiler import simple_timer
 from verl.utils.rollout_trace import rollout_trace_op
 from verl.utils.tokenizer.tokenizer import normalize_token_ids
@@ -45,6 +51,9 @@ logger.setLevel(os.getenv("VERL_LOGGING_LEVEL", "WARN"))
 # Stands for an assistant message's content while the template's end of turn is read off.
 _CONTENT = "MASKSEARCH_ASSISTANT_CONTENT"
 
+# The extra field in which both loops count the response's generated tokens.
+GENERATED = "masksearch_generated"
+
 
 @register("masksearch_tools")
 class MaskSearchToolsAgentLoop(ToolAgentLoop):
@@ -57,7 +66,9 @@ class MaskSearchToolsAgentLoop(ToolAgentLoop):
             # Each generation at most a turn's tokens, as the runtime's (verl's servers honour
             # `max_tokens`; the loop still ends at the response length).
             sampling_params = {**sampling_params, "max_tokens": cap}
-        return await super().run(sampling_params, **kwargs)
+        output = await super().run(sampling_params, **kwargs)
+        output.extra_fields[GENERATED] = sum(output.response_mask)
+        return output
 
 
 class Rollout:
@@ -159,7 +170,7 @@ class MaskSearchTagsAgentLoop(ToolAgentLoop):
             multi_modal_data={},
             num_turns=assistant_turns + user_turns + 1,
             metrics=metrics,
-            extra_fields={"turn_scores": [], "tool_rewards": [], "masksearch_end": end},
+            extra_fields={"turn_scores": [], "tool_rewards": [], "masksearch_end": end, GENERATED: sum(rollout.mask[:n])},
         )
 
     def _keep_turn(self, rollout, output, budget, thought_before):
@@ -222,3 +233,43 @@ class MaskSearchTagsAgentLoop(ToolAgentLoop):
             )
         suffix = closed[len(opened) + len(_CONTENT) :]
         return normalize_token_ids(self.tokenizer.encode(suffix, add_special_tokens=False))
+
+
+class MaskSearchDAPORewardManager(DAPORewardManager):
+    """verl's `dapo` reward manager, its overlong penalty measured on the tokens the model
+    generated rather than the whole response: the `<information>` blocks (tool or user turns)
+    are the search engine's text, and counted in they would make every search cost reward.
+    The penalty is DAPO's otherwise: none up to `max_resp_len - overlong_buffer_cfg.len`
+    generated tokens, then down linearly to `-penalty_factor` at `max_resp_len`.
+
+    verl's reward workers score a rollout from its ids, without its response mask: the count comes
+    from the extra field both loops fill; a batch that has the mask (scored after the rollout) is
+    counted from the mask."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # verl's own penalty off: this class adds its own.
+        self.buffer, self.overlong_buffer_cfg = self.overlong_buffer_cfg, None
+
+    async def run_single(self, data):
+        result = await super().run_single(data)
+        if self.buffer is not None and self.buffer.enable:
+            exceed = generated_tokens(data[-1]) - (self.max_resp_len - self.buffer.len)
+            penalty = min(-exceed / self.buffer.len * self.buffer.penalty_factor, 0)
+            result["reward_score"] += penalty
+            if self.buffer.log:
+                result["reward_extra_info"].update(overlong_reward=penalty, overlong=penalty < 0)
+        return result
+
+
+def generated_tokens(item):
+    """The tokens the model generated in one rollout, `item` a row of verl's DataProto."""
+    if "response_mask" in item.batch.keys():
+        return int(item.batch["response_mask"].sum())
+    extra = item.non_tensor_batch.get("tool_extra_fields") or {}
+    if GENERATED not in extra:
+        raise ValueError(
+            f"MaskSearchDAPORewardManager: the rollout has no response mask and no {GENERATED!r} "
+            "extra field; it counts the rollouts of the masksearch_tags and masksearch_tools loops"
+        )
+    return int(extra[GENERATED])

@@ -8,12 +8,18 @@ install)::
     +reward.custom_reward_function.reward_kwargs.preset=masksearch-hybrid   # optional
     +reward.custom_reward_function.reward_kwargs.url=http://127.0.0.1:8000  # optional
 
-verl's reward managers (``naive``, ``dapo``, …) call ``compute_score`` once per response with
+verl's reward managers (``naive``, ``dapo``, ``MaskSearchDAPORewardManager`` below, …) call
+``compute_score`` once per response with
 ``data_source``, ``solution_str`` (the decoded response: every assistant turn and every tool
 turn between them, as the chat template rendered it), ``ground_truth``, ``extra_info`` and the
 ``reward_kwargs`` above; keywords it adds of its own (``reward_router_address``, …) are ignored.
 ``compute_score_batch`` scores many responses in one request, for callers outside verl's
-per-response managers.
+per-response managers. ``MaskSearchDAPORewardManager`` is verl's ``dapo`` manager with the
+overlong penalty on the tokens the model generated (run_masksearch_dapo.sh names it here)::
+
+    reward.reward_manager.source=importlib
+    reward.reward_manager.name=MaskSearchDAPORewardManager
+    reward.reward_manager.module.path=integrations/verl/masksearch_reward.py
 
 Start the server beside the trainer (``masksearch serve --index work/index``; add ``--judge``
 and a model for the ``judge`` preset). Environment, used where no reward_kwargs says otherwise:
@@ -86,14 +92,23 @@ def _url(url=None):
 
 def _post(url, body):
     timeout = float(os.environ.get("MASKSEARCH_REWARD_TIMEOUT", DEFAULT_TIMEOUT))
-    return _student().post_json(url, body, timeout, MaskSearchRewardError, "reward server")
+    return _sibling("masksearch_student").post_json(url, body, timeout, MaskSearchRewardError, "reward server")
 
 
-def _student():
-    """masksearch_student.py of this folder, whose HTTP client this file shares (verl loads this
-    file by path, without the folder on sys.path; loaded once per process, under its own name,
-    as masksearch_tools.py loads it)."""
-    name = "masksearch_student"
+def __getattr__(name):
+    """``MaskSearchDAPORewardManager`` (masksearch_agent_loop.py), which verl's reward workers load
+    from this file (``reward.reward_manager.source=importlib``): looked up on first use, as it
+    subclasses verl's and this file is also used without verl."""
+    if name == "MaskSearchDAPORewardManager":
+        _sibling("masksearch_student")  # the agent loops' file expects it loaded
+        return _sibling("masksearch_agent_loop").MaskSearchDAPORewardManager
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _sibling(name):
+    """A module of this folder: masksearch_student.py, whose HTTP client this file shares, or the
+    agent loops' (verl loads this file by path, without the folder on sys.path; loaded once per
+    process, under its own name, as masksearch_tools.py loads them)."""
     if name not in sys.modules:
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
         spec = importlib.util.spec_from_file_location(name, path)

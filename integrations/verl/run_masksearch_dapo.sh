@@ -8,8 +8,9 @@
 #   reward function's score, `acc`, before the length penalty);
 # - token-level loss: the policy loss averaged over tokens, not sequences (loss_agg_mode);
 # - overlong reward shaping: responses in the last OVERLONG_BUFFER tokens of the budget lose up
-#   to 1 point of reward, linearly (the `dapo` reward manager's overlong_buffer_cfg). The length
-#   is the whole rollout, the tool turns' tokens included.
+#   to 1 point of reward, linearly (the `dapo` reward manager's overlong_buffer_cfg), counting
+#   the tokens the model generated: MaskSearchDAPORewardManager (masksearch_agent_loop.py) leaves
+#   out the information turns, which verl's `dapo` manager counts, so searching costs no reward.
 # No KL term (DAPO drops it). The reward is the paper's masksearch-hybrid preset unless
 # MASKSEARCH_REWARD_PRESET says otherwise.
 #
@@ -50,7 +51,9 @@ run_stages "masksearch-dapo-$(basename "$BASE_MODEL")" \
   actor_rollout_ref.actor.clip_ratio_high=0.28 \
   actor_rollout_ref.actor.clip_ratio_c=10.0 \
   actor_rollout_ref.actor.loss_agg_mode=token-mean \
-  reward.reward_manager.name=dapo \
+  reward.reward_manager.source=importlib \
+  reward.reward_manager.name=MaskSearchDAPORewardManager \
+  reward.reward_manager.module.path="$HERE/masksearch_reward.py" \
   '+reward.reward_kwargs.max_resp_len=${data.max_response_length}' \
   +reward.reward_kwargs.overlong_buffer_cfg.enable=true \
   +reward.reward_kwargs.overlong_buffer_cfg.len="$OVERLONG_BUFFER" \
