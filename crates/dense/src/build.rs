@@ -22,6 +22,7 @@ use std::{
 
 use formats::Shard;
 use index::Bm25Index;
+use rayon::prelude::*;
 
 use crate::{
     DENSE_DIR, DenseError, DenseMeta, Encoder, GraphParams, Storage, Vectors, faiss::FaissFlat,
@@ -321,10 +322,19 @@ fn encode_sorted(
 ) -> Result<Vec<Vec<f32>>, DenseError> {
     let mut order: Vec<usize> = (0..texts.len()).collect();
     order.sort_by_key(|&i| texts[i].len());
+    // Batches side by side: candle spreads a batch's matrix products over the cores, and runs
+    // the rest of the forward pass (GELU, softmax, layer norms, copies) on one.
+    let chunks: Vec<&[usize]> = order.chunks(batch).collect();
+    let encoded: Vec<Vec<Vec<f32>>> = chunks
+        .par_iter()
+        .map(|chunk| {
+            let refs: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
+            encoder.encode(&refs)
+        })
+        .collect::<Result<_, _>>()?;
     let mut vectors = vec![Vec::new(); texts.len()];
-    for chunk in order.chunks(batch) {
-        let refs: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
-        for (&i, vector) in chunk.iter().zip(encoder.encode(&refs)?) {
+    for (chunk, rows) in chunks.iter().zip(encoded) {
+        for (&i, vector) in chunk.iter().zip(rows) {
             vectors[i] = vector;
         }
     }
