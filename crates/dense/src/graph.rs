@@ -493,17 +493,33 @@ mod tests {
             .build()
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let params = GraphParams::default();
-        for seed in 1..=20 {
-            let rows = random_units(n, dim, seed);
-            let vectors = rows_in(dir.path(), Storage::F32, &rows);
-            pool.install(|| Graph::build(dir.path(), &vectors, &params, &mut |_, _, _| {}))
-                .unwrap();
-            let graph = Graph::open(dir.path(), &params, &vectors).unwrap();
-            // ef 512 > 300: a search visits every node it can reach.
-            for (i, row) in rows.iter().enumerate() {
-                let top = graph.nearest(&vectors, row, 1).unwrap();
-                assert_eq!(top[0].position, i as u64, "seed {seed}: row {i} not found");
+        let reduced = GraphParams {
+            reduced: Some(Reduced {
+                dims: 16,
+                rerank: 50,
+            }),
+            ..GraphParams::default()
+        };
+        // A node added again from the rows' values, their stored bytes, or their components.
+        for (storage, params) in [
+            (Storage::F32, GraphParams::default()),
+            (Storage::I8, GraphParams::default()),
+            (Storage::F32, reduced),
+        ] {
+            for seed in 1..=10 {
+                let rows = random_units(n, dim, seed);
+                let vectors = rows_in(dir.path(), storage, &rows);
+                pool.install(|| Graph::build(dir.path(), &vectors, &params, &mut |_, _, _| {}))
+                    .unwrap();
+                let graph = Graph::open(dir.path(), &params, &vectors).unwrap();
+                // ef 512 > 300: a search visits every node it can reach.
+                for (i, row) in rows.iter().enumerate() {
+                    let top = graph.nearest(&vectors, row, 1).unwrap();
+                    assert_eq!(
+                        top[0].position, i as u64,
+                        "{storage:?} {params:?}, seed {seed}: row {i} not found"
+                    );
+                }
             }
         }
     }
