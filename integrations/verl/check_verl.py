@@ -690,6 +690,8 @@ def check_rollouts(server, llm, rl, model, tmp):
         finally:
             del os.environ["MASKSEARCH_EXCLUDE_SOURCE"]
         expect(streamed.ids == rolled.ids, "not the rollout of the check before")
+        counted = rolled.output.non_tensor_batch["masksearch_generated"][0]
+        expect(counted == generated, f"generated tokens counted {counted}, masked {generated}")
         acc = float(streamed.output.non_tensor_batch["acc"][0])
         reward = float(streamed.output.batch["rm_scores"][0].sum())
         expect(abs(reward - (acc - 8 / written)) < 1e-6, f"streamed reward {reward}, score {acc}, buffer {written}")
@@ -777,6 +779,8 @@ def check_rollouts(server, llm, rl, model, tmp):
         expect(rolled.end is None, "not verl's own loop")
         asked = [params.get("max_tokens") for _, params in rolled.model.calls]
         expect(asked == [student.MAX_TOKENS_PER_TURN] * 2, f"max_tokens asked: {asked}")
+        counted = rolled.output.non_tensor_batch["masksearch_generated"][0]
+        expect(counted == sum(rolled.mask), f"generated tokens counted {counted}, masked {sum(rolled.mask)}")
         result = rollouts.score(rolled)
         tool_turn = re.sub(r"<information>.*?</information>", "<information>…</information>",
                            text[text.index("<|im_start|>tool"):text.index("</information>") + 40], flags=re.S)
