@@ -264,6 +264,8 @@ def check_compose(rl, url, model, tmp):
                         MASKSEARCH_EXCLUDE_SOURCE="1"),
         "dapo": DryRun("run_masksearch_dapo.sh", rl, url, model, tmp / "dry-dapo", tmp, MASKSEARCH_EXCLUDE_SOURCE="1",
                        **tags),
+        "dapo-tools": DryRun("run_masksearch_dapo.sh", rl, url, model, tmp / "dry-dapo-tools", tmp, STYLE="tools",
+                             STAGES="1", MASKSEARCH_EXCLUDE_SOURCE="1"),
     }
     template = CHAT_TEMPLATE.read_text(encoding="utf-8").rstrip("\n")
 
@@ -314,7 +316,11 @@ def check_compose(rl, url, model, tmp):
         expect(manager.overlong_buffer_cfg is None, "verl's own overlong penalty left on")
         expect(manager.buffer.enable and manager.buffer.len == 512, "overlong buffer")
         expect(manager.max_resp_len == config.data.max_response_length == 4096, "max_resp_len")
-        return "clip 0.2/0.28, filter_groups on acc, token-mean, overlong buffer 512 of 4096 generated tokens"
+        tools = runs["dapo-tools"].configs()["train.mask1"]
+        assert_common(tools, "train.mask1", rl, url, "masksearch_tools", exclude="1")
+        expect(tools.reward.reward_manager.name == "MaskSearchDAPORewardManager", "STYLE=tools: reward manager")
+        Compose.configs["dapo-tools"] = tools
+        return "clip 0.2/0.28, filter_groups on acc, token-mean, overlong buffer 512 of 4096 generated tokens; STYLE=tools too"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -537,6 +543,23 @@ class Rollouts:
         return asyncio.run(score())
 
 
+def overlong_budget(config, generated, written):
+    """`config` with DAPO's overlong buffer as long as the rollout's written tokens, beginning 8
+    tokens before its generated ones end: a penalty of 8 over the buffer on the generated tokens,
+    of more than the whole reward on the whole response."""
+    from omegaconf import OmegaConf
+
+    config = OmegaConf.create(OmegaConf.to_container(config))
+    config.reward.reward_kwargs.max_resp_len = generated - 8 + written
+    config.reward.reward_kwargs.overlong_buffer_cfg.len = written
+    return config
+
+
+def streamed_reward(rolled):
+    """The score the reward function gave a streamed rollout, and the reward the trainer reads."""
+    return float(rolled.output.non_tensor_batch["acc"][0]), float(rolled.output.batch["rm_scores"][0].sum())
+
+
 def observation(server, queries, exclude=()):
     body = {"queries": queries, "topk": 3, **({"exclude": list(exclude)} if exclude else {})}
     return server.post("/observation", body)
@@ -673,14 +696,9 @@ def check_rollouts(server, llm, rl, model, tmp):
 
     @check("rollout (tags style): DAPO's overlong penalty counts the generated tokens, not the information, as the reward workers score")
     def _():
-        from omegaconf import OmegaConf
-
         rolled = state["rolled"]
         generated, written = sum(rolled.mask), len(rolled.mask) - sum(rolled.mask)
-        # The buffer begins 8 tokens before the generated ones end: 8 over the buffer's length.
-        config = OmegaConf.create(OmegaConf.to_container(Compose.configs["dapo"]))
-        config.reward.reward_kwargs.max_resp_len = generated - 8 + written
-        config.reward.reward_kwargs.overlong_buffer_cfg.len = written
+        config = overlong_budget(Compose.configs["dapo"], generated, written)
         rollouts = Rollouts(config, streaming=True)
         search = "<think>search it</think>\n<search>\n" + "\n".join(queries) + "\n</search>>> and on"
         answer = f"<think>found it</think>\n<answer> {passage} </answer>."
@@ -692,8 +710,7 @@ def check_rollouts(server, llm, rl, model, tmp):
         expect(streamed.ids == rolled.ids, "not the rollout of the check before")
         counted = rolled.output.non_tensor_batch["masksearch_generated"][0]
         expect(counted == generated, f"generated tokens counted {counted}, masked {generated}")
-        acc = float(streamed.output.non_tensor_batch["acc"][0])
-        reward = float(streamed.output.batch["rm_scores"][0].sum())
+        acc, reward = streamed_reward(streamed)
         expect(abs(reward - (acc - 8 / written)) < 1e-6, f"streamed reward {reward}, score {acc}, buffer {written}")
         after = rollouts.score(rolled)["reward_score"]
         expect(abs(after - reward) < 1e-6, f"scored after the rollout {after}, streamed {reward}")
@@ -781,11 +798,23 @@ def check_rollouts(server, llm, rl, model, tmp):
         expect(asked == [student.MAX_TOKENS_PER_TURN] * 2, f"max_tokens asked: {asked}")
         counted = rolled.output.non_tensor_batch["masksearch_generated"][0]
         expect(counted == sum(rolled.mask), f"generated tokens counted {counted}, masked {sum(rolled.mask)}")
+        # With DAPO (STYLE=tools), scored as it ends: the penalty on the generated tokens.
+        generated, written = sum(rolled.mask), len(rolled.mask) - sum(rolled.mask)
+        dapo = Rollouts(overlong_budget(Compose.configs["dapo-tools"], generated, written), streaming=True)
+        os.environ["MASKSEARCH_EXCLUDE_SOURCE"] = "1"
+        try:
+            streamed = dapo.run(dapo.row(rl / "train.mask1.parquet"), [call, answer])
+        finally:
+            del os.environ["MASKSEARCH_EXCLUDE_SOURCE"]
+        expect(streamed.ids == rolled.ids, "not the same rollout")
+        acc, reward = streamed_reward(streamed)
+        expect(abs(reward - (acc - 8 / written)) < 1e-6, f"DAPO streamed reward {reward}, score {acc}, buffer {written}")
         result = rollouts.score(rolled)
         tool_turn = re.sub(r"<information>.*?</information>", "<information>…</information>",
                            text[text.index("<|im_start|>tool"):text.index("</information>") + 40], flags=re.S)
         print(f"  tools: the tool turn's tokens, decoded: {tool_turn!r}")
-        return f"reward {result['reward_score']}; turns of at most {asked[0]} tokens"
+        return (f"reward {result['reward_score']}; turns of at most {asked[0]} tokens; with DAPO, streamed: "
+                f"penalty {reward - acc:.4f} for {generated} generated of {generated + written} tokens")
 
 
 def first_difference(a, b):
