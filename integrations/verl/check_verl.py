@@ -36,6 +36,7 @@ Prints one line per check and `verl-check: N passed, M failed`; exit status 1 on
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -543,6 +544,17 @@ class Rollouts:
         return asyncio.run(score())
 
 
+@contextlib.contextmanager
+def environ(name, value):
+    """The environment variable `name` set to `value` while the block runs, as the run scripts hand
+    it to verl's workers."""
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        del os.environ[name]
+
+
 def overlong_budget(config, generated, written):
     """`config` with DAPO's overlong buffer as long as the rollout's written tokens, beginning 8
     tokens before its generated ones end: a penalty of 8 over the buffer on the generated tokens,
@@ -555,9 +567,25 @@ def overlong_budget(config, generated, written):
     return config
 
 
-def streamed_reward(rolled):
-    """The score the reward function gave a streamed rollout, and the reward the trainer reads."""
-    return float(rolled.output.non_tensor_batch["acc"][0]), float(rolled.output.batch["rm_scores"][0].sum())
+def streamed_with_budget(config, rolled, path, turns):
+    """`turns` rolled out again, the sample's passage excluded, with `config`'s reward manager
+    streamed (scoring each rollout as it ends, as the trainer's reward workers do) under
+    `overlong_budget` for `rolled`: the same ids, the loop's count of generated tokens equal to the
+    mask's, and a penalty of 8 over the buffer. Returns the budgeted config, its Rollouts, the
+    reward function's score and the reward the trainer reads."""
+    generated = sum(rolled.mask)
+    written = len(rolled.mask) - generated
+    counted = rolled.output.non_tensor_batch["masksearch_generated"][0]
+    expect(counted == generated, f"generated tokens counted {counted}, masked {generated}")
+    config = overlong_budget(config, generated, written)
+    rollouts = Rollouts(config, streaming=True)
+    with environ("MASKSEARCH_EXCLUDE_SOURCE", "1"):
+        streamed = rollouts.run(rollouts.row(path), turns)
+    expect(streamed.ids == rolled.ids, "not the same rollout")
+    acc = float(streamed.output.non_tensor_batch["acc"][0])
+    reward = float(streamed.output.batch["rm_scores"][0].sum())
+    expect(abs(reward - (acc - 8 / written)) < 1e-6, f"streamed reward {reward}, score {acc}, buffer {written}")
+    return config, rollouts, acc, reward
 
 
 def observation(server, queries, exclude=()):
@@ -640,15 +668,12 @@ def check_rollouts(server, llm, rl, model, tmp):
 
     @check("rollout (tags style): verl's AgentLoopWorker runs masksearch_tags; the rollout is the template's rendering of user turns")
     def _():
-        os.environ["MASKSEARCH_EXCLUDE_SOURCE"] = "1"
-        try:
-            rollouts = Rollouts(Compose.configs["dapo"])
-            # the last token of each turn runs past the stop string, as BPE tokens do
-            search = "<think>search it</think>\n<search>\n" + "\n".join(queries) + "\n</search>>> and on"
-            answer = f"<think>found it</think>\n<answer> {passage} </answer>."
+        rollouts = Rollouts(Compose.configs["dapo"])
+        # the last token of each turn runs past the stop string, as BPE tokens do
+        search = "<think>search it</think>\n<search>\n" + "\n".join(queries) + "\n</search>>> and on"
+        answer = f"<think>found it</think>\n<answer> {passage} </answer>."
+        with environ("MASKSEARCH_EXCLUDE_SOURCE", "1"):
             rolled = rollouts.run(rollouts.row(rl / "train.mask1.parquet"), [search, answer])
-        finally:
-            del os.environ["MASKSEARCH_EXCLUDE_SOURCE"]
         stops = [params.get("stop") for _, params in rolled.model.calls]
         expect(stops == [sorted(student.STOPS)] * 2, f"stop sequences asked for: {stops}")
         shown = observation(server, queries)
@@ -663,7 +688,7 @@ def check_rollouts(server, llm, rl, model, tmp):
         # the tokens that ran past the stop string are dropped, their '>' written
         expect(generated == kept[0][:-1] + kept[1][:-1], f"generated tokens kept: {generated!r}")
         expect(rolled.end == "answered" and rolled.turns == 4, f"end {rolled.end}, {rolled.turns} turns")
-        state.update(rollouts=rollouts, rolled=rolled, conversation=conversation)
+        state.update(rollouts=rollouts, rolled=rolled, conversation=conversation, turns=[search, answer])
         return (f"{len(rolled.ids)} tokens = the template's; {sum(rolled.mask)} generated, {len(rolled.mask) - sum(rolled.mask)} "
                 f"written (user turn, end of turn, the '>' a token past the stop carried); {source} not shown")
 
@@ -698,20 +723,8 @@ def check_rollouts(server, llm, rl, model, tmp):
     def _():
         rolled = state["rolled"]
         generated, written = sum(rolled.mask), len(rolled.mask) - sum(rolled.mask)
-        config = overlong_budget(Compose.configs["dapo"], generated, written)
-        rollouts = Rollouts(config, streaming=True)
-        search = "<think>search it</think>\n<search>\n" + "\n".join(queries) + "\n</search>>> and on"
-        answer = f"<think>found it</think>\n<answer> {passage} </answer>."
-        os.environ["MASKSEARCH_EXCLUDE_SOURCE"] = "1"
-        try:
-            streamed = rollouts.run(rollouts.row(rl / "train.mask1.parquet"), [search, answer])
-        finally:
-            del os.environ["MASKSEARCH_EXCLUDE_SOURCE"]
-        expect(streamed.ids == rolled.ids, "not the rollout of the check before")
-        counted = rolled.output.non_tensor_batch["masksearch_generated"][0]
-        expect(counted == generated, f"generated tokens counted {counted}, masked {generated}")
-        acc, reward = streamed_reward(streamed)
-        expect(abs(reward - (acc - 8 / written)) < 1e-6, f"streamed reward {reward}, score {acc}, buffer {written}")
+        config, rollouts, acc, reward = streamed_with_budget(
+            Compose.configs["dapo"], rolled, rl / "train.mask1.parquet", state["turns"])
         after = rollouts.score(rolled)["reward_score"]
         expect(abs(after - reward) < 1e-6, f"scored after the rollout {after}, streamed {reward}")
         config.reward.reward_manager.source, config.reward.reward_manager.name = "register", "dapo"
@@ -761,11 +774,8 @@ def check_rollouts(server, llm, rl, model, tmp):
         rollouts = Rollouts(Compose.configs["grpo"])
         rambling = "<think>" + " ".join(["I should think about this some more."] * 20)
         answer = "<think>found it</think>\n<answer> Canberra </answer>"
-        os.environ["MASKSEARCH_MAX_TURN_TOKENS"] = "24"
-        try:
+        with environ("MASKSEARCH_MAX_TURN_TOKENS", "24"):
             rolled = rollouts.run(rollouts.row(rl / "train.mask1.parquet"), [rambling, answer])
-        finally:
-            del os.environ["MASKSEARCH_MAX_TURN_TOKENS"]
         asked = [params["max_tokens"] for _, params in rolled.model.calls]
         expect(asked == [24, 24], f"max_tokens asked: {asked}")
         first = rolled.mask.index(0)
@@ -780,15 +790,12 @@ def check_rollouts(server, llm, rl, model, tmp):
 
     @check("rollout (tools style): verl's own tool-calling loop (masksearch_tools) with our tool, the sample's passage excluded")
     def _():
-        os.environ["MASKSEARCH_EXCLUDE_SOURCE"] = "1"
-        try:
-            rollouts = Rollouts(Compose.configs["tools"])
-            call = ('<think>search it</think>\n<tool_call>\n{"name": "web_search", "arguments": {"queries": '
-                    + json.dumps(queries) + "}}\n</tool_call>")
-            answer = f"<think>found it</think>\n<answer> {passage} </answer>"
+        rollouts = Rollouts(Compose.configs["tools"])
+        call = ('<think>search it</think>\n<tool_call>\n{"name": "web_search", "arguments": {"queries": '
+                + json.dumps(queries) + "}}\n</tool_call>")
+        answer = f"<think>found it</think>\n<answer> {passage} </answer>"
+        with environ("MASKSEARCH_EXCLUDE_SOURCE", "1"):
             rolled = rollouts.run(rollouts.row(rl / "train.mask1.parquet"), [call, answer])
-        finally:
-            del os.environ["MASKSEARCH_EXCLUDE_SOURCE"]
         text = rollouts.tokenizer.decode(rolled.response_ids)
         excluded = observation(server, queries, exclude=[source])["observation"].strip()
         expect(f"<|im_start|>tool\n{excluded}<|im_end|>" in text, f"the tool message is not /observation's block without {source}")
@@ -796,25 +803,16 @@ def check_rollouts(server, llm, rl, model, tmp):
         expect(rolled.end is None, "not verl's own loop")
         asked = [params.get("max_tokens") for _, params in rolled.model.calls]
         expect(asked == [student.MAX_TOKENS_PER_TURN] * 2, f"max_tokens asked: {asked}")
-        counted = rolled.output.non_tensor_batch["masksearch_generated"][0]
-        expect(counted == sum(rolled.mask), f"generated tokens counted {counted}, masked {sum(rolled.mask)}")
         # With DAPO (STYLE=tools), scored as it ends: the penalty on the generated tokens.
-        generated, written = sum(rolled.mask), len(rolled.mask) - sum(rolled.mask)
-        dapo = Rollouts(overlong_budget(Compose.configs["dapo-tools"], generated, written), streaming=True)
-        os.environ["MASKSEARCH_EXCLUDE_SOURCE"] = "1"
-        try:
-            streamed = dapo.run(dapo.row(rl / "train.mask1.parquet"), [call, answer])
-        finally:
-            del os.environ["MASKSEARCH_EXCLUDE_SOURCE"]
-        expect(streamed.ids == rolled.ids, "not the same rollout")
-        acc, reward = streamed_reward(streamed)
-        expect(abs(reward - (acc - 8 / written)) < 1e-6, f"DAPO streamed reward {reward}, score {acc}, buffer {written}")
+        _, _, acc, reward = streamed_with_budget(
+            Compose.configs["dapo-tools"], rolled, rl / "train.mask1.parquet", [call, answer])
+        generated = sum(rolled.mask)
         result = rollouts.score(rolled)
         tool_turn = re.sub(r"<information>.*?</information>", "<information>…</information>",
                            text[text.index("<|im_start|>tool"):text.index("</information>") + 40], flags=re.S)
         print(f"  tools: the tool turn's tokens, decoded: {tool_turn!r}")
         return (f"reward {result['reward_score']}; turns of at most {asked[0]} tokens; with DAPO, streamed: "
-                f"penalty {reward - acc:.4f} for {generated} generated of {generated + written} tokens")
+                f"penalty {reward - acc:.4f} for {generated} generated of {len(rolled.mask)} tokens")
 
 
 def first_difference(a, b):
