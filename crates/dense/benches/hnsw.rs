@@ -221,7 +221,7 @@ fn measure(source: &Source, n: u64, storage: Storage, built: GraphParams, keep: 
     let before = proc::status_mib("VmRSS");
     let started = Instant::now();
     let mut checked = None;
-    let relinked = Graph::build(dir, &vectors, &built, &mut |phase, _, _| {
+    let repair = Graph::build(dir, &vectors, &built, &mut |phase, _, _| {
         if phase == Phase::GraphCheck {
             checked.get_or_insert_with(Instant::now);
         }
@@ -232,13 +232,15 @@ fn measure(source: &Source, n: u64, storage: Storage, built: GraphParams, keep: 
     let graph_bytes = std::fs::metadata(dir.join("graph.usearch")).unwrap().len();
     let rows_bytes = std::fs::metadata(dir.join("vectors.bin")).unwrap().len();
     println!(
-        "{storage:?}, {}: {n} rows × {} ({:.0} MiB); graph M {} efConstruction {} built in {build_secs:.1} s on {} threads ({check_secs:.1} s of it looking for each row, {relinked} added again), {:.0} MiB file ({:.0} B a row; {:.0} B beyond the row's values), peak RSS of the process {:.0} MiB (before the build {before:.0} MiB)",
+        "{storage:?}, {}: {n} rows × {} ({:.0} MiB); graph M {} efConstruction {} built in {build_secs:.1} s on {} threads ({check_secs:.1} s of it looking for each row, {} added again, {} still missed), {:.0} MiB file ({:.0} B a row; {:.0} B beyond the row's values), peak RSS of the process {:.0} MiB (before the build {before:.0} MiB)",
         source.name(),
         queries[0].len(),
         mib(rows_bytes),
         built.connectivity,
         built.ef_construction,
         rayon::current_num_threads(),
+        repair.added_again,
+        repair.unreached,
         mib(graph_bytes),
         graph_bytes as f64 / n as f64,
         (graph_bytes as f64 - rows_bytes as f64) / n as f64,

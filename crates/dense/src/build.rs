@@ -25,8 +25,9 @@ use index::Bm25Index;
 use rayon::prelude::*;
 
 use crate::{
-    DENSE_DIR, DenseError, DenseMeta, Encoder, GraphParams, Storage, Vectors, faiss::FaissFlat,
-    graph::Graph,
+    DENSE_DIR, DenseError, DenseMeta, Encoder, GraphParams, Storage, Vectors,
+    faiss::FaissFlat,
+    graph::{Graph, Repair},
 };
 
 /// How to embed an index's passages.
@@ -69,8 +70,8 @@ pub struct DenseReport {
     /// Rows taken from finished shards.
     pub from_shards: u64,
     pub dim: usize,
-    /// Rows added to the HNSW graph again because a search for their own values missed them.
-    pub relinked: u64,
+    /// What the HNSW graph's build did about rows no search reached.
+    pub repair: Repair,
 }
 
 /// Batches read at once and sorted by length, so that a batch's texts, padded to its longest,
@@ -128,7 +129,7 @@ pub fn build(
                 resumed: meta.count,
                 from_shards: 0,
                 dim: meta.dim,
-                relinked: 0,
+                repair: Repair::default(),
             });
         }
         let mut staged = Staged::open(dir, meta)?;
@@ -448,24 +449,24 @@ impl Staged {
         progress: &mut dyn FnMut(Phase, u64, u64),
     ) -> Result<DenseReport, DenseError> {
         let dir = self.dir.clone();
-        let relinked = match graph {
+        let repair = match graph {
             Some(params) => {
                 // `append` and `copy_rows` flushed every row: the files hold them all.
                 let meta = &self.meta;
                 let vectors = Vectors::open(&dir, meta.storage, meta.dim, self.rows)?;
-                let relinked = Graph::build(&dir, &vectors, &params, progress)?;
+                let repair = Graph::build(&dir, &vectors, &params, progress)?;
                 self.meta.graph = Some(params);
-                relinked
+                repair
             }
             // A graph a killed build left would sit unused beside the rows.
             None => {
                 Graph::remove(&dir)?;
-                0
+                Repair::default()
             }
         };
         let report = self.seal()?;
         index::replace_folder(&dir, &index_dir.join(DENSE_DIR))?;
-        Ok(DenseReport { relinked, ..report })
+        Ok(DenseReport { repair, ..report })
     }
 
     /// Syncs the rows and writes the meta, which says the folder is whole.
@@ -493,7 +494,7 @@ impl Staged {
             resumed: self.resumed,
             from_shards: 0,
             dim: self.meta.dim,
-            relinked: 0,
+            repair: Repair::default(),
         })
     }
 }

@@ -211,16 +211,51 @@ impl Node {
 /// 16 equal rows) is only added again.
 const CHECK_EF: usize = 16;
 
+/// Passes looking for every row: a pass after the first looks again after rows were added
+/// again. The second has found them all in every build measured; a build saves its graph after
+/// the last pass whatever it found, since a row out of reach costs one row's recall.
+const CHECK_PASSES: usize = 4;
+
+/// What a graph's build did about rows that no search reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Repair {
+    /// Rows added again, alone, because a search for their own values missed them.
+    pub added_again: u64,
+    /// Rows that a search for their own values still missed after the last pass.
+    pub unreached: u64,
+}
+
+/// The rows of `index` that a search for their own values does not find, in order, searched on
+/// the rayon pool; `progress` is told the rows looked for after each chunk.
+fn unreached(
+    index: &Index,
+    len: usize,
+    node: &(dyn Fn(usize) -> Node + Sync),
+    progress: &mut dyn FnMut(Phase, u64, u64),
+) -> Result<Vec<usize>, String> {
+    let mut missed = Vec::new();
+    progress(Phase::GraphCheck, 0, len as u64);
+    for start in (0..len).step_by(BUILD_CHUNK) {
+        let end = (start + BUILD_CHUNK).min(len);
+        let chunk: Vec<Option<usize>> = (start..end)
+            .into_par_iter()
+            .map(|i| Ok((!node(i).found(index, i as u64, CHECK_EF)?).then_some(i)))
+            .collect::<Result<_, String>>()?;
+        missed.extend(chunk.into_iter().flatten());
+        progress(Phase::GraphCheck, end as u64, len as u64);
+    }
+    Ok(missed)
+}
+
 impl Graph {
     /// Builds the graph of `vectors` into `dir/graph.usearch`, on the rayon pool; `progress` is
-    /// told the rows linked, then the rows checked, and the total after each chunk. Returns the
-    /// rows added again because a search did not find them.
+    /// told the rows linked, then the rows checked, and the total after each chunk.
     pub fn build(
         dir: &Path,
         vectors: &Vectors,
         params: &GraphParams,
         progress: &mut dyn FnMut(Phase, u64, u64),
-    ) -> Result<u64, DenseError> {
+    ) -> Result<Repair, DenseError> {
         let path = dir.join(GRAPH_FILE);
         Graph::remove(dir)?;
         let projection = match params.reduced {
@@ -257,35 +292,32 @@ impl Graph {
             progress(Phase::Graph, index.size() as u64, len as u64);
         }
         // Usearch 2.26's concurrent `add` leaves nodes that no search reaches (unum-cloud/
-        // USearch#735; here 3 to 10 of 20,000 random rows, and one graph of 246 rows in four;
-        // none added one at a time): each row is looked for by its own values, and one not found
-        // is removed and added again, alone. It takes a sixth of the build's time.
+        // USearch#735; 3 to 10 of 20,000 random rows, 1 to 2 % of 300, none added one at a
+        // time): each row is looked for by its own values, and one not found is removed and added
+        // again, alone. Adding one again relinks its slot, which can cut off a row reached only
+        // through its old links, so the rows are looked for again until a pass finds them all.
+        // A pass takes a sixth of the build's time.
         index.change_expansion_search(CHECK_EF);
-        let mut missed = Vec::new();
-        progress(Phase::GraphCheck, 0, len as u64);
-        for start in (0..len).step_by(BUILD_CHUNK) {
-            let chunk: Result<Vec<Option<usize>>, String> = (start..(start + BUILD_CHUNK).min(len))
-                .into_par_iter()
-                .map(|i| Ok((!node(i).found(&index, i as u64, CHECK_EF)?).then_some(i)))
-                .collect();
-            missed.extend(chunk.map_err(|e| failed(&path, e))?.into_iter().flatten());
-            progress(
-                Phase::GraphCheck,
-                ((start + BUILD_CHUNK).min(len)) as u64,
-                len as u64,
-            );
-        }
-        for &i in &missed {
-            index
-                .remove(i as u64)
-                .map_err(|e| failed(&path, format!("row {i}: {e}")))?;
-            node(i)
-                .add(&index, i as u64)
-                .map_err(|e| failed(&path, e))?;
+        let mut repair = Repair::default();
+        for pass in 1..=CHECK_PASSES {
+            let missed = unreached(&index, len, &node, progress).map_err(|e| failed(&path, e))?;
+            if missed.is_empty() || pass == CHECK_PASSES {
+                repair.unreached = missed.len() as u64;
+                break;
+            }
+            for &i in &missed {
+                index
+                    .remove(i as u64)
+                    .map_err(|e| failed(&path, format!("row {i}: {e}")))?;
+                node(i)
+                    .add(&index, i as u64)
+                    .map_err(|e| failed(&path, e))?;
+            }
+            repair.added_again += missed.len() as u64;
         }
         index.change_expansion_search(params.ef_search);
         index.save(utf8(&path)?).map_err(|e| failed(&path, e))?;
-        Ok(missed.len() as u64)
+        Ok(repair)
     }
 
     /// Removes the graph files from the dense folder `dir`, if any.

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 pub use build::{DenseBuild, DenseReport, Phase, build, import};
 pub use encoder::{Encoder, Pooling};
-pub use graph::{Graph, GraphParams, Reduced, Tuning};
+pub use graph::{Graph, GraphParams, Reduced, Repair, Tuning};
 pub use projection::Components;
 pub use searcher::{DenseIndex, Fusion, Hybrid};
 pub use store::{Scored, Storage, Vectors};

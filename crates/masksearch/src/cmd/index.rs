@@ -210,12 +210,16 @@ fn vectors(args: &Args, model: &std::path::Path) -> anyhow::Result<()> {
     );
     if let (Some(secs), Some(graph)) = (graph_secs, &config.graph) {
         eprintln!(
-            "index: HNSW graph of {} rows (M {}, efConstruction {}, ef {}) built in {secs:.1} s, {} rows added again that a search for their own values missed → {into}/graph.usearch",
+            "index: HNSW graph of {} rows (M {}, efConstruction {}, ef {}) built in {secs:.1} s, {} rows added again that a search for their own values missed{} → {into}/graph.usearch",
             HumanCount(report.rows),
             graph.connectivity,
             graph.ef_construction,
             graph.ef_search,
-            HumanCount(report.relinked),
+            HumanCount(report.repair.added_again),
+            match report.repair.unreached {
+                0 => String::new(),
+                n => format!(", {} that it still misses", HumanCount(n)),
+            },
         );
     }
     Ok(())
