@@ -129,6 +129,27 @@ fn an_interrupted_build_resumes_to_the_same_vectors() {
     assert!(!index.join("dense.partial").exists());
 }
 
+/// Batches are encoded side by side on the rayon pool: the rows do not depend on how many
+/// threads there are, nor on which batch finishes first.
+#[test]
+fn vectors_embedded_on_one_thread_and_on_four_are_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = summaries_index(dir.path());
+    let other = dir.path().join("other");
+    copy_dir(&index, &other);
+    for (threads, index) in [(1, &index), (4, &other)] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        // 96 rows in batches of 8: twelve batches in one window.
+        pool.install(|| dense::build(index, &config(Storage::F32, 8), &mut |_, _, _| {}))
+            .unwrap();
+    }
+    let rows = |d: &Path| std::fs::read(d.join("dense/vectors.bin")).unwrap();
+    assert!(rows(&index) == rows(&other));
+}
+
 /// A graph added to finished f16 vectors: stopped while linking, the previous vectors stay in
 /// place and searchable; run again, it takes their rows (nothing embedded again), and the graph
 /// finds what the exact scan found, scored alike.
