@@ -5,6 +5,8 @@
 # `make lint` is what CI adds on top (rustfmt and clippy, warnings are errors).
 
 CARGO ?= cargo
+# The debug binary cargo builds (where CARGO_TARGET_DIR says, if set).
+BIN := $(or $(CARGO_TARGET_DIR),target)/debug/masksearch
 
 .PHONY: setup build demo ui test lint bench bench-peers bench-dense bench-ingest bench-ray verl-check kill-trials soak fuzz
 
@@ -18,7 +20,7 @@ demo: build
 	@bash scripts/demo.sh
 
 ui: build
-	target/debug/masksearch ui
+	$(BIN) ui
 
 # The tests, then a short coverage-guided run of every fuzz target (5 s each, after the
 # instrumented build; make fuzz runs them for minutes).
@@ -65,7 +67,7 @@ bench-dense: setup
 # The Ray integration on a local cluster: the same jobs as 1, 2 and 4 shards beside the plain
 # binary, and Ray's cost per job (benches/ray/bench_ray.py; needs make demo's work/).
 bench-ray: build
-	.venv/bin/python benches/ray/bench_ray.py --bin target/debug/masksearch
+	.venv/bin/python benches/ray/bench_ray.py --bin $(BIN)
 
 # masksearch ingest of a multi-stream dump (the shipped excerpt scaled to 200 MB of XML, 100 pages a
 # bzip2 stream) with its streams decoded on every core, on one thread, and behind lbzip2 in a pipe;
@@ -86,8 +88,8 @@ $(VERL_VENV)/installed: integrations/verl/requirements-cpu.txt
 	touch $@
 
 verl-check: build $(VERL_VENV)/installed
-	python3 integrations/verl/test_masksearch_student.py --bin target/debug/masksearch
-	$(VERL_VENV)/bin/python integrations/verl/check_verl.py --bin target/debug/masksearch
+	python3 integrations/verl/test_masksearch_student.py --bin $(BIN)
+	$(VERL_VENV)/bin/python integrations/verl/check_verl.py --bin $(BIN)
 
 # A real SFT run on CPU: LLaMA-Factory 0.9.5 (torch from PyPI in target/train-venv, ~6 GB, made
 # once) fine-tunes SmolLM2-135M on the demo's trajectories; the result is converted to GGUF,
@@ -95,7 +97,7 @@ verl-check: build $(VERL_VENV)/installed
 # work/train-demo/summary.md). About an hour on 2 cores, most of it training and eval.
 .PHONY: train-demo
 train-demo: build
-	@MASKSEARCH_BIN=target/debug/masksearch bash scripts/train-demo.sh
+	@MASKSEARCH_BIN=$(BIN) bash scripts/train-demo.sh
 
 # One self-evolving round with that real training as evolve's --train-command
 # (scripts/evolve-train.sh): round 0's rule teacher on 100 of the demo's RAMP samples (after
@@ -103,7 +105,7 @@ train-demo: build
 # by masks recovered. The table in work/train-demo/evolve/rounds.md. About an hour on 2 cores.
 .PHONY: evolve-demo
 evolve-demo: build
-	MASKSEARCH_BIN=target/debug/masksearch target/debug/masksearch evolve --input work/ramp.jsonl \
+	MASKSEARCH_BIN=$(BIN) $(BIN) evolve --input work/ramp.jsonl \
 	  --index work/index --out work/train-demo/evolve --rounds 2 --batch 100 --round0-teacher rule \
 	  --accept metric --max-turns 2 --concurrency 1 \
 	  --train-command 'scripts/evolve-train.sh {data} {out} {port}'

@@ -7,7 +7,7 @@
 # rerun by hand. Outputs go to ./work (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${MASKSEARCH_BIN:-target/debug/masksearch}
+BIN=${MASKSEARCH_BIN:-${CARGO_TARGET_DIR:-target}/debug/masksearch}
 mkdir -p work
 
 step() { printf '\n\033[1m$ masksearch %s\033[0m\n' "$*" >&2; "$BIN" "$@"; }

@@ -25,7 +25,7 @@ if [ -z "${MASKSEARCH_BIN:-}" ]; then
   say "building masksearch (release)"
   $CARGO build --release -p masksearch
 fi
-BIN=${MASKSEARCH_BIN:-target/release/masksearch}
+BIN=${MASKSEARCH_BIN:-${CARGO_TARGET_DIR:-target}/release/masksearch}
 if [ ! -s "$PASSAGES" ]; then
   mkdir -p "$(dirname "$PASSAGES")"
   "$BIN" ingest assets/corpus/wiki-summaries.jsonl --out "$PASSAGES"

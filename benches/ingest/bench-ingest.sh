@@ -10,7 +10,7 @@
 # fresh ids to >= BENCH_MB MB of XML, default 200, 100 pages a stream), made once into
 # target/tmp-bench (git-ignored; ~50 MB, kept for the next run; the ingest outputs and the plain
 # XML are removed at the end). INPUT=file.xml.bz2 measures another dump instead.
-# MASKSEARCH_BIN: the binary to measure (default target/debug/masksearch, built if missing; say
+# MASKSEARCH_BIN: the binary to measure (default the debug build in CARGO_TARGET_DIR or target/, built if missing; say
 # which build when you quote the figures).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,7 +20,7 @@ CARGO=${CARGO:-cargo}
 mkdir -p "$OUT"
 say() { printf '\033[1mbench-ingest:\033[0m %s\n' "$*" >&2; }
 
-BIN=${MASKSEARCH_BIN:-target/debug/masksearch}
+BIN=${MASKSEARCH_BIN:-${CARGO_TARGET_DIR:-target}/debug/masksearch}
 if [ ! -x "$BIN" ]; then
   say "building masksearch (debug)"
   $CARGO build -p masksearch

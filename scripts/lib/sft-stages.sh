@@ -22,7 +22,7 @@
 #   gguf       the trained folder back to GGUF ($GGUF_TYPE), one answer served by `masksearch llm serve`
 
 : "${OUT:?set OUT before sourcing scripts/lib/sft-stages.sh}"
-BIN=${MASKSEARCH_BIN:-target/debug/masksearch}
+BIN=${MASKSEARCH_BIN:-${CARGO_TARGET_DIR:-target}/debug/masksearch}
 SAY_AS=${SAY_AS:-sft}
 VENV=target/train-venv
 PY=$VENV/bin/python
