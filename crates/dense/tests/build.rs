@@ -134,9 +134,7 @@ fn an_interrupted_build_resumes_to_the_same_vectors() {
 #[test]
 fn vectors_embedded_on_one_thread_and_on_four_are_the_same_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let index = summaries_index(dir.path());
-    let other = dir.path().join("other");
-    copy_dir(&index, &other);
+    let (index, other) = index_and_copy(dir.path(), "other");
     for (threads, index) in [(1, &index), (4, &other)] {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -238,10 +236,16 @@ fn a_build_takes_the_rows_of_finished_shards_and_embeds_the_rest() {
 
 /// The summaries' index, and a copy of it (`whole`) with its vectors built in one go: i8 rows,
 /// 2 passages a batch, so windows of 32.
-fn index_and_whole_build(dir: &Path) -> (PathBuf, PathBuf) {
+/// [`summaries_index`] in `dir`, and a copy of it in `dir/name`.
+fn index_and_copy(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let index = summaries_index(dir);
-    let whole = dir.join("whole");
-    copy_dir(&index, &whole);
+    let copy = dir.join(name);
+    copy_dir(&index, &copy);
+    (index, copy)
+}
+
+fn index_and_whole_build(dir: &Path) -> (PathBuf, PathBuf) {
+    let (index, whole) = index_and_copy(dir, "whole");
     dense::build(&whole, &config(Storage::I8, 2), &mut |_, _, _| {}).unwrap();
     (index, whole)
 }
@@ -266,9 +270,7 @@ fn copy_dir(from: &Path, to: &Path) {
 #[test]
 fn a_flat_index_written_by_faiss_imports_to_the_same_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let index = summaries_index(dir.path());
-    let other = dir.path().join("other");
-    copy_dir(&index, &other);
+    let (index, other) = index_and_copy(dir.path(), "other");
     dense::build(&index, &config(Storage::F32, 16), &mut |_, _, _| {}).unwrap();
     let flat = dir.path().join("e5_Flat.index");
     let python = repo(".venv/bin/python");
