@@ -32,7 +32,6 @@ reward away for searching.
 
 import logging
 import os
-import sys
 from typing import Any
 
 from verl.experimental.agent_loop.agent_loop import AgentLoopOutput, register
@@ -42,8 +41,7 @@ from verl.utils.profiler import simple_timer
 from verl.utils.rollout_trace import rollout_trace_op
 from verl.utils.tokenizer.tokenizer import normalize_token_ids
 
-# Loaded by masksearch_tools.py, which put masksearch_student in sys.modules first.
-student = sys.modules["masksearch_student"]
+import masksearch_student as student  # a sibling: the file that loaded this one put the folder on sys.path
 
 logger = logging.getLogger(__file__)
 logger.setLevel(os.getenv("VERL_LOGGING_LEVEL", "WARN"))

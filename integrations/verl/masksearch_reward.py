@@ -41,9 +41,12 @@ masksearch_student.py, this folder's, which the search tool uses too). A failure
 train the policy on noise.
 """
 
-import importlib.util
 import os
 import sys
+
+# verl loads this file by path, without its folder on sys.path: its siblings are imported by name.
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+import masksearch_student  # noqa: E402
 
 DEFAULT_PRESET = "masksearch-hybrid"
 DEFAULT_TIMEOUT = 60.0
@@ -92,7 +95,7 @@ def _url(url=None):
 
 def _post(url, body):
     timeout = float(os.environ.get("MASKSEARCH_REWARD_TIMEOUT", DEFAULT_TIMEOUT))
-    return _sibling("masksearch_student").post_json(url, body, timeout, MaskSearchRewardError, "reward server")
+    return masksearch_student.post_json(url, body, timeout, MaskSearchRewardError, "reward server")
 
 
 def __getattr__(name):
@@ -100,21 +103,10 @@ def __getattr__(name):
     from this file (``reward.reward_manager.source=importlib``): looked up on first use, as it
     subclasses verl's and this file is also used without verl."""
     if name == "MaskSearchDAPORewardManager":
-        _sibling("masksearch_student")  # the agent loops' file expects it loaded
-        return _sibling("masksearch_agent_loop").MaskSearchDAPORewardManager
+        import masksearch_agent_loop
+
+        return masksearch_agent_loop.MaskSearchDAPORewardManager
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _sibling(name):
-    """A module of this folder: masksearch_student.py, whose HTTP client this file shares, or the
-    agent loops' (verl loads this file by path, without the folder on sys.path; loaded once per
-    process, under its own name, as masksearch_tools.py loads them)."""
-    if name not in sys.modules:
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
 
 
 def _plain(value):

@@ -15,28 +15,16 @@ tools (the trainer's dataset and each agent loop worker, before any rollout star
 - `masksearch_tags`, `masksearch_tools`: see masksearch_agent_loop.py.
 """
 
-import importlib.util
 import os
 import sys
 
 from verl.tools.function_tool import function_tool
 
-
-def _sibling(name):
-    """A module of this folder. verl loads this file by path under a made-up module name, with
-    the folder not on sys.path, so the siblings are loaded by path too (once per process), under
-    their own names: the agent loops' registry entries name their classes by module path."""
-    if name not in sys.modules:
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-student = _sibling("masksearch_student")
-_sibling("masksearch_agent_loop")
+# verl loads this file by path under a made-up module name, without its folder on sys.path; the
+# siblings are imported by their own names, which the agent loops' registry entries use.
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+import masksearch_agent_loop  # noqa: E402,F401  (registers the two agent loops)
+import masksearch_student as student  # noqa: E402
 
 
 @function_tool(student.TOOL_NAME, schema=student.OPENAI_TOOL)
