@@ -279,7 +279,10 @@ def serve_fastapi(engine):
     def retrieve(request: QueryRequest):
         return answer(engine, request.queries, request.topk, request.return_scores)
 
-    sock = socket.socket()
+    # A TCP socket by protocol number, as uvicorn's own binding makes: asyncio turns Nagle's
+    # algorithm off only on connections of such a socket (uvloop on every one). With a plain
+    # socket.socket(), every answer on the asyncio loop waited out the client's 40 ms delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False)
