@@ -22,7 +22,6 @@ use std::{
 
 use formats::Shard;
 use index::Bm25Index;
-use rayon::prelude::*;
 
 use crate::{
     DENSE_DIR, DenseError, DenseMeta, Encoder, GraphParams, Storage, Vectors,
@@ -265,7 +264,7 @@ fn embed(
             .iter()
             .map(|p| passage_text(&staged.meta.passage_prefix, &p.title, &p.text))
             .collect();
-        staged.append(&encode_sorted(encoder, &texts, batch)?)?;
+        staged.append(&encoder.encode_sorted(&texts, batch)?)?;
         progress(staged.rows, staged.meta.count);
     }
 }
@@ -313,33 +312,6 @@ pub fn import(
     staged.append(&chunk)?;
     progress(Phase::Rows, staged.rows, staged.meta.count);
     staged.swap_in(index_dir, config.graph, progress)
-}
-
-/// The vectors of `texts`, in order, encoded `batch` at a time from the shortest to the longest.
-fn encode_sorted(
-    encoder: &Encoder,
-    texts: &[String],
-    batch: usize,
-) -> Result<Vec<Vec<f32>>, DenseError> {
-    let mut order: Vec<usize> = (0..texts.len()).collect();
-    order.sort_by_key(|&i| texts[i].len());
-    // Batches side by side: candle spreads a batch's matrix products over the cores, and runs
-    // the rest of the forward pass (GELU, softmax, layer norms, copies) on one.
-    let chunks: Vec<&[usize]> = order.chunks(batch).collect();
-    let encoded: Vec<Vec<Vec<f32>>> = chunks
-        .par_iter()
-        .map(|chunk| {
-            let refs: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
-            encoder.encode(&refs)
-        })
-        .collect::<Result<_, _>>()?;
-    let mut vectors = vec![Vec::new(); texts.len()];
-    for (chunk, rows) in chunks.iter().zip(encoded) {
-        for (&i, vector) in chunk.iter().zip(rows) {
-            vectors[i] = vector;
-        }
-    }
-    Ok(vectors)
 }
 
 /// Where a build stages the vectors it swaps in whole.

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
+use rayon::prelude::*;
 use serde_json::Value;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
@@ -112,6 +113,33 @@ impl Encoder {
     /// The length of its vectors.
     pub fn dim(&self) -> usize {
         self.dim
+    }
+
+    /// The vectors of `texts`, in order, encoded `batch` at a time from the shortest to the longest.
+    pub fn encode_sorted(
+        &self,
+        texts: &[String],
+        batch: usize,
+    ) -> Result<Vec<Vec<f32>>, DenseError> {
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        // Batches side by side: candle spreads a batch's matrix products over the cores, and runs
+        // the rest of the forward pass (GELU, softmax, layer norms, copies) on one.
+        let chunks: Vec<&[usize]> = order.chunks(batch).collect();
+        let encoded: Vec<Vec<Vec<f32>>> = chunks
+            .par_iter()
+            .map(|chunk| {
+                let refs: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
+                self.encode(&refs)
+            })
+            .collect::<Result<_, _>>()?;
+        let mut vectors = vec![Vec::new(); texts.len()];
+        for (chunk, rows) in chunks.iter().zip(encoded) {
+            for (&i, vector) in chunk.iter().zip(rows) {
+                vectors[i] = vector;
+            }
+        }
+        Ok(vectors)
     }
 
     /// The unit vectors of `texts`, in order, computed in one batch (pass a few dozen at a time:

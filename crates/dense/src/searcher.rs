@@ -92,8 +92,8 @@ impl DenseIndex {
         &self.inner.meta
     }
 
-    /// The best `k` passages for each query, searched on this thread (the scan itself on the
-    /// rayon pool).
+    /// The best `k` passages for each query: encoded on the rayon pool, then searched one by one
+    /// on this thread (the scan itself on the rayon pool).
     pub fn query_batch(
         &self,
         queries: &[String],
@@ -108,24 +108,23 @@ impl DenseIndex {
             .iter()
             .map(|q| format!("{}{q}", inner.meta.query_prefix))
             .collect();
+        // As the index's passages were: shortest to longest, batches side by side.
+        let vectors = inner.encoder.encode_sorted(&texts, 32).map_err(failed)?;
         let mut lists = Vec::with_capacity(queries.len());
-        for batch in texts.chunks(32) {
-            let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
-            for vector in inner.encoder.encode(&refs).map_err(failed)? {
-                let nearest = self.nearest(&vector, k).map_err(failed)?;
-                let positions: Vec<u64> = nearest.iter().map(|s| s.position).collect();
-                let passages = inner.bm25.passages_at(&positions)?;
-                lists.push(
-                    passages
-                        .into_iter()
-                        .zip(&nearest)
-                        .map(|(passage, s)| SearchHit {
-                            passage,
-                            score: f64::from(s.score),
-                        })
-                        .collect(),
-                );
-            }
+        for vector in vectors {
+            let nearest = self.nearest(&vector, k).map_err(failed)?;
+            let positions: Vec<u64> = nearest.iter().map(|s| s.position).collect();
+            let passages = inner.bm25.passages_at(&positions)?;
+            lists.push(
+                passages
+                    .into_iter()
+                    .zip(&nearest)
+                    .map(|(passage, s)| SearchHit {
+                        passage,
+                        score: f64::from(s.score),
+                    })
+                    .collect(),
+            );
         }
         Ok(lists)
     }
