@@ -115,7 +115,8 @@ impl Encoder {
         self.dim
     }
 
-    /// The vectors of `texts`, in order, encoded `batch` at a time from the shortest to the longest.
+    /// The vectors of `texts`, in order, encoded `batch` at a time from the shortest to the
+    /// longest.
     pub fn encode_sorted(
         &self,
         texts: &[String],
