@@ -59,7 +59,10 @@ enum Command {
     Ui(cmd::ui::Args),
 }
 
+#[allow(unsafe_code)]
 fn main() -> ExitCode {
+    // SAFETY: first thing in `main`, before any thread starts.
+    unsafe { dense::prepare_process() };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MASKSEARCH_LOG")
