@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::bert::Config;
 use rayon::prelude::*;
 use serde_json::Value;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use crate::DenseError;
+use crate::bert::Bert;
 
 /// Sets up this process for the encoder: 1.7× the passages a second on the demo's passages
 /// (33 → 56 a second on 2 cores, `cargo bench -p dense --bench encode`), the vectors unchanged.
@@ -56,7 +57,7 @@ pub enum Pooling {
 /// A loaded encoder. Texts become unit vectors, so that a dot product is their cosine.
 pub struct Encoder {
     dir: PathBuf,
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
     pooling: Pooling,
     dim: usize,
@@ -109,8 +110,7 @@ impl Encoder {
         let bytes = std::fs::read(&weights).map_err(|e| DenseError::io(&weights, e))?;
         let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &Device::Cpu)
             .map_err(|e| DenseError::model(dir, e.to_string()))?;
-        let model =
-            BertModel::load(vb, &config).map_err(|e| DenseError::model(dir, e.to_string()))?;
+        let model = Bert::load(vb, &config).map_err(|e| DenseError::model(dir, e.to_string()))?;
         let file = dir.join("tokenizer.json");
         let mut tokenizer =
             Tokenizer::from_file(&file).map_err(|e| DenseError::model(dir, e.to_string()))?;
@@ -196,7 +196,7 @@ impl Encoder {
         let types = rows(&|e| e.get_type_ids())?;
         let mask = rows(&|e| e.get_attention_mask())?;
         let pooled = (|| {
-            let tokens = self.model.forward(&ids, &types, Some(&mask))?;
+            let tokens = self.model.forward(&ids, &types, &mask)?;
             let pooled = match self.pooling {
                 Pooling::Cls => tokens.narrow(1, 0, 1)?.squeeze(1)?,
                 Pooling::Mean => {

@@ -10,6 +10,7 @@
 //! reciprocal rank. Both are [`search::Searcher`]s, so `/retrieve`, the agents and eval use them
 //! as they use BM25.
 
+mod bert;
 mod build;
 mod encoder;
 mod faiss;
