@@ -1,9 +1,9 @@
-//! The encoder's speed on real passages: the title and text of the first `N` (default 2,000) lines of a
-//! JSONL file (default the demo's passages, `work/passages.jsonl`, written by `make demo`), encoded
-//! as the index build encodes them (`encode_sorted`, batches of 8) with the set-up's MiniLM, on
-//! every core: passages/s.
+//! The encoder's speed on real passages: the title and text of the first `N` (default 2,000)
+//! lines of a JSONL file (default the demo's passages, `work/passages.jsonl`, written by `make
+//! demo`), encoded as the index build encodes them (`encode_sorted`, batches of 8) with the
+//! set-up's MiniLM, on every core, after the binary's `prepare_process`: passages/s.
 //!
-//!     cargo bench -p dense --bench encode [-- FILE] [-- N]
+//!     cargo bench -p dense --bench encode [-- FILE N]
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -43,6 +43,32 @@ async fn dense_vectors_built_beside_bm25_serve_dense_and_hybrid_retrieval() {
     let stderr = embed(&[]);
     // The 200 pages are 246 passages of about 100 words.
     assert!(stderr.contains("246 passages embedded"), "{stderr}");
+    // What the binary sets up for the encoder (`dense::prepare_process`: candle's pool, glibc's
+    // thresholds) changes its speed, not its vectors: its rows are, byte for byte, those this
+    // test process encodes without that set-up, a build window at a time (16 batches of 8).
+    let texts: Vec<String> = std::fs::read_to_string(dir.path().join("passages.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let p: Value = serde_json::from_str(l).unwrap();
+            format!(
+                "{}\n{}",
+                p["title"].as_str().unwrap(),
+                p["text"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let encoder = dense::Encoder::load(&model).unwrap();
+    let rows: Vec<u8> = texts
+        .chunks(8 * 16)
+        .flat_map(|window| encoder.encode_sorted(window, 8).unwrap())
+        .flatten()
+        .flat_map(f32::to_le_bytes)
+        .collect();
+    assert!(
+        std::fs::read(index.join("dense/vectors.bin")).unwrap() == rows,
+        "the binary's vectors differ from the library's"
+    );
     let question = "which skyscraper in Dubai is the tallest in the world";
     let search = || {
         run_ok(&[
