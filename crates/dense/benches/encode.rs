@@ -35,11 +35,10 @@ fn main() {
         .take(n)
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            // As the index build reads a passage (and benches/dense/st_rate.py).
-            format!(
-                "{}\n{}",
+            dense::passage_text(
+                "",
                 v["title"].as_str().unwrap(),
-                v["text"].as_str().unwrap()
+                v["text"].as_str().unwrap(),
             )
         })
         .collect();

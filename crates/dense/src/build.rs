@@ -80,8 +80,8 @@ const WINDOW: usize = 16;
 /// Rows of a faiss index copied between two progress reports.
 const IMPORT_CHUNK: usize = 4096;
 
-/// What an encoder reads of a passage.
-pub(crate) fn passage_text(prefix: &str, title: &str, text: &str) -> String {
+/// What an encoder reads of a passage: its prefix (e5's `passage: `), title and text.
+pub fn passage_text(prefix: &str, title: &str, text: &str) -> String {
     format!("{prefix}{title}\n{text}")
 }
 

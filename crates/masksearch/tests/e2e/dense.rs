@@ -51,10 +51,10 @@ async fn dense_vectors_built_beside_bm25_serve_dense_and_hybrid_retrieval() {
         .lines()
         .map(|l| {
             let p: Value = serde_json::from_str(l).unwrap();
-            format!(
-                "{}\n{}",
+            dense::passage_text(
+                "",
                 p["title"].as_str().unwrap(),
-                p["text"].as_str().unwrap()
+                p["text"].as_str().unwrap(),
             )
         })
         .collect();
