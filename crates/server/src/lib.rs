@@ -5,6 +5,7 @@
 //! traits and scores rewards with `agent::reward`; it never opens an index or loads weights
 //! itself.
 
+mod ascii_json;
 pub mod chat;
 mod error;
 #[cfg(feature = "invariants")]

@@ -12,7 +12,7 @@ use axum::{
 use search::{DocFields, RetrieveHit, RetrieveRequest, RetrieveResponse, SearchError, Searcher};
 use serde::{Deserialize, Serialize};
 
-use crate::ApiError;
+use crate::{ApiError, ascii_json::AsciiJson};
 
 /// Limits that keep one request from monopolising the server, and the shape of its documents.
 #[derive(Debug, Clone)]
@@ -99,7 +99,7 @@ fn search_error(e: SearchError) -> ApiError {
 async fn retrieve(
     State(state): State<RetrieveState>,
     body: Result<Json<RetrieveRequest>, JsonRejection>,
-) -> Result<Json<RetrieveResponse>, ApiError> {
+) -> Result<AsciiJson<RetrieveResponse>, ApiError> {
     let Json(request) = body.map_err(ApiError::rejected)?;
     let config = &state.config;
     let k = config.topk(request.topk)?;
@@ -117,7 +117,7 @@ async fn retrieve(
                 .collect()
         })
         .collect();
-    Ok(Json(RetrieveResponse { result }))
+    Ok(AsciiJson(RetrieveResponse { result }))
 }
 
 /// `POST /observation`: the queries of one student search.
@@ -146,7 +146,7 @@ struct ObservationResponse {
 async fn observation(
     State(state): State<RetrieveState>,
     body: Result<Json<ObservationRequest>, JsonRejection>,
-) -> Result<Json<ObservationResponse>, ApiError> {
+) -> Result<AsciiJson<ObservationResponse>, ApiError> {
     let Json(request) = body.map_err(ApiError::rejected)?;
     let config = &state.config;
     let k = config.topk(request.topk)?;
@@ -159,7 +159,7 @@ async fn observation(
     let seen = student::observe(state.searcher.as_ref(), &queries, k, &request.exclude)
         .await
         .map_err(search_error)?;
-    Ok(Json(ObservationResponse {
+    Ok(AsciiJson(ObservationResponse {
         observation: seen.turn().to_string(),
         ids: seen.hits.iter().map(|h| h.passage.id.clone()).collect(),
         queries,
@@ -170,6 +170,7 @@ async fn observation(
 mod tests {
     use axum::{body::Body, http::Request};
     use formats::Passage;
+    use search::RetrieveDocument;
     use serde_json::Value;
     use tower::ServiceExt;
 
@@ -229,5 +230,53 @@ mod tests {
         for k in &keys {
             assert_eq!(k, &["contents", "id", "text", "title"]);
         }
+    }
+
+    /// `/retrieve` and `/observation` answer in ASCII (what Python's `json.loads` reads
+    /// fastest), and the escaped text reads back to the passages' own strings.
+    #[tokio::test]
+    async fn answers_are_ascii_and_carry_the_passages_own_text() {
+        let passage = Passage::new(
+            "z#0",
+            "Zürich",
+            "Zürich (Züri) lies on Lake Zürich 🇨🇭; 北京 is far.",
+        );
+        let searcher = Arc::new(search::testing::Scripted::fixed(vec![passage.clone()]));
+        let app = router(searcher, RetrieveConfig::default());
+        let post = |path: &str, body: Value| {
+            Request::post(path)
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap()
+        };
+        let request = post(
+            "/retrieve",
+            serde_json::json!({"queries": ["zurich"], "topk": 1}),
+        );
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert!(bytes.is_ascii(), "{}", String::from_utf8_lossy(&bytes));
+        let answer: RetrieveResponse = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            answer.result,
+            [[RetrieveHit::Plain(RetrieveDocument::new(&passage))]]
+        );
+
+        let request = post(
+            "/observation",
+            serde_json::json!({"queries": ["zurich"], "topk": 1}),
+        );
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert!(bytes.is_ascii(), "{}", String::from_utf8_lossy(&bytes));
+        let answer: Value = serde_json::from_slice(&bytes).unwrap();
+        let observation = answer["observation"].as_str().unwrap();
+        assert!(observation.contains(&passage.text), "{observation}");
     }
 }
