@@ -7,7 +7,8 @@
 # clients read). Each server is started, measured and stopped before the next, so none shares the
 # machine with another while measured. Prints two tables, ratios to the first row:
 #   - for each server, a thin client's columns (answers read by length: the server's speed) and
-#     a parsing client's (json.loads and every document's `contents`: what a trainer sees), then
+#     a parsing client's (json.loads and every document's `contents`: what a trainer sees, and
+#     the microseconds of it spent decoding a query's answer), then
 #     the answer-in-top-k quality and the overlap with the previous engine's top 10;
 #   - for each server, its index build (time, peak RSS), its load (start to listening, peak RSS)
 #     and its resident memory after the runs.

@@ -375,24 +375,29 @@ CLIENTS = {"thin": read_nothing, "parsing": read_contents}
 
 
 def batched_rate(client, requests, seconds, read):
-    """Queries/s sending `requests` (batches) in turn for `seconds`, each answer handed to `read`.
-    The clock is checked after every request: one pass over every batch can take minutes on a
-    large corpus."""
+    """Queries/s sending `requests` (batches) in turn for `seconds`, each answer handed to `read`,
+    and the microseconds a query that `read` took (the client's own part of the rate). The clock
+    is checked after every request: one pass over every batch can take minutes on a large
+    corpus."""
     done = 0
+    reading = 0.0
     started = time.perf_counter()
     while time.perf_counter() - started < seconds:
         for request, n in requests:
-            read(client.send(request))
+            body = client.send(request)
+            t = time.perf_counter()
+            read(body)
+            reading += time.perf_counter() - t
             done += n
             if time.perf_counter() - started >= seconds:
                 break
-    return done / (time.perf_counter() - started)
+    return done / (time.perf_counter() - started), 1e6 * reading / done
 
 
 def timed(client, requests, singles, seconds, read):
     """Batched queries/s over `requests`, then one-query requests/s and latency over `singles`,
     each loop `seconds` long, every answer handed to `read`."""
-    batched = batched_rate(client, requests, seconds, read)
+    batched, read_us = batched_rate(client, requests, seconds, read)
     latencies = []
     started = time.perf_counter()
     for request in singles:
@@ -404,6 +409,7 @@ def timed(client, requests, singles, seconds, read):
     latencies.sort()
     return {
         "batched": batched,
+        "read_us": read_us,
         "sequential": len(latencies) / sum(latencies),
         "p50_ms": 1e3 * statistics.median(latencies),
         "p99_ms": 1e3 * latencies[int(0.99 * (len(latencies) - 1))],
@@ -484,6 +490,7 @@ def print_speed(rows):
     head = "| server |"
     for kind in CLIENTS:
         head += f" {kind}: batched queries/s | {kind}: sequential requests/s | {kind}: p50 / p99 ms |"
+    head += " parsing: µs decoding a query's answer (batched) |"
     if with_quality:
         head += " answer in top 1 / 3 / 10 | top-10 overlap with the previous engine |"
     print()
@@ -493,7 +500,7 @@ def print_speed(rows):
     for r in rows:
         cells = [r["label"]]
         if r.get("failed"):
-            cells += [r["failed"]] + ["–"] * (3 * len(CLIENTS) - 1)
+            cells += [r["failed"]] + ["–"] * (3 * len(CLIENTS))
         else:
             for kind in CLIENTS:
                 m, b = r[kind], base[kind]
@@ -502,6 +509,7 @@ def print_speed(rows):
                     f"{m['sequential']:,.0f} (×{b['sequential'] / m['sequential']:.2f})",
                     f"{m['p50_ms']:.2f} / {m['p99_ms']:.2f}",
                 ]
+            cells.append(f"{r['parsing']['read_us']:.1f}")
         if with_quality:
             q = r.get("quality")
             cells += [
