@@ -243,38 +243,30 @@ mod tests {
         );
         let searcher = Arc::new(search::testing::Scripted::fixed(vec![passage.clone()]));
         let app = router(searcher, RetrieveConfig::default());
-        let post = |path: &str, body: Value| {
-            Request::post(path)
+        // The body answered to `path`, checked to be a 200 in ASCII.
+        let ascii_answer = |path: &str| {
+            let request = Request::post(path)
                 .header("content-type", "application/json")
-                .body(Body::from(body.to_string()))
-                .unwrap()
+                .body(Body::from(r#"{"queries": ["zurich"], "topk": 1}"#))
+                .unwrap();
+            let app = app.clone();
+            async move {
+                let response = app.oneshot(request).await.unwrap();
+                assert_eq!(response.status().as_u16(), 200);
+                let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                    .await
+                    .unwrap();
+                assert!(bytes.is_ascii(), "{}", String::from_utf8_lossy(&bytes));
+                bytes
+            }
         };
-        let request = post(
-            "/retrieve",
-            serde_json::json!({"queries": ["zurich"], "topk": 1}),
-        );
-        let response = app.clone().oneshot(request).await.unwrap();
-        assert_eq!(response.status().as_u16(), 200);
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        assert!(bytes.is_ascii(), "{}", String::from_utf8_lossy(&bytes));
+        let bytes = ascii_answer("/retrieve").await;
         let answer: RetrieveResponse = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(
             answer.result,
             [[RetrieveHit::Plain(RetrieveDocument::new(&passage))]]
         );
-
-        let request = post(
-            "/observation",
-            serde_json::json!({"queries": ["zurich"], "topk": 1}),
-        );
-        let response = app.oneshot(request).await.unwrap();
-        assert_eq!(response.status().as_u16(), 200);
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        assert!(bytes.is_ascii(), "{}", String::from_utf8_lossy(&bytes));
+        let bytes = ascii_answer("/observation").await;
         let answer: Value = serde_json::from_slice(&bytes).unwrap();
         let observation = answer["observation"].as_str().unwrap();
         assert!(observation.contains(&passage.text), "{observation}");
