@@ -13,7 +13,8 @@ their Rust definitions, and the search against a live `masksearch serve`.
   `STOPS`, read from the Rust source.
 - Exclusion: which passage MASKSEARCH_EXCLUDE_SOURCE sets aside for a sample.
 - Search (--bin or MASKSEARCH_BIN; required): a server on an index of testdata's 20 wiki-18
-  passages; `observe` returns `/observation`'s block, with and without `exclude`; a server
+  passages; `observe` returns `/observation`'s block, with and without `exclude`; `/retrieve`
+  answers in ASCII that Python's `json` reads back to the passages' own text; a server
   without `/observation` and an unreachable one raise SearchError naming the URL; a server at its
   cap of requests in flight is asked again after its Retry-After, by the search and by the
   reward file (masksearch_reward.py), which share the HTTP client; one that takes the request
@@ -183,6 +184,7 @@ def test_search(binary):
                                          [f"{stale_url}/observation", "no POST /observation"])
         stale.shutdown()
         record("search: a server without /observation is named in the error", ok, detail)
+        retrieve_reads_back(url, passages)
         busy_retried(binary, index, queries)
         ok, detail = raises_search_error(lambda: student.observe(queries, url="http://127.0.0.1:9"),
                                          ["http://127.0.0.1:9/observation", "cannot reach"])
@@ -193,6 +195,24 @@ def test_search(binary):
             server.terminate()
             server.wait(timeout=10)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def retrieve_reads_back(url, passages):
+    """`/retrieve` answers in ASCII, and Python's own `json` reads every document back to its
+    passage's strings, accents, dashes and Devanagari included (6 of the 20 are not ASCII)."""
+    by_id = {p["id"]: p for p in map(json.loads, passages.read_text(encoding="utf-8").splitlines())}
+    wanted = [p for p in by_id.values() if not (p["title"] + p["text"]).isascii()]
+    body = json.dumps({"queries": [p["title"] for p in wanted], "topk": 20}).encode()
+    request = urllib.request.Request(url + "/retrieve", body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        raw = response.read()
+    docs = [doc for hits in json.loads(raw)["result"] for doc in hits]
+    same = all(d["title"] == by_id[d["id"]]["title"] and d["text"] == by_id[d["id"]]["text"]
+               and by_id[d["id"]]["text"] in d["contents"] for d in docs)
+    found = {d["id"] for d in docs}
+    record("search: /retrieve answers in ASCII that Python reads back to the passages' own text",
+           raw.isascii() and len(wanted) == 6 and all(p["id"] in found for p in wanted) and same,
+           f"{len(docs)} documents, ascii {raw.isascii()}, {len(wanted)} passages beyond ASCII")
 
 
 def silent_timeout():
