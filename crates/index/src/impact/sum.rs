@@ -75,6 +75,31 @@ impl Eager {
 
     /// The best `k` global document numbers for `terms` with their scores, best first.
     pub(super) fn top(&self, terms: &Terms, k: usize) -> Vec<Scored<u32>> {
+        let lists: Vec<_> = self.lists(terms).collect();
+        let postings: usize = lists.iter().map(|(docs, _)| docs.len()).sum();
+        self.top_by(&lists, k, postings >= self.max_doc as usize / DENSE)
+    }
+
+    /// The postings of each of the query's words, in query order, repeats kept.
+    pub(super) fn lists<'a>(
+        &'a self,
+        terms: &'a Terms,
+    ) -> impl Iterator<Item = (&'a [u32], &'a [f32])> {
+        terms.sequence.iter().filter_map(|&slot| {
+            let &(start, end) = self.terms.get(terms.distinct[slot])?;
+            let range = start as usize..end as usize;
+            Some((&self.docs[range.clone()], &self.scores[range]))
+        })
+    }
+
+    /// The top `k` of `lists` summed, the documents reached read back from the whole array of
+    /// sums in order (`dense`) or from the list of the documents reached: the same top either way.
+    pub(super) fn top_by(
+        &self,
+        lists: &[(&[u32], &[f32])],
+        k: usize,
+        dense: bool,
+    ) -> Vec<Scored<u32>> {
         SCRATCH.with_borrow_mut(|scratch| {
             let docs = self.max_doc as usize;
             if scratch.sums.len() < docs {
@@ -84,15 +109,21 @@ impl Eager {
             // Slices, not the vectors: their pointers stay in registers through the loops below
             // (the vectors' fields would be read again after every store).
             let (sums, touched) = (&mut scratch.sums[..docs], &mut scratch.touched[..=docs]);
+            let mut best = TopK::new(k);
+            if dense {
+                for &(docs, scores) in lists {
+                    for (&doc, &score) in docs.iter().zip(scores) {
+                        sums[doc as usize] += score;
+                    }
+                }
+                collect_dense(sums, &mut best);
+                return best.into_sorted();
+            }
             // Every document is noted at `touched[len]`, but `len` moves on only for the first
             // score it gets: no branch for the CPU to mispredict.
             let mut len = 0;
-            for &slot in &terms.sequence {
-                let Some(&(start, end)) = self.terms.get(terms.distinct[slot]) else {
-                    continue;
-                };
-                let (start, end) = (start as usize, end as usize);
-                for (&doc, &score) in self.docs[start..end].iter().zip(&self.scores[start..end]) {
+            for &(docs, scores) in lists {
+                for (&doc, &score) in docs.iter().zip(scores) {
                     let sum = &mut sums[doc as usize];
                     touched[len] = doc;
                     len += usize::from(*sum == 0.0);
@@ -100,7 +131,6 @@ impl Eager {
                 }
             }
             // Once there are k, a sum below the k-th best is turned away by one comparison.
-            let mut best = TopK::new(k);
             for &doc in &touched[..len] {
                 let sum = std::mem::take(&mut sums[doc as usize]);
                 if sum >= best.floor() {
@@ -110,6 +140,34 @@ impl Eager {
             best.into_sorted()
         })
     }
+}
+
+/// A query whose lists hold at least one posting for every `DENSE` documents reads its sums
+/// back in order: a pass over the array, many sums compared at once, then costs less than
+/// visiting the documents reached one by one (on the demo's 11,701 passages: 1.9 against 0.9 µs
+/// a query for the fewest postings, 4.7 against 7.6 µs for the most; the two are even at about
+/// a fifth).
+const DENSE: usize = 5;
+
+/// Offers every document with a sum to `best`, then clears the sums. A chunk of sums none of
+/// which is above zero and at or above the k-th best so far is passed over whole. The sums are
+/// compared as their bits: a float at or above zero orders as its bits do as an integer, and
+/// integers are compared many at once on any x86-64.
+fn collect_dense(sums: &mut [f32], best: &mut TopK<u32>) {
+    const CHUNK: usize = 64;
+    for (i, chunk) in sums.chunks(CHUNK).enumerate() {
+        // The least bits a sum must have: above zero, and the k-th best once there are k.
+        let least = best.floor().max(0.0).to_bits().max(1) as i32;
+        let entering = |sum: &f32| sum.to_bits() as i32 >= least;
+        if chunk.iter().fold(false, |any, sum| any | entering(sum)) {
+            for (j, sum) in chunk.iter().enumerate() {
+                if entering(sum) {
+                    best.offer(*sum, (i * CHUNK + j) as u32);
+                }
+            }
+        }
+    }
+    sums.fill(0.0);
 }
 
 /// The postings of `term` in `field`, decoded into `out`.

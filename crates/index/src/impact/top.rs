@@ -373,7 +373,8 @@ mod tests {
     /// whether the documents are searched at once or in two halves: the same documents in
     /// the same order with bit-identical scores, for questions and passage-like queries (stop
     /// words, repeated words, words missing from the index) at several k, on 24,000 passages
-    /// where the long lists of common words are skipped.
+    /// where the long lists of common words are skipped. The exhaustive sum is the same whichever
+    /// way it reads its sums back.
     #[test]
     fn block_max_maxscore_equals_the_exhaustive_sum() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -450,10 +451,25 @@ mod tests {
             for k in [1, 3, 10, 50] {
                 let ours = top(&impacts, &parsed, k, 0..24_000);
                 let all = eager.top(&parsed, k);
+                let lists: Vec<_> = eager.lists(&parsed).collect();
+                let (dense, sparse) = (
+                    eager.top_by(&lists, k, true),
+                    eager.top_by(&lists, k, false),
+                );
                 let bits = |t: &[Scored<u32>]| -> Vec<(u32, u32)> {
                     t.iter().map(|s| (s.score.to_bits(), s.position)).collect()
                 };
                 assert_eq!(bits(&ours), bits(&all), "{query:?}, k = {k}");
+                assert_eq!(
+                    bits(&dense),
+                    bits(&all),
+                    "{query:?} read back in order, k = {k}"
+                );
+                assert_eq!(
+                    bits(&sparse),
+                    bits(&all),
+                    "{query:?} read back as reached, k = {k}"
+                );
                 let halves = impacts.in_halves(&parsed, k);
                 assert_eq!(bits(&halves), bits(&all), "{query:?} in halves, k = {k}");
             }
