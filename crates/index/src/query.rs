@@ -8,10 +8,13 @@ use formats::{FormatError, Passage, PassageSource, Passages};
 use rayon::prelude::*;
 use search::{SearchError, SearchHit, Searcher};
 use tantivy::{
-    DocAddress, Index, IndexReader, ReloadPolicy, TantivyDocument, Term,
+    DocAddress, Index, IndexReader, ReloadPolicy, Term,
     collector::TopDocs,
     query::{BooleanQuery, EmptyQuery, Occur, Query, QueryParser, TermQuery},
-    schema::{IndexRecordOption, Value},
+    schema::{
+        Field, IndexRecordOption,
+        document::{DeserializeError, DocumentDeserialize, DocumentDeserializer},
+    },
     tokenizer::TextAnalyzer,
 };
 
@@ -138,8 +141,7 @@ impl Bm25Index {
             .map_err(|e| inner.backend_error(e))?;
         top.first()
             .map(|&(_, address)| {
-                let doc = searcher.doc(address).map_err(|e| inner.backend_error(e))?;
-                Ok(stored_passage(&doc, inner.fields))
+                read_passage(&searcher, address, inner.fields).map_err(|e| inner.backend_error(e))
             })
             .transpose()
     }
@@ -187,10 +189,8 @@ impl Bm25Index {
                     })
                     .map(|segment| (segment as u32, rest as u32))
                     .ok_or_else(|| inner.backend_error(format!("no passage at {position}")))?;
-                let doc = searcher
-                    .doc::<TantivyDocument>(DocAddress::new(segment, doc))
-                    .map_err(|e| inner.backend_error(e))?;
-                Ok(stored_passage(&doc, inner.fields))
+                read_passage(&searcher, DocAddress::new(segment, doc), inner.fields)
+                    .map_err(|e| inner.backend_error(e))
             })
             .collect()
     }
@@ -210,12 +210,8 @@ impl Bm25Index {
                 if searcher.segment_reader(ord).is_deleted(doc) {
                     return None;
                 }
-                let stored = searcher.doc::<TantivyDocument>(DocAddress::new(ord, doc));
-                Some(
-                    stored
-                        .map(|d| stored_passage(&d, fields))
-                        .map_err(IndexError::from),
-                )
+                let stored = read_passage(&searcher, DocAddress::new(ord, doc), fields);
+                Some(stored.map_err(IndexError::from))
             })
         })
     }
@@ -284,9 +280,9 @@ impl Inner {
         self.top(&searcher, text, mode, k, alone)?
             .into_iter()
             .map(|(score, address)| {
-                let doc = searcher.doc(address).map_err(|e| self.backend_error(e))?;
                 Ok(SearchHit {
-                    passage: stored_passage(&doc, self.fields),
+                    passage: read_passage(&searcher, address, self.fields)
+                        .map_err(|e| self.backend_error(e))?,
                     score: f64::from(score),
                 })
             })
@@ -336,20 +332,43 @@ fn docs_in(index: &Index) -> tantivy::Result<u64> {
         .sum())
 }
 
-/// The stored fields of a document as a passage.
-fn stored_passage(doc: &TantivyDocument, fields: Fields) -> Passage {
-    let field = |f| {
-        doc.get_first(f)
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
+/// The stored document at `address` as a passage.
+fn read_passage(
+    searcher: &tantivy::Searcher,
+    address: DocAddress,
+    fields: Fields,
+) -> tantivy::Result<Passage> {
+    let StoredFields(mut stored) = searcher.doc(address)?;
+    let mut take = |field| {
+        stored
+            .iter_mut()
+            .find(|(f, _)| *f == field)
+            .map(|(_, value)| std::mem::take(value))
     };
     let mut passage = Passage::new(
-        field(fields.id).unwrap_or_default(),
-        field(fields.title).unwrap_or_default(),
-        field(fields.text).unwrap_or_default(),
+        take(fields.id).unwrap_or_default(),
+        take(fields.title).unwrap_or_default(),
+        take(fields.text).unwrap_or_default(),
     );
-    passage.original_contents = fields.contents.and_then(field);
-    passage
+    passage.original_contents = fields.contents.and_then(take);
+    Ok(passage)
+}
+
+/// A stored document's fields, read straight into strings that become the passage's: a
+/// `TantivyDocument` would be built first and its strings copied out (every stored field of
+/// this schema is text).
+struct StoredFields(Vec<(Field, String)>);
+
+impl DocumentDeserialize for StoredFields {
+    fn deserialize<'de, D: DocumentDeserializer<'de>>(
+        mut document: D,
+    ) -> Result<Self, DeserializeError> {
+        let mut fields = Vec::with_capacity(document.size_hint());
+        while let Some(field) = document.next_field::<String>()? {
+            fields.push(field);
+        }
+        Ok(StoredFields(fields))
+    }
 }
 
 /// At most this many queries on an eager-scored index are searched without leaving the
