@@ -1,6 +1,8 @@
 //! The text analysis shared by indexing and querying.
 
-use std::{cell::RefCell, collections::HashMap};
+use std::cell::RefCell;
+
+use foldhash::HashMap;
 
 use serde::{Deserialize, Serialize};
 use tantivy::tokenizer::{
@@ -69,7 +71,7 @@ struct Stems {
 thread_local! {
     static STEMS: RefCell<Stems> = RefCell::new(Stems {
         stemmer: frostem::Stemmer::new(frostem::Algorithm::English),
-        kept: HashMap::new(),
+        kept: HashMap::default(),
     });
 }
 

@@ -5,7 +5,9 @@
 //! a small index, and plain arrays beat skipping by a few microseconds a query. It is also the
 //! reference the skipping engine is tested against.
 
-use std::{cell::RefCell, collections::HashMap};
+use std::cell::RefCell;
+
+use foldhash::HashMap;
 
 use search::{Scored, TopK};
 
@@ -23,7 +25,7 @@ pub(super) struct Eager {
 impl Eager {
     pub(super) fn new(impacts: &Impacts) -> Eager {
         let mut eager = Eager {
-            terms: HashMap::new(),
+            terms: HashMap::default(),
             docs: Vec::new(),
             scores: Vec::new(),
             max_doc: impacts.max_doc,
