@@ -74,8 +74,9 @@ pub struct DenseReport {
 }
 
 /// Batches read at once and sorted by length, so that a batch's texts, padded to its longest,
-/// are of much the same length.
-const WINDOW: usize = 16;
+/// are of much the same length. A build's rows are those of `Encoder::encode_sorted` over each
+/// window of this many batches in turn.
+pub const WINDOW_BATCHES: usize = 16;
 
 /// Rows of a faiss index copied between two progress reports.
 const IMPORT_CHUNK: usize = 4096;
@@ -254,7 +255,7 @@ fn embed(
     progress(staged.rows, staged.meta.count);
     loop {
         let from = range.start + staged.rows;
-        let to = (from + (batch * WINDOW) as u64).min(range.end);
+        let to = (from + (batch * WINDOW_BATCHES) as u64).min(range.end);
         if from >= to {
             return Ok(());
         }

@@ -21,7 +21,7 @@ mod store;
 
 use std::path::{Path, PathBuf};
 
-pub use build::{DenseBuild, DenseReport, Phase, build, import, passage_text};
+pub use build::{DenseBuild, DenseReport, Phase, WINDOW_BATCHES, build, import, passage_text};
 pub use encoder::{Encoder, Pooling, prepare_process};
 pub use graph::{Graph, GraphParams, Reduced, Repair, Tuning};
 pub use projection::Components;

@@ -7,6 +7,9 @@ use serde_json::{Value, json};
 
 use crate::common::{Served, asset, build_index, head, masksearch, run_ok};
 
+/// Passages the builds here encode at once.
+const BATCH: &str = "8";
+
 #[tokio::test(flavor = "multi_thread")]
 async fn dense_vectors_built_beside_bm25_serve_dense_and_hybrid_retrieval() {
     let dir = tempfile::tempdir().unwrap();
@@ -36,6 +39,8 @@ async fn dense_vectors_built_beside_bm25_serve_dense_and_hybrid_retrieval() {
             index.as_os_str(),
             "--dense".as_ref(),
             model.as_os_str(),
+            "--dense-batch".as_ref(),
+            BATCH.as_ref(),
         ];
         args.extend(more.iter().map(std::ffi::OsStr::new));
         run_ok(&args).1
@@ -45,7 +50,7 @@ async fn dense_vectors_built_beside_bm25_serve_dense_and_hybrid_retrieval() {
     assert!(stderr.contains("246 passages embedded"), "{stderr}");
     // What the binary sets up for the encoder (`dense::prepare_process`: candle's pool, glibc's
     // thresholds) changes its speed, not its vectors: its rows are, byte for byte, those this
-    // test process encodes without that set-up, a build window at a time (16 batches of 8).
+    // test process encodes without that set-up, a build window at a time.
     let texts: Vec<String> = std::fs::read_to_string(dir.path().join("passages.jsonl"))
         .unwrap()
         .lines()
@@ -59,9 +64,10 @@ async fn dense_vectors_built_beside_bm25_serve_dense_and_hybrid_retrieval() {
         })
         .collect();
     let encoder = dense::Encoder::load(&model).unwrap();
+    let batch: usize = BATCH.parse().unwrap();
     let rows: Vec<u8> = texts
-        .chunks(8 * 16)
-        .flat_map(|window| encoder.encode_sorted(window, 8).unwrap())
+        .chunks(batch * dense::WINDOW_BATCHES)
+        .flat_map(|window| encoder.encode_sorted(window, batch).unwrap())
         .flatten()
         .flat_map(f32::to_le_bytes)
         .collect();
