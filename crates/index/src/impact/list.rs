@@ -97,26 +97,30 @@ impl List<'_> {
 
     /// The scores of `block`, into `scores`.
     pub fn decode_scores(&self, block: usize, scores: &mut [f32; BLOCK]) {
+        let mut ids = [0u32; BLOCK];
+        self.decode_score_ids(block, &mut ids);
+        for (score, id) in scores.iter_mut().zip(ids) {
+            *score = self.scores[id as usize];
+        }
+    }
+
+    /// The scores of `block` as indexes into [`List::scores`], into `ids`.
+    pub fn decode_score_ids(&self, block: usize, ids: &mut [u32; BLOCK]) {
         let [_, _, at, bits] = self.records[block];
         let len = self.block_len(block);
         if len < BLOCK {
             let raw = &self.packed[at as usize + 4 * len..][..4 * len];
-            for (score, bytes) in scores.iter_mut().zip(raw.chunks_exact(4)) {
-                let id = u32::from_le_bytes(bytes.try_into().expect("4 bytes"));
-                *score = self.scores[id as usize];
+            for (id, bytes) in ids.iter_mut().zip(raw.chunks_exact(4)) {
+                *id = u32::from_le_bytes(bytes.try_into().expect("4 bytes"));
             }
             return;
         }
         let doc_bytes = 16 * (bits & 0xff) as usize;
-        let mut ids = [0u32; BLOCK];
         BitPacker4x::new().decompress(
             &self.packed[at as usize + doc_bytes..],
-            &mut ids,
+            ids,
             (bits >> 8) as u8,
         );
-        for (score, id) in scores.iter_mut().zip(ids) {
-            *score = self.scores[id as usize];
-        }
     }
 }
 

@@ -118,7 +118,7 @@ impl Eager {
                         sums[doc as usize] += score;
                     }
                 }
-                collect_dense(sums, &mut best);
+                collect_dense(sums, &mut best, 0);
                 return best.into_sorted();
             }
             // Every document is noted at `touched[len]`, but `len` moves on only for the first
@@ -151,11 +151,11 @@ impl Eager {
 /// most; the two are even at about a fifth).
 const DENSE: usize = 5;
 
-/// Offers every document with a sum to `best`, then clears the sums. A chunk of sums none of
-/// which is above zero and at or above the k-th best so far is passed over whole. The sums are
-/// compared as their bits: a float at or above zero orders as its bits do as an integer, and
-/// integers are compared many at once on any x86-64.
-fn collect_dense(sums: &mut [f32], best: &mut TopK<u32>) {
+/// Offers every document with a sum to `best` (`sums[i]` is document `base + i`'s), then clears
+/// the sums. A chunk of sums none of which is above zero and at or above the k-th best so far is
+/// passed over whole. The sums are compared as their bits: a float at or above zero orders as its
+/// bits do as an integer, and integers are compared many at once on any x86-64.
+pub(super) fn collect_dense(sums: &mut [f32], best: &mut TopK<u32>, base: u32) {
     const CHUNK: usize = 64;
     for (i, chunk) in sums.chunks(CHUNK).enumerate() {
         // The least bits a sum must have: above zero, and the k-th best once there are k.
@@ -164,7 +164,7 @@ fn collect_dense(sums: &mut [f32], best: &mut TopK<u32>) {
         if chunk.iter().fold(false, |any, sum| any | entering(sum)) {
             for (j, sum) in chunk.iter().enumerate() {
                 if entering(sum) {
-                    best.offer(*sum, (i * CHUNK + j) as u32);
+                    best.offer(*sum, base + (i * CHUNK + j) as u32);
                 }
             }
         }

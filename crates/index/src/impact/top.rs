@@ -355,7 +355,7 @@ mod tests {
     use formats::Passage;
 
     use super::*;
-    use crate::{BuildConfig, build};
+    use crate::{BuildConfig, build, impact::scan};
 
     /// A seeded xorshift: the same corpus on every run.
     struct Rng(u64);
@@ -374,7 +374,8 @@ mod tests {
     /// the same order with bit-identical scores, for questions and passage-like queries (stop
     /// words, repeated words, words missing from the index) at several k, on 24,000 passages
     /// where the long lists of common words are skipped. The exhaustive sum is the same whichever
-    /// way it reads its sums back.
+    /// way it reads its sums back, and so is the sum over the compressed lists
+    /// ([`super::super::scan`]), in one segment or in many, from the first document or another.
     #[test]
     fn block_max_maxscore_equals_the_exhaustive_sum() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -469,6 +470,25 @@ mod tests {
                     bits(&sparse),
                     bits(&all),
                     "{query:?} read back as reached, k = {k}"
+                );
+                let scanned = scan::top(&impacts, &parsed, k, 0..24_000);
+                assert_eq!(bits(&scanned), bits(&all), "{query:?} scanned, k = {k}");
+                let segments = scan::in_segments(&impacts, &parsed, k, 0..24_000, 1_000);
+                assert_eq!(
+                    bits(&segments),
+                    bits(&all),
+                    "{query:?} scanned 1,000 documents at a time, k = {k}"
+                );
+                assert_eq!(
+                    bits(&scan::in_segments(
+                        &impacts,
+                        &parsed,
+                        k,
+                        5_001..24_000,
+                        1_000
+                    )),
+                    bits(&top(&impacts, &parsed, k, 5_001..24_000)),
+                    "{query:?} from document 5,001, k = {k}"
                 );
                 let halves = impacts.in_halves(&parsed, k);
                 assert_eq!(bits(&halves), bits(&all), "{query:?} in halves, k = {k}");
