@@ -104,7 +104,9 @@ pub(super) fn in_segments(
     best.into_sorted()
 }
 
-/// One list read in document order, a block at a time.
+/// One list read in document order, a block at a time, its documents and score indexes decoded
+/// together. (Read through the skipping engine's `Cursor`, which decodes scores only when a
+/// probe asks and keeps a second block for exact scores, the scan took 8–12 % longer.)
 struct Stream<'a> {
     list: List<'a>,
     block: usize,
