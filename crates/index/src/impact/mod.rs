@@ -161,11 +161,11 @@ impl Impacts {
 
     /// The postings of `term` in field `field` (0 title, 1 text), if any document has it.
     pub(crate) fn list(&self, field: u8, term: &[u8]) -> Option<List<'_>> {
-        let wanted: Vec<u8> = std::iter::once(field).chain(term.iter().copied()).collect();
         let (mut lo, mut hi) = (0, self.terms);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            match self.key(mid).cmp(&wanted[..]) {
+            let (key_field, key_term) = self.key(mid).split_first().expect("a key has a field");
+            match (key_field, key_term).cmp(&(&field, term)) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
                 std::cmp::Ordering::Equal => return Some(self.list_at(mid)),
@@ -218,8 +218,8 @@ impl Impacts {
         let terms = Terms::new(terms);
         let top = match &self.eager {
             Some(eager) => eager.top(&terms, k),
-            None if alone && self.max_doc >= SPLIT_DOCS => self.in_halves(&terms, k),
-            None => self.top_in(&terms, k, 0..self.max_doc),
+            None if alone && self.max_doc >= SPLIT_DOCS => self.in_halves(&self.lists(&terms), k),
+            None => self.top_in(&self.lists(&terms), k, 0..self.max_doc),
         };
         top.into_iter()
             .map(|s| (s.score, self.address(s.position)))
@@ -227,11 +227,11 @@ impl Impacts {
     }
 
     /// The best `k` of each half of the documents, searched at once, merged.
-    fn in_halves(&self, terms: &Terms, k: usize) -> Vec<Scored<u32>> {
+    fn in_halves(&self, lists: &Lists, k: usize) -> Vec<Scored<u32>> {
         let middle = self.max_doc / 2;
         let (mut first, second) = rayon::join(
-            || self.top_in(terms, k, 0..middle),
-            || self.top_in(terms, k, middle..self.max_doc),
+            || self.top_in(lists, k, 0..middle),
+            || self.top_in(lists, k, middle..self.max_doc),
         );
         first.extend(second);
         first.sort_by(|a, b| b.cmp(a));
@@ -241,19 +241,24 @@ impl Impacts {
 
     /// The best `k` in `docs`: a query whose words have short lists is summed whole
     /// ([`scan`]), one with long lists is searched by skipping ([`top`]).
-    fn top_in(&self, terms: &Terms, k: usize, docs: Range<u32>) -> Vec<Scored<u32>> {
-        let postings: usize = terms
-            .sequence
-            .iter()
-            .flat_map(|&slot| [TITLE, TEXT].map(|f| self.list(f as u8, terms.distinct[slot])))
-            .flatten()
+    fn top_in(&self, lists: &Lists, k: usize, docs: Range<u32>) -> Vec<Scored<u32>> {
+        let postings: usize = (lists.terms.sequence.iter())
+            .flat_map(|&slot| lists.of[slot].iter().flatten())
             .map(|list| list.len)
             .sum();
-        if postings * SCAN_SHARE < self.max_doc as usize * terms.sequence.len() {
-            scan::top(self, terms, k, docs)
+        if postings * SCAN_SHARE < self.max_doc as usize * lists.terms.sequence.len() {
+            scan::top(lists, k, docs)
         } else {
-            top::top(self, terms, k, docs)
+            top::top(lists, k, docs)
         }
+    }
+
+    /// The title and text lists of each of the query's distinct terms.
+    fn lists<'a>(&'a self, terms: &'a Terms<'a>) -> Lists<'a> {
+        let of = (terms.distinct.iter())
+            .map(|term| [TITLE, TEXT].map(|field| self.list(field as u8, term)))
+            .collect();
+        Lists { terms, of }
     }
 
     fn address(&self, doc: u32) -> DocAddress {
@@ -296,6 +301,13 @@ impl<'a> Terms<'a> {
     fn count(&self, slot: usize) -> usize {
         self.sequence.iter().filter(|&&s| s == slot).count()
     }
+}
+
+/// A query's lists in the impact file, looked up once for whichever engine searches them.
+struct Lists<'a> {
+    terms: &'a Terms<'a>,
+    /// For each distinct term, its title and text list.
+    of: Vec<[Option<List<'a>>; 2]>,
 }
 
 /// Maps `file`.

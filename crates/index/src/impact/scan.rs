@@ -12,40 +12,27 @@ use std::{cell::RefCell, ops::Range};
 
 use search::{Scored, TopK};
 
-use super::{BLOCK, Impacts, List, TEXT, TITLE, Terms, sum::collect_dense};
+use super::{BLOCK, List, Lists, sum::collect_dense};
 
 /// Documents a segment: their sums take 256 KiB, which a core's own cache holds.
 const SEGMENT: u32 = 1 << 16;
 
 /// The best `k` global document numbers in `docs` for `terms` with their scores, best first.
-pub(super) fn top(
-    impacts: &Impacts,
-    terms: &Terms,
-    k: usize,
-    docs: Range<u32>,
-) -> Vec<Scored<u32>> {
-    in_segments(impacts, terms, k, docs, SEGMENT)
+pub(super) fn top(lists: &Lists, k: usize, docs: Range<u32>) -> Vec<Scored<u32>> {
+    in_segments(lists, k, docs, SEGMENT)
 }
 
 /// [`top`], `segment` documents at a time.
 pub(super) fn in_segments(
-    impacts: &Impacts,
-    terms: &Terms,
+    lists: &Lists,
     k: usize,
     docs: Range<u32>,
     segment: u32,
 ) -> Vec<Scored<u32>> {
     // Each word of the query in order, repeats kept (a repeated word is read again): its title
     // and text postings.
-    let mut words: Vec<[Option<Stream>; 2]> = terms
-        .sequence
-        .iter()
-        .map(|&slot| {
-            [TITLE, TEXT].map(|field| {
-                let list = impacts.list(field as u8, terms.distinct[slot])?;
-                Some(Stream::new(list, docs.start))
-            })
-        })
+    let mut words: Vec<[Option<Stream>; 2]> = (lists.terms.sequence.iter())
+        .map(|&slot| lists.of[slot].map(|list| Some(Stream::new(list?, docs.start))))
         .collect();
     if k == 0 || words.iter().flatten().all(Option::is_none) {
         return Vec::new();

@@ -22,7 +22,7 @@ use std::ops::Range;
 
 use search::{Scored, TopK};
 
-use super::{BLOCK, Impacts, List, TEXT, TITLE, Terms};
+use super::{BLOCK, List, Lists, TEXT, TITLE};
 
 /// Bounds are summed in another order than scores: a bound is trusted only with this much room.
 const MARGIN: f32 = 1.0 + 1e-4;
@@ -31,18 +31,13 @@ const MARGIN: f32 = 1.0 + 1e-4;
 const END: u32 = u32::MAX;
 
 /// The best `k` global document numbers in `docs` for `terms` with their scores, best first.
-pub(super) fn top(
-    impacts: &Impacts,
-    terms: &Terms,
-    k: usize,
-    docs: Range<u32>,
-) -> Vec<Scored<u32>> {
-    let Terms { distinct, sequence } = terms;
+pub(super) fn top(lists: &Lists, k: usize, docs: Range<u32>) -> Vec<Scored<u32>> {
+    let (distinct, sequence) = (&lists.terms.distinct, &lists.terms.sequence);
     let mut cursors: Vec<Cursor> = Vec::new();
-    for (slot, term) in distinct.iter().enumerate() {
-        let count = terms.count(slot) as f32;
-        for field in [TITLE, TEXT] {
-            if let Some(list) = impacts.list(field as u8, term) {
+    for (slot, pair) in lists.of.iter().enumerate() {
+        let count = lists.terms.count(slot) as f32;
+        for (field, list) in pair.iter().enumerate() {
+            if let Some(list) = *list {
                 let mut cursor = Cursor::new(list, count, slot, field);
                 cursor.skip_to(docs.start);
                 cursors.push(cursor);
@@ -355,7 +350,10 @@ mod tests {
     use formats::Passage;
 
     use super::*;
-    use crate::{BuildConfig, build, impact::scan};
+    use crate::{
+        BuildConfig, build,
+        impact::{Impacts, Terms, scan},
+    };
 
     /// A seeded xorshift: the same corpus on every run.
     struct Rng(u64);
@@ -449,13 +447,14 @@ mod tests {
             }
             let terms: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
             let parsed = Terms::new(terms.iter().copied());
+            let lists = impacts.lists(&parsed);
             for k in [1, 3, 10, 50] {
-                let ours = top(&impacts, &parsed, k, 0..24_000);
+                let ours = top(&lists, k, 0..24_000);
                 let all = eager.top(&parsed, k);
-                let lists: Vec<_> = eager.lists(&parsed).collect();
+                let decoded: Vec<_> = eager.lists(&parsed).collect();
                 let (dense, sparse) = (
-                    eager.top_by(&lists, k, true),
-                    eager.top_by(&lists, k, false),
+                    eager.top_by(&decoded, k, true),
+                    eager.top_by(&decoded, k, false),
                 );
                 let bits = |t: &[Scored<u32>]| -> Vec<(u32, u32)> {
                     t.iter().map(|s| (s.score.to_bits(), s.position)).collect()
@@ -471,26 +470,20 @@ mod tests {
                     bits(&all),
                     "{query:?} read back as reached, k = {k}"
                 );
-                let scanned = scan::top(&impacts, &parsed, k, 0..24_000);
+                let scanned = scan::top(&lists, k, 0..24_000);
                 assert_eq!(bits(&scanned), bits(&all), "{query:?} scanned, k = {k}");
-                let segments = scan::in_segments(&impacts, &parsed, k, 0..24_000, 1_000);
+                let segments = scan::in_segments(&lists, k, 0..24_000, 1_000);
                 assert_eq!(
                     bits(&segments),
                     bits(&all),
                     "{query:?} scanned 1,000 documents at a time, k = {k}"
                 );
                 assert_eq!(
-                    bits(&scan::in_segments(
-                        &impacts,
-                        &parsed,
-                        k,
-                        5_001..24_000,
-                        1_000
-                    )),
-                    bits(&top(&impacts, &parsed, k, 5_001..24_000)),
+                    bits(&scan::in_segments(&lists, k, 5_001..24_000, 1_000)),
+                    bits(&top(&lists, k, 5_001..24_000)),
                     "{query:?} from document 5,001, k = {k}"
                 );
-                let halves = impacts.in_halves(&parsed, k);
+                let halves = impacts.in_halves(&lists, k);
                 assert_eq!(bits(&halves), bits(&all), "{query:?} in halves, k = {k}");
             }
             for t in &terms {
