@@ -8,7 +8,7 @@ CARGO ?= cargo
 # The debug binary cargo builds (where CARGO_TARGET_DIR says, if set).
 BIN := $(or $(CARGO_TARGET_DIR),target)/debug/masksearch
 
-.PHONY: setup build demo ui test lint bench bench-peers bench-dense bench-ingest bench-ray verl-check kill-trials soak fuzz
+.PHONY: setup build demo ui test lint bench bench-peers bench-pisa bench-dense bench-ingest bench-ray verl-check kill-trials soak fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -57,6 +57,11 @@ fuzz: setup
 # SCALE=remix:1000000 (or iid:N): the same on N synthetic passages, each build and load capped.
 bench-peers: setup
 	@bash benches/peers/bench-peers.sh
+
+# masksearch's impact engine beside PISA (pyterrier-pisa), in-process, same passages and questions;
+# SCALE=remix:1000000 for bench-peers' synthetic corpora (see the script).
+bench-pisa: setup
+	@bash benches/peers/bench-pisa.sh
 
 # masksearch serve with --retriever bm25, dense (scan, graph, reduced graph) and hybrid on the demo
 # passages, the same client (see the script; ST_PYTHON=python-with-sentence-transformers adds its
