@@ -64,22 +64,11 @@ say "building masksearch (release)"
 $CARGO build --release -p masksearch
 BIN=${CARGO_TARGET_DIR:-target}/release/masksearch
 
+. benches/peers/passages.sh
 if [ -n "$SCALE" ]; then
-  OUT=$OUT/${SCALE/:/-}
-  PASSAGES=$OUT/passages.jsonl
   QUALITY=(--no-quality)
-  mkdir -p "$OUT"
-  if [ ! -s "$PASSAGES" ]; then
-    say "writing the synthetic corpus $SCALE (once)"
-    $CARGO bench -p index --bench query -- corpus "$SCALE" "$PWD/$PASSAGES"  # run in the crate folder
-  fi
 else
-  PASSAGES=${PASSAGES:-work/passages.jsonl}
   QUALITY=(--previous benches/peers/previous-top10.jsonl)
-  if [ ! -s "$PASSAGES" ]; then
-    mkdir -p "$(dirname "$PASSAGES")"
-    "$BIN" ingest assets/corpus/wiki-summaries.jsonl --out "$PASSAGES"
-  fi
 fi
 # How each build went (kept across runs: an index kept from an earlier run keeps the record of
 # its build; the last record of an engine counts), how each server's load and serving went this

@@ -34,21 +34,7 @@ say "building masksearch (release)"
 $CARGO build --release -p masksearch
 BIN=${CARGO_TARGET_DIR:-target}/release/masksearch
 
-if [ -n "$SCALE" ]; then
-  OUT=$OUT/${SCALE/:/-}
-  PASSAGES=$OUT/passages.jsonl
-  mkdir -p "$OUT"
-  if [ ! -s "$PASSAGES" ]; then
-    say "writing the synthetic corpus $SCALE (once)"
-    $CARGO bench -p index --bench query -- corpus "$SCALE" "$PWD/$PASSAGES"  # run in the crate folder
-  fi
-else
-  PASSAGES=${PASSAGES:-work/passages.jsonl}
-  if [ ! -s "$PASSAGES" ]; then
-    mkdir -p "$(dirname "$PASSAGES")"
-    "$BIN" ingest assets/corpus/wiki-summaries.jsonl --out "$PASSAGES"
-  fi
-fi
+. benches/peers/passages.sh
 
 if [ ! -f "$OUT/index/impacts.bin" ] || [ "$PASSAGES" -nt "$OUT/index/impacts.bin" ]; then
   say "indexing for masksearch"
