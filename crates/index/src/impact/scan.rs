@@ -17,7 +17,8 @@ use super::{BLOCK, List, Lists, sum::collect_dense};
 /// Documents a segment: their sums take 256 KiB, which a core's own cache holds.
 const SEGMENT: u32 = 1 << 16;
 
-/// The best `k` global document numbers in `docs` for `terms` with their scores, best first.
+/// The best `k` global document numbers in `docs` for the query's `lists` with their scores,
+/// best first.
 pub(super) fn top(lists: &Lists, k: usize, docs: Range<u32>) -> Vec<Scored<u32>> {
     in_segments(lists, k, docs, SEGMENT)
 }

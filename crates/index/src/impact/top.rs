@@ -30,9 +30,10 @@ const MARGIN: f32 = 1.0 + 1e-4;
 /// No more documents in a list.
 const END: u32 = u32::MAX;
 
-/// The best `k` global document numbers in `docs` for `terms` with their scores, best first.
+/// The best `k` global document numbers in `docs` for the query's `lists` with their scores,
+/// best first.
 pub(super) fn top(lists: &Lists, k: usize, docs: Range<u32>) -> Vec<Scored<u32>> {
-    let (distinct, sequence) = (&lists.terms.distinct, &lists.terms.sequence);
+    let sequence = &lists.terms.sequence;
     let mut cursors: Vec<Cursor> = Vec::new();
     for (slot, pair) in lists.of.iter().enumerate() {
         let count = lists.terms.count(slot) as f32;
@@ -56,7 +57,7 @@ pub(super) fn top(lists: &Lists, k: usize, docs: Range<u32>) -> Vec<Scored<u32>>
 
     let mut near = vec![0.0f32; cursors.len() + 1];
     let mut best = TopK::new(k);
-    let mut hits = vec![[0.0f32; 2]; distinct.len()];
+    let mut hits = vec![[0.0f32; 2]; lists.of.len()];
     // Lists before `essential` are only probed.
     let mut essential = 0;
     let mut window = Window::default();
