@@ -151,13 +151,13 @@ impl Eager {
 /// most; the two are even at about a fifth).
 const DENSE: usize = 5;
 
-/// Offers every document with a sum to `best` (`sums[i]` is document `base + i`'s), then clears
-/// the sums. A chunk of sums none of which is above zero and at or above the k-th best so far is
+/// Offers every document with a sum to `best` (`sums[i]` is document `base + i`'s), clearing each
+/// chunk of sums once read, while the core's first cache holds it. A chunk of sums none of which is above zero and at or above the k-th best so far is
 /// passed over whole. The sums are compared as their bits: a float at or above zero orders as its
 /// bits do as an integer, and integers are compared many at once on any x86-64.
 pub(super) fn collect_dense(sums: &mut [f32], best: &mut TopK<u32>, base: u32) {
     const CHUNK: usize = 64;
-    for (i, chunk) in sums.chunks(CHUNK).enumerate() {
+    for (i, chunk) in sums.chunks_mut(CHUNK).enumerate() {
         // The least bits a sum must have: above zero, and the k-th best once there are k.
         let least = best.floor().max(0.0).to_bits().max(1) as i32;
         let entering = |sum: &f32| sum.to_bits() as i32 >= least;
@@ -168,8 +168,8 @@ pub(super) fn collect_dense(sums: &mut [f32], best: &mut TopK<u32>, base: u32) {
                 }
             }
         }
+        chunk.fill(0.0);
     }
-    sums.fill(0.0);
 }
 
 /// The postings of `term` in `field`, decoded into `out`.
