@@ -15,7 +15,7 @@ tantivy's, not the same.
 
 import os
 import re
-import resource
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -27,17 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers  # noqa: E402  (the shared passages reader and question sets)
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
-
-
-def peak_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def rss_mb():
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def timed(retrieve, queries):
@@ -59,16 +48,18 @@ def main():
         started = time.perf_counter()
         index.index({"docno": d["id"], "text": d["contents"]} for d in peers.passages(path))
         print(
-            f"pisa: indexed {path} in {time.perf_counter() - started:.1f} s, peak RSS {peak_mb():,.0f} MB"
+            f"pisa: indexed {path} in {time.perf_counter() - started:.1f} s, "
+            f"peak RSS {peers.resident_mb(os.getpid())[1]:,.0f} MB"
         )
     # PISA's query parser reads `id:terms`; punctuation splits words for both engines anyway.
     texts = [re.sub(r"[^\w\s]", " ", q) for q, _ in peers.questions()]
     queries = pd.DataFrame({"qid": [str(i) for i in range(len(texts))], "query": texts})
     nothing = pd.DataFrame({"qid": ["0"], "query": ["zzqxjv"]})
     for algorithm in ["maxscore", "block_max_wand"]:
-        batched = index.bm25(
-            k1=1.2, b=0.75, num_results=peers.TOPK, threads=2, query_algorithm=algorithm
+        bm25 = lambda threads: index.bm25(
+            k1=1.2, b=0.75, num_results=peers.TOPK, threads=threads, query_algorithm=algorithm
         )
+        batched = bm25(2)
         batched(queries.head(50))
         done, started = 0, time.perf_counter()
         while time.perf_counter() - started < SECONDS:
@@ -77,17 +68,15 @@ def main():
                 batched(batch)
                 done += len(batch)
         rate = done / (time.perf_counter() - started)
-        alone = index.bm25(
-            k1=1.2, b=0.75, num_results=peers.TOPK, threads=1, query_algorithm=algorithm
-        )
+        alone = bm25(1)
         took = sorted(timed(alone, queries.iloc[i : i + 1]) for i in range(len(queries)))
         # The wrapper's own cost of a call: a query of one word no passage has.
         wrapper = min(timed(alone, nothing) for _ in range(200))
         print(
             f"pisa {algorithm}: {len(queries)} questions, topk {peers.TOPK} — batched {rate:,.0f} queries/s "
-            f"(batches of {peers.BATCH}, 2 threads), one at a time p50 {took[len(took) // 2] * 1e3:.3f} ms, "
-            f"p99 {took[int(len(took) * 0.99)] * 1e3:.3f} ms (of which the Python wrapper's call "
-            f"{wrapper * 1e3:.3f} ms), RSS {rss_mb():,.0f} MB"
+            f"(batches of {peers.BATCH}, 2 threads), one at a time p50 {statistics.median(took) * 1e3:.3f} ms, "
+            f"p99 {took[int(0.99 * (len(took) - 1))] * 1e3:.3f} ms (of which the Python wrapper's call "
+            f"{wrapper * 1e3:.3f} ms), RSS {peers.resident_mb(os.getpid())[0]:,.0f} MB"
         )
 
 
