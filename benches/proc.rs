@@ -5,15 +5,53 @@
 // Each bench uses some of these.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::{
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread::{self, JoinHandle},
+    time::Duration,
+};
 
-/// A field of `/proc/self/status` in MiB: `VmRSS` (resident now) or `VmHWM` (the peak).
+/// A field of `/proc/self/status` in MiB: `VmRSS` (resident now), `VmHWM` (the peak), `RssAnon`…
 pub fn status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .map_or(0.0, kib_to_mib)
+}
+
+/// The most anonymous memory (`RssAnon`: the heap and stacks, not the pages of mapped files)
+/// this process held while a [`PeakAnon`] lived, sampled every 50 ms. `VmHWM` counts the pages
+/// of the files a process maps too, which the kernel can drop when memory runs short.
+pub struct PeakAnon {
+    stop: Arc<AtomicBool>,
+    sampler: JoinHandle<f64>,
+}
+
+impl PeakAnon {
+    pub fn start() -> PeakAnon {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let sampler = thread::spawn(move || {
+            let mut peak = 0.0f64;
+            while !flag.load(Ordering::Relaxed) {
+                peak = peak.max(status_mib("RssAnon"));
+                thread::sleep(Duration::from_millis(50));
+            }
+            peak.max(status_mib("RssAnon"))
+        });
+        PeakAnon { stop, sampler }
+    }
+
+    /// The peak in MiB.
+    pub fn finish(self) -> f64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.sampler.join().unwrap_or(0.0)
+    }
 }
 
 /// MiB resident of every file this process maps, by path (`/proc/self/smaps`), largest first.

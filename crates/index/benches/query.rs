@@ -146,6 +146,7 @@ fn build(source: &str, dir: &Path) {
         ..BuildConfig::default()
     };
     let started = Instant::now();
+    let anon = proc::PeakAnon::start();
     let report = if let Some((n, iid)) = synthetic_spec(source) {
         index::build(
             dir,
@@ -159,9 +160,9 @@ fn build(source: &str, dir: &Path) {
     }
     .expect("build");
     let secs = started.elapsed().as_secs_f64();
-    let peak = proc::status_mib("VmHWM");
+    let (peak, anon) = (proc::status_mib("VmHWM"), anon.finish());
     println!(
-        "build {source}: {} passages in {secs:.1} s ({:.0} passages/s), index {:.0} MB, peak RSS {peak:.0} MB",
+        "build {source}: {} passages in {secs:.1} s ({:.0} passages/s), index {:.0} MB, peak RSS {peak:.0} MB (anonymous at most {anon:.0} MB; the rest the index's own file pages)",
         report.passages,
         report.passages as f64 / secs,
         dir_mb(dir)
