@@ -9,6 +9,7 @@
 use std::{
     io::{BufReader, Read},
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use quick_xml::events::{BytesStart, Event};
@@ -16,7 +17,7 @@ use quick_xml::events::{BytesStart, Event};
 use crate::{
     CorpusError, PageSkip,
     input::{self, BytesRead},
-    page::{Page, Record},
+    page::{Record, WikiPage},
     wikitext::{self, Namespaces},
 };
 
@@ -27,7 +28,8 @@ pub(crate) struct DumpReader {
     xml: quick_xml::Reader<BufReader<Box<dyn Read>>>,
     buf: Vec<u8>,
     path: PathBuf,
-    namespaces: Namespaces,
+    /// Shared with every page read after the `<siteinfo>` that declared them.
+    namespaces: Arc<Namespaces>,
     page: Option<PageState>,
     /// Names of the open elements, checked here (not by quick-xml) so that a page with a
     /// mismatched end tag is reported and reading resumes at the next page.
@@ -95,7 +97,7 @@ impl DumpReader {
             xml,
             buf: Vec::with_capacity(1 << 16),
             path: path.to_path_buf(),
-            namespaces: Namespaces::default(),
+            namespaces: Arc::default(),
             page: None,
             open: Vec::new(),
             namespace_key: None,
@@ -131,18 +133,15 @@ impl DumpReader {
         if page.redirect || wikitext::is_redirect(&page.text) {
             return Record::Skipped(PageSkip::Redirect);
         }
-        let converted = wikitext::convert(&page.text, &self.namespaces);
-        if converted.disambiguation || wikitext::is_disambiguation_title(&page.title) {
-            return Record::Skipped(PageSkip::Disambiguation);
-        }
-        Record::Page(Page {
+        Record::Wikitext(WikiPage {
             id: if page.id.trim().is_empty() {
                 page.title.clone()
             } else {
                 page.id.trim().to_string()
             },
             title: page.title,
-            paragraphs: converted.paragraphs,
+            text: page.text,
+            namespaces: Arc::clone(&self.namespaces),
         })
     }
 
@@ -285,7 +284,7 @@ impl DumpReader {
             "mediawiki" => self.saw_end = true,
             "namespace" => {
                 if let Some(key) = self.namespace_key.take() {
-                    self.namespaces.declare(key, &self.namespace_name);
+                    Arc::make_mut(&mut self.namespaces).declare(key, &self.namespace_name);
                 }
             }
             "page" => {
@@ -416,16 +415,22 @@ mod tests {
         std::fs::write(&path, xml).unwrap();
         DumpReader::open(&path, &BytesRead::default())
             .unwrap()
-            .map(|r| match r {
-                Ok(Record::Page(p)) => {
-                    let c = chunk(&p.paragraphs, None);
-                    let text = c.first().map(|c| markup(&c.text, &c.anchors));
-                    format!("{}|{}|{}", p.id, p.title, text.unwrap_or_default())
+            .map(|r| {
+                match r.map(|r| match r {
+                    Record::Wikitext(page) => page.convert(),
+                    r => r,
+                }) {
+                    Ok(Record::Page(p)) => {
+                        let c = chunk(&p.paragraphs, None);
+                        let text = c.first().map(|c| markup(&c.text, &c.anchors));
+                        format!("{}|{}|{}", p.id, p.title, text.unwrap_or_default())
+                    }
+                    Ok(Record::Skipped(s)) => format!("skip {}", s),
+                    Ok(Record::Bad(s, e)) => format!("bad {}: {e}", s),
+                    Ok(Record::Passage(p)) => format!("passage {}", p.id),
+                    Ok(Record::Wikitext(_)) => unreachable!("converted above"),
+                    Err(e) => format!("error: {e}"),
                 }
-                Ok(Record::Skipped(s)) => format!("skip {}", s),
-                Ok(Record::Bad(s, e)) => format!("bad {}: {e}", s),
-                Ok(Record::Passage(p)) => format!("passage {}", p.id),
-                Err(e) => format!("error: {e}"),
             })
             .map(|s| s.replace(&dir.path().display().to_string(), "DIR"))
             .collect()

@@ -2,9 +2,14 @@
 //! their links. Readers produce these, the chunker cuts them into passages; neither knows the
 //! other.
 
+use std::sync::Arc;
+
 use formats::Passage;
 
-use crate::{CorpusError, PageSkip};
+use crate::{
+    CorpusError, PageSkip,
+    wikitext::{self, Namespaces},
+};
 
 /// A link inside a paragraph: `text[start..end]` (bytes) links to page `target`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,10 +43,38 @@ pub(crate) struct Page {
     pub paragraphs: Vec<Paragraph>,
 }
 
+/// An article page of a dump, its wikitext not yet converted: the dump reader hands these over
+/// and [`crate::CorpusReader`] converts them on every core, most of an ingest's time.
+#[derive(Debug)]
+pub(crate) struct WikiPage {
+    pub id: String,
+    pub title: String,
+    /// XML-unescaped wikitext.
+    pub text: String,
+    /// The dump's namespace names, as learnt from its `<siteinfo>`.
+    pub namespaces: Arc<Namespaces>,
+}
+
+impl WikiPage {
+    /// The page's paragraphs, or a skip if it is a disambiguation page.
+    pub(crate) fn convert(self) -> Record {
+        let converted = wikitext::convert(&self.text, &self.namespaces);
+        if converted.disambiguation || wikitext::is_disambiguation_title(&self.title) {
+            return Record::Skipped(PageSkip::Disambiguation);
+        }
+        Record::Page(Page {
+            id: self.id,
+            title: self.title,
+            paragraphs: converted.paragraphs,
+        })
+    }
+}
+
 /// One input record, as read.
 #[derive(Debug)]
 pub(crate) enum Record {
     Page(Page),
+    Wikitext(WikiPage),
     /// Already a passage (wiki-18 style): kept whole unless split is forced.
     Passage(Passage),
     /// Read fine but holds no article text (redirect, other namespace, …).

@@ -7,6 +7,7 @@ use std::{
 };
 
 use formats::Passage;
+use rayon::prelude::*;
 
 use crate::{
     Config, CorpusError, Format, PageSkip, Split, Tally,
@@ -32,7 +33,11 @@ pub fn open(path: &Path, config: &Config) -> Result<CorpusReader, CorpusError> {
         Format::Dir => Box::new(pagedir::PageDir::open(path, &bytes_read)?),
         _ => jsonl::open(path, format, &bytes_read)?,
     };
+    // Passages kept as they come (wiki-18's) are read one at a time: they cost less than
+    // handing them to other threads (a quarter more time in batches).
+    let whole_passages = format.is_passages() && config.split != Split::Always;
     Ok(CorpusReader {
+        batch: if whole_passages { 1 } else { BATCH },
         path: path.to_path_buf(),
         format,
         records,
@@ -55,7 +60,10 @@ pub struct CorpusReader {
     format: Format,
     records: Records,
     config: Config,
-    pending: VecDeque<Passage>,
+    /// Records read at a time ([`BATCH`], or 1 where there is nothing to convert or cut).
+    batch: usize,
+    /// Records read and turned into passages, not all handed out yet.
+    pending: VecDeque<Taken>,
     tally: Tally,
     bytes_read: BytesRead,
     total_bytes: u64,
@@ -87,47 +95,107 @@ impl CorpusReader {
         self.total_bytes
     }
 
-    fn take(&mut self, record: Record) -> Option<CorpusError> {
-        self.tally.pages += 1;
-        let words = match self.config.split {
+    /// Reads the next records, up to `batch`, and turns them into passages on every core (the
+    /// wikitext of a dump's pages is converted there, pages are cut there), in order.
+    fn fill(&mut self) {
+        let mut batch = Vec::with_capacity(self.batch);
+        let mut failed = None;
+        while batch.len() < self.batch {
+            match self.records.next() {
+                None => {
+                    self.done = true;
+                    break;
+                }
+                Some(Err(e)) => {
+                    self.done = true;
+                    failed = Some(e);
+                    break;
+                }
+                Some(Ok(record)) => batch.push(record),
+            }
+        }
+        let config = &self.config;
+        if batch.len() > 1 {
+            let taken: Vec<Taken> = (batch.into_par_iter())
+                .map(|record| Taken::of(record, config))
+                .collect();
+            self.pending.extend(taken);
+        } else {
+            (self.pending).extend(batch.into_iter().map(|record| Taken::of(record, config)));
+        }
+        if let Some(e) = failed {
+            self.pending.push_back(Taken {
+                page: false,
+                skip: None,
+                passages: Vec::new().into_iter(),
+                error: Some(e),
+            });
+        }
+    }
+}
+
+/// Pages read ahead and turned into passages at once. Small enough that a stopped run has
+/// read little past its stop; the pages read ahead are counted only as their passages are
+/// handed out.
+const BATCH: usize = 256;
+
+/// What one record gave: passages, or a skip, or an error to hand out after its passages.
+struct Taken {
+    /// Counts as a page read (not yet added to the tally).
+    page: bool,
+    skip: Option<PageSkip>,
+    passages: std::vec::IntoIter<Passage>,
+    error: Option<CorpusError>,
+}
+
+impl Taken {
+    fn of(record: Record, config: &Config) -> Taken {
+        let words = match config.split {
             Split::Never => None,
-            _ => Some(self.config.words),
+            _ => Some(config.words),
         };
-        let before = self.pending.len();
-        match record {
-            Record::Page(page) => self.push_page(page, words),
-            Record::Passage(p) if self.config.split == Split::Always => {
+        let mut taken = Taken {
+            page: true,
+            skip: None,
+            passages: Vec::new().into_iter(),
+            error: None,
+        };
+        let passages = match record {
+            Record::Wikitext(page) => return Taken::of(page.convert(), config),
+            Record::Page(page) => passages_of(page, words),
+            Record::Passage(p) if config.split == Split::Always => {
                 let page = Page {
                     paragraphs: vec![paragraph_of(&p)],
                     id: p.id,
                     title: p.title,
                 };
-                self.push_page(page, words);
+                passages_of(page, words)
             }
-            Record::Passage(p) => {
-                if !p.text.trim().is_empty() {
-                    self.pending.push_back(p);
-                }
-            }
+            Record::Passage(p) if p.text.trim().is_empty() => Vec::new(),
+            Record::Passage(p) => vec![p],
             Record::Skipped(reason) => {
-                self.tally.skip(reason);
-                return None;
+                taken.skip = Some(reason);
+                return taken;
             }
             Record::Bad(reason, error) => {
-                self.tally.skip(reason);
-                return (!self.config.skip_bad).then_some(error);
+                taken.skip = Some(reason);
+                taken.error = (!config.skip_bad).then_some(error);
+                return taken;
             }
+        };
+        if passages.is_empty() {
+            taken.skip = Some(PageSkip::Empty);
         }
-        if self.pending.len() == before {
-            self.tally.skip(PageSkip::Empty);
-        }
-        None
+        taken.passages = passages.into_iter();
+        taken
     }
+}
 
-    fn push_page(&mut self, page: Page, words: Option<usize>) {
-        let chunks = chunk(&page.paragraphs, words);
-        let whole = words.is_none();
-        for (n, c) in chunks.into_iter().enumerate() {
+fn passages_of(page: Page, words: Option<usize>) -> Vec<Passage> {
+    let chunks = chunk(&page.paragraphs, words);
+    let whole = words.is_none();
+    (chunks.into_iter().enumerate())
+        .map(|(n, c)| {
             let id = if whole {
                 page.id.clone()
             } else {
@@ -135,9 +203,9 @@ impl CorpusReader {
             };
             let mut passage = Passage::new(id, page.title.clone(), c.text);
             passage.anchors = c.anchors;
-            self.pending.push_back(passage);
-        }
-    }
+            passage
+        })
+        .collect()
 }
 
 /// A passage as one paragraph with byte-offset links (anchors that do not fit are dropped).
@@ -165,24 +233,27 @@ impl Iterator for CorpusReader {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(p) = self.pending.pop_front() {
+            let Some(front) = self.pending.front_mut() else {
+                if self.done {
+                    return None;
+                }
+                self.fill();
+                continue;
+            };
+            if std::mem::take(&mut front.page) {
+                self.tally.pages += 1;
+                if let Some(reason) = front.skip {
+                    self.tally.skip(reason);
+                }
+            }
+            if let Some(p) = front.passages.next() {
                 self.tally.passages += 1;
                 return Some(Ok(p));
             }
-            if self.done {
-                return None;
-            }
-            match self.records.next() {
-                None => self.done = true,
-                Some(Err(e)) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-                Some(Ok(record)) => {
-                    if let Some(e) = self.take(record) {
-                        return Some(Err(e));
-                    }
-                }
+            let error = front.error.take();
+            self.pending.pop_front();
+            if let Some(e) = error {
+                return Some(Err(e));
             }
         }
     }

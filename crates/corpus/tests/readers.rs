@@ -287,3 +287,60 @@ fn page_folder_reads_like_the_same_pages_as_jsonl() {
     from_jsonl.sort_by(|a, b| a.title.cmp(&b.title));
     assert_eq!(from_folder, from_jsonl);
 }
+
+/// Records are read ahead in batches and turned into passages on every core, but handed out in
+/// input order: each bad line's error comes after the passages of the lines before it and
+/// before those after it, however the batches fall, and when an error comes the counts are of
+/// the lines up to it, not of the lines read ahead.
+#[test]
+fn bad_lines_come_in_order_with_the_counts_of_the_lines_before_them() {
+    let lines: Vec<String> = fs::read_to_string(testdata("wiki18-sample-1000.jsonl"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    let bad = [0, 1, 255, 256, 257, 600, 999];
+    let text: Vec<&str> = (lines.iter().enumerate())
+        .map(|(i, l)| if bad.contains(&i) { "{\"id\": " } else { l })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad-lines.jsonl");
+    fs::write(&path, text.join("\n") + "\n").unwrap();
+
+    let config = Config {
+        format: Some(Format::Contents),
+        ..Config::default()
+    };
+    let mut reader = corpus::open(&path, &config).unwrap();
+    let (mut seen, mut passages) = (Vec::new(), 0);
+    while let Some(item) = reader.next() {
+        match item {
+            Ok(p) => {
+                seen.push(p.id);
+                passages += 1;
+            }
+            Err(CorpusError::BadLine { line, .. }) => {
+                let tally = reader.tally();
+                assert_eq!(tally.pages, line, "pages counted at line {line}");
+                assert_eq!(tally.passages, passages);
+                seen.push(format!("bad line {line}"));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let expected: Vec<String> = (wiki18_lines(&testdata("wiki18-sample-1000.jsonl")).into_iter())
+        .enumerate()
+        .map(|(i, (id, _))| {
+            if bad.contains(&i) {
+                format!("bad line {}", i + 1)
+            } else {
+                id
+            }
+        })
+        .collect();
+    assert_eq!(seen, expected);
+    assert_eq!(
+        reader.tally().to_string(),
+        "1,000 pages (993 kept) → 993 passages; skipped 7 (malformed 7)"
+    );
+}
