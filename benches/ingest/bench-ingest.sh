@@ -2,7 +2,7 @@
 # `make bench-ingest`: `masksearch ingest` of a multi-stream MediaWiki dump, its bzip2 streams
 # decoded on every core (the default) against one thread (RAYON_NUM_THREADS=1: the decode in line,
 # as before) and against lbzip2 decoding into a pipe; then ingest of the plain XML (the parse
-# alone) and the decoders alone. Prints seconds, pages/s and MB/s (compressed and uncompressed)
+# alone: its pages converted on every core, then on one thread) and the decoders alone. Prints seconds, pages/s and MB/s (compressed and uncompressed)
 # per row, the fastest of BENCH_RUNS runs (default 3), and checks that every ingest wrote the same
 # passages byte for byte.
 #
@@ -78,6 +78,8 @@ if [ -n "$LBZIP2" ]; then
   row "lbzip2 -dc | ingest /dev/stdin" "lbzip2 -dc $INPUT | $(ingest /dev/stdin pipe) --format xml"
 fi
 row "ingest of the plain .xml (no decode: the parse alone)" "$(ingest "$PLAIN" plain)"
+row "ingest of the plain .xml, RAYON_NUM_THREADS=1 (the pages converted on one thread)" \
+  "RAYON_NUM_THREADS=1 $(ingest "$PLAIN" plain-one-thread)"
 if [ -n "$LBZIP2" ]; then
   row "lbzip2 -dc > /dev/null (decode alone, every core)" "lbzip2 -dc $INPUT"
   row "lbzip2 -n 1 -dc > /dev/null (decode alone, one thread)" "lbzip2 -n 1 -dc $INPUT"
