@@ -1,6 +1,7 @@
 //! The MediaWiki XML dump reader: streams `<page>` elements one at a time (memory stays flat
-//! whatever the dump's size), learns namespace names from `<siteinfo>`, and turns each article
-//! page into paragraphs with anchors.
+//! whatever the dump's size), learns namespace names from `<siteinfo>`, and hands each article
+//! page over with its wikitext ([`WikiPage`]), converted into paragraphs with anchors where the
+//! pages are cut into passages, on every core.
 //!
 //! A dump that stops inside a page (a cut download, a damaged `.bz2`, XML the parser cannot
 //! read past) yields every complete page, then one [`PageSkip::Truncated`] record naming the
