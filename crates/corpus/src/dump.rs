@@ -1,7 +1,7 @@
 //! The MediaWiki XML dump reader: streams `<page>` elements one at a time (memory stays flat
 //! whatever the dump's size), learns namespace names from `<siteinfo>`, and hands each article
-//! page over with its wikitext ([`WikiPage`]), converted into paragraphs with anchors where the
-//! pages are cut into passages, on every core.
+//! page over to be converted into paragraphs with anchors where the pages are cut into passages,
+//! on every core ([`Deferred`]).
 //!
 //! A dump that stops inside a page (a cut download, a damaged `.bz2`, XML the parser cannot
 //! read past) yields every complete page, then one [`PageSkip::Truncated`] record naming the
@@ -18,7 +18,7 @@ use quick_xml::events::{BytesStart, Event};
 use crate::{
     CorpusError, PageSkip,
     input::{self, BytesRead},
-    page::{Record, WikiPage},
+    page::{Deferred, Page, Record},
     wikitext::{self, Namespaces},
 };
 
@@ -134,16 +134,15 @@ impl DumpReader {
         if page.redirect || wikitext::is_redirect(&page.text) {
             return Record::Skipped(PageSkip::Redirect);
         }
-        Record::Wikitext(WikiPage {
-            id: if page.id.trim().is_empty() {
-                page.title.clone()
-            } else {
-                page.id.trim().to_string()
-            },
-            title: page.title,
-            text: page.text,
-            namespaces: Arc::clone(&self.namespaces),
-        })
+        let id = if page.id.trim().is_empty() {
+            page.title.clone()
+        } else {
+            page.id.trim().to_string()
+        };
+        let (title, text, namespaces) = (page.title, page.text, Arc::clone(&self.namespaces));
+        Record::Deferred(Deferred::new(move || {
+            convert(id, title, &text, &namespaces)
+        }))
     }
 
     /// The record for a dump that ends early: inside a page, or after the last page.
@@ -331,6 +330,19 @@ impl DumpReader {
     }
 }
 
+/// An article page's record: its paragraphs, or a skip if it is a disambiguation page.
+fn convert(id: String, title: String, text: &str, namespaces: &Namespaces) -> Record {
+    let converted = wikitext::convert(text, namespaces);
+    if converted.disambiguation || wikitext::is_disambiguation_title(&title) {
+        return Record::Skipped(PageSkip::Disambiguation);
+    }
+    Record::Page(Page {
+        id,
+        title,
+        paragraphs: converted.paragraphs,
+    })
+}
+
 impl Iterator for DumpReader {
     type Item = Result<Record, CorpusError>;
 
@@ -418,7 +430,7 @@ mod tests {
             .unwrap()
             .map(|r| {
                 match r.map(|r| match r {
-                    Record::Wikitext(page) => page.convert(),
+                    Record::Deferred(record) => record.make(),
                     r => r,
                 }) {
                     Ok(Record::Page(p)) => {
@@ -429,7 +441,7 @@ mod tests {
                     Ok(Record::Skipped(s)) => format!("skip {}", s),
                     Ok(Record::Bad(s, e)) => format!("bad {}: {e}", s),
                     Ok(Record::Passage(p)) => format!("passage {}", p.id),
-                    Ok(Record::Wikitext(_)) => unreachable!("converted above"),
+                    Ok(Record::Deferred(_)) => unreachable!("made above"),
                     Err(e) => format!("error: {e}"),
                 }
             })

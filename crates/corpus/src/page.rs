@@ -2,14 +2,11 @@
 //! their links. Readers produce these, the chunker cuts them into passages; neither knows the
 //! other.
 
-use std::sync::Arc;
+use std::fmt;
 
 use formats::Passage;
 
-use crate::{
-    CorpusError, PageSkip,
-    wikitext::{self, Namespaces},
-};
+use crate::{CorpusError, PageSkip};
 
 /// A link inside a paragraph: `text[start..end]` (bytes) links to page `target`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,30 +40,23 @@ pub(crate) struct Page {
     pub paragraphs: Vec<Paragraph>,
 }
 
-/// An article page of a dump, its wikitext not yet converted: the dump reader hands these over
-/// and [`crate::CorpusReader`] converts them on every core, most of an ingest's time.
-#[derive(Debug)]
-pub(crate) struct WikiPage {
-    pub id: String,
-    pub title: String,
-    /// XML-unescaped wikitext.
-    pub text: String,
-    /// The dump's namespace names, as learnt from its `<siteinfo>`.
-    pub namespaces: Arc<Namespaces>,
+/// A record still to be made, by the thread that cuts it into passages: a dump's page, whose
+/// wikitext conversion is most of an ingest's time, is made on every core this way.
+pub(crate) struct Deferred(Box<dyn FnOnce() -> Record + Send>);
+
+impl Deferred {
+    pub(crate) fn new(make: impl FnOnce() -> Record + Send + 'static) -> Deferred {
+        Deferred(Box::new(make))
+    }
+
+    pub(crate) fn make(self) -> Record {
+        (self.0)()
+    }
 }
 
-impl WikiPage {
-    /// The page's paragraphs, or a skip if it is a disambiguation page.
-    pub(crate) fn convert(self) -> Record {
-        let converted = wikitext::convert(&self.text, &self.namespaces);
-        if converted.disambiguation || wikitext::is_disambiguation_title(&self.title) {
-            return Record::Skipped(PageSkip::Disambiguation);
-        }
-        Record::Page(Page {
-            id: self.id,
-            title: self.title,
-            paragraphs: converted.paragraphs,
-        })
+impl fmt::Debug for Deferred {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Deferred(..)")
     }
 }
 
@@ -74,7 +64,7 @@ impl WikiPage {
 #[derive(Debug)]
 pub(crate) enum Record {
     Page(Page),
-    Wikitext(WikiPage),
+    Deferred(Deferred),
     /// Already a passage (wiki-18 style): kept whole unless split is forced.
     Passage(Passage),
     /// Read fine but holds no article text (redirect, other namespace, …).

@@ -161,7 +161,7 @@ impl Taken {
             error: None,
         };
         let passages = match record {
-            Record::Wikitext(page) => return Taken::of(page.convert(), config),
+            Record::Deferred(record) => return Taken::of(record.make(), config),
             Record::Page(page) => passages_of(page, words),
             Record::Passage(p) if config.split == Split::Always => {
                 let page = Page {
