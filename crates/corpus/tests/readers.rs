@@ -307,8 +307,12 @@ fn bad_lines_come_in_order_with_the_counts_of_the_lines_before_them() {
     let path = dir.path().join("bad-lines.jsonl");
     fs::write(&path, text.join("\n") + "\n").unwrap();
 
+    // Cut again (into one passage each), so that the records are read in batches: passages kept
+    // whole are read one at a time.
     let config = Config {
         format: Some(Format::Contents),
+        split: Split::Always,
+        words: 10_000,
         ..Config::default()
     };
     let mut reader = corpus::open(&path, &config).unwrap();
@@ -334,7 +338,7 @@ fn bad_lines_come_in_order_with_the_counts_of_the_lines_before_them() {
             if bad.contains(&i) {
                 format!("bad line {}", i + 1)
             } else {
-                id
+                format!("{id}#0")
             }
         })
         .collect();
