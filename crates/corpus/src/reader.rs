@@ -2,8 +2,10 @@
 
 use std::{
     collections::VecDeque,
+    panic::{self, AssertUnwindSafe},
     path::{Path, PathBuf},
-    sync::atomic::Ordering,
+    sync::{Arc, atomic::Ordering, mpsc},
+    thread,
 };
 
 use formats::Passage;
@@ -33,16 +35,17 @@ pub fn open(path: &Path, config: &Config) -> Result<CorpusReader, CorpusError> {
         Format::Dir => Box::new(pagedir::PageDir::open(path, &bytes_read)?),
         _ => jsonl::open(path, format, &bytes_read)?,
     };
-    // Passages kept as they come (wiki-18's) are read one at a time: they cost less than
-    // handing them to other threads (a quarter more time in batches).
+    // Passages kept as they come (wiki-18's) are taken on the reading thread, one at a time:
+    // they cost less than handing them to other threads (a quarter more time on the pool).
     let whole_passages = format.is_passages() && config.split != Split::Always;
     Ok(CorpusReader {
-        batch: if whole_passages { 1 } else { BATCH },
+        on_pool: !whole_passages && input::hand_to_pool(),
         path: path.to_path_buf(),
         format,
         records,
-        config: config.clone(),
+        config: Arc::new(config.clone()),
         pending: VecDeque::new(),
+        converting: VecDeque::new(),
         tally: Tally::default(),
         bytes_read,
         total_bytes: input::input_size(path),
@@ -59,11 +62,13 @@ pub struct CorpusReader {
     path: PathBuf,
     format: Format,
     records: Records,
-    config: Config,
-    /// Records read at a time ([`BATCH`], or 1 where there is nothing to convert or cut).
-    batch: usize,
+    config: Arc<Config>,
+    /// Whether batches are turned into passages on rayon's pool, or on the reading thread.
+    on_pool: bool,
     /// Records read and turned into passages, not all handed out yet.
     pending: VecDeque<Taken>,
+    /// The batches read after them, being turned into passages meanwhile.
+    converting: VecDeque<Batch>,
     tally: Tally,
     bytes_read: BytesRead,
     total_bytes: u64,
@@ -95,12 +100,27 @@ impl CorpusReader {
         self.total_bytes
     }
 
-    /// Reads the next records, up to `batch`, and turns them into passages on every core (the
-    /// wikitext of a dump's pages is converted there, pages are cut there), in order.
+    /// Hands the first batch being converted over to `pending`, having read the next ones and
+    /// started their conversion first: the reading thread reads, and then hands out passages,
+    /// while the pool converts the batches after them.
     fn fill(&mut self) {
-        let mut batch = Vec::with_capacity(self.batch);
+        while !self.done && self.converting.len() < IN_FLIGHT {
+            let batch = self.read_batch();
+            self.converting.push_back(batch);
+        }
+        if let Some(batch) = self.converting.pop_front() {
+            self.pending.extend(batch.wait());
+        }
+    }
+
+    /// Reads the next records, [`BATCH`] for the pool or one to take here, and starts turning
+    /// them into passages (on every core where the wikitext of a dump's pages is converted and
+    /// pages are cut), in order; the error that ended the input, if one did, comes after them.
+    fn read_batch(&mut self) -> Batch {
+        let len = if self.on_pool { BATCH } else { 1 };
+        let mut records = Vec::with_capacity(len);
         let mut failed = None;
-        while batch.len() < self.batch {
+        while records.len() < len {
             match self.records.next() {
                 None => {
                     self.done = true;
@@ -111,26 +131,52 @@ impl CorpusReader {
                     failed = Some(e);
                     break;
                 }
-                Some(Ok(record)) => batch.push(record),
+                Some(Ok(record)) => records.push(record),
             }
         }
-        let config = &self.config;
-        if batch.len() > 1 {
-            let taken: Vec<Taken> = (batch.into_par_iter())
-                .map(|record| Taken::of(record, config))
-                .collect();
-            self.pending.extend(taken);
+        let taken = if self.on_pool {
+            Taking::OnPool(Taken::on_pool(records, Arc::clone(&self.config)))
         } else {
-            (self.pending).extend(batch.into_iter().map(|record| Taken::of(record, config)));
-        }
-        if let Some(e) = failed {
-            self.pending.push_back(Taken {
-                page: false,
-                skip: None,
-                passages: Vec::new().into_iter(),
-                error: Some(e),
-            });
-        }
+            let config = &self.config;
+            Taking::Done(records.into_iter().map(|r| Taken::of(r, config)).collect())
+        };
+        Batch { taken, failed }
+    }
+}
+
+/// A batch of records read, being turned into passages.
+struct Batch {
+    taken: Taking,
+    /// The error that ended the input after the batch's records.
+    failed: Option<CorpusError>,
+}
+
+enum Taking {
+    Done(Vec<Taken>),
+    OnPool(mpsc::Receiver<thread::Result<Vec<Taken>>>),
+}
+
+impl Batch {
+    /// The batch's records as taken, in order, then its error; waits for the pool.
+    fn wait(self) -> impl Iterator<Item = Taken> {
+        let taken = match self.taken {
+            Taking::Done(taken) => taken,
+            Taking::OnPool(result) => {
+                match result.recv().expect("the conversion job always answers") {
+                    Ok(taken) => taken,
+                    // A conversion that panicked panics here, on the reading thread, as it
+                    // would have in line.
+                    Err(panic) => panic::resume_unwind(panic),
+                }
+            }
+        };
+        let failed = self.failed.map(|e| Taken {
+            page: false,
+            skip: None,
+            passages: Vec::new().into_iter(),
+            error: Some(e),
+        });
+        taken.into_iter().chain(failed)
     }
 }
 
@@ -138,6 +184,10 @@ impl CorpusReader {
 /// read little past its stop; the pages read ahead are counted only as their passages are
 /// handed out.
 const BATCH: usize = 256;
+
+/// Batches being converted while the reading thread reads and hands out passages: with more
+/// than one, a thread of the pool that finished its part of a batch starts on the next one.
+const IN_FLIGHT: usize = 2;
 
 /// What one record gave: passages, or a skip, or an error to hand out after its passages.
 struct Taken {
@@ -149,6 +199,25 @@ struct Taken {
 }
 
 impl Taken {
+    /// Starts turning `records` into passages on rayon's pool, on every core.
+    fn on_pool(
+        records: Vec<Record>,
+        config: Arc<Config>,
+    ) -> mpsc::Receiver<thread::Result<Vec<Taken>>> {
+        let (send, result) = mpsc::sync_channel(1);
+        rayon::spawn(move || {
+            // Caught: a panic on the pool would abort the process.
+            let taken = panic::catch_unwind(AssertUnwindSafe(|| {
+                (records.into_par_iter())
+                    .map(|record| Taken::of(record, &config))
+                    .collect()
+            }));
+            // Nobody waits any more when the reader was dropped.
+            let _ = send.send(taken);
+        });
+        result
+    }
+
     fn of(record: Record, config: &Config) -> Taken {
         let words = match config.split {
             Split::Never => None,
@@ -234,7 +303,7 @@ impl Iterator for CorpusReader {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             let Some(front) = self.pending.front_mut() else {
-                if self.done {
+                if self.done && self.converting.is_empty() {
                     return None;
                 }
                 self.fill();

@@ -348,3 +348,44 @@ fn bad_lines_come_in_order_with_the_counts_of_the_lines_before_them() {
         "1,000 pages (993 kept) → 993 passages; skipped 7 (malformed 7)"
     );
 }
+
+#[test]
+fn an_error_that_ends_the_input_comes_after_every_page_read_before_it() {
+    // Pages with no <mediawiki> around them: each is read, and the end of the input is then an
+    // error that ends it. 600 pages are more than the batches converted while pages are
+    // handed out, so the error is read while earlier pages are still being converted.
+    let pages: String = (1..=600)
+        .map(|n| {
+            format!(
+                "<page><title>P{n}</title><ns>0</ns><id>{n}</id><revision>\
+                 <text>Page number {n} is here.</text></revision></page>\n"
+            )
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-root.xml");
+    fs::write(&path, pages).unwrap();
+
+    let mut reader = corpus::open(&path, &Config::default()).unwrap();
+    let mut seen = Vec::new();
+    while let Some(item) = reader.next() {
+        match item {
+            Ok(p) => seen.push(p.id),
+            Err(e) => {
+                assert!(matches!(e, CorpusError::UnknownFormat { .. }), "{e}");
+                let tally = reader.tally();
+                assert_eq!(
+                    (tally.pages, tally.passages),
+                    (600, 600),
+                    "counted at the error"
+                );
+                seen.push("error".to_string());
+            }
+        }
+    }
+    let expected: Vec<String> = (1..=600)
+        .map(|n| format!("{n}#0"))
+        .chain(["error".to_string()])
+        .collect();
+    assert_eq!(seen, expected);
+}

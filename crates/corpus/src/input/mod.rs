@@ -33,6 +33,13 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// Whether work handed to rayon's pool, to be waited for, gains over doing it in line: not with
+/// one thread in the pool (`RAYON_NUM_THREADS=1` works in line, as before the pool was used),
+/// and a thread of the pool must not wait for the pool.
+pub(crate) fn hand_to_pool() -> bool {
+    rayon::current_num_threads() > 1 && rayon::current_thread_index().is_none()
+}
+
 fn is_bz2(path: &Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("bz2"))
@@ -52,22 +59,17 @@ pub(crate) fn open_bytes(
     if !is_bz2(path) {
         return Ok(Box::new(counting));
     }
-    // One thread in the pool gains nothing over decoding in line, as before the pool was used
-    // (`RAYON_NUM_THREADS=1`), and a reader on one of the pool's own threads must not wait for
-    // the pool.
-    Ok(
-        if rayon::current_num_threads() > 1 && rayon::current_thread_index().is_none() {
-            Box::new(multistream::ParallelBz2::new(
-                counting,
-                multistream::Limits::for_pool(),
-            ))
-        } else {
-            Box::new(bzip2::read::MultiBzDecoder::new(BufReader::with_capacity(
-                1 << 16,
-                counting,
-            )))
-        },
-    )
+    Ok(if hand_to_pool() {
+        Box::new(multistream::ParallelBz2::new(
+            counting,
+            multistream::Limits::for_pool(),
+        ))
+    } else {
+        Box::new(bzip2::read::MultiBzDecoder::new(BufReader::with_capacity(
+            1 << 16,
+            counting,
+        )))
+    })
 }
 
 /// Total size in bytes of the input (a directory's files added up), for a progress bar.
