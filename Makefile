@@ -8,7 +8,7 @@ CARGO ?= cargo
 # The debug binary cargo builds (where CARGO_TARGET_DIR says, if set).
 BIN := $(or $(CARGO_TARGET_DIR),target)/debug/masksearch
 
-.PHONY: setup build demo ui test lint bench bench-peers bench-pisa bench-dense bench-ingest bench-ray verl-check kill-trials soak fuzz
+.PHONY: setup build demo ui test lint bench bench-peers bench-pisa bench-dense bench-ingest bench-ray bench-ray-serve verl-check kill-trials soak fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -73,6 +73,20 @@ bench-dense: setup
 # binary, and Ray's cost per job (benches/ray/bench_ray.py; needs make demo's work/).
 bench-ray: build
 	.venv/bin/python benches/ray/bench_ray.py --bin $(BIN)
+
+# masksearch serve asked directly and through a Ray Serve deployment in front of it, on a local
+# cluster (benches/ray/bench_serve.py; the release build, after make demo). Ray Serve's own
+# dependencies go into target/ray-serve-venv, made once from the pinned requirements file.
+RAY_SERVE_VENV := target/ray-serve-venv
+
+$(RAY_SERVE_VENV)/installed: benches/ray/requirements-serve.txt
+	python3 -m venv $(RAY_SERVE_VENV)
+	$(RAY_SERVE_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+bench-ray-serve: setup $(RAY_SERVE_VENV)/installed
+	$(CARGO) build --release -p masksearch
+	$(RAY_SERVE_VENV)/bin/python benches/ray/bench_serve.py --bin $(or $(CARGO_TARGET_DIR),target)/release/masksearch
 
 # masksearch ingest of a multi-stream dump (the shipped excerpt scaled to 200 MB of XML, 100 pages a
 # bzip2 stream) with its streams decoded on every core, on one thread, and behind lbzip2 in a pipe;
