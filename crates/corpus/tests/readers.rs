@@ -5,7 +5,7 @@ mod fixtures;
 
 use std::{fs, path::Path};
 
-use corpus::{Config, CorpusError, CorpusReader, Format, PageSkip, Split};
+use corpus::{Config, CorpusError, CorpusReader, Format, PageSkip, Split, Tally};
 use fixtures::{VIWIKI, testdata};
 use formats::Passage;
 
@@ -388,4 +388,27 @@ fn an_error_that_ends_the_input_comes_after_every_page_read_before_it() {
         .chain(["error".to_string()])
         .collect();
     assert_eq!(seen, expected);
+}
+
+#[test]
+fn a_dump_read_in_line_gives_what_it_gives_on_the_pool() {
+    // On a thread of rayon's pool (or with one thread in it) pages are converted one at a time
+    // in line; elsewhere in batches on the pool. Same passages, same errors, same counts.
+    fn read(path: &Path) -> (Vec<String>, Tally) {
+        let (reader, passages, errors) = read_all(path, &Config::default());
+        let items = (passages.iter().map(|p| format!("{} {}", p.id, p.text)))
+            .chain(errors.iter().map(|e| e.to_string()))
+            .collect();
+        (items, reader.tally().clone())
+    }
+    let path = testdata(VIWIKI);
+    let on_pool = read(&path);
+    assert!(on_pool.1.pages > 2 * 256, "more pages than a batch or two");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let in_line = pool.install(|| read(&path));
+    assert_eq!(in_line.1, on_pool.1);
+    assert_eq!(in_line.0, on_pool.0);
 }
