@@ -30,9 +30,11 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "integrations/ray"))
 sys.path.insert(0, str(REPO / "benches/peers"))
 import local_cluster  # noqa: E402  (first: it sets Ray up for loopback)
+import aiohttp  # noqa: E402  (Ray Serve's own dependency)
 import peers  # noqa: E402
 import psutil  # noqa: E402  (Ray's own dependency)
 import ray  # noqa: E402
+from masksearch_ray import die_with_parent  # noqa: E402
 from ray import serve  # noqa: E402
 from starlette.requests import Request  # noqa: E402
 from starlette.responses import Response  # noqa: E402
@@ -47,7 +49,7 @@ def start_server(binary, index, port, seconds=60):
     """`masksearch serve` of `index` on 127.0.0.1:`port`, once it answers /health."""
     process = subprocess.Popen(
         [binary, "serve", "--index", index, "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=die_with_parent,
     )
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -73,8 +75,6 @@ class Retrieve:
         self.session = None
 
     async def __call__(self, request: Request) -> Response:
-        import aiohttp
-
         if self.session is None:
             self.session = aiohttp.ClientSession()
         body = await request.body()
