@@ -2,9 +2,9 @@
 # `make bench-ingest`: `masksearch ingest` of a multi-stream MediaWiki dump, its bzip2 streams
 # decoded on every core (the default) against one thread (RAYON_NUM_THREADS=1: the decode in line,
 # as before) and against lbzip2 decoding into a pipe; then ingest of the plain XML (the parse
-# alone: its pages converted on every core, then on one thread) and the decoders alone. Prints seconds, pages/s and MB/s (compressed and uncompressed)
-# per row, the fastest of BENCH_RUNS runs (default 3), and checks that every ingest wrote the same
-# passages byte for byte.
+# alone: its pages converted on every core, then on one thread) and the decoders alone. Prints
+# seconds, pages/s and MB/s (compressed and uncompressed) per row, the fastest of BENCH_RUNS runs
+# (default 3), and checks that every ingest wrote the same passages byte for byte.
 #
 # The input is the shipped dump excerpt scaled up by make-multistream.py (its pages repeated with
 # fresh ids to >= BENCH_MB MB of XML, default 200, 100 pages a stream), made once into

@@ -100,26 +100,31 @@ impl CorpusReader {
         self.total_bytes
     }
 
-    /// Hands the first batch being converted over to `pending`, having read the next ones and
-    /// started their conversion first: the reading thread reads, and then hands out passages,
-    /// while the pool converts the batches after them.
+    /// Hands out the next records: read and taken here, one at a time, when the pool is not
+    /// used; else the first batch being converted, having read the next ones and started their
+    /// conversion first, so that the reading thread reads, and then hands out passages, while
+    /// the pool converts the batches after them.
     fn fill(&mut self) {
+        if !self.on_pool {
+            let (records, failed) = self.read(1);
+            let config = &self.config;
+            (self.pending).extend(records.into_iter().map(|r| Taken::of(r, config)));
+            self.pending.extend(failed.map(Taken::failed));
+            return;
+        }
         while !self.done && self.converting.len() < IN_FLIGHT {
-            let batch = self.read_batch();
-            self.converting.push_back(batch);
+            let (records, failed) = self.read(BATCH);
+            let result = Taken::on_pool(records, Arc::clone(&self.config));
+            self.converting.push_back(Batch { result, failed });
         }
         if let Some(batch) = self.converting.pop_front() {
             self.pending.extend(batch.wait());
         }
     }
 
-    /// Reads the next records, [`BATCH`] for the pool or one to take here, and starts turning
-    /// them into passages (on every core where the wikitext of a dump's pages is converted and
-    /// pages are cut), in order; the error that ended the input, if one did, comes after them.
-    fn read_batch(&mut self) -> Batch {
-        let len = if self.on_pool { BATCH } else { 1 };
+    /// Reads up to `len` records, and the error that ended the input after them if one did.
+    fn read(&mut self, len: usize) -> (Vec<Record>, Option<CorpusError>) {
         let mut records = Vec::with_capacity(len);
-        let mut failed = None;
         while records.len() < len {
             match self.records.next() {
                 None => {
@@ -128,55 +133,37 @@ impl CorpusReader {
                 }
                 Some(Err(e)) => {
                     self.done = true;
-                    failed = Some(e);
-                    break;
+                    return (records, Some(e));
                 }
                 Some(Ok(record)) => records.push(record),
             }
         }
-        let taken = if self.on_pool {
-            Taking::OnPool(Taken::on_pool(records, Arc::clone(&self.config)))
-        } else {
-            let config = &self.config;
-            Taking::Done(records.into_iter().map(|r| Taken::of(r, config)).collect())
-        };
-        Batch { taken, failed }
+        (records, None)
     }
 }
 
-/// A batch of records read, being turned into passages.
+/// A batch of records being turned into passages on the pool (on every core: the wikitext of a
+/// dump's pages is converted there, pages are cut there).
 struct Batch {
-    taken: Taking,
+    result: mpsc::Receiver<thread::Result<Vec<Taken>>>,
     /// The error that ended the input after the batch's records.
     failed: Option<CorpusError>,
-}
-
-enum Taking {
-    Done(Vec<Taken>),
-    OnPool(mpsc::Receiver<thread::Result<Vec<Taken>>>),
 }
 
 impl Batch {
     /// The batch's records as taken, in order, then its error; waits for the pool.
     fn wait(self) -> impl Iterator<Item = Taken> {
-        let taken = match self.taken {
-            Taking::Done(taken) => taken,
-            Taking::OnPool(result) => {
-                match result.recv().expect("the conversion job always answers") {
-                    Ok(taken) => taken,
-                    // A conversion that panicked panics here, on the reading thread, as it
-                    // would have in line.
-                    Err(panic) => panic::resume_unwind(panic),
-                }
-            }
+        let taken = match self
+            .result
+            .recv()
+            .expect("the conversion job always answers")
+        {
+            Ok(taken) => taken,
+            // A conversion that panicked panics here, on the reading thread, as it would have
+            // in line.
+            Err(panic) => panic::resume_unwind(panic),
         };
-        let failed = self.failed.map(|e| Taken {
-            page: false,
-            skip: None,
-            passages: Vec::new().into_iter(),
-            error: Some(e),
-        });
-        taken.into_iter().chain(failed)
+        taken.into_iter().chain(self.failed.map(Taken::failed))
     }
 }
 
@@ -216,6 +203,16 @@ impl Taken {
             let _ = send.send(taken);
         });
         result
+    }
+
+    /// The error that ended the input, handed out after the records before it.
+    fn failed(error: CorpusError) -> Taken {
+        Taken {
+            page: false,
+            skip: None,
+            passages: Vec::new().into_iter(),
+            error: Some(error),
+        }
     }
 
     fn of(record: Record, config: &Config) -> Taken {

@@ -354,18 +354,8 @@ fn an_error_that_ends_the_input_comes_after_every_page_read_before_it() {
     // Pages with no <mediawiki> around them: each is read, and the end of the input is then an
     // error that ends it. 600 pages are more than the batches converted while pages are
     // handed out, so the error is read while earlier pages are still being converted.
-    let pages: String = (1..=600)
-        .map(|n| {
-            format!(
-                "<page><title>P{n}</title><ns>0</ns><id>{n}</id><revision>\
-                 <text>Page number {n} is here.</text></revision></page>\n"
-            )
-        })
-        .collect();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("no-root.xml");
-    fs::write(&path, pages).unwrap();
-
+    let path = pages_without_root(dir.path(), 600);
     let mut reader = corpus::open(&path, &Config::default()).unwrap();
     let mut seen = Vec::new();
     while let Some(item) = reader.next() {
@@ -390,25 +380,47 @@ fn an_error_that_ends_the_input_comes_after_every_page_read_before_it() {
     assert_eq!(seen, expected);
 }
 
+/// A file of `pages` dump pages with no `<mediawiki>` around them: each is read, and the end of
+/// the input is then an error that ends it.
+fn pages_without_root(dir: &Path, pages: usize) -> std::path::PathBuf {
+    let text: String = (1..=pages)
+        .map(|n| {
+            format!(
+                "<page><title>P{n}</title><ns>0</ns><id>{n}</id><revision>\
+                 <text>Page number {n} is here.</text></revision></page>\n"
+            )
+        })
+        .collect();
+    let path = dir.join("no-root.xml");
+    fs::write(&path, text).unwrap();
+    path
+}
+
 #[test]
 fn a_dump_read_in_line_gives_what_it_gives_on_the_pool() {
     // On a thread of rayon's pool (or with one thread in it) pages are converted one at a time
-    // in line; elsewhere in batches on the pool. Same passages, same errors, same counts.
+    // in line; elsewhere in batches on the pool. Same passages and errors in the same order,
+    // same counts: on a cut dump, and on one that ends in an error.
     fn read(path: &Path) -> (Vec<String>, Tally) {
-        let (reader, passages, errors) = read_all(path, &Config::default());
-        let items = (passages.iter().map(|p| format!("{} {}", p.id, p.text)))
-            .chain(errors.iter().map(|e| e.to_string()))
+        let mut reader = corpus::open(path, &Config::default()).unwrap();
+        let items = (reader.by_ref())
+            .map(|item| match item {
+                Ok(p) => format!("{} {}", p.id, p.text),
+                Err(e) => e.to_string(),
+            })
             .collect();
         (items, reader.tally().clone())
     }
-    let path = testdata(VIWIKI);
-    let on_pool = read(&path);
-    assert!(on_pool.1.pages > 2 * 256, "more pages than a batch or two");
+    let dir = tempfile::tempdir().unwrap();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
         .unwrap();
-    let in_line = pool.install(|| read(&path));
-    assert_eq!(in_line.1, on_pool.1);
-    assert_eq!(in_line.0, on_pool.0);
+    for path in [testdata(VIWIKI), pages_without_root(dir.path(), 600)] {
+        let on_pool = read(&path);
+        assert!(on_pool.1.pages > 2 * 256, "more pages than a batch or two");
+        let in_line = pool.install(|| read(&path));
+        assert_eq!(in_line.1, on_pool.1);
+        assert_eq!(in_line.0, on_pool.0);
+    }
 }
